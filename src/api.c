@@ -1,0 +1,880 @@
+/*
+ * api.c: the notifications plugin's request pipeline, step by step as
+ * ../shared/spec/backstage-notifications.md section 1 lists it:
+ *
+ *   barrier (401/403) -> body parser (400) -> route match (empty 404) ->
+ *   validator: media type, query, body (400) -> handler: credential type
+ *   (403), own checks (400) -> store -> 200
+ *
+ * Every request ends in api_finish(), which stores the delivery (accepted
+ * or rejected) and hands the answer to http.c, which sends it once the
+ * delivery is committed.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "api.h"
+#include "auth.h"
+#include "db.h"
+#include "entity.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "schema.h"
+#include "url.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define API_MOUNT		"/api/notifications"
+#define API_BODY_LIMIT		102400	/* express.json()'s 100kb, inclusive */
+#define JSON_CTYPE		"application/json; charset=utf-8"
+
+enum api_route {
+	R_NONE = 0,
+	R_CREATE,		/* POST /notifications, POST / */
+	R_LIST,			/* GET /notifications, GET / */
+	R_GET,			/* GET /notifications/:id, GET /:id */
+	R_UPDATE,		/* POST /notifications/update, POST /update */
+	R_STATUS,
+	R_TOPICS,
+	R_SETTINGS_GET,
+	R_SETTINGS_POST
+};
+
+/* The routes' validation rules, as const data. */
+static const struct api_route_rule {
+	int		 has_body;	/* the OpenAPI operation has a JSON body */
+	int		 user_only;	/* else service only */
+	const char	*query[10];	/* allowed query parameters */
+} api_rules[] = {
+	[R_NONE] = { 0, 0, { NULL } },
+	[R_CREATE] = { 1, 0, { NULL } },
+	[R_LIST] = { 0, 1, { "offset", "limit", "orderField", "topic",
+	    "search", "read", "saved", "createdAfter", "minimumSeverity",
+	    NULL } },
+	[R_GET] = { 0, 1, { NULL } },
+	[R_UPDATE] = { 1, 1, { NULL } },
+	[R_STATUS] = { 0, 1, { NULL } },
+	[R_TOPICS] = { 0, 1, { "search", "read", "saved", "createdAfter",
+	    "minimumSeverity", NULL } },
+	[R_SETTINGS_GET] = { 0, 1, { NULL } },
+	[R_SETTINGS_POST] = { 1, 1, { NULL } },
+};
+
+/* One request's state through the pipeline. */
+struct api_ctx {
+	struct req		*r;
+	char			*url;		/* as the plugin router sees it */
+	struct principal	 who;
+	int			 authenticated;
+	struct json		*body;		/* parsed JSON, or NULL */
+	/* What the delivery record says about the send. */
+	struct json		*entities;	/* refs addressed */
+	struct json		*users;		/* users reached */
+	struct json		*ids;		/* notification ids stored */
+};
+
+struct api_query {
+	char	*name;
+	char	*value;
+};
+
+/* --- the way out ----------------------------------------------------- */
+
+/*
+ * Store the delivery and hand the answer over.  Takes body (may be NULL).
+ * If the store refuses, the answer becomes a 503 in Backstage's shape.
+ */
+static void
+api_finish(struct api_ctx *c, int status, char *body, size_t len)
+{
+	struct req		*r = c->r;
+	struct server		*srv = r->srv;
+	struct db_delivery	 d;
+	struct json		*payload = NULL, *recip = NULL;
+	const char		*title = NULL, *topic = NULL, *severity = NULL;
+	char			*headers, *pj = NULL, *rj = NULL, *ej, *uj, *ij;
+	const char		**ev = NULL;
+	size_t			 en = 0, blen;
+	struct json		*e;
+	char			 msg[512];
+
+	if (c->body != NULL && json_type(c->body) == JSON_OBJECT) {
+		payload = json_get(c->body, "payload");
+		recip = json_get(c->body, "recipients");
+		if (payload != NULL)
+			pj = json_print(payload, NULL);
+		if (recip != NULL)
+			rj = json_print(recip, NULL);
+		title = json_string(json_get(payload, "title"));
+		topic = json_string(json_get(payload, "topic"));
+		severity = json_string(json_get(payload, "severity"));
+		if (severity == NULL && title != NULL && status == 200)
+			severity = "normal";
+	}
+	/* Entity refs addressed: those of an accepted send, or whatever the
+	 * body named if it was refused. */
+	if (json_size(c->entities) == 0 && recip != NULL) {
+		e = json_get(recip, "entityRef");
+		if (json_type(e) == JSON_STRING)
+			json_append(c->entities, json_dup(e));
+		else if (json_type(e) == JSON_ARRAY)
+			for (e = json_first(e); e != NULL; e = json_next(e))
+				if (json_type(e) == JSON_STRING)
+					json_append(c->entities, json_dup(e));
+	}
+	ev = xcalloc(json_size(c->entities) + 1, sizeof *ev);
+	for (e = json_first(c->entities); e != NULL; e = json_next(e))
+		ev[en++] = json_string(e);
+
+	headers = http_headers_json(r);
+	ej = json_print(c->entities, NULL);
+	uj = json_print(c->users, NULL);
+	ij = json_print(c->ids, NULL);
+
+	memset(&d, 0, sizeof d);
+	d.received = r->received;
+	d.remote = r->remote;
+	d.method = r->method;
+	d.path = r->uri;
+	d.headers = headers;
+	d.body = http_body(r, &blen);
+	d.body_len = blen;
+	d.status = status;
+	d.response = body;
+	d.response_len = len;
+	d.origin = c->authenticated ? c->who.subject : NULL;
+	d.token_fp = c->who.fp[0] != '\0' ? c->who.fp : NULL;
+	d.payload = pj;
+	d.recipients = rj;
+	d.title = title;
+	d.topic = topic;
+	d.severity = severity;
+	d.entities = ej;
+	d.users = uj;
+	d.ids = ij;
+	d.duration_us = util_mono_us() - r->start_us;
+	d.entity_v = ev;
+	d.entity_n = en;
+
+	if (db_delivery_add(srv->db, &d) == -1) {
+		free(body);
+		snprintf(msg, sizeof msg, "notimock could not store this "
+		    "request: %s", db_errmsg(srv->db));
+		body = http_error_body(r, 503, "ServiceUnavailableError", msg,
+		    NULL, c->url, &len);
+		status = 503;
+	}
+	if (c->authenticated)
+		r->origin = xstrdup(c->who.subject);
+	r->durable = 1;
+	http_send(r, status, len > 0 || status != 404 ? JSON_CTYPE : NULL,
+	    body, len);
+
+	free(body);
+	free(headers);
+	free(pj);
+	free(rj);
+	free(ej);
+	free(uj);
+	free(ij);
+	free(ev);
+}
+
+/* Answer with Backstage's error body; cause may be NULL. */
+static void
+api_fail(struct api_ctx *c, int status, const char *name, const char *msg,
+    const struct json *cause)
+{
+	char	*body;
+	size_t	 len;
+
+	body = http_error_body(c->r, status, name, msg, cause, c->url, &len);
+	api_finish(c, status, body, len);
+}
+
+static void
+api_input_error(struct api_ctx *c, const char *msg)
+{
+	api_fail(c, 400, "InputError", msg, NULL);
+}
+
+/* --- request helpers ------------------------------------------------- */
+
+/* Split the raw query into decoded name/value pairs ('+' is a space). */
+static struct api_query *
+api_parse_query(const char *q, size_t *np)
+{
+	struct api_query	*v = NULL;
+	size_t			 n = 0;
+	const char		*amp, *eq, *end;
+	char			*name, *value;
+
+	*np = 0;
+	if (q == NULL)
+		return (NULL);
+	while (*q != '\0') {
+		amp = strchr(q, '&');
+		end = amp != NULL ? amp : q + strlen(q);
+		if (end != q) {
+			eq = memchr(q, '=', (size_t)(end - q));
+			name = xstrndup(q, (size_t)((eq ? eq : end) - q));
+			value = eq ? xstrndup(eq + 1, (size_t)(end - eq - 1)) :
+			    xstrdup("");
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n].name = evhttp_decode_uri(name);
+			v[n].value = evhttp_decode_uri(value);
+			if (v[n].name == NULL)
+				v[n].name = xstrdup(name);
+			if (v[n].value == NULL)
+				v[n].value = xstrdup(value);
+			for (char *p = v[n].value; *p; p++)
+				if (*p == '+')
+					*p = ' ';
+			free(name);
+			free(value);
+			n++;
+		}
+		if (amp == NULL)
+			break;
+		q = amp + 1;
+	}
+	*np = n;
+	return (v);
+}
+
+static void
+api_free_query(struct api_query *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+/* The media type of a Content-Type value, lower-cased, without params. */
+static void
+api_media_type(const char *ctype, char *buf, size_t len)
+{
+	size_t	i = 0;
+
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	for (; *ctype != '\0' && *ctype != ';' && i + 1 < len; ctype++)
+		buf[i++] = (char)tolower((unsigned char)*ctype);
+	while (i > 0 && (buf[i - 1] == ' ' || buf[i - 1] == '\t'))
+		i--;
+	buf[i] = '\0';
+}
+
+/* The charset parameter, or NULL. */
+static int
+api_charset(const char *ctype, char *buf, size_t len)
+{
+	const char	*p;
+	size_t		 i = 0;
+
+	for (p = strchr(ctype, ';'); p != NULL; p = strchr(p + 1, ';')) {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (util_strncaseeq(p, "charset=", 8)) {
+			p += 8;
+			if (*p == '"')
+				p++;
+			while (*p != '\0' && *p != ';' && *p != '"' &&
+			    *p != ' ' && i + 1 < len)
+				buf[i++] = (char)tolower((unsigned char)*p++);
+			buf[i] = '\0';
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/* Map the path below the mount to a route (Express: case-insensitive, one
+ * trailing slash tolerated). */
+static enum api_route
+api_match(int cmd, const char *sub)
+{
+	char		 p[512], *seg2;
+	size_t		 len;
+	int		 get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	int		 post = cmd == EVHTTP_REQ_POST;
+
+	len = strlen(sub);
+	if (len >= sizeof p)
+		return (R_NONE);
+	memcpy(p, sub, len + 1);
+	if (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+	if (strcmp(p, "/") == 0 || util_strcaseeq(p, "/notifications"))
+		return (post ? R_CREATE : get ? R_LIST : R_NONE);
+	if (util_strcaseeq(p, "/update") ||
+	    util_strcaseeq(p, "/notifications/update"))
+		return (post ? R_UPDATE : get && util_strcaseeq(p,
+		    "/notifications/update") ? R_GET : R_NONE);
+	if (util_strcaseeq(p, "/status"))
+		return (get ? R_STATUS : R_NONE);
+	if (util_strcaseeq(p, "/topics"))
+		return (get ? R_TOPICS : R_NONE);
+	if (util_strcaseeq(p, "/settings"))
+		return (get ? R_SETTINGS_GET : post ? R_SETTINGS_POST : R_NONE);
+	if (!get || p[0] != '/' || p[1] == '\0')
+		return (R_NONE);
+	seg2 = strchr(p + 1, '/');
+	if (seg2 == NULL)
+		return (R_GET);		/* legacy GET /:id */
+	if (util_strncaseeq(p, "/notifications/", 15) &&
+	    strchr(p + 15, '/') == NULL && p[15] != '\0')
+		return (R_GET);
+	return (R_NONE);
+}
+
+static int
+api_is_integer(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return (0);
+	while (isdigit((unsigned char)*s))
+		s++;
+	return (*s == '\0');
+}
+
+/* The validator's query step.  Returns -1 with msg on the first failure. */
+static int
+api_check_query(enum api_route route, const struct api_query *q, size_t n,
+    char *msg, size_t len)
+{
+	const struct api_route_rule	*rule = &api_rules[route];
+	size_t				 i, k;
+	const char			*name, *v;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; rule->query[k] != NULL; k++)
+			if (strcmp(rule->query[k], q[i].name) == 0)
+				break;
+		if (rule->query[k] == NULL) {
+			snprintf(msg, len, "Unknown query parameter '%s'",
+			    q[i].name);
+			return (-1);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (q[i].value[0] == '\0') {
+			snprintf(msg, len, "Empty value found for query "
+			    "parameter '%s'", q[i].name);
+			return (-1);
+		}
+	/* Values, in the schema's order. */
+	for (k = 0; rule->query[k] != NULL; k++) {
+		name = rule->query[k];
+		for (i = 0; i < n; i++) {
+			if (strcmp(q[i].name, name) != 0)
+				continue;
+			v = q[i].value;
+			if (strcmp(name, "offset") == 0 ||
+			    strcmp(name, "limit") == 0) {
+				if (!api_is_integer(v)) {
+					snprintf(msg, len, "request/query/%s "
+					    "must be integer", name);
+					return (-1);
+				}
+				if (v[0] == '-' && strspn(v + 1, "0") !=
+				    strlen(v + 1)) {
+					snprintf(msg, len, "request/query/%s "
+					    "must be >= 0", name);
+					return (-1);
+				}
+			} else if ((strcmp(name, "read") == 0 ||
+			    strcmp(name, "saved") == 0) &&
+			    strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+				snprintf(msg, len, "request/query/%s must be "
+				    "equal to one of the allowed values: true, "
+				    "false", name);
+				return (-1);
+			} else if (strcmp(name, "minimumSeverity") == 0 &&
+			    strcmp(v, "critical") != 0 &&
+			    strcmp(v, "high") != 0 &&
+			    strcmp(v, "normal") != 0 && strcmp(v, "low") != 0) {
+				snprintf(msg, len, "request/query/%s must be "
+				    "equal to one of the allowed values: "
+				    "critical, high, normal, low", name);
+				return (-1);
+			}
+		}
+	}
+	return (0);
+}
+
+/* --- the create handler ------------------------------------------------ */
+
+/* The creation-form element: payload as sent (severity appended when the
+ * caller left it out), origin, created, then id/user or user/id. */
+static struct json *
+api_created_element(const struct json *payload, const char *origin,
+    const char *created, const char *id, const char *user)
+{
+	struct json	*o, *p;
+
+	o = json_new_object();
+	p = json_dup(payload);
+	if (json_get(p, "severity") == NULL)
+		json_add_str(p, "severity", "normal");
+	json_add(o, "payload", p);
+	json_add_str(o, "origin", origin);
+	json_add_str(o, "created", created);
+	if (user != NULL) {
+		json_add_str(o, "id", id);
+		json_add_str(o, "user", user);
+	} else {
+		json_add(o, "user", json_new_null());
+		json_add_str(o, "id", id);
+	}
+	return (o);
+}
+
+static void
+api_add_time(struct json *o, const char *key, int64_t ms)
+{
+	char	iso[UTIL_ISO_LEN];
+
+	if (ms == 0)
+		json_add(o, key, json_new_null());
+	else
+		json_add_str(o, key, util_iso_ms(ms, iso));
+}
+
+/* The read-side form of a stored notification (spec section 8). */
+static struct json *
+api_stored_element(const struct db_notification *n)
+{
+	struct json	*o, *p, *meta;
+	char		 err[128];
+
+	o = json_new_object();
+	json_add_str(o, "id", n->id);
+	json_add_str(o, "user", n->user);
+	api_add_time(o, "created", n->created);
+	api_add_time(o, "saved", n->saved);
+	api_add_time(o, "read", n->read);
+	api_add_time(o, "updated", n->updated);
+	json_add_str(o, "origin", n->origin);
+	p = json_new_object();
+	json_add_str(p, "title", n->title);
+	json_add_str(p, "description", n->description);
+	json_add_str(p, "link", n->link);
+	json_add_str(p, "topic", n->topic);
+	json_add_str(p, "severity", n->severity);
+	json_add_str(p, "scope", n->scope);
+	json_add_str(p, "icon", n->icon);
+	if (n->metadata != NULL && (meta = json_parse(n->metadata,
+	    strlen(n->metadata), 0, err, sizeof err, NULL)) != NULL)
+		json_add(p, "metadata", meta);
+	json_add(o, "payload", p);
+	return (o);
+}
+
+/* Fill a notification row from the payload. */
+static void
+api_row(struct db_notification *n, const struct json *payload)
+{
+	const struct json	*meta;
+
+	memset(n, 0, sizeof *n);
+	n->title = (char *)json_string(json_get(payload, "title"));
+	n->description = (char *)json_string(json_get(payload, "description"));
+	n->link = (char *)json_string(json_get(payload, "link"));
+	n->topic = (char *)json_string(json_get(payload, "topic"));
+	n->severity = (char *)json_string(json_get(payload, "severity"));
+	if (n->severity == NULL)
+		n->severity = "normal";
+	n->scope = (char *)json_string(json_get(payload, "scope"));
+	n->icon = (char *)json_string(json_get(payload, "icon"));
+	if ((meta = json_get(payload, "metadata")) != NULL)
+		n->metadata = json_print(meta, NULL);
+}
+
+/* Copy a stored id (a UUID we made) into a UUID buffer. */
+static void
+api_copy_id(char dst[UTIL_UUID_LEN], const char *src)
+{
+	snprintf(dst, UTIL_UUID_LEN, "%s", src);
+}
+
+/*
+ * Store one notification for user (NULL: broadcast), honouring scope.
+ * Appends the response element to out.  Returns -1 if the store failed.
+ */
+static int
+api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
+    const char *created_iso, struct json *out)
+{
+	struct server		*srv = c->r->srv;
+	struct db_notification	 n, old;
+	char			 id[UTIL_UUID_LEN], fresh[UTIL_UUID_LEN];
+	char			 iso[UTIL_ISO_LEN];
+	const char		*origin = c->who.subject;
+	int			 found = 0, rc = -1;
+
+	api_row(&n, payload);
+	n.origin = (char *)origin;
+	n.user = (char *)user;
+	n.created = c->r->received;
+	n.delivery_seq = db_cursor(srv->db) + 1;	/* this delivery's seq */
+
+	memset(&old, 0, sizeof old);
+	if (n.scope != NULL && *n.scope != '\0') {
+		found = db_notification_find_scope(srv->db, user, n.scope,
+		    origin, &old);
+		if (found == -1)
+			goto out;
+	}
+	if (found) {
+		n.updated = util_now_ms();
+		if (db_notification_rescope(srv->db, old.id, &n,
+		    user != NULL) == -1)
+			goto out;
+		json_append(c->ids, json_new_string(old.id));
+		if (user != NULL) {
+			/* A user's re-send answers the row as stored now. */
+			api_copy_id(id, old.id);
+			db_notification_clear(&old);
+			if (db_notification_get(srv->db, id, &old) != 1)
+				goto out;
+			json_append(out, api_stored_element(&old));
+		} else {
+			/* Backstage answers a broadcast re-send with a fresh
+			 * id and time that are stored nowhere (upstream bug,
+			 * reproduced on purpose). */
+			json_append(out, api_created_element(payload, origin,
+			    util_iso_ms(util_now_ms(), iso), util_uuid4(fresh),
+			    NULL));
+		}
+		rc = 0;
+		goto out;
+	}
+	n.id = util_uuid4(id);
+	if (db_notification_insert(srv->db, &n) == -1)
+		goto out;
+	json_append(c->ids, json_new_string(id));
+	json_append(out, api_created_element(payload, origin, created_iso, id,
+	    user));
+	rc = 0;
+out:
+	db_notification_clear(&old);
+	free(n.metadata);
+	return (rc);
+}
+
+/* A string or an array of strings, as a list; duplicates dropped. */
+static struct json *
+api_ref_list(const struct json *v)
+{
+	struct json	*list = json_new_array(), *e, *f;
+
+	if (json_type(v) == JSON_STRING) {
+		json_append(list, json_dup(v));
+		return (list);
+	}
+	for (e = json_first(v); e != NULL; e = json_next(e)) {
+		for (f = json_first(list); f != NULL; f = json_next(f))
+			if (strcmp(json_string(f), json_string(e)) == 0)
+				break;
+		if (f == NULL)
+			json_append(list, json_dup(e));
+	}
+	return (list);
+}
+
+static int
+api_in_list(const struct json *list, const char *s)
+{
+	const struct json	*e;
+
+	for (e = json_first(list); e != NULL; e = json_next(e))
+		if (strcmp(json_string(e), s) == 0)
+			return (1);
+	return (0);
+}
+
+static void
+api_create(struct api_ctx *c)
+{
+	struct server		*srv = c->r->srv;
+	const struct json	*payload, *recip;
+	struct json		*refs = NULL, *excl = NULL, *out, *cause, *e;
+	struct entity_ref	 er;
+	const char		*title, *link, *type, *ref;
+	char			 iso[UTIL_ISO_LEN], errname[32], msg[1024];
+	char			*stripped, *body;
+	size_t			 len;
+
+	payload = json_get(c->body, "payload");
+	recip = json_get(c->body, "recipients");
+
+	/* Handler check 1: only service principals create. */
+	if (c->who.type != PRINCIPAL_SERVICE) {
+		api_fail(c, 403, "NotAllowedError",
+		    "This endpoint does not allow 'user' credentials", NULL);
+		return;
+	}
+	title = json_string(json_get(payload, "title"));
+	if (title == NULL || *title == '\0') {
+		api_input_error(c, "Invalid notification request received: "
+		    "missing title");
+		return;
+	}
+	link = json_string(json_get(payload, "link"));
+	if (link != NULL && *link != '\0') {
+		stripped = (char *)(link[0] == '/' ? link + 1 : link);
+		switch (url_check_link(link, srv->base_url)) {
+		case URL_OK:
+			break;
+		case URL_NOT_HTTP:
+			cause = json_new_object();
+			json_add_str(cause, "name", "Error");
+			json_add_str(cause, "message",
+			    "Only HTTP/HTTPS links are allowed");
+			api_fail(c, 400, "InputError", "Invalid link provided; "
+			    "caused by Error: Only HTTP/HTTPS links are "
+			    "allowed", cause);
+			json_free(cause);
+			return;
+		case URL_INVALID:
+			cause = json_new_object();
+			json_add_str(cause, "code", "ERR_INVALID_URL");
+			json_add_str(cause, "input", stripped);
+			json_add_str(cause, "base", srv->base_url);
+			json_add_str(cause, "name", "TypeError");
+			json_add_str(cause, "message", "Invalid URL");
+			api_fail(c, 400, "InputError", "Invalid link provided; "
+			    "caused by TypeError: Invalid URL", cause);
+			json_free(cause);
+			return;
+		}
+	}
+
+	util_iso_ms(c->r->received, iso);
+	out = json_new_array();
+	type = json_string(json_get(recip, "type"));
+	if (type != NULL && strcmp(type, "broadcast") == 0) {
+		if (api_store_one(c, payload, NULL, iso, out) == -1)
+			goto store_failed;
+		goto done;
+	}
+
+	/* Entity recipients: parse every ref (the first bad one is a 400),
+	 * keep users as written, resolve the rest (no catalog: nobody). */
+	refs = api_ref_list(json_get(recip, "entityRef"));
+	excl = api_ref_list(json_get(recip, "excludeEntityRef"));
+	for (e = json_first(refs); e != NULL; e = json_next(e)) {
+		json_append(c->entities, json_dup(e));
+		if (entity_parse(json_string(e), &er, errname, sizeof errname,
+		    msg, sizeof msg) == -1) {
+			char full[1200];
+
+			cause = json_new_object();
+			json_add_str(cause, "name", errname);
+			json_add_str(cause, "message", msg);
+			snprintf(full, sizeof full, "Failed to send user "
+			    "notifications; caused by %s: %s", errname, msg);
+			api_fail(c, 400, "InputError", full, cause);
+			json_free(cause);
+			goto out;
+		}
+		entity_ref_clear(&er);
+	}
+	for (e = json_first(refs); e != NULL; e = json_next(e)) {
+		ref = json_string(e);
+		if (!entity_is_user(ref) || api_in_list(excl, ref) ||
+		    api_in_list(c->users, ref))
+			continue;
+		json_append(c->users, json_new_string(ref));
+	}
+	for (e = json_first(c->users); e != NULL; e = json_next(e))
+		if (api_store_one(c, payload, json_string(e), iso, out) == -1)
+			goto store_failed;
+
+done:
+	body = json_print(out, &len);
+	api_finish(c, 200, body, len);
+	goto out;
+
+store_failed:
+	snprintf(msg, sizeof msg, "notimock could not store this request: %s",
+	    db_errmsg(srv->db));
+	api_fail(c, 503, "ServiceUnavailableError", msg, NULL);
+out:
+	json_free(out);
+	json_free(refs);
+	json_free(excl);
+}
+
+/* --- the pipeline ------------------------------------------------------ */
+
+void
+api_notifications(struct req *r)
+{
+	struct api_ctx		 c;
+	struct api_query	*q = NULL;
+	size_t			 nq = 0, len, mlen = strlen(API_MOUNT);
+	const char		*auth, *ctype, *sub, *rest;
+	const unsigned char	*body;
+	char			 msg[1024], media[128], charset[64];
+	enum api_route		 route;
+	int			 rc, has_body, is_json;
+	long			 pos;
+
+	r->backstage = 1;
+	memset(&c, 0, sizeof c);
+	c.r = r;
+	c.entities = json_new_array();
+	c.users = json_new_array();
+	c.ids = json_new_array();
+
+	/* request.url as the plugin router sees it: below the mount. */
+	rest = util_strncaseeq(r->uri, API_MOUNT, mlen) ? r->uri + mlen : r->uri;
+	if (*rest == '/')
+		c.url = xstrdup(rest);
+	else
+		xasprintf(&c.url, "/%s", rest);
+	sub = r->path + mlen;
+	if (*sub == '\0')
+		sub = "/";
+
+	/* 1. The credential barrier, on every path and method.  GET /health
+	 * is declared unauthenticated, so without a token it passes here and
+	 * fails in the /:id handler instead. */
+	auth = http_header(r, "Authorization");
+	route = api_match(r->cmd, sub);
+	if (!(auth == NULL && route == R_GET && util_strcaseeq(sub, "/health"))) {
+		switch (auth_check(r->srv->auth, auth, &c.who, msg, sizeof msg)) {
+		case AUTH_MISSING:
+			api_fail(&c, 401, "AuthenticationError",
+			    "Missing credentials", NULL);
+			goto out;
+		case AUTH_ILLEGAL:
+			api_fail(&c, 401, "AuthenticationError",
+			    "Illegal token", NULL);
+			goto out;
+		case AUTH_RESTRICTED:
+			c.authenticated = 1;
+			api_fail(&c, 403, "NotAllowedError", msg, NULL);
+			goto out;
+		case AUTH_OK:
+			c.authenticated = 1;
+			break;
+		}
+	}
+
+	/* 2. The JSON body parser, for any method and path. */
+	ctype = http_header(r, "Content-Type");
+	api_media_type(ctype ? ctype : "", media, sizeof media);
+	is_json = strcmp(media, "application/json") == 0;
+	has_body = http_header(r, "Transfer-Encoding") != NULL ||
+	    http_header(r, "Content-Length") != NULL;
+	body = http_body(r, &len);
+	if (is_json && has_body) {
+		if (api_charset(ctype, charset, sizeof charset) &&
+		    strncmp(charset, "utf-", 4) != 0) {
+			for (char *p = charset; *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+			snprintf(msg, sizeof msg, "unsupported charset \"%s\"",
+			    charset);
+			api_input_error(&c, msg);
+			goto out;
+		}
+		if (len > API_BODY_LIMIT) {
+			api_input_error(&c, "request entity too large");
+			goto out;
+		}
+		if (len == 0)
+			c.body = json_new_object();
+		else if ((c.body = json_parse((const char *)body, len, 1, msg,
+		    sizeof msg, &pos)) == NULL) {
+			api_input_error(&c, msg);
+			goto out;
+		}
+	}
+
+	/* 3. Routing: nothing matched is an empty 404. */
+	if (route == R_NONE) {
+		api_finish(&c, 404, NULL, 0);
+		goto out;
+	}
+
+	/* 4. The OpenAPI validator: media type, query, body. */
+	if (api_rules[route].has_body && !is_json) {
+		if (ctype == NULL)
+			snprintf(msg, sizeof msg, "unsupported media type "
+			    "undefined");
+		else {
+			snprintf(msg, sizeof msg, "unsupported media type %s",
+			    ctype);
+			for (char *p = msg; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		}
+		api_input_error(&c, msg);
+		goto out;
+	}
+	q = api_parse_query(r->query, &nq);
+	if (api_check_query(route, q, nq, msg, sizeof msg) == -1) {
+		api_input_error(&c, msg);
+		goto out;
+	}
+	if (api_rules[route].has_body) {
+		if (c.body == NULL)
+			c.body = json_new_object();
+		switch (route) {
+		case R_CREATE:
+			rc = schema_send_options(c.body, msg, sizeof msg);
+			break;
+		case R_UPDATE:
+			rc = schema_update(c.body, msg, sizeof msg);
+			break;
+		default:
+			rc = schema_settings(c.body, msg, sizeof msg);
+			break;
+		}
+		if (rc == -1) {
+			api_input_error(&c, msg);
+			goto out;
+		}
+	}
+
+	/* 5. The handlers. */
+	if (!c.authenticated) {
+		api_fail(&c, 401, "AuthenticationError", "Missing credentials",
+		    NULL);
+		goto out;
+	}
+	if (route == R_CREATE) {
+		api_create(&c);
+		goto out;
+	}
+	if (c.who.type != PRINCIPAL_USER) {
+		api_fail(&c, 403, "NotAllowedError",
+		    "This endpoint does not allow 'service' credentials", NULL);
+		goto out;
+	}
+	api_fail(&c, 501, "NotImplementedError",
+	    "notimock does not serve the notifications read side yet", NULL);
+
+out:
+	api_free_query(q, nq);
+	json_free(c.body);
+	json_free(c.entities);
+	json_free(c.users);
+	json_free(c.ids);
+	free(c.url);
+}

@@ -1,0 +1,41 @@
+/*
+ * config.h: Backstage app-config files, read with libyaml (config.c is the
+ * only file that includes yaml.h).  Several files merge the way Backstage
+ * merges them (later files win; maps merge key by key, everything else is
+ * replaced), and scalars get Backstage's ${VAR} substitution from the
+ * environment ($${...} escapes it; an unset variable makes the value
+ * undefined, as Backstage does).
+ */
+#ifndef NOTIMOCK_CONFIG_H
+#define NOTIMOCK_CONFIG_H
+
+#include <stddef.h>
+
+struct config;		/* the merged tree; owns every node */
+struct config_node;
+
+enum config_type { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
+
+/* Load and merge files in order.  Returns NULL and *cause on failure (file
+ * missing, YAML syntax with line:column, unsupported construct). */
+struct config		*config_load(char *const *files, size_t n, char **cause);
+void			 config_free(struct config *);
+
+/* Look up a dotted path from the root ("backend.auth.externalAccess"),
+ * or a key below node.  NULL if absent or undefined. */
+struct config_node	*config_get(const struct config *, const char *path);
+struct config_node	*config_child(const struct config_node *, const char *key);
+enum config_type	 config_type(const struct config_node *);
+/* Scalar text (borrowed), or NULL if the node is not a scalar. */
+const char		*config_scalar(const struct config_node *);
+/* Children of a map or sequence, in file order. */
+size_t			 config_len(const struct config_node *);
+struct config_node	*config_at(const struct config_node *, size_t i);
+/* Key of the i-th member of a map. */
+const char		*config_key_at(const struct config_node *, size_t i);
+/* Where the node was written ("app-config.yaml:12"), for error messages. */
+const char		*config_where(const struct config_node *);
+/* libyaml's version, for the start-up log. */
+const char		*config_version(void);
+
+#endif

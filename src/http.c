@@ -1,0 +1,582 @@
+/*
+ * http.c: listeners, routing and the one way out of every request.
+ *
+ * Ownership: struct req is allocated in http_gencb and freed in
+ * http_finish, after exactly one evhttp_send_reply.  A durable request sits
+ * on srv->deferred between its handler and the commit event.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api.h"
+#include "auth.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "settings.h"
+#include "tls.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static void	http_health(struct req *);
+static void	http_unknown_plugin(struct req *);
+static void	http_not_found(struct req *);
+
+#define ROUTE_PREFIX	0x1	/* match the prefix and anything below it */
+
+/* The route table: first match wins.  Paths compare without case, as
+ * Express does. */
+static const struct http_route {
+	const char	*path;
+	int		 flags;
+	void		(*fn)(struct req *);
+} http_routes[] = {
+	{ "/api/notifications", ROUTE_PREFIX, api_notifications },
+	{ "/.backstage/health/v1/readiness", 0, http_health },
+	{ "/.backstage/health/v1/liveness", 0, http_health },
+	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
+	{ "/", ROUTE_PREFIX, http_not_found },
+};
+
+/* Helmet's headers, which Backstage puts on every plugin response. */
+static const char *http_helmet[][2] = {
+	{ "Content-Security-Policy", "default-src 'self';base-uri 'self';"
+	  "font-src 'self' https: data:;frame-ancestors 'self';img-src 'self' "
+	  "data:;object-src 'none';script-src 'self' 'unsafe-eval';"
+	  "script-src-attr 'none';style-src 'self' https: 'unsafe-inline';"
+	  "upgrade-insecure-requests" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "Strict-Transport-Security", "max-age=15552000; includeSubDomains" },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "X-DNS-Prefetch-Control", "off" },
+	{ "X-Download-Options", "noopen" },
+	{ "X-Frame-Options", "SAMEORIGIN" },
+	{ "X-Permitted-Cross-Domain-Policies", "none" },
+	{ "X-XSS-Protection", "0" },
+};
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return ("OK");
+	case 201: return ("Created");
+	case 204: return ("No Content");
+	case 304: return ("Not Modified");
+	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
+	case 403: return ("Forbidden");
+	case 404: return ("Not Found");
+	case 405: return ("Method Not Allowed");
+	case 408: return ("Request Timeout");
+	case 409: return ("Conflict");
+	case 413: return ("Payload Too Large");
+	case 500: return ("Internal Server Error");
+	case 501: return ("Not Implemented");
+	case 503: return ("Service Unavailable");
+	default: return ("Unknown");
+	}
+}
+
+static const char *
+http_method_name(int cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return ("GET");
+	case EVHTTP_REQ_POST: return ("POST");
+	case EVHTTP_REQ_HEAD: return ("HEAD");
+	case EVHTTP_REQ_PUT: return ("PUT");
+	case EVHTTP_REQ_DELETE: return ("DELETE");
+	case EVHTTP_REQ_OPTIONS: return ("OPTIONS");
+	case EVHTTP_REQ_TRACE: return ("TRACE");
+	case EVHTTP_REQ_CONNECT: return ("CONNECT");
+	case EVHTTP_REQ_PATCH: return ("PATCH");
+	default: return ("UNKNOWN");
+	}
+}
+
+static int
+http_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* Percent-decode a path ('+' stays: it only means space in a query). */
+static char *
+http_decode_path(const char *s, size_t len)
+{
+	char	*out = xmalloc(len + 1), *o = out;
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len) {
+			hi = http_hexval((unsigned char)s[i + 1]);
+			lo = http_hexval((unsigned char)s[i + 2]);
+			/* %00 stays as written: paths are C strings here. */
+			if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
+				*o++ = (char)(hi << 4 | lo);
+				i += 2;
+				continue;
+			}
+		}
+		*o++ = s[i];
+	}
+	*o = '\0';
+	return (out);
+}
+
+const char *
+http_header(const struct req *r, const char *name)
+{
+	return (evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+	    name));
+}
+
+const unsigned char *
+http_body(const struct req *r, size_t *len)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->ev);
+
+	*len = evbuffer_get_length(in);
+	if (*len == 0)
+		return ((const unsigned char *)"");
+	return (evbuffer_pullup(in, -1));
+}
+
+char *
+http_headers_json(const struct req *r)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->ev);
+	struct evkeyval		*kv;
+	struct json		*arr, *pair;
+	char			 red[128], *s;
+
+	arr = json_new_array();
+	TAILQ_FOREACH(kv, h, next) {
+		pair = json_new_array();
+		json_append(pair, json_new_string(kv->key));
+		if (util_strcaseeq(kv->key, "authorization")) {
+			auth_redact(kv->value, red, sizeof red);
+			json_append(pair, json_new_string(red));
+		} else
+			json_append(pair, json_new_string(kv->value));
+		json_append(arr, pair);
+	}
+	s = json_print(arr, NULL);
+	json_free(arr);
+	return (s);
+}
+
+void
+http_add_header(struct req *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name,
+	    value);
+}
+
+/* Send the reply, log it, free the request.  The only place that does. */
+static void
+http_finish(struct req *r)
+{
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->ev);
+	char			 path[256], origin[128];
+	size_t			 i, len;
+	double			 ms;
+
+	if (r->backstage)
+		for (i = 0; i < sizeof http_helmet / sizeof http_helmet[0]; i++)
+			evhttp_add_header(oh, http_helmet[i][0],
+			    http_helmet[i][1]);
+	if (r->ctype != NULL)
+		evhttp_add_header(oh, "Content-Type", r->ctype);
+	len = evbuffer_get_length(r->out);
+	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
+
+	if (log_enabled(LOG_LVL_INFO)) {
+		ms = (double)(util_mono_us() - r->start_us) / 1000.0;
+		log_info("%s %s %s %d %zu %.3fms origin=%s", r->remote,
+		    r->method, log_escape(path, sizeof path, r->uri,
+		    strlen(r->uri)), r->status, len, ms,
+		    r->origin ? log_escape(origin, sizeof origin, r->origin,
+		    strlen(r->origin)) : "-");
+	}
+	evbuffer_free(r->out);
+	free(r->path);
+	free(r->origin);
+	free(r);
+}
+
+/* Hand the reply over: now, or after the commit if the request wrote. */
+static void
+http_complete(struct req *r)
+{
+	struct server	*srv = r->srv;
+
+	if (r->durable) {
+		if (TAILQ_EMPTY(&srv->deferred))
+			event_active(srv->commit_ev, EV_WRITE, 0);
+		TAILQ_INSERT_TAIL(&srv->deferred, r, entry);
+		return;
+	}
+	http_finish(r);
+}
+
+/*
+ * The commit event: it runs after the I/O callbacks of this loop iteration,
+ * so one transaction holds every request that arrived together.  Replies go
+ * out only once their writes are on disk.
+ */
+static void
+http_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct req	*r;
+	const char	*cause;
+	char		 msg[512], *body;
+	size_t		 len;
+	int		 rc;
+
+	rc = db_commit(srv->db, &cause);
+	if (rc == -1)
+		log_warnx("db: commit failed, answering 503: %s", cause);
+	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
+		TAILQ_REMOVE(&srv->deferred, r, entry);
+		if (rc == -1) {
+			snprintf(msg, sizeof msg, "notimock could not store "
+			    "this request: %s", cause);
+			evbuffer_drain(r->out, evbuffer_get_length(r->out));
+			body = http_error_body(r, 503, "ServiceUnavailableError",
+			    msg, NULL, NULL, &len);
+			evbuffer_add(r->out, body, len);
+			free(body);
+			r->status = 503;
+			r->ctype = "application/json; charset=utf-8";
+		}
+		http_finish(r);
+	}
+	if (rc == 0 && srv->on_commit != NULL)
+		srv->on_commit(srv, db_cursor(srv->db));
+}
+
+void
+http_send(struct req *r, int status, const char *ctype, const void *body,
+    size_t len)
+{
+	r->status = status;
+	r->ctype = ctype;
+	if (len > 0)
+		evbuffer_add(r->out, body, len);
+	http_complete(r);
+}
+
+void
+http_send_json(struct req *r, int status, const struct json *v)
+{
+	char	*s;
+	size_t	 len;
+
+	s = json_print(v, &len);
+	r->status = status;
+	r->ctype = "application/json; charset=utf-8";
+	evbuffer_add(r->out, s, len);
+	free(s);
+	http_complete(r);
+}
+
+char *
+http_error_body(const struct req *r, int status, const char *name,
+    const char *message, const struct json *cause, const char *url,
+    size_t *lenp)
+{
+	struct json	*o, *e, *q, *s;
+	char		*out;
+
+	o = json_new_object();
+	e = json_new_object();
+	json_add_str(e, "name", name);
+	json_add_str(e, "message", message);
+	if (cause != NULL)
+		json_add(e, "cause", json_dup(cause));
+	json_add(o, "error", e);
+	q = json_new_object();
+	json_add_str(q, "method", r->method);
+	json_add_str(q, "url", url != NULL ? url : r->uri);
+	json_add(o, "request", q);
+	s = json_new_object();
+	json_add_num(s, "statusCode", status);
+	json_add(o, "response", s);
+	out = json_print(o, lenp);
+	json_free(o);
+	return (out);
+}
+
+void
+http_error(struct req *r, int status, const char *name, const char *message)
+{
+	char	*body;
+	size_t	 len;
+
+	body = http_error_body(r, status, name, message, NULL, NULL, &len);
+	http_send(r, status, "application/json; charset=utf-8", body, len);
+	free(body);
+}
+
+void
+http_empty(struct req *r, int status)
+{
+	http_send(r, status, NULL, NULL, 0);
+}
+
+static void
+http_health(struct req *r)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+		http_empty(r, 404);
+		return;
+	}
+	r->backstage = 1;
+	http_send(r, 200, "application/json; charset=utf-8", ok,
+	    sizeof ok - 1);
+}
+
+/* /api/<other plugin>: no plugin barrier runs there, so an empty 404. */
+static void
+http_unknown_plugin(struct req *r)
+{
+	r->backstage = 1;
+	http_empty(r, 404);
+}
+
+static void
+http_not_found(struct req *r)
+{
+	r->backstage = 1;
+	http_empty(r, 404);
+}
+
+/* Does path equal prefix, or continue it with '/'? (case-insensitive) */
+static int
+http_match(const char *path, const struct http_route *rt)
+{
+	size_t	len = strlen(rt->path);
+
+	if (!(rt->flags & ROUTE_PREFIX))
+		return (util_strcaseeq(path, rt->path) ||
+		    (util_strncaseeq(path, rt->path, len) &&
+		    strcmp(path + len, "/") == 0));
+	if (strcmp(rt->path, "/") == 0)
+		return (1);
+	return (util_strncaseeq(path, rt->path, len) &&
+	    (path[len] == '\0' || path[len] == '/'));
+}
+
+static void
+http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
+{
+	struct req		*r;
+	struct evhttp_connection *evcon;
+	char			*addr = NULL;
+	const char		*q;
+	ev_uint16_t		 port = 0;
+	size_t			 i;
+
+	r = xcalloc(1, sizeof *r);
+	r->srv = srv;
+	r->ev = ev;
+	r->start_us = util_mono_us();
+	r->received = util_now_ms();
+	r->cmd = evhttp_request_get_command(ev);
+	r->method = http_method_name(r->cmd);
+	r->uri = evhttp_request_get_uri(ev);
+	r->out = evbuffer_new();
+	if ((q = strchr(r->uri, '?')) != NULL) {
+		r->path = http_decode_path(r->uri, (size_t)(q - r->uri));
+		r->query = q + 1;
+	} else
+		r->path = http_decode_path(r->uri, strlen(r->uri));
+	if ((evcon = evhttp_request_get_connection(ev)) != NULL) {
+		evhttp_connection_get_peer(evcon, &addr, &port);
+		snprintf(r->remote, sizeof r->remote, "%s:%u",
+		    addr ? addr : "?", port);
+	}
+	if (tls) {
+		r->tls = 1;
+		tls_request_hook(ev);
+	}
+	srv->nrequests++;
+	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++)
+		if (http_match(r->path, &http_routes[i])) {
+			http_routes[i].fn(r);
+			return;
+		}
+	http_not_found(r);
+}
+
+static void
+http_gencb(struct evhttp_request *ev, void *arg)
+{
+	http_dispatch(ev, arg, 0);
+}
+
+static void
+http_gencb_tls(struct evhttp_request *ev, void *arg)
+{
+	http_dispatch(ev, arg, 1);
+}
+
+/* Parse "ADDR:PORT" or "[V6]:PORT". */
+static int
+http_parse_listen(const char *s, char *addr, size_t addrlen, int *port,
+    char **cause)
+{
+	const char	*colon, *errstr;
+	size_t		 alen;
+
+	if (*s == '[') {
+		if ((colon = strstr(s, "]:")) == NULL)
+			goto bad;
+		alen = (size_t)(colon - s - 1);
+		if (alen >= addrlen)
+			goto bad;
+		memcpy(addr, s + 1, alen);
+		colon++;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			goto bad;
+		alen = (size_t)(colon - s);
+		if (alen >= addrlen)
+			goto bad;
+		memcpy(addr, s, alen);
+	}
+	addr[alen] = '\0';
+	*port = (int)util_strtonum(colon + 1, 0, 65535, &errstr);
+	if (errstr != NULL || alen == 0)
+		goto bad;
+	return (0);
+bad:
+	xasprintf(cause, "listen address must be ADDR:PORT or 'off', not "
+	    "'%s'", s);
+	return (-1);
+}
+
+static struct evhttp *
+http_listen(struct server *srv, const char *spec, int tls, char **cause)
+{
+	struct settings			*s = srv->settings;
+	struct evhttp			*h;
+	struct evhttp_bound_socket	*bound;
+	struct sockaddr_storage		 ss;
+	socklen_t			 sslen = sizeof ss;
+	char				 addr[256], host[INET6_ADDRSTRLEN];
+	int				 port, one = 1;
+	evutil_socket_t			 fd;
+
+	if (http_parse_listen(spec, addr, sizeof addr, &port, cause) == -1)
+		return (NULL);
+	if ((h = evhttp_new(srv->base)) == NULL) {
+		xasprintf(cause, "evhttp_new failed");
+		return (NULL);
+	}
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(h, (ev_ssize_t)s->max_body);
+	evhttp_set_max_headers_size(h, (ev_ssize_t)s->max_headers);
+	evhttp_set_timeout(h, (int)s->idle_timeout);
+	evhttp_set_default_content_type(h, NULL);
+	evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(h, tls ? http_gencb_tls : http_gencb, srv);
+	if (tls)
+		evhttp_set_bevcb(h, tls_server_bevcb, srv->tls);
+	if ((bound = evhttp_bind_socket_with_handle(h, addr, (ev_uint16_t)port))
+	    == NULL) {
+		xasprintf(cause, "cannot listen on %s: %s", spec,
+		    strerror(errno));
+		evhttp_free(h);
+		return (NULL);
+	}
+	fd = evhttp_bound_socket_get_fd(bound);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+			port = ntohs(sin6->sin6_port);
+			log_info("listening on %s://[%s]:%d", tls ? "https" :
+			    "http", host, port);
+		} else {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+			port = ntohs(sin->sin_port);
+			log_info("listening on %s://%s:%d", tls ? "https" :
+			    "http", host, port);
+		}
+	}
+	return (h);
+}
+
+int
+http_start(struct server *srv, char **cause)
+{
+	struct settings	*s = srv->settings;
+
+	TAILQ_INIT(&srv->deferred);
+	srv->commit_ev = event_new(srv->base, -1, 0, http_commit_cb, srv);
+	if (strcmp(s->listen, "off") != 0 &&
+	    (srv->http = http_listen(srv, s->listen, 0, cause)) == NULL)
+		return (-1);
+	if (strcmp(s->tls_listen, "off") != 0 &&
+	    (srv->https = http_listen(srv, s->tls_listen, 1, cause)) == NULL)
+		return (-1);
+	if (srv->http == NULL && srv->https == NULL) {
+		xasprintf(cause, "both --listen and --tls-listen are off");
+		return (-1);
+	}
+	return (0);
+}
+
+void
+http_stop(struct server *srv)
+{
+	struct req	*r;
+	const char	*cause;
+
+	/* Answer whatever still waits for a commit. */
+	if (!TAILQ_EMPTY(&srv->deferred))
+		http_commit_cb(-1, 0, srv);
+	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
+		TAILQ_REMOVE(&srv->deferred, r, entry);
+		http_finish(r);
+	}
+	(void)db_commit(srv->db, &cause);
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	if (srv->https != NULL)
+		evhttp_free(srv->https);
+	if (srv->commit_ev != NULL)
+		event_free(srv->commit_ev);
+}

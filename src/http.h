@@ -1,0 +1,101 @@
+/*
+ * http.h: the HTTP server around evhttp: listeners, the route table, the
+ * request object every handler receives, and the one way out of a request.
+ *
+ * A handler gets a struct req and must end it with exactly one call of
+ * http_send(), http_error() or http_empty() (now or later).  Replies of
+ * requests marked durable wait for the iteration's database commit.
+ */
+#ifndef NOTIMOCK_HTTP_H
+#define NOTIMOCK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+struct auth;
+struct config;
+struct db;
+struct evbuffer;
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+struct json;
+struct settings;
+struct tls_server;
+
+/* Everything the server holds; one per process. */
+struct server {
+	struct event_base	*base;
+	struct settings		*settings;
+	struct config		*config;
+	struct auth		*auth;
+	struct db		*db;
+	struct tls_server	*tls;
+	char			*base_url;	/* app.baseUrl with a trailing '/' */
+	struct evhttp		*http;		/* plain listener */
+	struct evhttp		*https;		/* TLS listener */
+	struct event		*commit_ev;
+	TAILQ_HEAD(, req)	 deferred;	/* replies waiting for a commit */
+	/* Called after each successful commit with the last stored seq
+	 * (the assertion API wakes its waiters from here). */
+	void			(*on_commit)(struct server *, int64_t seq);
+	uint64_t		 nrequests;
+};
+
+struct req {
+	struct server		*srv;
+	struct evhttp_request	*ev;
+	int			 cmd;		/* EVHTTP_REQ_* */
+	const char		*method;	/* "POST" */
+	const char		*uri;		/* as sent: path and query */
+	char			*path;		/* decoded path, no query */
+	const char		*query;		/* raw query after '?', or NULL */
+	char			 remote[64];	/* "addr:port" */
+	int			 tls;
+	int64_t			 start_us;	/* monotonic */
+	int64_t			 received;	/* epoch ms */
+	int			 durable;	/* reply after the commit */
+	int			 backstage;	/* add Backstage's headers */
+	/* Filled by the handler through http_send/http_error. */
+	int			 status;
+	const char		*ctype;
+	struct evbuffer		*out;
+	char			*origin;	/* for the access log */
+	TAILQ_ENTRY(req)	 entry;
+};
+
+/* Set up the listeners from settings.  Returns -1 and *cause. */
+int		 http_start(struct server *, char **cause);
+void		 http_stop(struct server *);
+
+/* Request accessors. */
+const char	*http_header(const struct req *, const char *name);
+/* The request body, contiguous (borrowed from evhttp). */
+const unsigned char *http_body(const struct req *, size_t *len);
+/* The request headers as a JSON array of [name, value]; Authorization is
+ * reduced with auth_redact().  Caller frees. */
+char		*http_headers_json(const struct req *);
+
+/* The ways out.  http_send takes body bytes (copied); http_send_buf takes
+ * ownership of an evbuffer's contents.  ctype NULL sends none. */
+void		 http_send(struct req *, int status, const char *ctype,
+		    const void *body, size_t len);
+void		 http_send_json(struct req *, int status, const struct json *);
+/* Backstage's error body:
+ * {"error":{"name":..,"message":..[,"cause":..]},"request":{"method":..,
+ * "url":..},"response":{"statusCode":..}}; cause (a JSON object) may be
+ * NULL.  url is relative to the plugin mount for Backstage routes. */
+char		*http_error_body(const struct req *, int status, const char *name,
+		    const char *message, const struct json *cause,
+		    const char *url, size_t *lenp);
+void		 http_error(struct req *, int status, const char *name,
+		    const char *message);
+/* Backstage's empty 404 (no body, no Content-Type). */
+void		 http_empty(struct req *, int status);
+
+/* Add a response header (before the way out). */
+void		 http_add_header(struct req *, const char *name, const char *value);
+
+#endif

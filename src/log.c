@@ -1,0 +1,207 @@
+/*
+ * log.c: timestamped lines on stderr, as text or JSON, and libevent's own
+ * messages through the same path.  Nothing here allocates, so it is safe to
+ * call from fatal paths.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+static int	log_verbosity;		/* 0 info, <0 quieter, 1 debug, 2 trace */
+static int	log_json;
+
+static const char *log_names[] = { "error", "warn", "info", "debug", "trace" };
+
+static void	log_vwrite(enum log_level, const char *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
+/* libevent's warnings and errors come here (event_set_log_callback). */
+static void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
+void
+log_init(int verbosity, int json)
+{
+	log_verbosity = verbosity;
+	log_json = json;
+	event_set_log_callback(log_libevent);
+}
+
+int
+log_enabled(enum log_level lvl)
+{
+	return ((int)lvl <= (int)LOG_LVL_INFO + log_verbosity);
+}
+
+/* Append s to the line as a JSON string body (no quotes). */
+static size_t
+log_json_escape(char *out, size_t outlen, const char *s)
+{
+	size_t	 o = 0;
+	unsigned char c;
+
+	for (; *s != '\0' && o + 7 < outlen; s++) {
+		c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return (o);
+}
+
+static void
+log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+{
+	char		 msg[8192], line[16384], ts[64];
+	struct timeval	 tv;
+	struct tm	 tm;
+	size_t		 n;
+
+	if (!log_enabled(lvl))
+		return;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (suffix != NULL) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof msg - n, ": %s", suffix);
+	}
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof ts - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+	if (log_json) {
+		n = (size_t)snprintf(line, sizeof line,
+		    "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+		    log_names[lvl]);
+		n += log_json_escape(line + n, sizeof line - n - 3, msg);
+		snprintf(line + n, sizeof line - n, "\"}\n");
+	} else
+		snprintf(line, sizeof line, "%s %-5s %s\n", ts, log_names[lvl],
+		    msg);
+	fputs(line, stderr);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_WARN, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_WARN, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+char *
+log_escape(char *buf, size_t buflen, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		 i, o = 0;
+	unsigned char	 c;
+
+	if (buflen == 0)
+		return (buf);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			if (o + 1 + 4 >= buflen)
+				break;
+			buf[o++] = (char)c;
+		} else {
+			if (o + 4 + 4 >= buflen)
+				break;
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (i < len && buflen >= 4) {
+		while (o + 4 > buflen)
+			o--;
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return (buf);
+}

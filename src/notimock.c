@@ -1,0 +1,195 @@
+/*
+ * notimock.c: main().  The first word picks the command; serving is the
+ * default.  Start-up may fatal(); nothing after it does.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "settings.h"
+#include "tls.h"
+#include "url.h"
+#include "xmalloc.h"
+
+static void
+notimock_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* The directory that holds the database: generated certificates live there. */
+static char *
+notimock_state_dir(const char *db)
+{
+	char	*copy, *dir;
+
+	if (strcmp(db, ":memory:") == 0)
+		return (xstrdup("."));
+	copy = xstrdup(db);
+	dir = xstrdup(dirname(copy));
+	free(copy);
+	return (dir);
+}
+
+static void
+notimock_tls_options(const struct settings *s, struct tls_server_options *o,
+    char *state_dir)
+{
+	memset(o, 0, sizeof *o);
+	o->cert_file = s->tls_cert;
+	o->key_file = s->tls_key;
+	o->state_dir = state_dir;
+	o->sans = (const char **)xcalloc(s->tls_sans.n + 1, sizeof *o->sans);
+	memcpy(o->sans, s->tls_sans.v, s->tls_sans.n * sizeof *o->sans);
+	o->handshake_timeout = (int)s->idle_timeout;
+}
+
+/* Load everything the server needs; exits with a message on failure. */
+static void
+notimock_setup(struct server *srv, struct settings *s, int argc, char **argv)
+{
+	char	*cause = NULL;
+	size_t	 len;
+
+	if ((srv->config = settings_load(s, argc, argv, &cause)) == NULL) {
+		fprintf(stderr, "notimock: %s\n", cause);
+		exit(1);
+	}
+	srv->settings = s;
+	log_init(s->verbose, strcmp(s->log_format, "json") == 0);
+	if ((srv->auth = auth_new(s, srv->config, &cause)) == NULL)
+		fatalx("%s", cause);
+	if (url_check_absolute(s->base_url) != URL_OK)
+		fatalx("base URL '%s' is not a valid http(s) URL", s->base_url);
+	len = strlen(s->base_url);
+	xasprintf(&srv->base_url, "%s%s", s->base_url,
+	    len > 0 && s->base_url[len - 1] == '/' ? "" : "/");
+}
+
+static int
+notimock_serve(int argc, char **argv)
+{
+	struct server			 srv;
+	struct settings			 s;
+	struct tls_server_options	 to;
+	struct event			*sigint, *sigterm;
+	char				*cause = NULL, *state;
+
+	memset(&srv, 0, sizeof srv);
+	notimock_setup(&srv, &s, argc, argv);
+	if (optind < argc)
+		settings_usage();
+	if (s.check) {
+		printf("configuration OK\n");
+		return (0);
+	}
+
+	log_info("notimock %s: libevent %s, SQLite %s, %s, cJSON %s, "
+	    "libyaml %s", PACKAGE_VERSION, event_get_version(), db_version(),
+	    tls_version(), json_version(), config_version());
+	auth_log(srv.auth);
+	if (auth_service_count(srv.auth) == 0)
+		log_warnx("NO TOKEN CONFIGURED: every POST will get 401 Missing "
+		    "credentials or Illegal token.  Add one with --token TOKEN, "
+		    "ARGOCD_NOTIFICATION_TOKEN=TOKEN, or backend.auth."
+		    "externalAccess in a --config file.");
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((srv.db = db_open(s.db, strcmp(s.db_sync, "full") == 0, &cause))
+	    == NULL)
+		fatalx("database: %s", cause);
+	state = notimock_state_dir(s.db);
+	if (strcmp(s.tls_listen, "off") != 0) {
+		notimock_tls_options(&s, &to, state);
+		if ((srv.tls = tls_server_new(srv.base, &to, &cause)) == NULL)
+			fatalx("tls: %s", cause);
+		free(to.sans);
+	}
+	if (http_start(&srv, &cause) == -1)
+		fatalx("%s", cause);
+
+	sigint = evsignal_new(srv.base, SIGINT, notimock_signal, &srv);
+	sigterm = evsignal_new(srv.base, SIGTERM, notimock_signal, &srv);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sigterm, NULL);
+
+	event_base_dispatch(srv.base);
+
+	http_stop(&srv);
+	event_free(sigint);
+	event_free(sigterm);
+	tls_server_free(srv.tls);
+	db_close(srv.db);
+	auth_free(srv.auth);
+	config_free(srv.config);
+	settings_free(&s);
+	event_base_free(srv.base);
+	free(srv.base_url);
+	free(state);
+	log_info("stopped");
+	return (0);
+}
+
+static int
+notimock_ca(int argc, char **argv)
+{
+	struct server			 srv;
+	struct settings			 s;
+	struct tls_server_options	 to;
+	char				*cause = NULL, *state;
+	int				 rc;
+
+	memset(&srv, 0, sizeof srv);
+	notimock_setup(&srv, &s, argc, argv);
+	state = notimock_state_dir(s.db);
+	notimock_tls_options(&s, &to, state);
+	rc = tls_print_ca(&to, &cause);
+	if (rc == -1)
+		fprintf(stderr, "notimock ca: %s\n", cause);
+	free(to.sans);
+	free(state);
+	return (rc == 0 ? 0 : 1);
+}
+
+/* Commands: the first operand, when it names one. */
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+} notimock_commands[] = {
+	{ "serve", notimock_serve },
+	{ "ca", notimock_ca },
+};
+
+int
+main(int argc, char **argv)
+{
+	size_t	i;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		for (i = 0; i < sizeof notimock_commands /
+		    sizeof notimock_commands[0]; i++)
+			if (strcmp(argv[1], notimock_commands[i].name) == 0)
+				return (notimock_commands[i].fn(argc - 1,
+				    argv + 1));
+		fprintf(stderr, "notimock: unknown command '%s'\n", argv[1]);
+		settings_usage();
+	}
+	return (notimock_serve(argc, argv));
+}

@@ -1,0 +1,475 @@
+/*
+ * settings.c: the settings table and the layers that feed it.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "settings.h"
+#include "util.h"
+#include "xmalloc.h"
+
+
+enum setting_type {
+	SET_STR,	/* one string */
+	SET_ENUM,	/* one of a '|'-separated list (in `min`'s place: choices) */
+	SET_LIST,	/* repeatable; env and YAML take several */
+	SET_NUM,	/* integer in [min, max] */
+	SET_DURATION,	/* "30s", "2m", stored as seconds */
+	SET_COUNT,	/* -v / -q */
+	SET_FLAG	/* -n */
+};
+
+struct setting {
+	const char		*name;		/* long flag, YAML key */
+	int			 shortopt;	/* 0 if none */
+	enum setting_type	 type;
+	const char		*arg;		/* metavariable for --help */
+	long long		 min, max;
+	const char		*choices;	/* SET_ENUM */
+	const char		*def;		/* default, as text; NULL = unset */
+	size_t			 off;		/* into struct settings */
+	const char		*help;
+};
+
+#define OFF(f)	offsetof(struct settings, f)
+
+/* Long-only options get values above the char range. */
+enum { OPT_BASE = 256 };
+
+static const struct setting settings_table[] = {
+	{ "listen", 0, SET_STR, "ADDR:PORT", 0, 0, NULL, "127.0.0.1:7007",
+	  OFF(listen), "plain HTTP listener (port 0 picks one; 'off' disables)" },
+	{ "tls-listen", 0, SET_STR, "ADDR:PORT", 0, 0, NULL, "127.0.0.1:7443",
+	  OFF(tls_listen), "HTTPS listener ('off' disables)" },
+	{ "db", 0, SET_STR, "PATH", 0, 0, NULL, "notimock.db", OFF(db),
+	  "SQLite database (':memory:' keeps nothing)" },
+	{ "db-sync", 0, SET_ENUM, "MODE", 0, 0, "normal|full", "normal",
+	  OFF(db_sync), "normal: durable across crashes of notimock; full: "
+	  "also across power loss (fsync per batch)" },
+	{ "token", 0, SET_LIST, "TOKEN[:SUBJECT]", 0, 0, NULL, NULL,
+	  OFF(tokens), "accept this static token (subject defaults to "
+	  "argocd-notifications)" },
+	{ "user-token", 0, SET_LIST, "TOKEN=USERREF", 0, 0, NULL, NULL,
+	  OFF(user_tokens), "accept this token as a Backstage user (read side)" },
+	{ "base-url", 0, SET_STR, "URL", 0, 0, NULL, "http://localhost:3000",
+	  OFF(base_url), "app.baseUrl: what relative links resolve against" },
+	{ "config", 'f', SET_LIST, "FILE", 0, 0, NULL, NULL, OFF(configs),
+	  "Backstage app-config.yaml (repeatable; later files win)" },
+	{ "catalog", 0, SET_LIST, "FILE", 0, 0, NULL, NULL, OFF(catalogs),
+	  "catalog entities YAML for recipient resolution (repeatable)" },
+	{ "tls-cert", 0, SET_STR, "FILE", 0, 0, NULL, NULL, OFF(tls_cert),
+	  "certificate chain (PEM); default: generated, beside the db" },
+	{ "tls-key", 0, SET_STR, "FILE", 0, 0, NULL, NULL, OFF(tls_key),
+	  "private key (PEM) for --tls-cert" },
+	{ "tls-san", 0, SET_LIST, "NAME", 0, 0, NULL, NULL, OFF(tls_sans),
+	  "extra name or IP for the generated certificate (repeatable)" },
+	{ "admin-token", 0, SET_STR, "TOKEN", 0, 0, NULL, NULL,
+	  OFF(admin_token), "require this bearer token on /mock/" },
+	{ "web-dir", 0, SET_STR, "DIR", 0, 0, NULL, NULL, OFF(web_dir),
+	  "serve the inbox from DIR instead of the built-in copy" },
+	{ "max-body", 0, SET_NUM, "BYTES", 102400, 1LL << 30, NULL, "4194304",
+	  OFF(max_body), "transport limit on a request body (Backstage's own "
+	  "102400-byte limit applies below it)" },
+	{ "max-headers", 0, SET_NUM, "BYTES", 1024, 1 << 20, NULL, "16384",
+	  OFF(max_headers), "limit on the request line and headers" },
+	{ "idle-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "30s",
+	  OFF(idle_timeout), "close connections idle (or stalled) this long" },
+	{ "log-format", 0, SET_ENUM, "FORMAT", 0, 0, "text|json", "text",
+	  OFF(log_format), "log line format" },
+	{ "verbose", 'v', SET_COUNT, NULL, 0, 0, NULL, NULL, OFF(verbose),
+	  "log more (repeatable)" },
+	{ "quiet", 'q', SET_COUNT, NULL, 0, 0, NULL, NULL, OFF(verbose),
+	  "log less (repeatable)" },
+	{ "check", 'n', SET_FLAG, NULL, 0, 0, NULL, NULL, OFF(check),
+	  "check the configuration, print 'configuration OK' and exit" },
+};
+#define NSETTINGS (sizeof settings_table / sizeof settings_table[0])
+
+/* Which layer last set each setting: a list set by a higher layer drops
+ * what lower layers gave it. */
+enum layer { L_DEFAULT, L_BACKSTAGE, L_YAML, L_ENV, L_FLAG };
+
+static enum layer settings_layer[NSETTINGS];
+
+static void
+strlist_clear(struct strlist *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+strlist_add(struct strlist *l, const char *s)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->v[l->n++] = xstrdup(s);
+}
+
+void
+settings_usage(void)
+{
+	fprintf(stderr,
+	    "usage: notimock [-hnqVv] [-f file] [--listen addr:port] "
+	    "[--token token[:subject]] [--db path] [option ...]\n"
+	    "       notimock ca | wait | list | reset | cursor | lint [option ...]\n"
+	    "Try 'notimock --help' for every option.\n");
+	exit(1);
+}
+
+static void
+settings_help(void)
+{
+	const struct setting	*e;
+	char			 flag[64], env[64];
+	size_t			 i, j;
+
+	printf("usage: notimock [serve] [option ...]\n"
+	    "       notimock ca       print the CA certificate clients should trust\n"
+	    "       notimock wait     wait until deliveries match (see notimock wait -h)\n"
+	    "       notimock list     list deliveries\n"
+	    "       notimock reset    delete deliveries\n"
+	    "       notimock cursor   print the current sequence number\n"
+	    "       notimock lint     diagnose a request body offline\n\n"
+	    "A stand-in for the Backstage notifications backend.\n\n"
+	    "Options (each has an environment twin NOTIMOCK_<NAME> and a key in\n"
+	    "the 'notimock:' section of a --config file):\n");
+	for (i = 0; i < NSETTINGS; i++) {
+		e = &settings_table[i];
+		if (e->shortopt != 0)
+			snprintf(flag, sizeof flag, "-%c, --%s%s%s",
+			    e->shortopt, e->name, e->arg ? " " : "",
+			    e->arg ? e->arg : "");
+		else
+			snprintf(flag, sizeof flag, "    --%s%s%s", e->name,
+			    e->arg ? " " : "", e->arg ? e->arg : "");
+		printf("  %-34s %s", flag, e->help);
+		if (e->choices != NULL)
+			printf(" (%s)", e->choices);
+		if (e->def != NULL)
+			printf(" [%s]", e->def);
+		if (e->type != SET_COUNT && e->type != SET_FLAG) {
+			snprintf(env, sizeof env, "NOTIMOCK_%s", e->name);
+			for (j = 0; env[j] != '\0'; j++)
+				env[j] = env[j] == '-' ? '_' :
+				    (char)toupper((unsigned char)env[j]);
+			printf("\n  %-34s   env %s", "", env);
+		}
+		printf("\n");
+	}
+	printf("  %-34s %s\n", "-h, --help", "print this help and exit");
+	printf("  %-34s %s\n", "-V, --version", "print the version and exit");
+	printf("\nARGOCD_NOTIFICATION_TOKEN, when set, is accepted with subject "
+	    "argocd-notifications.\n");
+	exit(0);
+}
+
+/* Set one setting from text; returns -1 with *cause on a bad value. */
+static int
+settings_set(struct settings *s, size_t idx, const char *val, enum layer layer,
+    const char *source, char **cause)
+{
+	const struct setting	*e = &settings_table[idx];
+	void			*field = (char *)s + e->off;
+	const char		*errstr;
+	long long		 n;
+	int64_t			 ms;
+	char			*copy, *p, *tok;
+	size_t			 len;
+
+	switch (e->type) {
+	case SET_ENUM:
+		len = strlen(val);
+		for (p = (char *)e->choices; p != NULL; p = strchr(p, '|')) {
+			if (*p == '|')
+				p++;
+			if (strncmp(p, val, len) == 0 &&
+			    (p[len] == '\0' || p[len] == '|'))
+				break;
+		}
+		if (p == NULL) {
+			xasprintf(cause, "%s: %s must be one of %s, not '%s'",
+			    source, e->name, e->choices, val);
+			return (-1);
+		}
+		/* FALLTHROUGH */
+	case SET_STR:
+		free(*(char **)field);
+		*(char **)field = xstrdup(val);
+		break;
+	case SET_LIST:
+		if (settings_layer[idx] != layer)
+			strlist_clear(field);
+		if (layer == L_ENV) {
+			/* Several values in one variable: comma-separated. */
+			copy = xstrdup(val);
+			for (p = copy; (tok = strsep(&p, ",")) != NULL;)
+				if (*tok != '\0')
+					strlist_add(field, tok);
+			free(copy);
+		} else
+			strlist_add(field, val);
+		break;
+	case SET_NUM:
+		n = util_strtonum(val, e->min, e->max, &errstr);
+		if (errstr != NULL) {
+			xasprintf(cause, "%s: %s is %s: %s (%lld to %lld)",
+			    source, e->name, errstr, val, e->min, e->max);
+			return (-1);
+		}
+		*(long long *)field = n;
+		break;
+	case SET_DURATION:
+		if (util_parse_duration(val, &ms) == -1 ||
+		    ms / 1000 < e->min || ms / 1000 > e->max) {
+			xasprintf(cause, "%s: %s must be a duration from %llds "
+			    "to %llds, like 30s or 2m, not '%s'", source,
+			    e->name, e->min, e->max, val);
+			return (-1);
+		}
+		*(long long *)field = ms / 1000;
+		break;
+	case SET_COUNT:
+	case SET_FLAG:
+		break;
+	}
+	settings_layer[idx] = layer;
+	return (0);
+}
+
+/* Apply the `notimock:` section of the merged config. */
+static int
+settings_from_yaml(struct settings *s, const struct config *cfg, char **cause)
+{
+	struct config_node	*sec, *v;
+	const char		*key, *text;
+	char			 where[512];
+	size_t			 i, j, k;
+
+	if ((v = config_get(cfg, "app.baseUrl")) != NULL &&
+	    (text = config_scalar(v)) != NULL) {
+		for (k = 0; k < NSETTINGS; k++)
+			if (strcmp(settings_table[k].name, "base-url") == 0 &&
+			    settings_set(s, k, text, L_BACKSTAGE, "app.baseUrl",
+			    cause) == -1)
+				return (-1);
+	}
+	if ((sec = config_get(cfg, "notimock")) == NULL)
+		return (0);
+	if (config_type(sec) != CONFIG_MAP) {
+		xasprintf(cause, "%s: 'notimock' must be a map",
+		    config_where(sec));
+		return (-1);
+	}
+	for (i = 0; i < config_len(sec); i++) {
+		key = config_key_at(sec, i);
+		v = config_at(sec, i);
+		for (k = 0; k < NSETTINGS; k++)
+			if (strcmp(settings_table[k].name, key) == 0)
+				break;
+		if (k == NSETTINGS || settings_table[k].type == SET_COUNT ||
+		    settings_table[k].type == SET_FLAG ||
+		    strcmp(key, "config") == 0) {
+			xasprintf(cause, "%s: unknown setting 'notimock.%s'",
+			    config_where(v), key);
+			return (-1);
+		}
+		snprintf(where, sizeof where, "%s", config_where(v));
+		if (config_type(v) == CONFIG_SEQ &&
+		    settings_table[k].type == SET_LIST) {
+			for (j = 0; j < config_len(v); j++) {
+				text = config_scalar(config_at(v, j));
+				if (text != NULL && settings_set(s, k, text,
+				    L_YAML, where, cause) == -1)
+					return (-1);
+			}
+			continue;
+		}
+		if ((text = config_scalar(v)) == NULL)
+			continue;	/* undefined: keep the lower layer */
+		if (settings_set(s, k, text, L_YAML, where, cause) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+settings_from_env(struct settings *s, char **cause)
+{
+	const struct setting	*e;
+	char			 env[64];
+	const char		*val;
+	size_t			 i, j;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		e = &settings_table[i];
+		if (e->type == SET_COUNT || e->type == SET_FLAG ||
+		    strcmp(e->name, "config") == 0)
+			continue;
+		snprintf(env, sizeof env, "NOTIMOCK_%s", e->name);
+		for (j = 0; env[j] != '\0'; j++)
+			env[j] = env[j] == '-' ? '_' :
+			    (char)toupper((unsigned char)env[j]);
+		if ((val = getenv(env)) == NULL || *val == '\0')
+			continue;
+		if (settings_set(s, i, val, L_ENV, env, cause) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+struct config *
+settings_load(struct settings *s, int argc, char **argv, char **cause)
+{
+	struct option	 longopts[NSETTINGS + 3];
+	char		 shortopts[64], src[96];
+	struct {
+		size_t	 idx;
+		char	*val;
+	}		*given;
+	size_t		 ngiven = 0, i, n = 0;
+	int		 ch, sp = 0, li;
+	struct config	*cfg = NULL;
+	const char	*val;
+
+	memset(s, 0, sizeof *s);
+	memset(settings_layer, 0, sizeof settings_layer);
+	given = xcalloc((size_t)argc + 1, sizeof *given);
+
+	shortopts[sp++] = '+';
+	shortopts[sp++] = ':';
+	for (i = 0; i < NSETTINGS; i++) {
+		const struct setting *e = &settings_table[i];
+		int has_arg = e->type != SET_COUNT && e->type != SET_FLAG;
+
+		longopts[n].name = e->name;
+		longopts[n].has_arg = has_arg ? required_argument : no_argument;
+		longopts[n].flag = NULL;
+		longopts[n].val = OPT_BASE + (int)i;
+		n++;
+		if (e->shortopt != 0) {
+			shortopts[sp++] = (char)e->shortopt;
+			if (has_arg)
+				shortopts[sp++] = ':';
+		}
+	}
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	shortopts[sp++] = 'h';
+	shortopts[sp++] = 'V';
+	shortopts[sp] = '\0';
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, &li)) != -1) {
+		if (ch == 'h')
+			settings_help();
+		if (ch == 'V') {
+			printf("notimock %s\n", PACKAGE_VERSION);
+			exit(0);
+		}
+		if (ch == '?' || ch == ':') {
+			if (optopt != 0)
+				fprintf(stderr, "notimock: %s -%c\n", ch == ':' ?
+				    "missing argument for" : "unknown option",
+				    optopt);
+			else
+				fprintf(stderr, "notimock: %s %s\n", ch == ':' ?
+				    "missing argument for" : "unknown option",
+				    argv[optind - 1]);
+			settings_usage();
+		}
+		if (ch < OPT_BASE) {
+			for (i = 0; i < NSETTINGS; i++)
+				if (settings_table[i].shortopt == ch)
+					break;
+		} else
+			i = (size_t)(ch - OPT_BASE);
+		if (settings_table[i].type == SET_COUNT) {
+			s->verbose += settings_table[i].shortopt == 'v' ? 1 : -1;
+			continue;
+		}
+		if (settings_table[i].type == SET_FLAG) {
+			s->check = 1;
+			continue;
+		}
+		given[ngiven].idx = i;
+		given[ngiven].val = optarg;
+		ngiven++;
+	}
+
+	/* Defaults. */
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings_table[i].def != NULL &&
+		    settings_set(s, i, settings_table[i].def, L_DEFAULT,
+		    "default", cause) == -1)
+			goto fail;
+
+	/* The config files come from flags, or else the environment. */
+	for (i = 0; i < ngiven; i++)
+		if (strcmp(settings_table[given[i].idx].name, "config") == 0)
+			strlist_add(&s->configs, given[i].val);
+	if (s->configs.n == 0 && (val = getenv("NOTIMOCK_CONFIG")) != NULL) {
+		char *copy = xstrdup(val), *p = copy, *tok;
+
+		while ((tok = strsep(&p, ",")) != NULL)
+			if (*tok != '\0')
+				strlist_add(&s->configs, tok);
+		free(copy);
+	}
+	if ((cfg = config_load(s->configs.v, s->configs.n, cause)) == NULL)
+		goto fail;
+
+	if (settings_from_yaml(s, cfg, cause) == -1)
+		goto fail;
+	if (settings_from_env(s, cause) == -1)
+		goto fail;
+	for (i = 0; i < ngiven; i++) {
+		if (strcmp(settings_table[given[i].idx].name, "config") == 0)
+			continue;
+		snprintf(src, sizeof src, "--%s",
+		    settings_table[given[i].idx].name);
+		if (settings_set(s, given[i].idx, given[i].val, L_FLAG, src,
+		    cause) == -1)
+			goto fail;
+	}
+	free(given);
+	return (cfg);
+
+fail:
+	free(given);
+	config_free(cfg);
+	return (NULL);
+}
+
+void
+settings_free(struct settings *s)
+{
+	size_t	i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		void *field = (char *)s + settings_table[i].off;
+
+		switch (settings_table[i].type) {
+		case SET_STR:
+		case SET_ENUM:
+			free(*(char **)field);
+			*(char **)field = NULL;
+			break;
+		case SET_LIST:
+			strlist_clear(field);
+			break;
+		default:
+			break;
+		}
+	}
+}

@@ -1,0 +1,56 @@
+/*
+ * tls.h: HTTPS for evhttp and for our HTTP client, with mbedTLS.  tls.c is
+ * the only file that includes mbedTLS.  HTTP code only ever sees plaintext
+ * evbuffers: TLS is a bufferevent filter handed to evhttp through
+ * evhttp_set_bevcb() (server) or used with evhttp_connection_base_bufferevent_new()
+ * (client).  Design and pitfalls: ../shared/spec/tls-on-libevent.md.
+ */
+#ifndef NOTIMOCK_TLS_H
+#define NOTIMOCK_TLS_H
+
+#include <stddef.h>
+
+struct event_base;
+struct bufferevent;
+struct evhttp_request;
+struct tls_server;
+struct tls_client;
+
+struct tls_server_options {
+	const char	 *cert_file;	/* PEM, or NULL to use the generated one */
+	const char	 *key_file;	/* PEM (RSA or EC), with cert_file */
+	const char	 *state_dir;	/* where generated CA and leaf live (beside the db) */
+	const char	**sans;		/* extra SANs (DNS names or IPs), NULL-terminated */
+	int		  handshake_timeout;	/* seconds */
+};
+
+/* Load or generate certificates and set up the mbedTLS server config.
+ * Returns NULL and a message in *cause (caller frees) on failure. */
+struct tls_server	*tls_server_new(struct event_base *,
+			    const struct tls_server_options *, char **cause);
+void			 tls_server_free(struct tls_server *);
+/* The evhttp_set_bevcb() callback; arg is the struct tls_server.  Never
+ * returns NULL (that would make evhttp serve cleartext on the TLS port). */
+struct bufferevent	*tls_server_bevcb(struct event_base *, void *arg);
+/* Call from every request handler on the TLS listener (cheap): arranges for
+ * close_notify when evhttp closes the connection. */
+void			 tls_request_hook(struct evhttp_request *);
+/* The CA certificate (PEM) that clients should trust: the generated CA, or
+ * with --tls-cert the last certificate of that chain file.  Borrowed. */
+const char		*tls_server_ca_pem(const struct tls_server *);
+/* Print the PEM of the CA kept in state_dir (generating it if needed) to
+ * stdout: `notimock ca`.  Returns 0, or -1 with *cause. */
+int			 tls_print_ca(const struct tls_server_options *, char **cause);
+
+/* Client side, for the CLI (wait/list/reset over https URLs). */
+struct tls_client	*tls_client_new(const char *cafile, char **cause);
+void			 tls_client_free(struct tls_client *);
+/* A filter bufferevent that speaks TLS to host (SNI + verification against
+ * cafile or the system store); use with evhttp_connection_base_bufferevent_new. */
+struct bufferevent	*tls_client_bev(struct tls_client *, struct event_base *,
+			    const char *host);
+
+/* "mbed TLS 2.28.3", for the start-up log. */
+const char		*tls_version(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* util.h: time, ids, numbers and durations: small helpers with no library behind them. */
+#ifndef NOTIMOCK_UTIL_H
+#define NOTIMOCK_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ISO_LEN	25	/* "2026-11-29T12:38:32.797Z" + NUL */
+#define UTIL_UUID_LEN	37
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t		 util_now_ms(void);
+/* Monotonic microseconds, for durations. */
+int64_t		 util_mono_us(void);
+/* ISO-8601 UTC with milliseconds and 'Z', as JavaScript's toISOString(). */
+char		*util_iso_ms(int64_t ms, char buf[UTIL_ISO_LEN]);
+/* Parse an ISO-8601 / RFC 3339 timestamp (or what Date.parse commonly
+ * takes: a date, a date and time with optional fraction and zone) into
+ * epoch ms.  Returns -1 if it does not parse. */
+int		 util_parse_date(const char *, int64_t *ms);
+/* A random UUID v4, lower-case. */
+char		*util_uuid4(char buf[UTIL_UUID_LEN]);
+/* Fill buf with random bytes from the kernel. */
+void		 util_random(void *buf, size_t len);
+/* strtonum: parse a decimal integer in [min, max]; on error returns 0 and
+ * sets *errstr to "invalid", "too small" or "too large". */
+long long	 util_strtonum(const char *, long long min, long long max,
+		    const char **errstr);
+/* A duration such as "30s", "500ms", "2m", "1h" or a bare number of
+ * seconds, into milliseconds.  Returns -1 on junk. */
+int		 util_parse_duration(const char *, int64_t *ms);
+/* Case-insensitive ASCII comparisons. */
+int		 util_strcaseeq(const char *, const char *);
+int		 util_strncaseeq(const char *, const char *, size_t);
+
+#endif

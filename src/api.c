@@ -42,7 +42,8 @@ enum api_route {
 	R_STATUS,
 	R_TOPICS,
 	R_SETTINGS_GET,
-	R_SETTINGS_POST
+	R_SETTINGS_POST,
+	R_OPENAPI		/* GET /openapi.json: any valid credential */
 };
 
 /* The routes' validation rules, as const data. */
@@ -63,7 +64,27 @@ static const struct api_route_rule {
 	    "minimumSeverity", NULL } },
 	[R_SETTINGS_GET] = { 0, 1, { NULL } },
 	[R_SETTINGS_POST] = { 1, 1, { NULL } },
+	[R_OPENAPI] = { 0, 0, { NULL } },
 };
+
+/*
+ * Our own short description of the plugin's routes, served where Backstage
+ * serves its OpenAPI document.  Clients only probe that it is there.
+ */
+static const char api_openapi[] =
+    "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"notifications\","
+    "\"version\":\"1\",\"description\":\"Backstage notifications plugin "
+    "routes as served by notimock\"},\"servers\":[{\"url\":\"/\"}],"
+    "\"paths\":{"
+    "\"/notifications\":{\"get\":{\"operationId\":\"GetNotifications\"},"
+    "\"post\":{\"operationId\":\"CreateNotification\"}},"
+    "\"/notifications/{id}\":{\"get\":{\"operationId\":\"GetNotification\"}},"
+    "\"/notifications/update\":{\"post\":{\"operationId\":"
+    "\"UpdateNotifications\"}},"
+    "\"/status\":{\"get\":{\"operationId\":\"GetStatus\"}},"
+    "\"/topics\":{\"get\":{\"operationId\":\"GetTopics\"}},"
+    "\"/settings\":{\"get\":{\"operationId\":\"GetUserSettings\"},"
+    "\"post\":{\"operationId\":\"UpdateUserSettings\"}}}}";
 
 /* One request's state through the pipeline. */
 struct api_ctx {
@@ -327,6 +348,8 @@ api_match(int cmd, const char *sub)
 		return (get ? R_TOPICS : R_NONE);
 	if (util_strcaseeq(p, "/settings"))
 		return (get ? R_SETTINGS_GET : post ? R_SETTINGS_POST : R_NONE);
+	if (util_strcaseeq(p, "/openapi.json"))
+		return (get ? R_OPENAPI : R_NONE);
 	if (!get || p[0] != '/' || p[1] == '\0')
 		return (R_NONE);
 	seg2 = strchr(p + 1, '/');
@@ -860,6 +883,10 @@ api_notifications(struct req *r)
 	}
 	if (route == R_CREATE) {
 		api_create(&c);
+		goto out;
+	}
+	if (route == R_OPENAPI) {
+		api_finish(&c, 200, xstrdup(api_openapi), sizeof api_openapi - 1);
 		goto out;
 	}
 	if (c.who.type != PRINCIPAL_USER) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "config.h"
@@ -336,7 +337,7 @@ auth_check(const struct auth *a, const char *header, struct principal *p,
 void
 auth_redact(const char *header, char *buf, size_t len)
 {
-	const char	*tok, *sp;
+	const char	*tok, *sp, *p;
 	char		 fp[CRYPTO_FP_LEN];
 	size_t		 tlen;
 
@@ -345,17 +346,25 @@ auth_redact(const char *header, char *buf, size_t len)
 		    fp));
 		return;
 	}
-	/* Not a well-formed bearer header: keep the scheme and, for Bearer
-	 * with trailing junk, the fingerprint of the whole value. */
-	if ((sp = strchr(header, ' ')) == NULL)
-		sp = header + strlen(header);
-	if ((size_t)(sp - header) > 20)
-		sp = header + 20;
-	if (*sp == '\0')
-		snprintf(buf, len, "%.*s", (int)(sp - header), header);
-	else
+	/*
+	 * Anything else keeps a scheme word ("Basic", "Bearer", "Token") only
+	 * when one is clearly there: a short run of letters then a space.
+	 * Everything after it, or the whole value, is a secret.
+	 */
+	crypto_fingerprint(header, strlen(header), fp);
+	sp = strchr(header, ' ');
+	for (p = header; sp != NULL && p < sp; p++)
+		if (!isalpha((unsigned char)*p))
+			break;
+	if (sp != NULL && p == sp && sp > header && sp - header <= 16) {
+		crypto_fingerprint(sp + 1, strlen(sp + 1), fp);
 		snprintf(buf, len, "%.*s <redacted %s>", (int)(sp - header),
-		    header, crypto_fingerprint(sp + 1, strlen(sp + 1), fp));
+		    header, fp);
+	} else if (strcasecmp(header, "bearer") == 0 ||
+	    strcasecmp(header, "basic") == 0 || *header == '\0')
+		snprintf(buf, len, "%s", header);	/* a bare scheme */
+	else
+		snprintf(buf, len, "<redacted %s>", fp);
 }
 
 void

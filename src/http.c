@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>	/* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
@@ -211,6 +212,25 @@ http_finish(struct req *r)
 	if (r->ctype != NULL)
 		evhttp_add_header(oh, "Content-Type", r->ctype);
 	len = evbuffer_get_length(r->out);
+	if (r->cmd == EVHTTP_REQ_HEAD && len > 0) {
+		/* evhttp sends no length for HEAD; Express sends the GET's. */
+		char n[32];
+
+		snprintf(n, sizeof n, "%zu", len);
+		evhttp_add_header(oh, "Content-Length", n);
+	}
+	/*
+	 * Node answers an HTTP/1.0 request with HTTP/1.1 and, unless it asked
+	 * for keep-alive, Connection: close.  evhttp would echo 1.0; it closes
+	 * when the reply says close.
+	 */
+	if (r->ev->major == 1 && r->ev->minor == 0) {
+		const char *conn = http_header(r, "Connection");
+
+		if (conn == NULL || !util_strcaseeq(conn, "keep-alive"))
+			evhttp_add_header(oh, "Connection", "close");
+		r->ev->minor = 1;
+	}
 	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
 
 	if (log_enabled(LOG_LVL_INFO)) {
@@ -258,10 +278,12 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 	int		 rc;
 
 	rc = db_commit(srv->db, &cause);
+	srv->ncommits++;
 	if (rc == -1)
 		log_warnx("db: commit failed, answering 503: %s", cause);
 	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
 		TAILQ_REMOVE(&srv->deferred, r, entry);
+		srv->ndeferred++;
 		if (rc == -1) {
 			snprintf(msg, sizeof msg, "notimock could not store "
 			    "this request: %s", cause);
@@ -573,6 +595,10 @@ http_stop(struct server *srv)
 		http_finish(r);
 	}
 	(void)db_commit(srv->db, &cause);
+	log_info("served %llu requests; %llu replies waited for %llu commits",
+	    (unsigned long long)srv->nrequests,
+	    (unsigned long long)srv->ndeferred,
+	    (unsigned long long)srv->ncommits);
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	if (srv->https != NULL)

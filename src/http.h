@@ -42,6 +42,8 @@ struct server {
 	 * (the assertion API wakes its waiters from here). */
 	void			(*on_commit)(struct server *, int64_t seq);
 	uint64_t		 nrequests;
+	uint64_t		 ncommits;	/* transactions committed */
+	uint64_t		 ndeferred;	/* replies that waited for one */
 };
 
 struct req {

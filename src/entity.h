@@ -19,7 +19,8 @@ struct entity_ref {
  *   Entity reference must not be empty
  *   Entity reference "guest" had missing or empty kind (e.g. did not start with "component:" or similar)
  *   Entity reference "user:" was not on the form [<kind>:][<namespace>/]<name>
- * The ref inside the message is JSON-quoted as JSON.stringify would. */
+ * As upstream does, the "missing kind" message JSON-quotes the ref
+ * (JSON.stringify); the TypeError puts it between plain double quotes. */
 int	entity_parse(const char *ref, struct entity_ref *out, char *errname,
 	    size_t errnamelen, char *msg, size_t msglen);
 void	entity_ref_clear(struct entity_ref *);

@@ -1,8 +1,9 @@
 /*
  * schema.h: the OpenAPI request-body rules of the notifications router, with
  * express-openapi-validator's exact messages.  Only the first failing rule
- * is reported (oneOf failures list each branch's first failure, then the
- * oneOf line, joined by ", ").
+ * is reported.  oneOf failures list each branch's failures as ajv reports
+ * them (its first, plus an enum's allowed values where a type check already
+ * failed), then the oneOf line, all joined by ", ".
  */
 #ifndef NOTIMOCK_SCHEMA_H
 #define NOTIMOCK_SCHEMA_H

@@ -110,8 +110,27 @@ struct api_query {
  * Store the delivery and hand the answer over.  Takes body (may be NULL).
  * If the store refuses, the answer becomes a 503 in Backstage's shape.
  */
+static void	api_finish_as(struct api_ctx *, int, const char *, char *,
+		    size_t);
+
 static void
 api_finish(struct api_ctx *c, int status, char *body, size_t len)
+{
+	api_finish_as(c, status, len > 0 || status != 404 ? JSON_CTYPE : NULL,
+	    body, len);
+}
+
+/* A plain-text answer (Express's OPTIONS reply). */
+static void
+api_finish_text(struct api_ctx *c, int status, const char *ctype,
+    const char *text)
+{
+	api_finish_as(c, status, ctype, xstrdup(text), strlen(text));
+}
+
+static void
+api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
+    size_t len)
 {
 	struct req		*r = c->r;
 	struct server		*srv = r->srv;
@@ -189,12 +208,12 @@ api_finish(struct api_ctx *c, int status, char *body, size_t len)
 		body = http_error_body(r, 503, "ServiceUnavailableError", msg,
 		    NULL, c->url, &len);
 		status = 503;
+		ctype = JSON_CTYPE;
 	}
 	if (c->authenticated)
 		r->origin = xstrdup(c->who.subject);
 	r->durable = 1;
-	http_send(r, status, len > 0 || status != 404 ? JSON_CTYPE : NULL,
-	    body, len);
+	http_send(r, status, ctype, body, len);
 
 	free(body);
 	free(headers);
@@ -830,7 +849,21 @@ api_notifications(struct req *r)
 		}
 	}
 
-	/* 3. Routing: nothing matched is an empty 404. */
+	/* 3. Routing: nothing matched is an empty 404, except that Express
+	 * answers OPTIONS on a known path with the methods it allows. */
+	if (route == R_NONE && r->cmd == EVHTTP_REQ_OPTIONS) {
+		int get = api_match(EVHTTP_REQ_GET, sub) != R_NONE;
+		int post = api_match(EVHTTP_REQ_POST, sub) != R_NONE;
+		const char *allow = get && post ? "GET,HEAD,POST" :
+		    get ? "GET,HEAD" : post ? "POST" : NULL;
+
+		if (allow != NULL) {
+			http_add_header(r, "Allow", allow);
+			api_finish_text(&c, 200, "text/html; charset=utf-8",
+			    allow);
+			goto out;
+		}
+	}
 	if (route == R_NONE) {
 		api_finish(&c, 404, NULL, 0);
 		goto out;

@@ -1,0 +1,875 @@
+/*
+ * client.c: `notimock wait | list | reset | cursor`, the assertion API
+ * (doc/mock-api.md) as commands for test scripts.
+ *
+ * One request per run (two for --since now) on libevent's HTTP client; for
+ * an https URL the connection runs over tls.c's client filter.  The server
+ * validates the filters, so its 400 messages reach the user unchanged.
+ * Text from the server is escaped before it reaches the terminal.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "client.h"
+#include "diag.h"
+#include "json.h"
+#include "tls.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define CLIENT_DEFAULT_URL	"http://127.0.0.1:7007"
+#define CLIENT_TIMEOUT		30	/* s, for everything but wait */
+#define CLIENT_WAIT_SLACK	10	/* s beyond the server's wait timeout */
+#define CLIENT_CELL		200	/* bytes of one table cell at most */
+
+#define EXIT_OK		0
+#define EXIT_TIMEOUT	1
+#define EXIT_ERROR	2
+
+enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR };
+
+/* Options, and which commands take them. */
+enum {
+	O_URL = 256, O_CACERT, O_TOKEN, O_ENTITY, O_TOPIC, O_SEVERITY,
+	O_ORIGIN, O_STATUS, O_Q, O_SINCE, O_COUNT, O_TIMEOUT, O_JSON, O_LIMIT,
+	O_OFFSET, O_KEEP, O_HELP
+};
+
+#define W	(1 << C_WAIT)
+#define L	(1 << C_LIST)
+#define R	(1 << C_RESET)
+#define C	(1 << C_CURSOR)
+#define FILTERS	(W | L | R)
+
+static const struct client_opt {
+	struct option	 lo;
+	int		 cmds;
+} client_opts[] = {
+	{ { "url", required_argument, NULL, O_URL }, W | L | R | C },
+	{ { "cacert", required_argument, NULL, O_CACERT }, W | L | R | C },
+	{ { "admin-token", required_argument, NULL, O_TOKEN }, W | L | R | C },
+	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS },
+	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS },
+	{ { "severity", required_argument, NULL, O_SEVERITY }, FILTERS },
+	{ { "origin", required_argument, NULL, O_ORIGIN }, FILTERS },
+	{ { "status", required_argument, NULL, O_STATUS }, FILTERS },
+	{ { "q", required_argument, NULL, O_Q }, FILTERS },
+	{ { "since", required_argument, NULL, O_SINCE }, FILTERS },
+	{ { "count", required_argument, NULL, O_COUNT }, W },
+	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W },
+	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C },
+	{ { "limit", required_argument, NULL, O_LIMIT }, L },
+	{ { "offset", required_argument, NULL, O_OFFSET }, L },
+	{ { "keep-notifications", no_argument, NULL, O_KEEP }, R },
+	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C },
+};
+#define CLIENT_NOPTS (sizeof client_opts / sizeof client_opts[0])
+
+static const char *client_names[] = { "wait", "list", "reset", "cursor" };
+
+static const char *client_usages[] = {
+	"usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	"           [--entity REF]... [--topic T] [--severity S] [--origin O]\n"
+	"           [--status accepted|rejected|CODE] [--q TEXT]\n"
+	"           [--since SEQ|now] [--count N] [--timeout DURATION] [--json]\n",
+	"usage: notimock list [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	"           [filters as for wait] [--limit N] [--offset N] [--json]\n",
+	"usage: notimock reset [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	"           [filters as for wait] [--keep-notifications] [--json]\n",
+	"usage: notimock cursor [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	"           [--json]\n",
+};
+
+struct client {
+	enum client_cmd	 cmd;
+	const char	*name;
+	const char	*url;
+	const char	*cacert;
+	const char	*token;
+	int		 json;
+	int		 since_now;
+	int64_t		 timeout_ms;	/* wait's, for our own timeout */
+	struct evbuffer	*query;		/* "&name=value..." */
+	/* From the URL. */
+	struct evhttp_uri *uri;
+	const char	*host;
+	int		 port;
+	int		 https;
+	char		*prefix;	/* the URL's path, no trailing '/' */
+};
+
+struct client_reply {
+	struct event_base	*base;
+	int			 status;	/* 0: no answer */
+	struct evbuffer		*body;
+	int			 error;		/* EVREQ_HTTP_*, or -1 */
+};
+
+static void
+client_warnx(const struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+client_warnx(const struct client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "notimock %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int
+client_usage(const struct client *c)
+{
+	fputs(client_usages[c->cmd], stderr);
+	return (EXIT_ERROR);
+}
+
+/* --- terminal output ------------------------------------------------- */
+
+/*
+ * Text from the server made safe for a terminal: valid UTF-8 is kept,
+ * except C0/C1 controls, DEL and the bidirectional overrides, which (like
+ * invalid bytes) become \xNN or \u{NNNN}.  Cut to fit buf, with "...".
+ */
+static char *
+client_escape(const char *s, char *buf, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 o = 0, n, k;
+	unsigned int		 cp;
+	char			 tmp[16];
+
+	if (s == NULL)
+		s = "";
+	while (*p != '\0') {
+		n = 1;
+		cp = *p;
+		if (*p >= 0xc2 && *p <= 0xf4) {
+			n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+			cp = *p & (0x7f >> n);
+			for (k = 1; k < n; k++) {
+				if ((p[k] & 0xc0) != 0x80)
+					break;
+				cp = cp << 6 | (p[k] & 0x3f);
+			}
+			if (k != n || cp > 0x10ffff ||
+			    (cp >= 0xd800 && cp <= 0xdfff) ||
+			    (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000))
+				n = 0;
+		} else if (*p >= 0x80)
+			n = 0;
+		if (n == 0)
+			snprintf(tmp, sizeof tmp, "\\x%02x", *p);
+		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			snprintf(tmp, sizeof tmp, cp < 0x100 ? "\\x%02x" :
+			    "\\u{%04x}", cp);
+		else if (cp == '\\')
+			snprintf(tmp, sizeof tmp, "\\\\");
+		else {
+			memcpy(tmp, p, n);
+			tmp[n] = '\0';
+		}
+		if (o + strlen(tmp) + 4 > len) {
+			snprintf(buf + o, len - o, "...");
+			return (buf);
+		}
+		memcpy(buf + o, tmp, strlen(tmp));
+		o += strlen(tmp);
+		p += n == 0 ? 1 : n;
+	}
+	buf[o] = '\0';
+	return (buf);
+}
+
+/* Columns a string takes, counting code points. */
+static size_t
+client_width(const char *s)
+{
+	size_t	w = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return (w);
+}
+
+static const char *
+client_str(const struct json *o, const char *key)
+{
+	const char	*s = json_string(json_get(o, key));
+
+	return (s != NULL ? s : "-");
+}
+
+/* "a,b" from an array of strings. */
+static char *
+client_join(const struct json *arr)
+{
+	struct json	*e;
+	char		*out = xstrdup(""), *tmp;
+
+	for (e = json_first(arr); e != NULL; e = json_next(e)) {
+		if (json_string(e) == NULL)
+			continue;
+		xasprintf(&tmp, "%s%s%s", out, *out ? "," : "", json_string(e));
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+#define CLIENT_COLS 8
+
+/* A table of deliveries (summaries or full) for people. */
+static void
+client_table(FILE *f, const struct json *arr)
+{
+	static const char	*head[CLIENT_COLS] = { "SEQ", "RECEIVED",
+	    "STATUS", "ORIGIN", "SEVERITY", "TOPIC", "ENTITIES", "TITLE" };
+	const struct json	*d;
+	char			*(*rows)[CLIENT_COLS], buf[CLIENT_CELL], *ents;
+	size_t			 n = json_size(arr), i = 0, j, k, w[CLIENT_COLS];
+
+	if (n == 0)
+		return;
+	rows = xcalloc(n, sizeof *rows);
+	for (j = 0; j < CLIENT_COLS; j++)
+		w[j] = strlen(head[j]);
+	for (d = json_first(arr); d != NULL; d = json_next(d), i++) {
+		xasprintf(&rows[i][0], "%.0f", json_number(json_get(d, "seq")));
+		rows[i][1] = xstrdup(client_escape(client_str(d, "received"),
+		    buf, sizeof buf));
+		xasprintf(&rows[i][2], "%.0f",
+		    json_number(json_get(d, "status")));
+		rows[i][3] = xstrdup(client_escape(client_str(d, "origin"), buf,
+		    sizeof buf));
+		rows[i][4] = xstrdup(client_escape(client_str(d, "severity"),
+		    buf, sizeof buf));
+		rows[i][5] = xstrdup(client_escape(client_str(d, "topic"), buf,
+		    sizeof buf));
+		ents = client_join(json_get(d, "entities"));
+		rows[i][6] = xstrdup(client_escape(*ents ? ents : "-", buf,
+		    sizeof buf));
+		free(ents);
+		rows[i][7] = xstrdup(client_escape(client_str(d, "title"), buf,
+		    sizeof buf));
+		for (j = 0; j < CLIENT_COLS; j++)
+			if (client_width(rows[i][j]) > w[j])
+				w[j] = client_width(rows[i][j]);
+	}
+	for (j = 0; j < CLIENT_COLS; j++)
+		fprintf(f, "%s%-*s", j ? "  " : "", j + 1 < CLIENT_COLS ?
+		    (int)w[j] : 0, head[j]);
+	fputc('\n', f);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < CLIENT_COLS; j++) {
+			fprintf(f, "%s%s", j ? "  " : "", rows[i][j]);
+			if (j + 1 < CLIENT_COLS)
+				for (k = client_width(rows[i][j]); k < w[j]; k++)
+					fputc(' ', f);
+			free(rows[i][j]);
+		}
+		fputc('\n', f);
+	}
+	free(rows);
+}
+
+/* --- HTTP ------------------------------------------------------------ */
+
+static void
+client_done(struct evhttp_request *req, void *arg)
+{
+	struct client_reply	*rep = arg;
+
+	if (req != NULL && evhttp_request_get_response_code(req) != 0) {
+		rep->status = evhttp_request_get_response_code(req);
+		evbuffer_add_buffer(rep->body,
+		    evhttp_request_get_input_buffer(req));
+	}
+	event_base_loopbreak(rep->base);
+}
+
+static void
+client_failed(enum evhttp_request_error error, void *arg)
+{
+	struct client_reply	*rep = arg;
+
+	rep->error = (int)error;
+}
+
+/* Parse the URL into c.  Returns -1 (message printed) if unusable. */
+static int
+client_parse_url(struct client *c)
+{
+	const char	*scheme, *path;
+	size_t		 len;
+
+	if ((c->uri = evhttp_uri_parse(c->url)) == NULL ||
+	    (scheme = evhttp_uri_get_scheme(c->uri)) == NULL ||
+	    (c->host = evhttp_uri_get_host(c->uri)) == NULL ||
+	    *c->host == '\0') {
+		client_warnx(c, "'%s' is not an http:// or https:// URL",
+		    c->url);
+		return (-1);
+	}
+	if (util_strcaseeq(scheme, "https"))
+		c->https = 1;
+	else if (!util_strcaseeq(scheme, "http")) {
+		client_warnx(c, "'%s': only http and https URLs work", c->url);
+		return (-1);
+	}
+	c->port = evhttp_uri_get_port(c->uri);
+	if (c->port == -1)
+		c->port = c->https ? 443 : 80;
+	path = evhttp_uri_get_path(c->uri);
+	c->prefix = xstrdup(path != NULL ? path : "");
+	len = strlen(c->prefix);
+	while (len > 0 && c->prefix[len - 1] == '/')
+		c->prefix[--len] = '\0';
+	return (0);
+}
+
+/*
+ * One request.  Returns the HTTP status with the body in *body (caller
+ * frees, NUL-terminated), or -1 after printing why there is none.
+ */
+static int
+client_request(struct client *c, enum evhttp_cmd_type method,
+    const char *route, const char *query, int timeout_s, char **body,
+    size_t *lenp)
+{
+	struct client_reply		 rep;
+	struct tls_client		*tc = NULL;
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon = NULL;
+	struct evhttp_request		*req;
+	struct evkeyvalq		*h;
+	char				*target, *hostport, *auth, *cause = NULL;
+	size_t				 len;
+	int				 rv = -1;
+
+	*body = NULL;
+	memset(&rep, 0, sizeof rep);
+	rep.error = -1;
+	if ((rep.base = event_base_new()) == NULL) {
+		client_warnx(c, "event_base_new failed");
+		return (-1);
+	}
+	rep.body = evbuffer_new();
+	if (c->https) {
+		if ((tc = tls_client_new(c->cacert, &cause)) == NULL) {
+			client_warnx(c, "%s", cause);
+			free(cause);
+			goto out;
+		}
+		bev = tls_client_bev(tc, rep.base, c->host);
+		evcon = evhttp_connection_base_bufferevent_new(rep.base, NULL,
+		    bev, c->host, (unsigned short)c->port);
+	} else
+		evcon = evhttp_connection_base_new(rep.base, NULL, c->host,
+		    (unsigned short)c->port);
+	if (evcon == NULL) {
+		client_warnx(c, "cannot set up a connection to %s", c->url);
+		goto out;
+	}
+	evhttp_connection_set_timeout(evcon, timeout_s);
+	evhttp_connection_set_retries(evcon, 0);
+
+	req = evhttp_request_new(client_done, &rep);
+	evhttp_request_set_error_cb(req, client_failed);
+	h = evhttp_request_get_output_headers(req);
+	if (strchr(c->host, ':') != NULL)
+		xasprintf(&hostport, "[%s]:%d", c->host, c->port);
+	else
+		xasprintf(&hostport, "%s:%d", c->host, c->port);
+	evhttp_add_header(h, "Host", hostport);
+	free(hostport);
+	evhttp_add_header(h, "Accept", "application/json");
+	evhttp_add_header(h, "Connection", "close");
+	evhttp_add_header(h, "User-Agent", "notimock-client/" PACKAGE_VERSION);
+	if (c->token != NULL && *c->token != '\0') {
+		xasprintf(&auth, "Bearer %s", c->token);
+		evhttp_add_header(h, "Authorization", auth);
+		free(auth);
+	}
+	xasprintf(&target, "%s%s%s%s", c->prefix, route,
+	    query != NULL && *query != '\0' ? "?" : "",
+	    query != NULL ? query : "");
+	if (evhttp_make_request(evcon, req, method, target) == -1) {
+		client_warnx(c, "cannot send the request to %s", c->url);
+		free(target);
+		goto out;
+	}
+	free(target);
+	event_base_dispatch(rep.base);
+
+	if (rep.status == 0) {
+		if (rep.error == EVREQ_HTTP_TIMEOUT)
+			client_warnx(c, "%s did not answer within %d s", c->url,
+			    timeout_s);
+		else
+			client_warnx(c, "cannot talk to %s: the connection "
+			    "failed or closed without an answer", c->url);
+		goto out;
+	}
+	len = evbuffer_get_length(rep.body);
+	*body = xmalloc(len + 1);
+	evbuffer_remove(rep.body, *body, len);
+	(*body)[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	rv = rep.status;
+
+out:
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
+	tls_client_free(tc);
+	evbuffer_free(rep.body);
+	event_base_free(rep.base);
+	return (rv);
+}
+
+/* Report an answer that is neither what we wanted nor a wait's timeout:
+ * the server's error message, if it sent one. */
+static void
+client_server_error(struct client *c, int status, const char *body,
+    size_t len)
+{
+	struct json	*o;
+	char		 err[JSON_ERRLEN], buf[1024];
+	const char	*name = NULL, *msg = NULL;
+
+	if ((o = json_parse(body, len, 0, err, sizeof err, NULL)) != NULL) {
+		name = json_string(json_get(json_get(o, "error"), "name"));
+		msg = json_string(json_get(json_get(o, "error"), "message"));
+	}
+	if (msg != NULL)
+		client_warnx(c, "%d %s: %s", status, name ? name : "Error",
+		    client_escape(msg, buf, sizeof buf));
+	else
+		client_warnx(c, "unexpected answer %d from %s", status, c->url);
+	json_free(o);
+}
+
+/* GET and parse a JSON answer with status want.  NULL if anything else
+ * came (reported), with *status set (-1: no answer). */
+static struct json *
+client_get_json(struct client *c, const char *route, const char *query,
+    int timeout_s, int *status, char **bodyp, size_t *lenp)
+{
+	struct json	*o;
+	char		*body, err[JSON_ERRLEN];
+	size_t		 len;
+
+	*bodyp = NULL;
+	if ((*status = client_request(c, EVHTTP_REQ_GET, route, query,
+	    timeout_s, &body, &len)) == -1)
+		return (NULL);
+	if ((o = json_parse(body, len, 0, err, sizeof err, NULL)) == NULL ||
+	    json_type(o) != JSON_OBJECT) {
+		client_warnx(c, "answer %d from %s is not a JSON object",
+		    *status, c->url);
+		json_free(o);
+		free(body);
+		*status = -1;
+		return (NULL);
+	}
+	*bodyp = body;
+	if (lenp != NULL)
+		*lenp = len;
+	return (o);
+}
+
+/* --- options --------------------------------------------------------- */
+
+static void
+client_param(struct client *c, const char *name, const char *value)
+{
+	char	*enc;
+
+	enc = evhttp_encode_uri(value);
+	evbuffer_add_printf(c->query, "%s%s=%s",
+	    evbuffer_get_length(c->query) ? "&" : "", name, enc);
+	free(enc);
+}
+
+/* Parse argv into c; -1 on a usage error (message printed). */
+static int
+client_options(struct client *c, int argc, char **argv)
+{
+	struct option	 lo[CLIENT_NOPTS + 1];
+	const char	*errstr, *env;
+	size_t		 i;
+	int		 ch, idx;
+
+	memset(lo, 0, sizeof lo);
+	for (i = 0; i < CLIENT_NOPTS; i++)
+		lo[i] = client_opts[i].lo;
+	c->url = (env = getenv("NOTIMOCK_URL")) != NULL && *env != '\0' ?
+	    env : CLIENT_DEFAULT_URL;
+	c->token = getenv("NOTIMOCK_ADMIN_TOKEN");
+	c->query = evbuffer_new();
+	c->timeout_ms = 30000;		/* the server's default */
+	optind = 1;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+		if (ch == 'h')
+			ch = O_HELP;
+		if (ch == '?')
+			return (-1);
+		for (i = 0; i < CLIENT_NOPTS; i++)
+			if (client_opts[i].lo.val == ch)
+				break;
+		if (i == CLIENT_NOPTS || !(client_opts[i].cmds & (1 << c->cmd))) {
+			client_warnx(c, "option --%s does not apply here",
+			    i < CLIENT_NOPTS ? client_opts[i].lo.name : "?");
+			return (-1);
+		}
+		switch (ch) {
+		case O_HELP:
+			fputs(client_usages[c->cmd], stdout);
+			exit(EXIT_OK);
+		case O_URL:
+			c->url = optarg;
+			break;
+		case O_CACERT:
+			c->cacert = optarg;
+			break;
+		case O_TOKEN:
+			c->token = optarg;
+			break;
+		case O_JSON:
+			c->json = 1;
+			break;
+		case O_KEEP:
+			client_param(c, "notifications", "keep");
+			break;
+		case O_SINCE:
+			if (strcmp(optarg, "now") == 0) {
+				c->since_now = 1;
+				break;
+			}
+			(void)util_strtonum(optarg, 0, INT64_MAX, &errstr);
+			if (errstr != NULL) {
+				client_warnx(c, "--since takes a sequence number "
+				    "or 'now', not '%s'", optarg);
+				return (-1);
+			}
+			client_param(c, "since", optarg);
+			break;
+		case O_TIMEOUT:
+			if (util_parse_duration(optarg, &c->timeout_ms) == -1) {
+				client_warnx(c, "--timeout takes a duration "
+				    "such as 30s, 500ms or 2m, not '%s'", optarg);
+				return (-1);
+			}
+			client_param(c, "timeout", optarg);
+			break;
+		default:
+			/* The rest are the API's parameters, checked there. */
+			client_param(c, client_opts[i].lo.name, optarg);
+			break;
+		}
+	}
+	if (optind < argc) {
+		client_warnx(c, "unexpected argument '%s'", argv[optind]);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+client_free(struct client *c)
+{
+	if (c->query != NULL)
+		evbuffer_free(c->query);
+	if (c->uri != NULL)
+		evhttp_uri_free(c->uri);
+	free(c->prefix);
+}
+
+/* The query so far, as a C string owned by the caller. */
+static char *
+client_query(struct client *c)
+{
+	size_t	 len = evbuffer_get_length(c->query);
+	char	*q = xmalloc(len + 1);
+
+	evbuffer_copyout(c->query, q, len);
+	q[len] = '\0';
+	return (q);
+}
+
+/* Common set-up: options, URL, and --since now.  Returns -1 (the exit
+ * status is EXIT_ERROR) on failure. */
+static int
+client_setup(struct client *c, enum client_cmd cmd, int argc, char **argv)
+{
+	struct json	*o;
+	char		*body, num[32];
+	int		 status;
+
+	memset(c, 0, sizeof *c);
+	c->cmd = cmd;
+	c->name = client_names[cmd];
+	if (client_options(c, argc, argv) == -1) {
+		client_usage(c);
+		return (-1);
+	}
+	if (client_parse_url(c) == -1)
+		return (-1);
+	if (!c->since_now)
+		return (0);
+	if ((o = client_get_json(c, "/mock/cursor", NULL, CLIENT_TIMEOUT,
+	    &status, &body, NULL)) == NULL)
+		return (-1);
+	if (status != 200 || json_type(json_get(o, "cursor")) != JSON_NUMBER) {
+		client_server_error(c, status, body, strlen(body));
+		json_free(o);
+		free(body);
+		return (-1);
+	}
+	snprintf(num, sizeof num, "%.0f", json_number(json_get(o, "cursor")));
+	client_param(c, "since", num);
+	json_free(o);
+	free(body);
+	return (0);
+}
+
+/* --- commands -------------------------------------------------------- */
+
+/* Why each near miss missed, and what the diagnosis engine said of it. */
+static void
+client_print_misses(const struct json *misses)
+{
+	const struct json	*m, *d, *f, *x;
+	char			 buf[CLIENT_CELL], buf2[CLIENT_CELL], *s, *t;
+
+	for (m = json_first(misses); m != NULL; m = json_next(m)) {
+		d = json_get(m, "delivery");
+		printf("  #%.0f  %s  status %.0f  origin %s\n",
+		    json_number(json_get(d, "seq")),
+		    client_escape(client_str(d, "received"), buf, sizeof buf),
+		    json_number(json_get(d, "status")),
+		    client_escape(client_str(d, "origin"), buf2, sizeof buf2));
+		printf("      title: %s\n", client_escape(client_str(d, "title"),
+		    buf, sizeof buf));
+		for (f = json_first(json_get(m, "failed")); f != NULL;
+		    f = json_next(f)) {
+			x = json_get(f, "want");
+			s = json_type(x) == JSON_STRING ?
+			    xstrdup(json_string(x)) : json_print(x, NULL);
+			x = json_get(f, "got");
+			t = json_type(x) == JSON_STRING ?
+			    xstrdup(json_string(x)) : json_print(x, NULL);
+			printf("      %s: want %s, ",
+			    client_escape(client_str(f, "filter"), buf2,
+			    sizeof buf2), client_escape(s, buf, sizeof buf));
+			printf("got %s\n", client_escape(t, buf, sizeof buf));
+			free(s);
+			free(t);
+		}
+		x = json_get(d, "diagnoses");
+		if (json_size(x) > 0) {
+			s = json_print(x, NULL);
+			printf("      diagnoses:\n");
+			fflush(stdout);
+			if (diag_print_text(stdout, s, strlen(s),
+			    "        ") == -1)
+				printf("        %s\n", client_escape(s, buf,
+				    sizeof buf));
+			free(s);
+		}
+	}
+}
+
+int
+client_wait(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*query = NULL, *body = NULL, buf[1024];
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR, timeout_s;
+
+	if (client_setup(&c, C_WAIT, argc, argv) == -1)
+		goto out;
+	query = client_query(&c);
+	timeout_s = (int)(c.timeout_ms / 1000) + CLIENT_WAIT_SLACK;
+	if ((o = client_get_json(&c, "/mock/wait", query, timeout_s, &status,
+	    &body, &len)) == NULL)
+		goto out;
+	if (status != 200 && status != 408) {
+		if (c.json)
+			printf("%s\n", body);
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	rv = status == 200 ? EXIT_OK : EXIT_TIMEOUT;
+	if (c.json) {
+		printf("%s\n", body);
+		goto out;
+	}
+	if (status == 200) {
+		client_table(stdout, json_get(o, "deliveries"));
+		printf("%.0f matching (wanted %.0f) after %.0f ms; cursor %.0f\n",
+		    json_number(json_get(o, "matched")),
+		    json_number(json_get(o, "wanted")),
+		    json_number(json_get(o, "waitedMs")),
+		    json_number(json_get(o, "cursor")));
+		goto out;
+	}
+	printf("timed out: %s\n", client_escape(json_string(json_get(
+	    json_get(o, "error"), "message")), buf, sizeof buf));
+	printf("%.0f deliver%s arrived after seq %.0f, %.0f matching\n",
+	    json_number(json_get(o, "arrived")),
+	    json_number(json_get(o, "arrived")) == 1 ? "y" : "ies",
+	    json_number(json_get(o, "since")),
+	    json_number(json_get(o, "matched")));
+	if (json_size(json_get(o, "deliveries")) > 0) {
+		printf("matching so far:\n");
+		client_table(stdout, json_get(o, "deliveries"));
+	}
+	if (json_size(json_get(o, "nearMisses")) > 0) {
+		printf("nearest misses:\n");
+		client_print_misses(json_get(o, "nearMisses"));
+	}
+
+out:
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	free(query);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_list(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*query = NULL, *body = NULL;
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_LIST, argc, argv) == -1)
+		goto out;
+	if (!c.json)
+		client_param(&c, "view", "summary");
+	query = client_query(&c);
+	if ((o = client_get_json(&c, "/mock/deliveries", query,
+	    CLIENT_TIMEOUT, &status, &body, &len)) == NULL)
+		goto out;
+	if (status != 200) {
+		if (c.json)
+			printf("%s\n", body);
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	rv = EXIT_OK;
+	if (c.json) {
+		printf("%s\n", body);
+		goto out;
+	}
+	client_table(stdout, json_get(o, "deliveries"));
+	printf("%zu of %.0f deliveries; cursor %.0f\n",
+	    json_size(json_get(o, "deliveries")),
+	    json_number(json_get(o, "total")),
+	    json_number(json_get(o, "cursor")));
+
+out:
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	free(query);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_reset(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*query = NULL, *body = NULL, err[JSON_ERRLEN];
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_RESET, argc, argv) == -1)
+		goto out;
+	query = client_query(&c);
+	if ((status = client_request(&c, EVHTTP_REQ_DELETE, "/mock/deliveries",
+	    query, CLIENT_TIMEOUT, &body, &len)) == -1)
+		goto out;
+	if (status != 200 ||
+	    (o = json_parse(body, len, 0, err, sizeof err, NULL)) == NULL) {
+		if (c.json)
+			printf("%s\n", body);
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	rv = EXIT_OK;
+	if (c.json)
+		printf("%s\n", body);
+	else
+		printf("deleted %.0f deliveries and %.0f notifications; cursor "
+		    "%.0f\n", json_number(json_get(o, "deleted")),
+		    json_number(json_get(o, "notificationsDeleted")),
+		    json_number(json_get(o, "cursor")));
+
+out:
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	free(query);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_cursor(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*body = NULL;
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_CURSOR, argc, argv) == -1)
+		goto out;
+	if ((o = client_get_json(&c, "/mock/cursor", NULL, CLIENT_TIMEOUT,
+	    &status, &body, &len)) == NULL)
+		goto out;
+	if (status != 200 || json_type(json_get(o, "cursor")) != JSON_NUMBER) {
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	rv = EXIT_OK;
+	if (c.json)
+		printf("%s\n", body);
+	else
+		printf("%.0f\n", json_number(json_get(o, "cursor")));
+
+out:
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	client_free(&c);
+	return (rv);
+}

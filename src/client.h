@@ -1,0 +1,17 @@
+/*
+ * client.h: the assertion API from the command line (doc/asserting.md):
+ * `notimock wait`, `list`, `reset` and `cursor` talk to a running notimock
+ * over HTTP(S) with libevent's HTTP client.
+ *
+ * Each takes argv from its command word on and returns the exit status:
+ * 0 success, 1 (wait only) timed out, 2 usage, connection or server errors.
+ */
+#ifndef NOTIMOCK_CLIENT_H
+#define NOTIMOCK_CLIENT_H
+
+int	client_wait(int argc, char **argv);
+int	client_list(int argc, char **argv);
+int	client_reset(int argc, char **argv);
+int	client_cursor(int argc, char **argv);
+
+#endif

@@ -1,0 +1,1454 @@
+/*
+ * mock.c: the assertion API under /mock/ (doc/mock-api.md).
+ *
+ * Reads go through db.c's filter (struct db_filter), whose one evaluator
+ * serves both the SQL queries and the checks made here against single
+ * deliveries.  Long-polls (/mock/wait) and event streams (/mock/events) sit
+ * in two lists; after every commit mock_on_commit() loads the deliveries
+ * none of them has seen yet, once, and hands them to each.  A wait also
+ * has a timer; a client that goes away is noticed through http_on_close().
+ *
+ * Ownership: a waiter or stream owns its filter and points at its struct
+ * req, which http.c frees once the reply is out (or the client has gone).
+ * Every path that ends one removes it from its list and frees it at once;
+ * nothing else keeps a pointer to it.
+ */
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "crypto.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "mock.h"
+#include "settings.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define JSON_CTYPE		"application/json; charset=utf-8"
+#define MOCK_LIMIT_DEFAULT	100
+#define MOCK_LIMIT_MAX		1000
+#define MOCK_COUNT_MAX		1000
+#define MOCK_TIMEOUT_DEFAULT	30000		/* ms */
+#define MOCK_TIMEOUT_MAX	3600000		/* ms */
+#define MOCK_HEARTBEAT_DEFAULT	15000		/* ms */
+#define MOCK_HEARTBEAT_MIN	100		/* ms */
+#define MOCK_REPLAY_MAX		1000
+#define MOCK_MISSES		10
+#define MOCK_SHOW_MAX		100		/* bytes of a bad value quoted */
+
+/* Which query parameters a route takes. */
+#define P_FILTER	0x01	/* entity topic severity origin status since q */
+#define P_PAGE		0x02	/* limit offset */
+#define P_VIEW		0x04	/* view */
+#define P_WAIT		0x08	/* count timeout limit */
+#define P_RESET		0x10	/* notifications */
+#define P_EVENTS	0x20	/* heartbeat */
+
+struct mock_param {
+	char	*name;
+	char	*value;
+};
+
+/* A request's parsed query. */
+struct mock_opts {
+	struct db_filter f;
+	int		 have_since;
+	int64_t		 limit, offset, count;
+	int64_t		 timeout_ms, heartbeat_ms;
+	char		*timeout_text;	/* as given, for messages */
+	int		 summary;	/* view=summary */
+	int		 keep_notifications;
+};
+
+struct mock_waiter {
+	struct mock		*m;
+	struct req		*r;
+	struct mock_opts	 o;
+	int64_t			 matched;	/* matches with seq <= checked */
+	int64_t			 checked;
+	struct event		*timer;
+	TAILQ_ENTRY(mock_waiter) entry;
+};
+
+struct mock_stream {
+	struct mock		*m;
+	struct req		*r;
+	struct mock_opts	 o;
+	int64_t			 last;		/* last seq looked at */
+	struct event		*beat;
+	TAILQ_ENTRY(mock_stream) entry;
+};
+
+struct mock {
+	struct server			*srv;
+	TAILQ_HEAD(, mock_waiter)	 waiters;
+	TAILQ_HEAD(, mock_stream)	 streams;
+};
+
+static const char *mock_severities[] = { "critical", "high", "normal", "low",
+    NULL };
+
+/* --- small helpers ---------------------------------------------------- */
+
+static void
+mock_opts_clear(struct mock_opts *o)
+{
+	db_filter_clear(&o->f);
+	free(o->timeout_text);
+	memset(o, 0, sizeof *o);
+}
+
+static void
+mock_params_free(struct mock_param *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+/* Percent-decode a query component ('+' is a space).  NULL if it holds a
+ * NUL byte, which no parameter here can use. */
+static char *
+mock_decode(const char *s, size_t len)
+{
+	char	*copy, *out;
+	size_t	 outlen;
+
+	copy = xstrndup(s, len);
+	out = evhttp_uridecode(copy, 1, &outlen);
+	free(copy);
+	if (out == NULL)
+		return (NULL);
+	if (strlen(out) != outlen) {
+		free(out);
+		return (NULL);
+	}
+	/* Move to our allocator's ownership rules. */
+	copy = xstrdup(out);
+	free(out);
+	return (copy);
+}
+
+/* Split the raw query.  Returns -1 if a component does not decode. */
+static int
+mock_parse_query(const char *q, struct mock_param **vp, size_t *np)
+{
+	struct mock_param	*v = NULL;
+	size_t			 n = 0;
+	const char		*amp, *eq, *end;
+	char			*name, *value;
+
+	*vp = NULL;
+	*np = 0;
+	while (q != NULL && *q != '\0') {
+		amp = strchr(q, '&');
+		end = amp != NULL ? amp : q + strlen(q);
+		if (end != q) {
+			eq = memchr(q, '=', (size_t)(end - q));
+			name = mock_decode(q, (size_t)((eq ? eq : end) - q));
+			value = eq != NULL ? mock_decode(eq + 1,
+			    (size_t)(end - eq - 1)) : xstrdup("");
+			if (name == NULL || value == NULL) {
+				free(name);
+				free(value);
+				mock_params_free(v, n);
+				return (-1);
+			}
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n].name = name;
+			v[n].value = value;
+			n++;
+		}
+		q = amp != NULL ? amp + 1 : end;
+	}
+	*vp = v;
+	*np = n;
+	return (0);
+}
+
+/* A bad value, cut short and made printable, for an error message. */
+static const char *
+mock_show(const char *s, char *buf, size_t len)
+{
+	return (log_escape(buf, len, s, strlen(s)));
+}
+
+static void
+mock_input_error(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mock_input_error(struct req *r, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	http_error(r, 400, "InputError", msg);
+}
+
+static void
+mock_db_error(struct req *r)
+{
+	char	msg[512];
+
+	snprintf(msg, sizeof msg, "notimock could not read its store: %s",
+	    db_errmsg(r->srv->db));
+	http_error(r, 503, "ServiceUnavailableError", msg);
+}
+
+/* The error shape of http_error_body(), as a tree more fields can join. */
+static struct json *
+mock_error_json(struct req *r, int status, const char *name, const char *msg)
+{
+	struct json	*o;
+	char		*body, err[JSON_ERRLEN];
+	size_t		 len;
+
+	body = http_error_body(r, status, name, msg, NULL, NULL, &len);
+	o = json_parse(body, len, 0, err, sizeof err, NULL);
+	free(body);
+	return (o != NULL ? o : json_new_object());
+}
+
+/*
+ * Make raw bytes (a request body, a path) into a string the JSON module
+ * takes: valid UTF-8 stays, anything else becomes U+FFFD, and NUL becomes
+ * C0 80 (json.h's form of U+0000).  *valid says whether nothing changed.
+ */
+static char *
+mock_utf8(const void *buf, size_t len, int *valid)
+{
+	const unsigned char	*p = buf;
+	char			*out, *o;
+	size_t			 i = 0, n, k;
+	unsigned int		 cp, min;
+
+	*valid = 1;
+	out = o = xmalloc(len * 3 + 1);
+	while (i < len) {
+		if (p[i] == 0) {
+			*o++ = (char)0xc0;
+			*o++ = (char)0x80;
+			i++;
+			continue;
+		}
+		if (p[i] < 0x80) {
+			*o++ = (char)p[i++];
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0) {
+			n = 2;
+			cp = p[i] & 0x1f;
+			min = 0x80;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			n = 3;
+			cp = p[i] & 0x0f;
+			min = 0x800;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			n = 4;
+			cp = p[i] & 0x07;
+			min = 0x10000;
+		} else
+			goto bad;
+		if (i + n > len)
+			goto bad;
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		memcpy(o, p + i, n);
+		o += n;
+		i += n;
+		continue;
+bad:
+		*valid = 0;
+		*o++ = (char)0xef;
+		*o++ = (char)0xbf;
+		*o++ = (char)0xbd;
+		i++;
+	}
+	*o = '\0';
+	return (out);
+}
+
+static char *
+mock_base64(const unsigned char *p, size_t len)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			*out, *o;
+	size_t			 i;
+	unsigned int		 v;
+
+	out = o = xmalloc((len + 2) / 3 * 4 + 1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
+		    p[i + 2];
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (unsigned int)p[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned int)p[i + 1] << 8;
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Add raw bytes as a string (see mock_utf8); NULL adds null. */
+static void
+mock_add_raw(struct json *o, const char *key, const char *s)
+{
+	char	*u;
+	int	 valid;
+
+	if (s == NULL) {
+		json_add(o, key, json_new_null());
+		return;
+	}
+	u = mock_utf8(s, strlen(s), &valid);
+	json_add_str(o, key, u);
+	free(u);
+}
+
+/* Add stored JSON text as a value; fallback if absent or unparsable. */
+static void
+mock_add_stored(struct json *o, const char *key, const char *text,
+    int empty_array)
+{
+	struct json	*v = NULL;
+	char		 err[JSON_ERRLEN];
+
+	if (text != NULL)
+		v = json_parse(text, strlen(text), 0, err, sizeof err, NULL);
+	if (v == NULL)
+		v = empty_array ? json_new_array() : json_new_null();
+	json_add(o, key, v);
+}
+
+/* A delivery as doc/mock-api.md shows it: the summary, or full. */
+static struct json *
+mock_delivery_json(const struct db_record *d, int full)
+{
+	struct json	*o;
+	char		 iso[UTIL_ISO_LEN], *s;
+	int		 valid;
+
+	o = json_new_object();
+	json_add_num(o, "seq", (double)d->seq);
+	json_add_str(o, "received", util_iso_ms(d->received, iso));
+	json_add_num(o, "receivedMs", (double)d->received);
+	mock_add_raw(o, "remote", d->remote);
+	mock_add_raw(o, "method", d->method);
+	mock_add_raw(o, "path", d->path);
+	json_add_num(o, "status", d->status);
+	json_add_bool(o, "accepted", d->status >= 200 && d->status <= 299);
+	/* These hold json.h strings already (they came out of a parse). */
+	json_add_str(o, "origin", d->origin);
+	json_add_str(o, "tokenFingerprint", d->token_fp);
+	json_add_str(o, "title", d->title);
+	json_add_str(o, "topic", d->topic);
+	json_add_str(o, "severity", d->severity);
+	mock_add_stored(o, "entities", d->entities, 1);
+	mock_add_stored(o, "users", d->users, 1);
+	mock_add_stored(o, "notificationIds", d->ids, 1);
+	mock_add_stored(o, "diagnoses", d->diagnoses, 1);
+	json_add_num(o, "durationUs", (double)d->duration_us);
+	if (!full)
+		return (o);
+
+	mock_add_stored(o, "headers", d->headers, 1);
+	s = mock_utf8(d->body, d->body_len, &valid);
+	json_add_str(o, "body", s);
+	free(s);
+	json_add_num(o, "bodyBytes", (double)d->body_len);
+	if (!valid) {
+		s = mock_base64(d->body, d->body_len);
+		json_add_str(o, "bodyBase64", s);
+		free(s);
+	}
+	mock_add_stored(o, "payload", d->payload, 0);
+	mock_add_stored(o, "recipients", d->recipients, 0);
+	mock_add_raw(o, "response", d->response);
+	return (o);
+}
+
+static struct json *
+mock_records_json(const struct db_record *v, size_t n, int full)
+{
+	struct json	*arr = json_new_array();
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		json_append(arr, mock_delivery_json(&v[i], full));
+	return (arr);
+}
+
+/* --- query parameters ------------------------------------------------ */
+
+static int
+mock_param_allowed(const char *name, int allowed)
+{
+	static const struct {
+		const char	*name;
+		int		 set;
+	} tab[] = {
+		{ "entity", P_FILTER }, { "topic", P_FILTER },
+		{ "severity", P_FILTER }, { "origin", P_FILTER },
+		{ "status", P_FILTER }, { "since", P_FILTER },
+		{ "q", P_FILTER }, { "limit", P_PAGE | P_WAIT },
+		{ "offset", P_PAGE }, { "view", P_VIEW },
+		{ "count", P_WAIT }, { "timeout", P_WAIT },
+		{ "notifications", P_RESET }, { "heartbeat", P_EVENTS },
+	};
+	size_t	i;
+
+	if (strcmp(name, "access_token") == 0)
+		return (1);
+	for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
+		if (strcmp(name, tab[i].name) == 0)
+			return ((tab[i].set & allowed) != 0);
+	return (0);
+}
+
+/* Set a once-only string option; -1 (and the 400 sent) if given twice or
+ * empty. */
+static int
+mock_once(struct req *r, char **dst, const struct mock_param *p)
+{
+	if (*dst != NULL) {
+		mock_input_error(r, "parameter '%s' given more than once",
+		    p->name);
+		return (-1);
+	}
+	if (*p->value == '\0') {
+		mock_input_error(r, "invalid '%s': must not be empty", p->name);
+		return (-1);
+	}
+	*dst = xstrdup(p->value);
+	return (0);
+}
+
+/* A number in [min, max]; -1 and the 400 sent otherwise. */
+static int
+mock_number(struct req *r, const struct mock_param *p, long long min,
+    long long max, const char *what, int64_t *out)
+{
+	const char	*errstr;
+	char		 show[MOCK_SHOW_MAX + 8];
+	long long	 v;
+
+	v = util_strtonum(p->value, min, max, &errstr);
+	if (errstr != NULL) {
+		mock_input_error(r, "invalid '%s': '%s' is not %s", p->name,
+		    mock_show(p->value, show, sizeof show), what);
+		return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+static int
+mock_duration(struct req *r, const struct mock_param *p, int64_t min,
+    int64_t max, int64_t *out)
+{
+	char	 show[MOCK_SHOW_MAX + 8];
+	int64_t	 ms;
+
+	if (util_parse_duration(p->value, &ms) == -1 || ms < min || ms > max) {
+		mock_input_error(r, "invalid '%s': '%s' is not a duration such "
+		    "as 30s, 500ms or 2m (from %lldms to %llds)", p->name,
+		    mock_show(p->value, show, sizeof show), (long long)min,
+		    (long long)max / 1000);
+		return (-1);
+	}
+	*out = ms;
+	return (0);
+}
+
+/* Fill o from the parameters allowed; on error sends the 400 and returns
+ * -1. */
+static int
+mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
+    int allowed, struct mock_opts *o)
+{
+	const struct mock_param	*p;
+	char			 show[MOCK_SHOW_MAX + 8], err[512];
+	char			*tmp = NULL;
+	size_t			 i, j;
+	int64_t			 num;
+	int			 seen_limit = 0, seen_count = 0;
+
+	memset(o, 0, sizeof *o);
+	o->limit = MOCK_LIMIT_DEFAULT;
+	o->count = 1;
+	o->timeout_ms = MOCK_TIMEOUT_DEFAULT;
+	o->heartbeat_ms = MOCK_HEARTBEAT_DEFAULT;
+	for (i = 0; i < n; i++) {
+		p = &v[i];
+		if (!mock_param_allowed(p->name, allowed)) {
+			mock_input_error(r, "unknown query parameter '%s'",
+			    mock_show(p->name, show, sizeof show));
+			return (-1);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(v[j].name, p->name) == 0 &&
+			    strcmp(p->name, "entity") != 0) {
+				mock_input_error(r, "parameter '%s' given more "
+				    "than once", p->name);
+				return (-1);
+			}
+		if (strcmp(p->name, "access_token") == 0)
+			continue;
+		if (strcmp(p->name, "entity") == 0) {
+			if (db_filter_add_entity(&o->f, p->value, err,
+			    sizeof err) == -1) {
+				mock_input_error(r, "invalid 'entity': %s", err);
+				return (-1);
+			}
+		} else if (strcmp(p->name, "topic") == 0) {
+			if (mock_once(r, &o->f.topic, p) == -1)
+				return (-1);
+		} else if (strcmp(p->name, "origin") == 0) {
+			if (mock_once(r, &o->f.origin, p) == -1)
+				return (-1);
+		} else if (strcmp(p->name, "q") == 0) {
+			if (mock_once(r, &o->f.q, p) == -1)
+				return (-1);
+		} else if (strcmp(p->name, "severity") == 0) {
+			for (j = 0; mock_severities[j] != NULL; j++)
+				if (strcmp(p->value, mock_severities[j]) == 0)
+					break;
+			if (mock_severities[j] == NULL) {
+				mock_input_error(r, "invalid 'severity': '%s' is "
+				    "not one of critical, high, normal, low",
+				    mock_show(p->value, show, sizeof show));
+				return (-1);
+			}
+			o->f.severity = xstrdup(p->value);
+		} else if (strcmp(p->name, "status") == 0) {
+			if (strcmp(p->value, "accepted") == 0)
+				o->f.status = DB_STATUS_ACCEPTED;
+			else if (strcmp(p->value, "rejected") == 0)
+				o->f.status = DB_STATUS_REJECTED;
+			else if (mock_number(r, p, 100, 599, "accepted, rejected "
+			    "or an HTTP status code (100-599)", &num) == -1)
+				return (-1);
+			else
+				o->f.status = (int)num;
+		} else if (strcmp(p->name, "since") == 0) {
+			if (mock_number(r, p, 0, INT64_MAX, "a sequence number "
+			    "(0 or more)", &o->f.since) == -1)
+				return (-1);
+			o->have_since = 1;
+		} else if (strcmp(p->name, "limit") == 0) {
+			if (mock_number(r, p, 1, MOCK_LIMIT_MAX, "a number from "
+			    "1 to 1000", &o->limit) == -1)
+				return (-1);
+			seen_limit = 1;
+		} else if (strcmp(p->name, "offset") == 0) {
+			if (mock_number(r, p, 0, INT64_MAX, "a number (0 or "
+			    "more)", &o->offset) == -1)
+				return (-1);
+		} else if (strcmp(p->name, "count") == 0) {
+			if (mock_number(r, p, 1, MOCK_COUNT_MAX, "a number from "
+			    "1 to 1000", &o->count) == -1)
+				return (-1);
+			seen_count = 1;
+		} else if (strcmp(p->name, "timeout") == 0) {
+			if (mock_duration(r, p, 0, MOCK_TIMEOUT_MAX,
+			    &o->timeout_ms) == -1)
+				return (-1);
+			tmp = xstrdup(p->value);
+		} else if (strcmp(p->name, "heartbeat") == 0) {
+			if (mock_duration(r, p, MOCK_HEARTBEAT_MIN,
+			    MOCK_TIMEOUT_MAX, &o->heartbeat_ms) == -1)
+				return (-1);
+		} else if (strcmp(p->name, "view") == 0) {
+			if (strcmp(p->value, "summary") == 0)
+				o->summary = 1;
+			else if (strcmp(p->value, "full") != 0) {
+				mock_input_error(r, "invalid 'view': '%s' is not "
+				    "full or summary", mock_show(p->value, show,
+				    sizeof show));
+				return (-1);
+			}
+		} else if (strcmp(p->name, "notifications") == 0) {
+			if (strcmp(p->value, "keep") == 0)
+				o->keep_notifications = 1;
+			else if (strcmp(p->value, "delete") != 0) {
+				mock_input_error(r, "invalid 'notifications': "
+				    "'%s' is not keep or delete", mock_show(
+				    p->value, show, sizeof show));
+				return (-1);
+			}
+		}
+	}
+	/* A wait lists every match it asked for, whatever the default. */
+	if (seen_count && !seen_limit && o->count > o->limit)
+		o->limit = o->count;
+	o->timeout_text = tmp != NULL ? tmp : xstrdup("30s");
+	return (0);
+}
+
+/* --- access ---------------------------------------------------------- */
+
+/* Check the admin token, if one is set.  Sends the 401 and returns 0 if
+ * the request may not pass. */
+static int
+mock_authorized(struct req *r, const struct mock_param *v, size_t n)
+{
+	const char	*want = r->srv->settings->admin_token;
+	const char	*hdr, *tok = NULL;
+	unsigned char	 a[CRYPTO_SHA256_LEN], b[CRYPTO_SHA256_LEN];
+	size_t		 i;
+
+	if (want == NULL || *want == '\0')
+		return (1);
+	hdr = http_header(r, "Authorization");
+	if (hdr != NULL && util_strncaseeq(hdr, "Bearer ", 7)) {
+		tok = hdr + 7;
+		while (*tok == ' ')
+			tok++;
+	} else {
+		for (i = 0; i < n; i++)
+			if (strcmp(v[i].name, "access_token") == 0)
+				tok = v[i].value;
+	}
+	if (tok == NULL || *tok == '\0') {
+		http_add_header(r, "WWW-Authenticate",
+		    "Bearer realm=\"notimock\"");
+		http_error(r, 401, "AuthenticationError", "Missing admin token");
+		return (0);
+	}
+	/* Equal-length digests: the comparison time says nothing about the
+	 * token's length or content. */
+	crypto_sha256(tok, strlen(tok), a);
+	crypto_sha256(want, strlen(want), b);
+	if (!crypto_equal(a, b, sizeof a)) {
+		http_add_header(r, "WWW-Authenticate",
+		    "Bearer realm=\"notimock\", error=\"invalid_token\"");
+		http_error(r, 401, "AuthenticationError", "Illegal admin token");
+		return (0);
+	}
+	return (1);
+}
+
+/* --- simple routes --------------------------------------------------- */
+
+static void
+mock_cursor(struct req *r)
+{
+	struct mock		*m = r->srv->mock;
+	struct mock_waiter	*w;
+	struct mock_stream	*s;
+	struct json		*o = json_new_object();
+	size_t			 nw = 0, ns = 0;
+
+	TAILQ_FOREACH(w, &m->waiters, entry)
+		nw++;
+	TAILQ_FOREACH(s, &m->streams, entry)
+		ns++;
+	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
+	json_add_num(o, "waits", (double)nw);
+	json_add_num(o, "streams", (double)ns);
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+static void
+mock_list(struct req *r, struct mock_opts *opts)
+{
+	struct db		*db = r->srv->db;
+	struct db_record	*v;
+	struct json		*o;
+	size_t			 n;
+	int64_t			 total;
+
+	if ((total = db_deliveries_count(db, &opts->f)) == -1 ||
+	    db_deliveries_list(db, &opts->f, 0, opts->limit, opts->offset, &v,
+	    &n) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	o = json_new_object();
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	json_add_num(o, "total", (double)total);
+	json_add_num(o, "offset", (double)opts->offset);
+	json_add_num(o, "limit", (double)opts->limit);
+	json_add(o, "deliveries", mock_records_json(v, n, !opts->summary));
+	db_records_free(v, n);
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+static void
+mock_one(struct req *r, const char *seqtext)
+{
+	struct db_record	 d;
+	struct json		*o;
+	const char		*errstr;
+	char			 show[MOCK_SHOW_MAX + 8], msg[256];
+	long long		 seq;
+	int			 rc;
+
+	seq = util_strtonum(seqtext, 1, INT64_MAX, &errstr);
+	if (errstr != NULL) {
+		snprintf(msg, sizeof msg, "no delivery '%s' (a delivery is "
+		    "named by its seq, a number from 1)",
+		    mock_show(seqtext, show, sizeof show));
+		http_error(r, 404, "NotFoundError", msg);
+		return;
+	}
+	if ((rc = db_delivery_get(r->srv->db, seq, &d)) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	if (rc == 0) {
+		snprintf(msg, sizeof msg, "no delivery %lld", seq);
+		http_error(r, 404, "NotFoundError", msg);
+		return;
+	}
+	o = mock_delivery_json(&d, 1);
+	db_record_clear(&d);
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+/* /mock/entities: refs grouped by db.c, folded here per ref. */
+struct mock_ent {
+	char		*ref;
+	int64_t		 total, accepted, last_seq, last_received;
+	struct json	*sev, *topic;
+};
+
+struct mock_ents {
+	struct mock_ent	*v;
+	size_t		 n;
+};
+
+static void
+mock_count_into(struct json *o, const char *key, int64_t n)
+{
+	struct json	*cur = json_get(o, key);
+
+	json_add_num(o, key, (cur != NULL ? json_number(cur) : 0) + (double)n);
+}
+
+static void
+mock_entity_group(void *arg, const struct db_entity_group *g)
+{
+	struct mock_ents	*es = arg;
+	struct mock_ent		*e = NULL;
+	size_t			 i;
+
+	for (i = 0; i < es->n; i++)
+		if (strcmp(es->v[i].ref, g->ref) == 0) {
+			e = &es->v[i];
+			break;
+		}
+	if (e == NULL) {
+		es->v = xreallocarray(es->v, es->n + 1, sizeof *es->v);
+		e = &es->v[es->n++];
+		memset(e, 0, sizeof *e);
+		e->ref = xstrdup(g->ref);
+		e->sev = json_new_object();
+		e->topic = json_new_object();
+	}
+	e->total += g->count;
+	if (g->accepted)
+		e->accepted += g->count;
+	if (g->last_seq > e->last_seq) {
+		e->last_seq = g->last_seq;
+		e->last_received = g->last_received;
+	}
+	if (g->severity != NULL)
+		mock_count_into(e->sev, g->severity, g->count);
+	if (g->topic != NULL)
+		mock_count_into(e->topic, g->topic, g->count);
+}
+
+static int
+mock_ent_cmp(const void *a, const void *b)
+{
+	const struct mock_ent	*x = a, *y = b;
+
+	return (x->last_seq < y->last_seq ? 1 : x->last_seq > y->last_seq ?
+	    -1 : strcmp(x->ref, y->ref));
+}
+
+static void
+mock_entities(struct req *r, struct mock_opts *opts)
+{
+	struct mock_ents	 es = { NULL, 0 };
+	struct json		*o, *arr, *e;
+	char			 iso[UTIL_ISO_LEN];
+	size_t			 i;
+	int			 rc;
+
+	rc = db_entities_scan(r->srv->db, &opts->f, mock_entity_group, &es);
+	if (es.n > 1)
+		qsort(es.v, es.n, sizeof *es.v, mock_ent_cmp);
+	o = json_new_object();
+	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
+	arr = json_new_array();
+	for (i = 0; i < es.n; i++) {
+		e = json_new_object();
+		json_add_str(e, "ref", es.v[i].ref);
+		json_add_num(e, "total", (double)es.v[i].total);
+		json_add_num(e, "accepted", (double)es.v[i].accepted);
+		json_add_num(e, "rejected",
+		    (double)(es.v[i].total - es.v[i].accepted));
+		json_add(e, "bySeverity", es.v[i].sev);
+		json_add(e, "byTopic", es.v[i].topic);
+		json_add_num(e, "lastSeq", (double)es.v[i].last_seq);
+		json_add_str(e, "lastReceived",
+		    util_iso_ms(es.v[i].last_received, iso));
+		json_append(arr, e);
+		free(es.v[i].ref);
+	}
+	free(es.v);
+	json_add(o, "entities", arr);
+	if (rc == -1)
+		mock_db_error(r);
+	else
+		http_send_json(r, 200, o);
+	json_free(o);
+}
+
+/* --- event streams --------------------------------------------------- */
+
+static void
+mock_stream_free(struct mock_stream *s)
+{
+	TAILQ_REMOVE(&s->m->streams, s, entry);
+	if (s->beat != NULL)
+		event_free(s->beat);
+	mock_opts_clear(&s->o);
+	free(s);
+}
+
+static void
+mock_stream_gone(struct req *r, void *arg)
+{
+	mock_stream_free(arg);
+}
+
+static void	mock_stream_end(struct mock_stream *);
+
+/* Send one delivery; -1 if the client is too far behind (end it). */
+static int
+mock_stream_event(struct mock_stream *s, const struct db_record *d)
+{
+	struct json	*o;
+	char		*data, *ev;
+	int		 len, rc;
+
+	o = mock_delivery_json(d, 0);
+	data = json_print(o, NULL);
+	json_free(o);
+	len = xasprintf(&ev, "event: delivery\nid: %lld\ndata: %s\n\n",
+	    (long long)d->seq, data);
+	rc = http_stream_write(s->r, ev, (size_t)len);
+	free(ev);
+	free(data);
+	return (rc);
+}
+
+static void
+mock_stream_beat(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	 beat[] = ": heartbeat\n\n";
+	struct mock_stream	*s = arg;
+
+	if (http_stream_write(s->r, beat, sizeof beat - 1) == -1)
+		mock_stream_end(s);
+}
+
+static void
+mock_events(struct req *r, struct mock_opts *opts)
+{
+	struct mock		*m = r->srv->mock;
+	struct mock_stream	*s;
+	struct db_record	*v = NULL;
+	struct timeval		 tv;
+	const char		*last, *errstr;
+	long long		 since;
+	size_t			 n = 0, i;
+	int			 ok = 1;
+	static const char	 hello[] = "retry: 2000\n\n";
+
+	/* Last-Event-ID (a reconnecting EventSource) wins over since. */
+	if ((last = http_header(r, "Last-Event-ID")) != NULL) {
+		since = util_strtonum(last, 0, INT64_MAX, &errstr);
+		if (errstr == NULL) {
+			opts->f.since = since;
+			opts->have_since = 1;
+		}
+	}
+	if (opts->have_since && db_deliveries_list(r->srv->db, &opts->f, 0,
+	    MOCK_REPLAY_MAX, 0, &v, &n) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->m = m;
+	s->r = r;
+	s->o = *opts;
+	memset(opts, 0, sizeof *opts);
+	s->last = db_cursor(r->srv->db);
+	TAILQ_INSERT_TAIL(&m->streams, s, entry);
+	http_on_close(r, mock_stream_gone, s);
+	http_stream_start(r, "text/event-stream; charset=utf-8");
+	http_stream_write(r, hello, sizeof hello - 1);
+	/* The newest MOCK_REPLAY_MAX matches, sent oldest first. */
+	for (i = n; i > 0 && ok; i--)
+		ok = mock_stream_event(s, &v[i - 1]) == 0;
+	db_records_free(v, n);
+	if (!ok) {
+		/* The client reconnects with Last-Event-ID for the rest. */
+		mock_stream_end(s);
+		return;
+	}
+	s->beat = event_new(r->srv->base, -1, EV_PERSIST, mock_stream_beat, s);
+	tv.tv_sec = s->o.heartbeat_ms / 1000;
+	tv.tv_usec = (s->o.heartbeat_ms % 1000) * 1000;
+	event_add(s->beat, &tv);
+}
+
+static void
+mock_stream_end(struct mock_stream *s)
+{
+	struct req	*r = s->r;
+
+	mock_stream_free(s);
+	http_stream_end(r);
+}
+
+/* --- waits ----------------------------------------------------------- */
+
+static void
+mock_waiter_free(struct mock_waiter *w)
+{
+	if (w->m != NULL)
+		TAILQ_REMOVE(&w->m->waiters, w, entry);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	mock_opts_clear(&w->o);
+	free(w);
+}
+
+static void
+mock_waiter_gone(struct req *r, void *arg)
+{
+	mock_waiter_free(arg);
+}
+
+static double
+mock_waited_ms(const struct req *r)
+{
+	return ((double)((util_mono_us() - r->start_us) / 1000));
+}
+
+/* The 200: every match (up to limit), newest first. */
+static void
+mock_wait_satisfied(struct req *r, struct mock_opts *opts)
+{
+	struct db		*db = r->srv->db;
+	struct db_record	*v;
+	struct json		*o;
+	size_t			 n;
+	int64_t			 total;
+
+	if ((total = db_deliveries_count(db, &opts->f)) == -1 ||
+	    db_deliveries_list(db, &opts->f, 0, opts->limit, 0, &v, &n) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	o = json_new_object();
+	json_add_num(o, "wanted", (double)opts->count);
+	json_add_num(o, "matched", (double)total);
+	json_add_num(o, "since", (double)opts->f.since);
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	json_add_num(o, "waitedMs", mock_waited_ms(r));
+	json_add(o, "deliveries", mock_records_json(v, n, 1));
+	db_records_free(v, n);
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+static const char *
+mock_status_text(int status, char *buf, size_t len)
+{
+	if (status == DB_STATUS_ACCEPTED)
+		return ("accepted");
+	if (status == DB_STATUS_REJECTED)
+		return ("rejected");
+	snprintf(buf, len, "%d", status);
+	return (buf);
+}
+
+/* {"filter", "want", "got"} for each filter d failed. */
+static struct json *
+mock_failed_json(const struct db_filter *f, unsigned int failed,
+    const struct db_record *d)
+{
+	struct json	*arr = json_new_array(), *x, *want;
+	char		 buf[16];
+	size_t		 i;
+
+	if (failed & DB_F_ENTITY) {
+		x = json_new_object();
+		json_add_str(x, "filter", "entity");
+		want = json_new_array();
+		for (i = 0; i < f->entity_n; i++)
+			json_append(want, json_new_string(f->entity_v[i]));
+		json_add(x, "want", want);
+		mock_add_stored(x, "got", d->entities, 1);
+		json_append(arr, x);
+	}
+#define MOCK_FAILED(bit, name, w, g) do {				\
+	if (failed & (bit)) {						\
+		x = json_new_object();					\
+		json_add_str(x, "filter", (name));			\
+		json_add_str(x, "want", (w));				\
+		json_add_str(x, "got", (g));				\
+		json_append(arr, x);					\
+	}								\
+} while (0)
+	MOCK_FAILED(DB_F_TOPIC, "topic", f->topic, d->topic);
+	MOCK_FAILED(DB_F_SEVERITY, "severity", f->severity, d->severity);
+	MOCK_FAILED(DB_F_ORIGIN, "origin", f->origin, d->origin);
+	MOCK_FAILED(DB_F_Q, "q", f->q, d->title);
+#undef MOCK_FAILED
+	if (failed & DB_F_STATUS) {
+		x = json_new_object();
+		json_add_str(x, "filter", "status");
+		if (f->status > 0)
+			json_add_num(x, "want", f->status);
+		else
+			json_add_str(x, "want", mock_status_text(f->status, buf,
+			    sizeof buf));
+		json_add_num(x, "got", d->status);
+		json_append(arr, x);
+	}
+	return (arr);
+}
+
+/* The 408: what matched, what arrived, and why the nearest missed. */
+static void
+mock_wait_timed_out(struct req *r, struct mock_opts *opts)
+{
+	struct db		*db = r->srv->db;
+	struct db_filter	 after;
+	struct db_record	*v, d;
+	struct db_miss		 miss[MOCK_MISSES];
+	struct json		*o, *arr, *x;
+	char			 msg[512];
+	size_t			 n, nmiss = 0, i;
+	int64_t			 total, arrived;
+
+	memset(&after, 0, sizeof after);
+	after.since = opts->f.since;
+	if ((total = db_deliveries_count(db, &opts->f)) == -1 ||
+	    (arrived = db_deliveries_count(db, &after)) == -1 ||
+	    db_deliveries_misses(db, &opts->f, miss, MOCK_MISSES, &nmiss) ==
+	    -1) {
+		mock_db_error(r);
+		return;
+	}
+	if (db_deliveries_list(db, &opts->f, 0, opts->limit, 0, &v, &n) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	snprintf(msg, sizeof msg, "wanted %lld matching deliver%s after seq "
+	    "%lld, got %lld in %s", (long long)opts->count,
+	    opts->count == 1 ? "y" : "ies", (long long)opts->f.since,
+	    (long long)total, opts->timeout_text);
+	o = mock_error_json(r, 408, "TimeoutError", msg);
+	json_add_num(o, "wanted", (double)opts->count);
+	json_add_num(o, "matched", (double)total);
+	json_add_num(o, "arrived", (double)arrived);
+	json_add_num(o, "since", (double)opts->f.since);
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	json_add_num(o, "waitedMs", mock_waited_ms(r));
+	json_add(o, "deliveries", mock_records_json(v, n, 1));
+	db_records_free(v, n);
+	arr = json_new_array();
+	for (i = 0; i < nmiss; i++) {
+		if (db_delivery_get(db, miss[i].seq, &d) != 1)
+			continue;	/* deleted meanwhile */
+		x = json_new_object();
+		json_add(x, "delivery", mock_delivery_json(&d, 0));
+		json_add(x, "failed", mock_failed_json(&opts->f,
+		    miss[i].failed, &d));
+		json_append(arr, x);
+		db_record_clear(&d);
+	}
+	json_add(o, "nearMisses", arr);
+	http_send_json(r, 408, o);
+	json_free(o);
+}
+
+static void
+mock_wait_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct mock_waiter	*w = arg;
+	struct req		*r = w->r;
+	struct mock_opts	 o = w->o;
+
+	memset(&w->o, 0, sizeof w->o);
+	mock_waiter_free(w);
+	mock_wait_timed_out(r, &o);
+	mock_opts_clear(&o);
+}
+
+/* Answer a waiter whose count is reached. */
+static void
+mock_waiter_done(struct mock_waiter *w)
+{
+	struct req		*r = w->r;
+	struct mock_opts	 o = w->o;
+
+	memset(&w->o, 0, sizeof w->o);
+	mock_waiter_free(w);
+	mock_wait_satisfied(r, &o);
+	mock_opts_clear(&o);
+}
+
+static void
+mock_wait(struct req *r, struct mock_opts *opts)
+{
+	struct mock		*m = r->srv->mock;
+	struct mock_waiter	*w;
+	struct timeval		 tv;
+	int64_t			 n;
+
+	if ((n = db_deliveries_count(r->srv->db, &opts->f)) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	if (n >= opts->count) {
+		mock_wait_satisfied(r, opts);
+		return;
+	}
+	if (opts->timeout_ms == 0) {
+		mock_wait_timed_out(r, opts);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->m = m;
+	w->r = r;
+	w->o = *opts;
+	memset(opts, 0, sizeof *opts);
+	w->matched = n;
+	/* The count above saw everything up to the cursor, this
+	 * iteration's uncommitted writes included. */
+	w->checked = db_cursor(r->srv->db);
+	w->timer = evtimer_new(r->srv->base, mock_wait_timer, w);
+	tv.tv_sec = w->o.timeout_ms / 1000;
+	tv.tv_usec = (w->o.timeout_ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+	TAILQ_INSERT_TAIL(&m->waiters, w, entry);
+	/* The reply comes from mock_on_commit, already committed. */
+	r->durable = 0;
+	http_on_close(r, mock_waiter_gone, w);
+}
+
+/* --- reset ----------------------------------------------------------- */
+
+static void
+mock_reset(struct req *r, struct mock_opts *opts)
+{
+	struct mock		*m = r->srv->mock;
+	struct db		*db = r->srv->db;
+	struct mock_waiter	*w;
+	struct mock_stream	*s, *snext;
+	struct json		*o;
+	char			*data, *ev;
+	int64_t			 deleted, notifs, n;
+	int			 len;
+
+	if (db_deliveries_delete(db, &opts->f, opts->keep_notifications,
+	    &deleted, &notifs) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	o = json_new_object();
+	json_add_num(o, "deleted", (double)deleted);
+	json_add_num(o, "notificationsDeleted", (double)notifs);
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	data = json_print(o, NULL);
+	/* Pending waits counted deliveries that may be gone now. */
+	TAILQ_FOREACH(w, &m->waiters, entry) {
+		if ((n = db_deliveries_count(db, &w->o.f)) != -1)
+			w->matched = n;
+		w->checked = db_cursor(db);
+	}
+	len = xasprintf(&ev, "event: reset\ndata: %s\n\n", data);
+	for (s = TAILQ_FIRST(&m->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, entry);
+		if (http_stream_write(s->r, ev, (size_t)len) == -1)
+			mock_stream_end(s);
+	}
+	free(ev);
+	free(data);
+	r->durable = 1;
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+/* --- commits --------------------------------------------------------- */
+
+/*
+ * After each commit: load what arrived since the oldest point any waiter
+ * or stream has looked at (one query), then let each look at its share.
+ */
+static void
+mock_on_commit(struct server *srv, int64_t seq)
+{
+	struct mock		*m = srv->mock;
+	struct mock_waiter	*w, *wnext;
+	struct mock_stream	*s, *snext;
+	struct db_filter	 after;
+	struct db_record	*v;
+	size_t			 n, i;
+	int64_t			 from = INT64_MAX;
+
+	if (m == NULL)
+		return;
+	TAILQ_FOREACH(w, &m->waiters, entry)
+		if (w->checked < from)
+			from = w->checked;
+	TAILQ_FOREACH(s, &m->streams, entry)
+		if (s->last < from)
+			from = s->last;
+	if (from >= seq)
+		return;
+	memset(&after, 0, sizeof after);
+	after.since = from;
+	if (db_deliveries_list(srv->db, &after, 1, -1, 0, &v, &n) == -1) {
+		log_warnx("mock: cannot read new deliveries: %s",
+		    db_errmsg(srv->db));
+		return;
+	}
+	for (w = TAILQ_FIRST(&m->waiters); w != NULL; w = wnext) {
+		wnext = TAILQ_NEXT(w, entry);
+		for (i = 0; i < n; i++)
+			if (v[i].seq > w->checked &&
+			    db_filter_check(&w->o.f, &v[i]) == 0)
+				w->matched++;
+		if (w->checked < seq)
+			w->checked = seq;
+		if (w->matched >= w->o.count)
+			mock_waiter_done(w);
+	}
+	for (s = TAILQ_FIRST(&m->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, entry);
+		for (i = 0; i < n; i++)
+			if (v[i].seq > s->last &&
+			    db_filter_check(&s->o.f, &v[i]) == 0 &&
+			    mock_stream_event(s, &v[i]) == -1)
+				break;
+		if (i < n) {
+			mock_stream_end(s);	/* too far behind */
+			continue;
+		}
+		if (s->last < seq)
+			s->last = seq;
+	}
+	db_records_free(v, n);
+}
+
+/* --- routing --------------------------------------------------------- */
+
+static void
+mock_method_not_allowed(struct req *r, const char *allow)
+{
+	char	msg[128];
+
+	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
+	    r->method, allow);
+	http_add_header(r, "Allow", allow);
+	http_error(r, 405, "MethodNotAllowedError", msg);
+}
+
+void
+mock_route(struct req *r)
+{
+	struct mock_param	*params = NULL;
+	struct mock_opts	 opts;
+	const char		*sub;
+	char			*path, show[MOCK_SHOW_MAX + 8], msg[512];
+	size_t			 nparams = 0, len;
+	int			 allowed = 0, get = r->cmd == EVHTTP_REQ_GET;
+	enum { M_NONE, M_LIST, M_RESET, M_ONE, M_ENTITIES, M_CURSOR, M_WAIT,
+	    M_EVENTS } what = M_NONE;
+
+	memset(&opts, 0, sizeof opts);
+	/* Replies wait for the iteration's commit: nothing uncommitted is
+	 * ever reported (and a reset is a write). */
+	r->durable = 1;
+	if (r->srv->mock == NULL) {
+		http_error(r, 503, "ServiceUnavailableError",
+		    "the assertion API is not running");
+		return;
+	}
+
+	/* "/mock/x/" is "/mock/x". */
+	sub = r->path + strlen("/mock");
+	path = xstrdup(sub);
+	len = strlen(path);
+	if (len > 1 && path[len - 1] == '/')
+		path[len - 1] = '\0';
+
+	if (mock_parse_query(r->query, &params, &nparams) == -1) {
+		/* Authorize first even so: use no token from the query. */
+		if (mock_authorized(r, NULL, 0))
+			mock_input_error(r, "the query string does not decode "
+			    "(bad percent-encoding or a NUL byte)");
+		goto out;
+	}
+	if (!mock_authorized(r, params, nparams))
+		goto out;
+
+	if (util_strcaseeq(path, "/deliveries")) {
+		if (get) {
+			what = M_LIST;
+			allowed = P_FILTER | P_PAGE | P_VIEW;
+		} else if (r->cmd == EVHTTP_REQ_DELETE) {
+			what = M_RESET;
+			allowed = P_FILTER | P_RESET;
+		} else {
+			mock_method_not_allowed(r, "GET, DELETE");
+			goto out;
+		}
+	} else if (util_strncaseeq(path, "/deliveries/", 12) &&
+	    strchr(path + 12, '/') == NULL) {
+		what = M_ONE;
+	} else if (util_strcaseeq(path, "/entities")) {
+		what = M_ENTITIES;
+		allowed = P_FILTER;
+	} else if (util_strcaseeq(path, "/cursor")) {
+		what = M_CURSOR;
+	} else if (util_strcaseeq(path, "/wait")) {
+		what = M_WAIT;
+		allowed = P_FILTER | P_WAIT;
+	} else if (util_strcaseeq(path, "/events")) {
+		what = M_EVENTS;
+		allowed = P_FILTER | P_EVENTS;
+	} else {
+		snprintf(msg, sizeof msg, "no route %s under /mock/ (see "
+		    "doc/mock-api.md)", mock_show(r->path, show, sizeof show));
+		http_error(r, 404, "NotFoundError", msg);
+		goto out;
+	}
+	if (what != M_LIST && what != M_RESET && !get) {
+		mock_method_not_allowed(r, "GET");
+		goto out;
+	}
+	if (mock_opts_parse(r, params, nparams, allowed, &opts) == -1)
+		goto out;
+
+	switch (what) {
+	case M_LIST:
+		mock_list(r, &opts);
+		break;
+	case M_RESET:
+		mock_reset(r, &opts);
+		break;
+	case M_ONE:
+		mock_one(r, path + 12);
+		break;
+	case M_ENTITIES:
+		mock_entities(r, &opts);
+		break;
+	case M_CURSOR:
+		mock_cursor(r);
+		break;
+	case M_WAIT:
+		mock_wait(r, &opts);
+		break;
+	case M_EVENTS:
+		mock_events(r, &opts);
+		break;
+	case M_NONE:
+		break;
+	}
+out:
+	mock_opts_clear(&opts);
+	mock_params_free(params, nparams);
+	free(path);
+}
+
+void
+mock_start(struct server *srv)
+{
+	struct mock	*m;
+
+	m = xcalloc(1, sizeof *m);
+	m->srv = srv;
+	TAILQ_INIT(&m->waiters);
+	TAILQ_INIT(&m->streams);
+	srv->mock = m;
+	srv->on_commit = mock_on_commit;
+}
+
+void
+mock_stop(struct server *srv)
+{
+	struct mock		*m = srv->mock;
+	struct mock_waiter	*w;
+	struct mock_stream	*s;
+	struct req		*r;
+	int			 answered = 0;
+
+	if (m == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&m->waiters)) != NULL) {
+		r = w->r;
+		mock_waiter_free(w);
+		r->durable = 0;
+		http_error(r, 503, "ServiceUnavailableError",
+		    "notimock is shutting down");
+		answered = 1;
+	}
+	while ((s = TAILQ_FIRST(&m->streams)) != NULL) {
+		mock_stream_end(s);
+		answered = 1;
+	}
+	/* The loop has stopped: give those last words one turn to reach the
+	 * sockets before the listeners (and their connections) are freed. */
+	if (answered)
+		event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	srv->on_commit = NULL;
+	srv->mock = NULL;
+	free(m);
+}

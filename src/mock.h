@@ -1,0 +1,20 @@
+/*
+ * mock.h: the assertion API under /mock/ (doc/mock-api.md): list, filter,
+ * wait for and reset deliveries, and stream them as Server-Sent Events.
+ */
+#ifndef NOTIMOCK_MOCK_H
+#define NOTIMOCK_MOCK_H
+
+struct req;
+struct server;
+
+/* The route handler for /mock and everything below it. */
+void	mock_route(struct req *);
+/* Set up srv->mock and hook srv->on_commit (waking waiters and streams).
+ * Call once the event base and the database are open. */
+void	mock_start(struct server *);
+/* Answer every pending wait (503) and end every stream; frees srv->mock.
+ * Call before http_stop(). */
+void	mock_stop(struct server *);
+
+#endif

@@ -1,0 +1,121 @@
+"""
+/mock/events: Server-Sent Events of new deliveries for the HTML inbox
+(doc/mock-api.md): event: delivery with id: <seq>, Last-Event-ID replay,
+heartbeats, reset events, filters, and clean-up when the client leaves.
+"""
+
+import time
+
+from mock_helpers import (EventStream, cursor, get_json, mock, ref, send,
+                          topic, wait_until)
+
+
+def streams(srv):
+    return get_json(srv, "/mock/cursor")["streams"]
+
+
+def test_stream_sends_new_deliveries(server):
+    base = streams(server)
+    es = EventStream(server)
+    try:
+        assert es.status == 200
+        assert es.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert es.headers["cache-control"] == "no-cache"
+        assert es.next_block() == "retry: 2000"
+        wait_until(lambda: streams(server) == base + 1, what="the stream")
+        e = ref("sse")
+        t0 = time.monotonic()
+        send(server, entity=e, title="live")
+        ev = es.next_event()
+        print("\nSSE event %.2f ms after sending the POST" %
+              ((time.monotonic() - t0) * 1000))
+        assert ev["event"] == "delivery"
+        assert int(ev["id"]) == ev["json"]["seq"] == cursor(server)
+        assert ev["json"]["entities"] == [e]
+        assert ev["json"]["title"] == "live"
+        # The summary: no headers or body in the stream.
+        assert "headers" not in ev["json"] and "body" not in ev["json"]
+    finally:
+        es.close()
+    wait_until(lambda: streams(server) == base, what="the stream's end")
+
+
+def test_filters_apply_to_the_stream(server):
+    t = topic("only")
+    es = EventStream(server, {"topic": t})
+    try:
+        es.next_block()
+        send(server, entity=ref("f"), topic=topic("noise"))
+        send(server, entity=ref("f"), topic=t, title="wanted")
+        ev = es.next_event()
+        assert ev["json"]["title"] == "wanted"
+    finally:
+        es.close()
+
+
+def test_last_event_id_replays(server):
+    since = cursor(server)
+    e = ref("replay")
+    send(server, entity=e, title="one")
+    send(server, entity=e, title="two")
+    send(server, entity=e, title="three")
+    es = EventStream(server, {"entity": e},
+                     headers=[("Last-Event-ID", str(since + 1))])
+    try:
+        es.next_block()
+        got = [es.next_event() for _ in range(2)]
+        assert [int(g["id"]) for g in got] == [since + 2, since + 3]
+        assert [g["json"]["title"] for g in got] == ["two", "three"]
+        send(server, entity=e, title="four")
+        assert es.next_event()["json"]["title"] == "four"
+    finally:
+        es.close()
+    # since= does the same for a first connection.
+    es = EventStream(server, {"entity": e, "since": since + 2})
+    try:
+        es.next_block()
+        assert es.next_event()["json"]["title"] == "three"
+    finally:
+        es.close()
+
+
+def test_heartbeat(server):
+    es = EventStream(server, {"heartbeat": "200ms"})
+    try:
+        es.next_block()
+        t0 = time.monotonic()
+        assert es.next_event(timeout=5) == {"comment": "heartbeat"}
+        assert es.next_event(timeout=5) == {"comment": "heartbeat"}
+        assert 0.3 < time.monotonic() - t0 < 3
+    finally:
+        es.close()
+
+
+def test_reset_event(own_server):
+    srv = own_server()
+    send(srv, entity=ref("r"))
+    es = EventStream(srv)
+    try:
+        es.next_block()
+        assert mock(srv, "DELETE", "/mock/deliveries").status == 200
+        ev = es.next_event()
+        assert ev["event"] == "reset"
+        assert ev["json"] == {"deleted": 1, "notificationsDeleted": 0,
+                              "cursor": 1}
+    finally:
+        es.close()
+
+
+def test_shutdown_ends_streams(own_server):
+    srv = own_server()
+    es = EventStream(srv)
+    try:
+        es.next_block()
+        srv.stop()
+        try:
+            while True:
+                es.next_block(timeout=5)
+        except EOFError:
+            pass
+    finally:
+        es.close()

@@ -114,7 +114,7 @@ config_substitute(const char *s)
 /* Parse one document's value starting at the current event. */
 static struct config_node *
 config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
-    char **cause)
+    int raw, char **cause)
 {
 	struct config_node	*n = NULL, *kid;
 	yaml_event_t		 kev, vev;
@@ -129,6 +129,8 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 		    (strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
 		    *text == '\0'))
 			n->value = NULL;
+		else if (raw)
+			n->value = xstrdup(text);
 		else
 			n->value = config_substitute(text);
 		return (n);
@@ -141,7 +143,7 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 				yaml_event_delete(&vev);
 				return (n);
 			}
-			kid = config_parse_node(p, &vev, file, cause);
+			kid = config_parse_node(p, &vev, file, raw, cause);
 			yaml_event_delete(&vev);
 			if (kid == NULL)
 				goto fail;
@@ -168,14 +170,17 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 				free(key);
 				goto syntax;
 			}
-			kid = config_parse_node(p, &vev, file, cause);
+			kid = config_parse_node(p, &vev, file, raw, cause);
 			yaml_event_delete(&vev);
 			if (kid == NULL) {
 				free(key);
 				goto fail;
 			}
-			/* Backstage's {$env: NAME} form. */
-			if (kid->type == CONFIG_MAP && kid->n == 1 &&
+			/* Backstage's {$env: NAME} form; entity files (raw)
+			 * are taken as written. */
+			if (raw)
+				;
+			else if (kid->type == CONFIG_MAP && kid->n == 1 &&
 			    strcmp(kid->keys[0], "$env") == 0 &&
 			    kid->kids[0]->type == CONFIG_SCALAR) {
 				const char *v = kid->kids[0]->value ?
@@ -253,7 +258,7 @@ config_parse_file(const char *file, char **cause)
 				root = NULL;
 				goto out;
 			}
-			root = config_parse_node(&p, &ev, file, cause);
+			root = config_parse_node(&p, &ev, file, 0, cause);
 			if (root == NULL) {
 				yaml_event_delete(&ev);
 				goto out;
@@ -322,6 +327,86 @@ config_load(char *const *files, size_t n, char **cause)
 		config_merge(cfg->root, root);
 	}
 	return (cfg);
+}
+
+/*
+ * Every document of one file, for catalog entity files ("---"-separated).
+ * Scalars are kept as written: Backstage substitutes nothing in entities.
+ */
+int
+config_load_documents(const char *file, struct config ***docsp, size_t *np,
+    char **cause)
+{
+	FILE			*f;
+	yaml_parser_t		 p;
+	yaml_event_t		 ev;
+	struct config_node	*root;
+	struct config		**docs = NULL, *cfg;
+	size_t			 n = 0, i;
+	int			 done = 0, rc = -1;
+
+	*docsp = NULL;
+	*np = 0;
+	if ((f = fopen(file, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", file, strerror(errno));
+		return (-1);
+	}
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			xasprintf(cause, "%s:%zu:%zu: %s", file,
+			    p.problem_mark.line + 1, p.problem_mark.column + 1,
+			    p.problem ? p.problem : "syntax error");
+			goto out;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+		case YAML_ALIAS_EVENT:
+			root = config_parse_node(&p, &ev, file, 1, cause);
+			if (root == NULL) {
+				yaml_event_delete(&ev);
+				goto out;
+			}
+			/* An empty document ("---" at the end) is nothing. */
+			if (root->type == CONFIG_SCALAR && root->value == NULL) {
+				config_node_free(root);
+				break;
+			}
+			if (root->type != CONFIG_MAP) {
+				xasprintf(cause, "%s: a document is not a map",
+				    root->where);
+				config_node_free(root);
+				yaml_event_delete(&ev);
+				goto out;
+			}
+			cfg = xcalloc(1, sizeof *cfg);
+			cfg->root = root;
+			docs = xreallocarray(docs, n + 1, sizeof *docs);
+			docs[n++] = cfg;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	*docsp = docs;
+	*np = n;
+	docs = NULL;
+	n = 0;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		config_free(docs[i]);
+	free(docs);
+	yaml_parser_delete(&p);
+	fclose(f);
+	return (rc);
 }
 
 void

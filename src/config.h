@@ -20,6 +20,13 @@ enum config_type { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
  * missing, YAML syntax with line:column, unsupported construct). */
 struct config		*config_load(char *const *files, size_t n, char **cause);
 void			 config_free(struct config *);
+/* Load every document of a multi-document YAML file (catalog entities),
+ * each as its own tree; scalars are kept as written (no ${VAR}, no $env).
+ * Empty documents are skipped; one that is not a map is an error.  Returns
+ * 0 with *docs (free each with config_free, then the array), or -1 and
+ * *cause. */
+int			 config_load_documents(const char *file,
+			    struct config ***docs, size_t *n, char **cause);
 
 /* Look up a dotted path from the root ("backend.auth.externalAccess"),
  * or a key below node.  NULL if absent or undefined. */

@@ -1,9 +1,34 @@
-/* crypto.c: SHA-256 and friends from libmbedcrypto. */
-#include <stdio.h>
+/*
+ * crypto.c: SHA-256, ES256 signatures and base64url, from libmbedcrypto.
+ *
+ * Randomness comes from the kernel (util_random, i.e. getrandom), handed to
+ * mbedTLS through crypto_rng: no DRBG state to seed or to share.
+ */
+#include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/bignum.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include "crypto.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define CRYPTO_PEM_MAX	1024	/* a PEM P-256 private key is ~230 bytes */
+
+struct crypto_key {
+	mbedtls_pk_context	pk;
+};
 
 void
 crypto_sha256(const void *buf, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
@@ -32,4 +57,268 @@ crypto_equal(const void *a, const void *b, size_t len)
 	for (i = 0; i < len; i++)
 		diff |= x[i] ^ y[i];
 	return (diff == 0);
+}
+
+/* --- ES256 keys ---------------------------------------------------------- */
+
+static int
+crypto_rng(void *arg, unsigned char *buf, size_t len)
+{
+	(void)arg;
+	util_random(buf, len);
+	return (0);
+}
+
+static int
+crypto_key_generate(struct crypto_key *k, char **cause)
+{
+	int	rc;
+
+	if ((rc = mbedtls_pk_setup(&k->pk,
+	    mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
+	    (rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1,
+	    mbedtls_pk_ec(k->pk), crypto_rng, NULL)) != 0) {
+		xasprintf(cause, "cannot generate a P-256 key (mbedTLS "
+		    "error -0x%04x)", (unsigned int)-rc);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Write the key as PEM to a new file; an existing file is left alone
+ * (returns -2 then). */
+static int
+crypto_key_save(struct crypto_key *k, const char *path, char **cause)
+{
+	unsigned char	pem[CRYPTO_PEM_MAX];
+	size_t		len;
+	int		fd, rc, saved;
+
+	if ((rc = mbedtls_pk_write_key_pem(&k->pk, pem, sizeof pem)) != 0) {
+		xasprintf(cause, "cannot encode the key (mbedTLS error "
+		    "-0x%04x)", (unsigned int)-rc);
+		return (-1);
+	}
+	len = strlen((char *)pem);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))
+	    == -1) {
+		saved = errno;
+		mbedtls_platform_zeroize(pem, sizeof pem);
+		xasprintf(cause, "%s: %s", path, strerror(saved));
+		return (saved == EEXIST ? -2 : -1);
+	}
+	if (write(fd, pem, len) != (ssize_t)len || fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		unlink(path);
+		mbedtls_platform_zeroize(pem, sizeof pem);
+		xasprintf(cause, "%s: %s", path, strerror(saved));
+		return (-1);
+	}
+	mbedtls_platform_zeroize(pem, sizeof pem);
+	close(fd);
+	return (0);
+}
+
+static int
+crypto_key_read(struct crypto_key *k, const char *path, char **cause)
+{
+	int	rc;
+
+	if ((rc = mbedtls_pk_parse_keyfile(&k->pk, path, NULL)) != 0) {
+		xasprintf(cause, "%s: not a readable PEM private key (mbedTLS "
+		    "error -0x%04x)", path, (unsigned int)-rc);
+		return (-1);
+	}
+	if (mbedtls_pk_get_type(&k->pk) != MBEDTLS_PK_ECKEY ||
+	    mbedtls_pk_ec(k->pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+		xasprintf(cause, "%s: not a P-256 (prime256v1) EC key", path);
+		return (-1);
+	}
+	return (0);
+}
+
+struct crypto_key *
+crypto_key_open(const char *path, char **cause)
+{
+	struct crypto_key	*k;
+	struct stat		 sb;
+	int			 rc;
+
+	k = xcalloc(1, sizeof *k);
+	mbedtls_pk_init(&k->pk);
+	if (path != NULL && stat(path, &sb) == 0) {
+		if (crypto_key_read(k, path, cause) == -1)
+			goto fail;
+		return (k);
+	}
+	if (path != NULL && errno != ENOENT) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (crypto_key_generate(k, cause) == -1)
+		goto fail;
+	if (path != NULL && (rc = crypto_key_save(k, path, cause)) != 0) {
+		/* Another process may have written one meanwhile: use it. */
+		if (rc != -2)
+			goto fail;
+		free(*cause);
+		*cause = NULL;
+		mbedtls_pk_free(&k->pk);
+		mbedtls_pk_init(&k->pk);
+		if (crypto_key_read(k, path, cause) == -1)
+			goto fail;
+	}
+	return (k);
+
+fail:
+	crypto_key_free(k);
+	return (NULL);
+}
+
+void
+crypto_key_free(struct crypto_key *k)
+{
+	if (k == NULL)
+		return;
+	mbedtls_pk_free(&k->pk);
+	free(k);
+}
+
+void
+crypto_key_public(const struct crypto_key *k, unsigned char x[CRYPTO_P256_LEN],
+    unsigned char y[CRYPTO_P256_LEN])
+{
+	const mbedtls_ecp_keypair	*ec = mbedtls_pk_ec(k->pk);
+
+	mbedtls_mpi_write_binary(&ec->Q.X, x, CRYPTO_P256_LEN);
+	mbedtls_mpi_write_binary(&ec->Q.Y, y, CRYPTO_P256_LEN);
+}
+
+int
+crypto_es256_sign(const struct crypto_key *k, const void *msg, size_t len,
+    unsigned char sig[CRYPTO_ES256_SIGLEN])
+{
+	mbedtls_ecp_keypair	*ec = mbedtls_pk_ec(k->pk);
+	mbedtls_mpi		 r, s;
+	unsigned char		 hash[CRYPTO_SHA256_LEN];
+	int			 rc;
+
+	crypto_sha256(msg, len, hash);
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	rc = mbedtls_ecdsa_sign(&ec->grp, &r, &s, &ec->d, hash, sizeof hash,
+	    crypto_rng, NULL);
+	if (rc == 0)
+		rc = mbedtls_mpi_write_binary(&r, sig, CRYPTO_P256_LEN);
+	if (rc == 0)
+		rc = mbedtls_mpi_write_binary(&s, sig + CRYPTO_P256_LEN,
+		    CRYPTO_P256_LEN);
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	return (rc == 0 ? 0 : -1);
+}
+
+int
+crypto_es256_verify(const struct crypto_key *k, const void *msg, size_t len,
+    const unsigned char sig[CRYPTO_ES256_SIGLEN])
+{
+	mbedtls_ecp_keypair	*ec = mbedtls_pk_ec(k->pk);
+	mbedtls_mpi		 r, s;
+	unsigned char		 hash[CRYPTO_SHA256_LEN];
+	int			 rc;
+
+	crypto_sha256(msg, len, hash);
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	rc = mbedtls_mpi_read_binary(&r, sig, CRYPTO_P256_LEN);
+	if (rc == 0)
+		rc = mbedtls_mpi_read_binary(&s, sig + CRYPTO_P256_LEN,
+		    CRYPTO_P256_LEN);
+	if (rc == 0)
+		rc = mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q,
+		    &r, &s);
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	return (rc == 0);
+}
+
+/* --- base64url ----------------------------------------------------------- */
+
+static const char crypto_b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *
+crypto_b64url_encode(const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	char			*out, *o;
+	size_t			 i;
+	unsigned int		 v;
+
+	out = o = xmalloc(len / 3 * 4 + 5);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
+		    p[i + 2];
+		*o++ = crypto_b64url[v >> 18];
+		*o++ = crypto_b64url[(v >> 12) & 63];
+		*o++ = crypto_b64url[(v >> 6) & 63];
+		*o++ = crypto_b64url[v & 63];
+	}
+	if (len - i == 1) {
+		v = (unsigned int)p[i] << 16;
+		*o++ = crypto_b64url[v >> 18];
+		*o++ = crypto_b64url[(v >> 12) & 63];
+	} else if (len - i == 2) {
+		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8;
+		*o++ = crypto_b64url[v >> 18];
+		*o++ = crypto_b64url[(v >> 12) & 63];
+		*o++ = crypto_b64url[(v >> 6) & 63];
+	}
+	*o = '\0';
+	return (out);
+}
+
+static int
+crypto_b64url_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (c - '0' + 52);
+	if (c == '-')
+		return (62);
+	if (c == '_')
+		return (63);
+	return (-1);
+}
+
+unsigned char *
+crypto_b64url_decode(const char *s, size_t len, size_t *outlen)
+{
+	unsigned char	*out, *o;
+	unsigned int	 v = 0;
+	size_t		 i;
+	int		 c, bits = 0;
+
+	if (len % 4 == 1)
+		return (NULL);
+	out = o = xmalloc(len / 4 * 3 + 3);
+	for (i = 0; i < len; i++) {
+		if ((c = crypto_b64url_value((unsigned char)s[i])) == -1) {
+			free(out);
+			return (NULL);
+		}
+		v = (v << 6 | (unsigned int)c) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			*o++ = (unsigned char)(v >> bits);
+		}
+	}
+	*o = '\0';
+	*outlen = (size_t)(o - out);
+	return (out);
 }

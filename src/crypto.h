@@ -10,6 +10,8 @@
 
 #define CRYPTO_SHA256_LEN	32
 #define CRYPTO_FP_LEN		20	/* "sha256:" + 12 hex + NUL */
+#define CRYPTO_ES256_SIGLEN	64	/* JWS form: r and s, 32 bytes each */
+#define CRYPTO_P256_LEN		32	/* one coordinate of a P-256 point */
 
 void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
 /* A short, non-reversible fingerprint of a secret for logs and the store:
@@ -17,5 +19,36 @@ void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
 char	*crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN]);
 /* Compare two equal-length buffers in time independent of their contents. */
 int	crypto_equal(const void *, const void *, size_t);
+
+/*
+ * A P-256 signing key (for ES256 JWTs).  crypto_key_open() reads the PEM
+ * private key at path, or, if there is no such file, generates one and
+ * writes it there (mode 0600, never overwriting a file that appeared
+ * meanwhile).  path NULL: a key that lives in memory only.  Returns NULL
+ * and *cause on failure (unreadable file, not a P-256 key, ...).
+ */
+struct crypto_key;
+
+struct crypto_key	*crypto_key_open(const char *path, char **cause);
+void			 crypto_key_free(struct crypto_key *);
+/* The public point's coordinates, big-endian, for a JWK. */
+void			 crypto_key_public(const struct crypto_key *,
+			    unsigned char x[CRYPTO_P256_LEN],
+			    unsigned char y[CRYPTO_P256_LEN]);
+/* ES256: ECDSA P-256 over SHA-256 of msg, as JWS's r||s.  -1 on failure. */
+int			 crypto_es256_sign(const struct crypto_key *,
+			    const void *msg, size_t len,
+			    unsigned char sig[CRYPTO_ES256_SIGLEN]);
+/* 1 if sig is a valid ES256 signature of msg by this key, else 0. */
+int			 crypto_es256_verify(const struct crypto_key *,
+			    const void *msg, size_t len,
+			    const unsigned char sig[CRYPTO_ES256_SIGLEN]);
+
+/* base64url without padding (RFC 7515); returns a string the caller frees. */
+char		*crypto_b64url_encode(const void *, size_t);
+/* Decode len characters of base64url (no padding, nothing else allowed).
+ * Returns a buffer the caller frees (NUL-terminated for convenience, not
+ * counted in *outlen), or NULL if the text is not base64url. */
+unsigned char	*crypto_b64url_decode(const char *, size_t len, size_t *outlen);
 
 #endif

@@ -2,15 +2,22 @@
  * db.c: SQLite storage: schema and migrations, prepared statements, and the
  * per-iteration transaction.
  */
+#include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
 #include "db.h"
+#include "entity.h"
+#include "json.h"
 #include "log.h"
 #include "xmalloc.h"
+
+static int	db_assert_functions(struct db *, char **);
 
 /*
  * Migrations, applied in order; PRAGMA user_version counts those done.
@@ -110,8 +117,27 @@ static const char *db_sql[ST_MAX] = {
 	    "WHERE id = ?",
 };
 
+/*
+ * The checkpointer: a thread with its own connection that copies the WAL
+ * back into the database, so that the event loop never pays for those page
+ * writes and fsyncs.  The loop wakes it from the WAL hook once the log has
+ * grown past DB_CKPT_PAGES; it also runs once a second while idle.
+ */
+#define DB_CKPT_PAGES	1000
+
+struct db_ckpt {
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	int		 wanted;
+	int		 stop;
+	char		*path;
+	int		 running;
+};
+
 struct db {
 	sqlite3		*h;
+	struct db_ckpt	 ckpt;
 	sqlite3_stmt	*st[ST_MAX];
 	int		 in_txn;
 	int		 failed;	/* a write in this transaction failed */
@@ -191,6 +217,91 @@ db_max_seq(struct db *db)
 	return (seq);
 }
 
+static void *
+db_ckpt_main(void *arg)
+{
+	struct db_ckpt	*c = arg;
+	sqlite3		*h = NULL;
+	struct timespec	 ts;
+	int		 stop = 0;
+
+	if (sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("db: checkpointer cannot open %s: %s", c->path,
+		    h ? sqlite3_errmsg(h) : "out of memory");
+		sqlite3_close(h);
+		return (NULL);
+	}
+	sqlite3_busy_timeout(h, 1000);
+	while (!stop) {
+		pthread_mutex_lock(&c->lock);
+		if (!c->wanted && !c->stop) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		}
+		c->wanted = 0;
+		stop = c->stop;
+		pthread_mutex_unlock(&c->lock);
+		/* PASSIVE never blocks the writer; a later run finishes. */
+		sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE,
+		    NULL, NULL);
+	}
+	sqlite3_close(h);
+	return (NULL);
+}
+
+/* sqlite3_wal_hook: after each commit, with the WAL's size in pages. */
+static int
+db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+	struct db_ckpt	*c = arg;
+
+	if (pages >= DB_CKPT_PAGES) {
+		pthread_mutex_lock(&c->lock);
+		c->wanted = 1;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return (SQLITE_OK);
+}
+
+static int
+db_ckpt_start(struct db *db, const char *path, char **cause)
+{
+	struct db_ckpt	*c = &db->ckpt;
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->path = xstrdup(path);
+	if (pthread_create(&c->thread, NULL, db_ckpt_main, c) != 0) {
+		xasprintf(cause, "%s: cannot start the checkpointer", path);
+		return (-1);
+	}
+	c->running = 1;
+	sqlite3_wal_hook(db->h, db_wal_hook, c);
+	return (0);
+}
+
+static void
+db_ckpt_stop(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+
+	if (!c->running)
+		return;
+	sqlite3_wal_hook(db->h, NULL, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->path);
+	c->running = 0;
+}
+
 struct db *
 db_open(const char *path, int sync_full, char **cause)
 {
@@ -216,6 +327,8 @@ db_open(const char *path, int sync_full, char **cause)
 	}
 	if (db_migrate(db, path, cause) == -1)
 		goto fail;
+	if (db_assert_functions(db, cause) == -1)
+		goto fail;
 	for (i = 0; i < ST_MAX; i++) {
 		if (sqlite3_prepare_v3(db->h, db_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) != SQLITE_OK) {
@@ -225,6 +338,9 @@ db_open(const char *path, int sync_full, char **cause)
 		}
 	}
 	db->seq = db_max_seq(db);
+	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
+	    == -1)
+		goto fail;
 	return (db);
 
 fail:
@@ -239,6 +355,7 @@ db_close(struct db *db)
 
 	if (db == NULL)
 		return;
+	db_ckpt_stop(db);
 	if (db->in_txn)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < ST_MAX; i++)
@@ -534,4 +651,1199 @@ db_notification_clear(struct db_notification *n)
 	free(n->icon);
 	free(n->metadata);
 	memset(n, 0, sizeof *n);
+}
+
+/* --- deliveries: queries for the assertion API --- */
+
+/*
+ * Every query below selects deliveries through the SQL function
+ * notimock_filter(), which calls db_filter_check(): the filter logic lives
+ * once, in C.  "d.seq > since" is repeated in SQL only so that SQLite can
+ * use the primary key; db_filter_check() tests it as well.
+ */
+
+#define DB_REC_COLS "d.seq, d.received, d.remote, d.method, d.path, " \
+	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
+	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
+	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR
+#define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
+	"json_extract(d.payload, '$.description') END"
+
+static const struct db_filter db_no_filter;
+
+/* Does [hay, hay + len) contain needle, ignoring ASCII case? */
+static int
+db_contains(const void *hay, size_t len, const char *needle)
+{
+	const unsigned char	*h = hay;
+	size_t			 n = strlen(needle), i, j;
+
+	if (n == 0)
+		return (1);
+	if (h == NULL || len < n)
+		return (0);
+	for (i = 0; i + n <= len; i++) {
+		for (j = 0; j < n; j++)
+			if (tolower(h[i + j]) != tolower((unsigned char)needle[j]))
+				break;
+		if (j == n)
+			return (1);
+	}
+	return (0);
+}
+
+/* Does the ref name a kind?  As parseEntityRef: a ':' before any '/'. */
+static int
+db_ref_has_kind(const char *ref)
+{
+	size_t	len = strcspn(ref, ":/");
+
+	return (ref[len] == ':');
+}
+
+/*
+ * A ref in the form refs compare in: "kind:ns/name" lower-cased with the
+ * namespace defaulted, or "ns/name" for a ref without a kind, or the ref
+ * lower-cased if it does not parse at all.  Caller frees.
+ */
+static char *
+db_ref_canon(const char *ref, int *haskind)
+{
+	struct entity_ref	 er;
+	char			 ename[32], msg[512], *tmp, *out, *p;
+	int			 kind = db_ref_has_kind(ref);
+
+	*haskind = kind;
+	if (kind) {
+		if (entity_parse(ref, &er, ename, sizeof ename, msg,
+		    sizeof msg) == -1)
+			goto raw;
+		out = entity_canonical(&er);
+		entity_ref_clear(&er);
+		return (out);
+	}
+	/* Borrow a kind so that entity.c does the split, then drop it. */
+	xasprintf(&tmp, "x:%s", ref);
+	if (entity_parse(tmp, &er, ename, sizeof ename, msg, sizeof msg) ==
+	    -1) {
+		free(tmp);
+		goto raw;
+	}
+	free(tmp);
+	tmp = entity_canonical(&er);
+	entity_ref_clear(&er);
+	out = xstrdup(tmp + 2);
+	free(tmp);
+	return (out);
+
+raw:
+	*haskind = kind;
+	out = xstrdup(ref);
+	for (p = out; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return (out);
+}
+
+int
+db_filter_add_entity(struct db_filter *f, const char *ref, char *err,
+    size_t errlen)
+{
+	struct entity_ref	 er;
+	char			 ename[32], *tmp;
+	int			 kind;
+
+	if (*ref == '\0') {
+		snprintf(err, errlen, "must not be empty");
+		return (-1);
+	}
+	kind = db_ref_has_kind(ref);
+	if (kind)
+		tmp = xstrdup(ref);
+	else
+		xasprintf(&tmp, "x:%s", ref);
+	if (entity_parse(tmp, &er, ename, sizeof ename, err, errlen) == -1) {
+		if (!kind)
+			snprintf(err, errlen, "'%s' is not an entity ref "
+			    "([<kind>:][<namespace>/]<name>)", ref);
+		free(tmp);
+		return (-1);
+	}
+	free(tmp);
+	f->entity_v = xreallocarray(f->entity_v, f->entity_n + 1,
+	    sizeof *f->entity_v);
+	f->entity_key = xreallocarray(f->entity_key, f->entity_n + 1,
+	    sizeof *f->entity_key);
+	f->entity_anykind = xreallocarray(f->entity_anykind, f->entity_n + 1,
+	    sizeof *f->entity_anykind);
+	f->entity_v[f->entity_n] = xstrdup(ref);
+	tmp = entity_canonical(&er);
+	entity_ref_clear(&er);
+	if (kind)
+		f->entity_key[f->entity_n] = tmp;
+	else {
+		f->entity_key[f->entity_n] = xstrdup(tmp + 2);
+		free(tmp);
+	}
+	f->entity_anykind[f->entity_n] = !kind;
+	f->entity_n++;
+	return (0);
+}
+
+void
+db_filter_clear(struct db_filter *f)
+{
+	size_t	i;
+
+	for (i = 0; i < f->entity_n; i++) {
+		free(f->entity_v[i]);
+		free(f->entity_key[i]);
+	}
+	free(f->entity_v);
+	free(f->entity_key);
+	free(f->entity_anykind);
+	free(f->topic);
+	free(f->severity);
+	free(f->origin);
+	free(f->q);
+	memset(f, 0, sizeof *f);
+}
+
+/* Does one stored ref match filter value i? */
+static int
+db_filter_ref(const struct db_filter *f, size_t i, const char *canon,
+    int haskind)
+{
+	const char	*p;
+
+	if (!f->entity_anykind[i])
+		return (haskind && strcmp(canon, f->entity_key[i]) == 0);
+	if (haskind) {
+		/* The kind never holds '/' or ':': the first ':' ends it. */
+		if ((p = strchr(canon, ':')) == NULL)
+			return (0);
+		canon = p + 1;
+	}
+	return (strcmp(canon, f->entity_key[i]) == 0);
+}
+
+/* Did the delivery (its entities JSON array) address one of f's refs? */
+static int
+db_filter_entities(const struct db_filter *f, const char *entities)
+{
+	struct json	*arr, *e;
+	char		 err[JSON_ERRLEN], *canon;
+	size_t		 i;
+	int		 haskind, found = 0;
+
+	if (entities == NULL || (arr = json_parse(entities, strlen(entities), 0,
+	    err, sizeof err, NULL)) == NULL)
+		return (0);
+	for (e = json_first(arr); e != NULL && !found; e = json_next(e)) {
+		if (json_string(e) == NULL)
+			continue;
+		canon = db_ref_canon(json_string(e), &haskind);
+		for (i = 0; i < f->entity_n && !found; i++)
+			found = db_filter_ref(f, i, canon, haskind);
+		free(canon);
+	}
+	json_free(arr);
+	return (found);
+}
+
+static int
+db_streq(const char *a, const char *b)
+{
+	return (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+unsigned int
+db_filter_check(const struct db_filter *f, const struct db_record *r)
+{
+	unsigned int	failed = 0;
+	int		ok2xx = r->status >= 200 && r->status <= 299;
+
+	if (r->seq <= f->since)
+		failed |= DB_F_SINCE;
+	if (f->topic != NULL && !db_streq(r->topic, f->topic))
+		failed |= DB_F_TOPIC;
+	if (f->severity != NULL && !db_streq(r->severity, f->severity))
+		failed |= DB_F_SEVERITY;
+	if (f->origin != NULL && !db_streq(r->origin, f->origin))
+		failed |= DB_F_ORIGIN;
+	if ((f->status == DB_STATUS_ACCEPTED && !ok2xx) ||
+	    (f->status == DB_STATUS_REJECTED && ok2xx) ||
+	    (f->status > 0 && r->status != f->status))
+		failed |= DB_F_STATUS;
+	if (f->q != NULL &&
+	    !(r->title != NULL && db_contains(r->title, strlen(r->title), f->q)) &&
+	    !(r->description != NULL && db_contains(r->description,
+	    strlen(r->description), f->q)) &&
+	    !db_contains(r->body, r->body_len, f->q))
+		failed |= DB_F_Q;
+	if (f->entity_n > 0 && !db_filter_entities(f, r->entities))
+		failed |= DB_F_ENTITY;
+	return (failed);
+}
+
+/*
+ * notimock_filter(filter, seq, status, topic, severity, origin, title,
+ * description, body, entities): db_filter_check() on a row.  The record's
+ * strings are borrowed from SQLite for the call and never written.
+ */
+static void
+db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct db_filter	*f;
+	struct db_record	 r;
+
+	if (argc != 10 || (f = sqlite3_value_pointer(argv[0],
+	    "notimock_filter")) == NULL) {
+		sqlite3_result_error(ctx, "notimock_filter: no filter", -1);
+		return;
+	}
+	memset(&r, 0, sizeof r);
+	r.seq = sqlite3_value_int64(argv[1]);
+	r.status = sqlite3_value_int(argv[2]);
+	r.topic = (char *)sqlite3_value_text(argv[3]);
+	r.severity = (char *)sqlite3_value_text(argv[4]);
+	r.origin = (char *)sqlite3_value_text(argv[5]);
+	r.title = (char *)sqlite3_value_text(argv[6]);
+	r.description = (char *)sqlite3_value_text(argv[7]);
+	r.body = (unsigned char *)sqlite3_value_blob(argv[8]);
+	r.body_len = (size_t)sqlite3_value_bytes(argv[8]);
+	r.entities = (char *)sqlite3_value_text(argv[9]);
+	sqlite3_result_int(ctx, (int)db_filter_check(f, &r));
+}
+
+/* notimock_ref(ref): the canonical form refs are grouped by. */
+static void
+db_sql_ref(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char	*ref;
+	char		*canon;
+	int		 haskind;
+
+	if (argc != 1 || (ref = (const char *)sqlite3_value_text(argv[0])) ==
+	    NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	canon = db_ref_canon(ref, &haskind);
+	sqlite3_result_text(ctx, canon, -1, free);
+}
+
+static int
+db_assert_functions(struct db *db, char **cause)
+{
+	if (sqlite3_create_function_v2(db->h, "notimock_filter", 10,
+	    SQLITE_UTF8, NULL, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db->h, "notimock_ref", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref, NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		xasprintf(cause, "registering SQL functions: %s",
+		    sqlite3_errmsg(db->h));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The WHERE clause for f, binding ?1 (since) and ?2 (the filter).  Large
+ * columns are handed to the function only when a filter reads them, so
+ * that listing without q does not pull every body through the cache.
+ */
+static char *
+db_filter_where(const struct db_filter *f)
+{
+	char	*s;
+
+	xasprintf(&s, "d.seq > ?1 AND notimock_filter(?2, d.seq, d.status, "
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s) = 0",
+	    f->q != NULL ? DB_DESC_EXPR : "NULL",
+	    f->q != NULL ? "d.body" : "NULL",
+	    f->entity_n > 0 ? "d.entities" : "NULL");
+	return (s);
+}
+
+/* Prepare sql (taking it) with the filter bound; NULL on error. */
+static sqlite3_stmt *
+db_filter_prepare(struct db *db, char *sql, const struct db_filter *f)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, "preparing a delivery query");
+		free(sql);
+		return (NULL);
+	}
+	free(sql);
+	sqlite3_bind_int64(st, 1, f->since);
+	sqlite3_bind_pointer(st, 2, (void *)f, "notimock_filter", NULL);
+	return (st);
+}
+
+void
+db_record_clear(struct db_record *r)
+{
+	free(r->remote);
+	free(r->method);
+	free(r->path);
+	free(r->headers);
+	free(r->body);
+	free(r->response);
+	free(r->origin);
+	free(r->token_fp);
+	free(r->payload);
+	free(r->recipients);
+	free(r->title);
+	free(r->topic);
+	free(r->severity);
+	free(r->description);
+	free(r->entities);
+	free(r->users);
+	free(r->ids);
+	free(r->diagnoses);
+	memset(r, 0, sizeof *r);
+}
+
+void
+db_records_free(struct db_record *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		db_record_clear(&v[i]);
+	free(v);
+}
+
+/* A text column that may hold NULs (the response): bytes plus NUL. */
+static char *
+db_col_bytes(sqlite3_stmt *st, int i, size_t *lenp)
+{
+	const void	*p = sqlite3_column_blob(st, i);
+	size_t		 len = (size_t)sqlite3_column_bytes(st, i);
+	char		*out;
+
+	if (p == NULL && sqlite3_column_type(st, i) == SQLITE_NULL) {
+		if (lenp != NULL)
+			*lenp = 0;
+		return (NULL);
+	}
+	out = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(out, p, len);
+	out[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (out);
+}
+
+static void
+db_row_record(sqlite3_stmt *st, struct db_record *r)
+{
+	memset(r, 0, sizeof *r);
+	r->seq = sqlite3_column_int64(st, 0);
+	r->received = sqlite3_column_int64(st, 1);
+	r->remote = db_col_text(st, 2);
+	r->method = db_col_text(st, 3);
+	r->path = db_col_text(st, 4);
+	r->headers = db_col_text(st, 5);
+	r->body = (unsigned char *)db_col_bytes(st, 6, &r->body_len);
+	r->status = sqlite3_column_int(st, 7);
+	r->response = db_col_bytes(st, 8, NULL);
+	r->origin = db_col_text(st, 9);
+	r->token_fp = db_col_text(st, 10);
+	r->payload = db_col_text(st, 11);
+	r->recipients = db_col_text(st, 12);
+	r->title = db_col_text(st, 13);
+	r->topic = db_col_text(st, 14);
+	r->severity = db_col_text(st, 15);
+	r->entities = db_col_text(st, 16);
+	r->users = db_col_text(st, 17);
+	r->ids = db_col_text(st, 18);
+	r->diagnoses = db_col_text(st, 19);
+	r->duration_us = sqlite3_column_int64(st, 20);
+	if (sqlite3_column_type(st, 21) == SQLITE_TEXT)
+		r->description = db_col_text(st, 21);
+}
+
+int
+db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
+    int64_t limit, int64_t offset, struct db_record **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (f == NULL)
+		f = &db_no_filter;
+	where = db_filter_where(f);
+	xasprintf(&sql, "SELECT " DB_REC_COLS " FROM deliveries d WHERE %s "
+	    "ORDER BY d.seq %s LIMIT ?3 OFFSET ?4", where,
+	    ascending ? "ASC" : "DESC");
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+		return (-1);
+	sqlite3_bind_int64(st, 3, limit);
+	sqlite3_bind_int64(st, 4, offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		db_row_record(st, &(*out)[(*n)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing deliveries");
+		sqlite3_finalize(st);
+		db_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+int64_t
+db_deliveries_count(struct db *db, const struct db_filter *f)
+{
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+	int64_t		 count = -1;
+
+	if (f == NULL)
+		f = &db_no_filter;
+	where = db_filter_where(f);
+	xasprintf(&sql, "SELECT count(*) FROM deliveries d WHERE %s", where);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		count = sqlite3_column_int64(st, 0);
+	else
+		db_seterr(db, "counting deliveries");
+	sqlite3_finalize(st);
+	return (count);
+}
+
+int
+db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
+{
+	sqlite3_stmt	*st;
+	int		 rc, found = 0;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT " DB_REC_COLS " FROM deliveries "
+	    "d WHERE d.seq = ?", -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, "preparing a delivery query");
+		return (-1);
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_row_record(st, out);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading a delivery");
+		found = -1;
+	}
+	sqlite3_finalize(st);
+	return (found);
+}
+
+static int
+db_popcount(unsigned int v)
+{
+	int	n = 0;
+
+	for (; v != 0; v &= v - 1)
+		n++;
+	return (n);
+}
+
+int
+db_deliveries_misses(struct db *db, const struct db_filter *f,
+    struct db_miss *out, size_t max, size_t *n)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	struct db_miss	 m;
+	size_t		 i;
+	int		 rc;
+
+	*n = 0;
+	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s) FROM "
+	    "deliveries d WHERE d.seq > ?1 ORDER BY d.seq DESC",
+	    f->q != NULL ? DB_DESC_EXPR : "NULL",
+	    f->q != NULL ? "d.body" : "NULL",
+	    f->entity_n > 0 ? "d.entities" : "NULL");
+	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+		return (-1);
+	/* Keep out[] sorted by failed-filter count; rows come newest first,
+	 * so an equal count never displaces an earlier (newer) one. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		m.seq = sqlite3_column_int64(st, 0);
+		m.failed = (unsigned int)sqlite3_column_int(st, 1);
+		if (m.failed == 0 || max == 0)
+			continue;
+		if (*n == max && db_popcount(m.failed) >=
+		    db_popcount(out[*n - 1].failed))
+			continue;
+		if (*n < max)
+			(*n)++;
+		for (i = *n - 1; i > 0 && db_popcount(out[i - 1].failed) >
+		    db_popcount(m.failed); i--)
+			out[i] = out[i - 1];
+		out[i] = m;
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "explaining a wait");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+/* Run the filtered write statement head WHERE tail; *changes gets the
+ * rows it touched. */
+static int
+db_filter_write(struct db *db, const char *head, const char *tail,
+    const struct db_filter *f, int64_t *changes, const char *what)
+{
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+
+	where = db_filter_where(f);
+	xasprintf(&sql, "%s%s%s", head, where, tail);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+		return (-1);
+	if (db_step_done(db, st, what) == -1) {
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	if (changes != NULL)
+		*changes = sqlite3_changes(db->h);
+	sqlite3_finalize(st);
+	return (0);
+}
+
+/* The ids of the notifications the matching deliveries created: the
+ * WHERE clause goes between the two halves. */
+#define DB_IDS_OF "(SELECT j.value FROM deliveries d, json_each(CASE WHEN " \
+	"json_valid(d.ids) THEN d.ids ELSE '[]' END) j WHERE "
+
+int
+db_deliveries_delete(struct db *db, const struct db_filter *f,
+    int keep_notifications, int64_t *deleted, int64_t *notifs)
+{
+	*deleted = *notifs = 0;
+	if (f == NULL)
+		f = &db_no_filter;
+	if (db_begin(db) == -1)
+		return (-1);
+	/* Notifications first: their ids are found through the deliveries. */
+	if (!keep_notifications &&
+	    (db_filter_write(db, "DELETE FROM broadcast_user_status WHERE "
+	    "notification_id IN " DB_IDS_OF, ")", f, NULL,
+	    "deleting broadcast state") == -1 ||
+	    db_filter_write(db, "DELETE FROM notifications WHERE id IN "
+	    DB_IDS_OF, ")", f, notifs, "deleting notifications") == -1))
+		return (-1);
+	/* delivery_entities rows go by ON DELETE CASCADE. */
+	return (db_filter_write(db, "DELETE FROM deliveries AS d WHERE ", "",
+	    f, deleted, "deleting deliveries"));
+}
+
+int
+db_entities_scan(struct db *db, const struct db_filter *f,
+    void (*cb)(void *, const struct db_entity_group *), void *arg)
+{
+	sqlite3_stmt		*st;
+	struct db_entity_group	 g;
+	char			*where, *sql;
+	int			 rc;
+
+	if (f == NULL)
+		f = &db_no_filter;
+	where = db_filter_where(f);
+	xasprintf(&sql, "SELECT notimock_ref(e.ref), d.severity, d.topic, "
+	    "d.status BETWEEN 200 AND 299, count(DISTINCT d.seq), max(d.seq), "
+	    "max(d.received) FROM deliveries d JOIN delivery_entities e ON "
+	    "e.seq = d.seq WHERE %s GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
+	    where);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		g.ref = (const char *)sqlite3_column_text(st, 0);
+		if (g.ref == NULL)
+			continue;
+		g.severity = (const char *)sqlite3_column_text(st, 1);
+		g.topic = (const char *)sqlite3_column_text(st, 2);
+		g.accepted = sqlite3_column_int(st, 3);
+		g.count = sqlite3_column_int64(st, 4);
+		g.last_seq = sqlite3_column_int64(st, 5);
+		g.last_received = sqlite3_column_int64(st, 6);
+		cb(arg, &g);
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing entities");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+/* --- notifications: the read side --- */
+
+/*
+ * A user's view of the notifications, as the subquery of Backstage's
+ * getNotificationsBaseQuery builds it: their own rows, then every
+ * broadcast left-joined with their broadcast_user_status row.  The columns
+ * are those of DB_NOTIF_COLS, then type ('entity' or 'broadcast', which
+ * orderField may name), bc and rid (for a stable order among equals: the
+ * oracle's UNION ALL lists user rows, then broadcasts, each in insertion
+ * order).  Only fixed text goes into the SQL; every value is bound.
+ */
+#define DB_VIEW \
+	"WITH n AS (" \
+	"SELECT id, user, created, saved, read, updated, origin, title, " \
+	"description, link, topic, severity, scope, icon, metadata, " \
+	"delivery_seq, 'entity' AS type, 0 AS bc, rowid AS rid " \
+	"FROM notifications WHERE user = ?1 " \
+	"UNION ALL " \
+	"SELECT b.id, s.user, b.created, s.saved, s.read, b.updated, b.origin, " \
+	"b.title, b.description, b.link, b.topic, b.severity, b.scope, b.icon, " \
+	"b.metadata, b.delivery_seq, 'broadcast', 1, b.rowid " \
+	"FROM notifications b LEFT JOIN broadcast_user_status s " \
+	"ON s.notification_id = b.id AND s.user = ?1 WHERE b.user IS NULL) "
+
+/* The view's columns orderField may name (SQLite matches them without
+ * case, as the oracle does). */
+static const char *const db_order_columns[] = {
+	"id", "title", "description", "severity", "link", "origin", "scope",
+	"topic", "icon", "created", "updated", "user", "read", "saved",
+	"metadata", "type", NULL
+};
+
+static const char *const db_severities[] = {
+	"critical", "high", "normal", "low"
+};
+
+/* A statement's text under construction, with its bindings. */
+struct db_sql {
+	char		*s;
+	size_t		 len;
+	const char	*text[16];	/* bound as ?2, ?3, ... */
+	int64_t		 num[16];
+	int		 isnum[16];
+	int		 n;
+};
+
+static void
+db_sql_add(struct db_sql *q, const char *text)
+{
+	size_t	n = strlen(text);
+
+	q->s = xreallocarray(q->s, q->len + n + 1, 1);
+	memcpy(q->s + q->len, text, n + 1);
+	q->len += n;
+}
+
+/* Append a placeholder for a text (or, if text is NULL, a number). */
+static void
+db_sql_bind(struct db_sql *q, const char *text, int64_t num)
+{
+	char	ph[16];
+
+	snprintf(ph, sizeof ph, "?%d", q->n + 2);
+	db_sql_add(q, ph);
+	q->text[q->n] = text;
+	q->num[q->n] = num;
+	q->isnum[q->n] = text == NULL;
+	q->n++;
+}
+
+/* The WHERE clause of a query (after "FROM n"). */
+static void
+db_nquery_where(struct db_sql *q, const struct db_nquery *nq,
+    char **pattern)
+{
+	int	i;
+
+	db_sql_add(q, " WHERE 1");
+	if (nq->id != NULL) {
+		db_sql_add(q, " AND id = ");
+		db_sql_bind(q, nq->id, 0);
+	}
+	if (nq->ids_json != NULL) {
+		db_sql_add(q, " AND id IN (SELECT value FROM json_each(");
+		db_sql_bind(q, nq->ids_json, 0);
+		db_sql_add(q, "))");
+	}
+	if (nq->has_created_after) {
+		db_sql_add(q, " AND created >= ");
+		db_sql_bind(q, NULL, nq->created_after);
+	}
+	if (nq->search != NULL) {
+		/* Backstage's LIKE, '%' and '_' in the text included. */
+		xasprintf(pattern, "%%%s%%", nq->search);
+		db_sql_add(q, " AND (lower(title) LIKE lower(");
+		db_sql_bind(q, *pattern, 0);
+		db_sql_add(q, ") OR lower(description) LIKE lower(");
+		db_sql_bind(q, *pattern, 0);
+		db_sql_add(q, "))");
+	}
+	if (nq->read > 0)
+		db_sql_add(q, " AND read IS NOT NULL");
+	else if (nq->read < 0)
+		db_sql_add(q, " AND read IS NULL");
+	if (nq->topic != NULL) {
+		db_sql_add(q, " AND topic = ");
+		db_sql_bind(q, nq->topic, 0);
+	}
+	if (nq->saved > 0)
+		db_sql_add(q, " AND saved IS NOT NULL");
+	else if (nq->saved < 0)
+		db_sql_add(q, " AND saved IS NULL");
+	if (nq->min_severity > 0 && nq->min_severity <= 4) {
+		db_sql_add(q, " AND severity IN (");
+		for (i = 0; i < nq->min_severity; i++) {
+			if (i > 0)
+				db_sql_add(q, ", ");
+			db_sql_add(q, "'");
+			db_sql_add(q, db_severities[i]);
+			db_sql_add(q, "'");
+		}
+		db_sql_add(q, ")");
+	}
+}
+
+/* The ORDER BY clause; -1 (with db->err) for a field that names no column. */
+static int
+db_nquery_order(struct db *db, struct db_sql *q, const struct db_nquery *nq)
+{
+	const char	*f;
+	size_t		 i, k;
+
+	if (nq->unordered)
+		return (0);
+	db_sql_add(q, " ORDER BY ");
+	if (nq->order_field == NULL)
+		db_sql_add(q, "created DESC, ");
+	for (i = 0; nq->order_field != NULL && i < nq->norder; i++) {
+		f = nq->order_field[i];
+		/* knex quotes `notifications`.`col`: the subquery's alias. */
+		if (strncasecmp(f, "notifications.", 14) == 0)
+			f += 14;
+		for (k = 0; db_order_columns[k] != NULL; k++)
+			if (strcasecmp(f, db_order_columns[k]) == 0)
+				break;
+		if (db_order_columns[k] == NULL) {
+			snprintf(db->err, sizeof db->err, "no such column: %s",
+			    nq->order_field[i]);
+			return (-1);
+		}
+		db_sql_add(q, "\"");
+		db_sql_add(q, db_order_columns[k]);
+		db_sql_add(q, nq->order_dir[i] == 2 ? "\" DESC, " : "\" ASC, ");
+	}
+	db_sql_add(q, "bc, rid");
+	return (0);
+}
+
+static sqlite3_stmt *
+db_sql_prepare(struct db *db, struct db_sql *q, const char *user)
+{
+	sqlite3_stmt	*st;
+	int		 i;
+
+	if (sqlite3_prepare_v2(db->h, q->s, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, "reading notifications");
+		return (NULL);
+	}
+	if (user != NULL)
+		db_bind_text(st, 1, user);
+	for (i = 0; i < q->n; i++) {
+		if (q->isnum[i])
+			sqlite3_bind_int64(st, i + 2, q->num[i]);
+		else
+			db_bind_text(st, i + 2, q->text[i]);
+	}
+	return (st);
+}
+
+int
+db_notification_list(struct db *db, const struct db_nquery *nq,
+    struct db_notification **out, size_t *np)
+{
+	struct db_sql		 q;
+	sqlite3_stmt		*st = NULL;
+	struct db_notification	*v = NULL;
+	char			*pattern = NULL;
+	size_t			 n = 0;
+	int			 rc;
+
+	*out = NULL;
+	*np = 0;
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT " DB_NOTIF_COLS ", bc FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	if (db_nquery_order(db, &q, nq) == -1)
+		goto fail;
+	if (nq->limit >= 0 || nq->offset >= 0) {
+		db_sql_add(&q, " LIMIT ");
+		db_sql_bind(&q, NULL, nq->limit >= 0 ? nq->limit : -1);
+		db_sql_add(&q, " OFFSET ");
+		db_sql_bind(&q, NULL, nq->offset >= 0 ? nq->offset : 0);
+	}
+	if ((st = db_sql_prepare(db, &q, nq->user)) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		db_row_notification(st, &v[n]);
+		if (sqlite3_column_int(st, 16)) {	/* a broadcast */
+			free(v[n].user);
+			v[n].user = NULL;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading notifications");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	free(q.s);
+	free(pattern);
+	*out = v;
+	*np = n;
+	return (0);
+
+fail:
+	sqlite3_finalize(st);
+	free(q.s);
+	free(pattern);
+	db_notifications_free(v, n);
+	return (-1);
+}
+
+void
+db_notifications_free(struct db_notification *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		db_notification_clear(&v[i]);
+	free(v);
+}
+
+/* Run a query that yields one row of integers into out[]. */
+static int
+db_sql_ints(struct db *db, struct db_sql *q, const char *user, int64_t *out,
+    int n)
+{
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	if ((st = db_sql_prepare(db, q, user)) == NULL)
+		return (-1);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		db_seterr(db, "counting notifications");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		out[i] = sqlite3_column_int64(st, i);
+	sqlite3_finalize(st);
+	return (0);
+}
+
+int64_t
+db_notification_count(struct db *db, const struct db_nquery *nq)
+{
+	struct db_sql	 q;
+	char		*pattern = NULL;
+	int64_t		 count = -1;
+
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT count(id) FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	if (db_sql_ints(db, &q, nq->user, &count, 1) == -1)
+		count = -1;
+	free(q.s);
+	free(pattern);
+	return (count);
+}
+
+int
+db_notification_status(struct db *db, const char *user, int64_t *unread,
+    int64_t *read)
+{
+	struct db_sql	 q;
+	int64_t		 v[2];
+	int		 rc;
+
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT count(id) FILTER (WHERE read IS NULL), "
+	    "count(id) FILTER (WHERE read IS NOT NULL) FROM n");
+	rc = db_sql_ints(db, &q, user, v, 2);
+	free(q.s);
+	if (rc == 0) {
+		*unread = v[0];
+		*read = v[1];
+	}
+	return (rc);
+}
+
+/* Collect the text columns of every row of a prepared statement. */
+static int
+db_sql_strings(struct db *db, sqlite3_stmt *st, char ***a, char ***b,
+    size_t *np)
+{
+	size_t	n = 0;
+	int	rc;
+
+	*a = NULL;
+	if (b != NULL)
+		*b = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*a = xreallocarray(*a, n + 1, sizeof **a);
+		(*a)[n] = db_col_text(st, 0);
+		if (b != NULL) {
+			*b = xreallocarray(*b, n + 1, sizeof **b);
+			(*b)[n] = db_col_text(st, 1);
+		}
+		n++;
+	}
+	sqlite3_finalize(st);
+	*np = n;
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading notifications");
+		db_strv_free(*a, n);
+		if (b != NULL)
+			db_strv_free(*b, n);
+		*a = NULL;
+		*np = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+db_notification_topics(struct db *db, const struct db_nquery *nq,
+    char ***topics, size_t *np)
+{
+	struct db_sql	 q;
+	sqlite3_stmt	*st;
+	char		*pattern = NULL;
+	int		 rc = -1;
+
+	*topics = NULL;
+	*np = 0;
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT DISTINCT topic FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	db_sql_add(&q, " AND topic IS NOT NULL ORDER BY topic ASC");
+	if ((st = db_sql_prepare(db, &q, nq->user)) != NULL)
+		rc = db_sql_strings(db, st, topics, NULL, np);
+	free(q.s);
+	free(pattern);
+	return (rc);
+}
+
+/* Run a write prepared from text; finalizes it. */
+static int
+db_sql_write(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int	rc;
+
+	rc = db_step_done(db, st, what);
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+static sqlite3_stmt *
+db_prepare_text(struct db *db, const char *sql, const char *what)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, what);
+		return (NULL);
+	}
+	return (st);
+}
+
+int
+db_notification_mark(struct db *db, const char *user, const char *ids_json,
+    int read, int saved, int64_t now)
+{
+	sqlite3_stmt	*st;
+
+	if (read == 0 && saved == 0)
+		return (0);
+	if (db_begin(db) == -1)
+		return (-1);
+	/* ?1 user, ?2 ids, ?3/?4 change read/saved, ?5/?6 their values. */
+	st = db_prepare_text(db, "UPDATE notifications SET "
+	    "read = CASE WHEN ?3 THEN ?5 ELSE read END, "
+	    "saved = CASE WHEN ?4 THEN ?6 ELSE saved END "
+	    "WHERE user = ?1 AND id IN (SELECT value FROM json_each(?2))",
+	    "marking notifications");
+	if (st == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	db_bind_text(st, 2, ids_json);
+	sqlite3_bind_int(st, 3, read != 0);
+	sqlite3_bind_int(st, 4, saved != 0);
+	db_bind_time(st, 5, read > 0 ? now : 0);
+	db_bind_time(st, 6, saved > 0 ? now : 0);
+	if (db_sql_write(db, st, "marking notifications") == -1)
+		return (-1);
+
+	/* Broadcasts: this user's own row, made on first use. */
+	st = db_prepare_text(db, "INSERT INTO broadcast_user_status "
+	    "(notification_id, user, read, saved) "
+	    "SELECT id, ?1, ?5, ?6 FROM notifications "
+	    "WHERE user IS NULL AND id IN (SELECT value FROM json_each(?2)) "
+	    "ON CONFLICT (notification_id, user) DO UPDATE SET "
+	    "read = CASE WHEN ?3 THEN excluded.read ELSE read END, "
+	    "saved = CASE WHEN ?4 THEN excluded.saved ELSE saved END",
+	    "marking broadcasts");
+	if (st == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	db_bind_text(st, 2, ids_json);
+	sqlite3_bind_int(st, 3, read != 0);
+	sqlite3_bind_int(st, 4, saved != 0);
+	db_bind_time(st, 5, read > 0 ? now : 0);
+	db_bind_time(st, 6, saved > 0 ? now : 0);
+	return (db_sql_write(db, st, "marking broadcasts"));
+}
+
+int
+db_user_origins(struct db *db, const char *user, char ***origins, size_t *np)
+{
+	sqlite3_stmt	*st;
+
+	*origins = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT origin FROM notifications "
+	    "WHERE user = ? GROUP BY origin ORDER BY min(rowid)",
+	    "reading origins")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	return (db_sql_strings(db, st, origins, NULL, np));
+}
+
+int
+db_user_topics(struct db *db, const char *user, char ***origins,
+    char ***topics, size_t *np)
+{
+	sqlite3_stmt	*st;
+
+	*origins = *topics = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT origin, topic FROM notifications "
+	    "WHERE user = ? AND topic IS NOT NULL GROUP BY topic, origin "
+	    "ORDER BY min(rowid)", "reading topics")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	return (db_sql_strings(db, st, origins, topics, np));
+}
+
+int
+db_settings_get(struct db *db, const char *user, struct db_setting **out,
+    size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct db_setting	*v = NULL;
+	size_t			 n = 0;
+	int			 rc;
+
+	*out = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT channel, origin, topic, enabled "
+	    "FROM user_settings WHERE user = ? ORDER BY rowid",
+	    "reading settings")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n].channel = db_col_text(st, 0);
+		v[n].origin = db_col_text(st, 1);
+		v[n].topic = db_col_text(st, 2);
+		v[n].enabled = sqlite3_column_int(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading settings");
+		db_settings_free(v, n);
+		return (-1);
+	}
+	*out = v;
+	*np = n;
+	return (0);
+}
+
+int
+db_settings_replace(struct db *db, const char *user,
+    const struct db_setting *v, size_t n)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	if (db_begin(db) == -1)
+		return (-1);
+	if ((st = db_prepare_text(db, "DELETE FROM user_settings WHERE "
+	    "user = ?", "saving settings")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	if (db_sql_write(db, st, "saving settings") == -1)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = db_prepare_text(db, "INSERT INTO user_settings "
+		    "(user, channel, origin, topic, enabled) VALUES "
+		    "(?, ?, ?, ?, ?)", "saving settings")) == NULL)
+			return (-1);
+		db_bind_text(st, 1, user);
+		db_bind_text(st, 2, v[i].channel);
+		db_bind_text(st, 3, v[i].origin);
+		db_bind_text(st, 4, v[i].topic);
+		sqlite3_bind_int(st, 5, v[i].enabled != 0);
+		if (db_sql_write(db, st, "saving settings") == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+void
+db_settings_free(struct db_setting *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].channel);
+		free(v[i].origin);
+		free(v[i].topic);
+	}
+	free(v);
+}
+
+void
+db_strv_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }

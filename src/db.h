@@ -93,4 +93,169 @@ int		 db_notification_get(struct db *, const char *id,
 		    struct db_notification *out);
 void		 db_notification_clear(struct db_notification *);
 
+/* --- deliveries: queries for the assertion API --- */
+
+/*
+ * A delivery filter (doc/mock-api.md, "Filters").  Its one evaluator,
+ * db_filter_check(), runs in C against a record (for waiters and streams)
+ * and inside SQLite as the function notimock_filter() (for listing,
+ * counting and deleting), so the two can never disagree.
+ */
+#define DB_F_ENTITY		0x01
+#define DB_F_TOPIC		0x02
+#define DB_F_SEVERITY		0x04
+#define DB_F_ORIGIN		0x08
+#define DB_F_STATUS		0x10
+#define DB_F_SINCE		0x20
+#define DB_F_Q			0x40
+
+#define DB_STATUS_ANY		0
+#define DB_STATUS_ACCEPTED	(-1)	/* 2xx */
+#define DB_STATUS_REJECTED	(-2)	/* anything else */
+
+/* Owns every string; zero it to start, release with db_filter_clear(). */
+struct db_filter {
+	char		**entity_v;	/* as given, for messages */
+	char		**entity_key;	/* canonical "kind:ns/name" or "ns/name" */
+	int		 *entity_anykind;
+	size_t		  entity_n;
+	char		 *topic, *severity, *origin, *q;
+	int		  status;	/* DB_STATUS_* or an HTTP code */
+	int64_t		  since;	/* only seq > since */
+};
+
+/* A stored delivery as read back; owns its strings (db_record_clear). */
+struct db_record {
+	int64_t		 seq, received, duration_us;
+	int		 status;
+	char		*remote, *method, *path, *headers;
+	unsigned char	*body;
+	size_t		  body_len;
+	char		*response, *origin, *token_fp, *payload, *recipients;
+	char		*title, *topic, *severity;
+	char		*description;	/* payload.description, if any */
+	char		*entities, *users, *ids, *diagnoses;	/* JSON arrays */
+};
+
+/* One (ref, severity, topic, accepted) group of db_entities_scan(). */
+struct db_entity_group {
+	const char	*ref;		/* canonical when it parses */
+	const char	*severity, *topic;	/* NULL when unset */
+	int		 accepted;
+	int64_t		 count, last_seq, last_received;
+};
+
+/* A delivery that missed a filter, with the filters it failed. */
+struct db_miss {
+	int64_t		 seq;
+	unsigned int	 failed;	/* DB_F_* bits */
+};
+
+/* Add an entity filter value (repeatable).  A value without a kind
+ * matches that namespace/name with any kind.  Returns -1 and writes a
+ * message to err if it is not an entity ref. */
+int		 db_filter_add_entity(struct db_filter *, const char *ref,
+		    char *err, size_t errlen);
+void		 db_filter_clear(struct db_filter *);
+/* The DB_F_* bits of the filters r fails; 0 if it matches. */
+unsigned int	 db_filter_check(const struct db_filter *,
+		    const struct db_record *r);
+
+void		 db_record_clear(struct db_record *);
+void		 db_records_free(struct db_record *, size_t n);
+
+/* Deliveries matching f (NULL: all), newest first (oldest first if
+ * ascending), skipping offset, at most limit (-1: no limit).  *out is an
+ * array the caller frees with db_records_free.  Returns -1 on error. */
+int		 db_deliveries_list(struct db *, const struct db_filter *f,
+		    int ascending, int64_t limit, int64_t offset,
+		    struct db_record **out, size_t *n);
+/* Number of deliveries matching f, or -1 on error. */
+int64_t		 db_deliveries_count(struct db *, const struct db_filter *f);
+/* One delivery: 1 and *out filled, 0 if there is none, -1 on error. */
+int		 db_delivery_get(struct db *, int64_t seq, struct db_record *out);
+/* The (at most max) deliveries after f->since that fail f with the fewest
+ * failed filters, newest first among equals.  Returns -1 on error. */
+int		 db_deliveries_misses(struct db *, const struct db_filter *f,
+		    struct db_miss *out, size_t max, size_t *n);
+/* Delete the deliveries matching f and, unless keep_notifications, the
+ * notifications they created (with broadcast read/saved state).  A write:
+ * runs in the iteration's transaction.  Returns -1 on error. */
+int		 db_deliveries_delete(struct db *, const struct db_filter *f,
+		    int keep_notifications, int64_t *deleted, int64_t *notifs);
+/* Call cb for each group of entity refs addressed by deliveries matching
+ * f.  Returns -1 on error. */
+int		 db_entities_scan(struct db *, const struct db_filter *f,
+		    void (*cb)(void *, const struct db_entity_group *), void *arg);
+
+/* --- notifications: the read side --- */
+
+/*
+ * Which of a user's notifications to read: their own plus every broadcast
+ * (with the user's own read/saved state for broadcasts), filtered as
+ * Backstage's getNotificationsBaseQuery filters them.  Zero it, then set
+ * what applies; strings are borrowed.
+ */
+struct db_nquery {
+	const char		*user;
+	const char		*id;		/* only this id */
+	const char		*ids_json;	/* only these (a JSON array) */
+	const char		*topic;		/* equal */
+	const char		*search;	/* in title or description */
+	int			 read, saved;	/* 0 either, 1 set, -1 unset */
+	int			 has_created_after;
+	int64_t			 created_after;	/* epoch ms, inclusive */
+	int			 min_severity;	/* 0 any, else 1 + index in
+						   critical, high, normal, low */
+	/* orderField: column names as the client sent them, each with 0
+	 * (the database's default, ascending), 1 (asc) or 2 (desc).  No
+	 * order_field means "created desc". */
+	const char *const	*order_field;
+	const int		*order_dir;
+	size_t			 norder;
+	int			 unordered;	/* no ORDER BY at all */
+	int64_t			 limit, offset;	/* -1: none */
+};
+
+/* One user_settings row: topic NULL is the origin's own switch. */
+struct db_setting {
+	char		*channel, *origin, *topic;
+	int		 enabled;
+};
+
+/* The notifications q selects, in order.  *out (free with
+ * db_notifications_free) holds user NULL for broadcasts.  Returns -1 on
+ * error, also for an orderField that names no column (db_errmsg says
+ * which). */
+int		 db_notification_list(struct db *, const struct db_nquery *q,
+		    struct db_notification **out, size_t *n);
+void		 db_notifications_free(struct db_notification *, size_t);
+/* How many q selects, ignoring limit, offset and order; -1 on error. */
+int64_t		 db_notification_count(struct db *, const struct db_nquery *q);
+/* The user's read and unread counts (broadcasts included). */
+int		 db_notification_status(struct db *, const char *user,
+		    int64_t *unread, int64_t *read);
+/* The distinct topics q selects, ascending; free with db_strv_free. */
+int		 db_notification_topics(struct db *, const struct db_nquery *q,
+		    char ***topics, size_t *n);
+/* Set (1, to now) or clear (-1) read and saved (0 leaves it) on the ids
+ * (a JSON array) the user owns, and in broadcast_user_status for the
+ * broadcasts among them.  A write.  Returns -1 on error. */
+int		 db_notification_mark(struct db *, const char *user,
+		    const char *ids_json, int read, int saved, int64_t now);
+/* The origins of the user's own (non-broadcast) notifications, and their
+ * distinct (origin, topic) pairs with a topic, in order of appearance. */
+int		 db_user_origins(struct db *, const char *user, char ***origins,
+		    size_t *n);
+int		 db_user_topics(struct db *, const char *user, char ***origins,
+		    char ***topics, size_t *n);
+/* The user's settings rows, in the order they were saved. */
+int		 db_settings_get(struct db *, const char *user,
+		    struct db_setting **out, size_t *n);
+/* Replace all of the user's settings rows.  A write. */
+int		 db_settings_replace(struct db *, const char *user,
+		    const struct db_setting *v, size_t n);
+void		 db_settings_free(struct db_setting *, size_t);
+void		 db_strv_free(char **, size_t);
+
 #endif

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "api.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -85,6 +86,7 @@ struct mock_stream {
 	struct req		*r;
 	struct mock_opts	 o;
 	int64_t			 last;		/* last seq looked at */
+	uint64_t		 sig_last;	/* last signal sent */
 	struct event		*beat;
 	TAILQ_ENTRY(mock_stream) entry;
 };
@@ -882,6 +884,37 @@ mock_stream_event(struct mock_stream *s, const struct db_record *d)
 	return (rc);
 }
 
+/*
+ * Backstage's signals channel "notifications" (new_notification,
+ * notification_read, notification_unread), carried on the same stream as
+ * `event: notifications` with data {"channel","recipient","message"}:
+ * recipient is the user ref, or null for everyone.
+ */
+static void
+mock_stream_signal(const struct api_signal *sig, void *arg)
+{
+	struct mock_stream	*s = arg;
+	struct json		*o, *msg;
+	char			*data, *ev, err[64];
+	int			 len;
+
+	if (s->sig_last >= sig->id)
+		return;
+	s->sig_last = sig->id;
+	msg = json_parse(sig->message, strlen(sig->message), 0, err,
+	    sizeof err, NULL);
+	o = json_new_object();
+	json_add_str(o, "channel", "notifications");
+	json_add_str(o, "recipient", sig->user);
+	json_add(o, "message", msg != NULL ? msg : json_new_null());
+	data = json_print(o, NULL);
+	json_free(o);
+	len = xasprintf(&ev, "event: notifications\ndata: %s\n\n", data);
+	http_stream_write(s->r, ev, (size_t)len);
+	free(ev);
+	free(data);
+}
+
 static void
 mock_stream_beat(evutil_socket_t fd, short what, void *arg)
 {
@@ -924,6 +957,7 @@ mock_events(struct req *r, struct mock_opts *opts)
 	s->o = *opts;
 	memset(opts, 0, sizeof *opts);
 	s->last = db_cursor(r->srv->db);
+	s->sig_last = api_signal_last();
 	TAILQ_INSERT_TAIL(&m->streams, s, entry);
 	http_on_close(r, mock_stream_gone, s);
 	http_stream_start(r, "text/event-stream; charset=utf-8");
@@ -1244,6 +1278,8 @@ mock_on_commit(struct server *srv, int64_t seq)
 
 	if (m == NULL)
 		return;
+	TAILQ_FOREACH(s, &m->streams, entry)
+		api_signal_replay(s->sig_last, mock_stream_signal, s);
 	TAILQ_FOREACH(w, &m->waiters, entry)
 		if (w->checked < from)
 			from = w->checked;

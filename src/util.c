@@ -77,7 +77,7 @@ int
 util_parse_date(const char *s, int64_t *ms)
 {
 	int	y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fd = 0;
-	int	zh, zm, sign = 0, local = 0;
+	int	zh = 0, zm = 0, sign = 0, local = 0;
 
 	if (util_digits(&s, 4, &y) == -1 || *s++ != '-' ||
 	    util_digits(&s, 2, &mo) == -1 || *s++ != '-' ||

@@ -119,3 +119,45 @@ def test_shutdown_ends_streams(own_server):
             pass
     finally:
         es.close()
+
+
+def test_stream_carries_backstage_signals(user_server):
+    """Backstage's signals channel 'notifications': new_notification to
+    the recipient (null: everyone) with the stored id, and
+    notification_read to the user after an update."""
+    srv = user_server
+    es = EventStream(srv)
+    try:
+        es.next_block()
+        r = send(srv, entity="user:default/alice", title="signalled")
+        nid = r.json()[0]["id"]
+        got = {}
+        while "notifications" not in got:
+            ev = es.next_event()
+            got[ev["event"]] = ev["json"]
+        assert got["notifications"] == {
+            "channel": "notifications", "recipient": "user:default/alice",
+            "message": {"action": "new_notification",
+                        "notification_id": nid}}
+        send(srv, broadcast=True, title="to everyone")
+        while True:
+            ev = es.next_event()
+            if ev["event"] == "notifications":
+                break
+        assert ev["json"]["recipient"] is None
+        assert ev["json"]["message"]["action"] == "new_notification"
+        u = srv.req("POST", "/api/notifications/notifications/update",
+                    '{"ids":["%s"],"read":true}' % nid,
+                    [("Content-Type", "application/json")],
+                    token=srv.user_token)
+        assert u.status == 200
+        while True:
+            ev = es.next_event()
+            if ev["event"] == "notifications":
+                break
+        assert ev["json"] == {
+            "channel": "notifications", "recipient": "user:default/alice",
+            "message": {"action": "notification_read",
+                        "notification_ids": [nid]}}
+    finally:
+        es.close()

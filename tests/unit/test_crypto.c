@@ -1,0 +1,133 @@
+/*
+ * test_crypto.c: base64url, ES256 signatures and the signing key file.
+ */
+#include <sys/stat.h>
+
+#include "unit.h"
+
+#include "crypto.h"
+
+/* RFC 4648 section 10 vectors, in the URL alphabet without padding. */
+static void
+test_b64url_vectors(void)
+{
+	static const struct {
+		const char	*in, *out;
+	} v[] = {
+		{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" },
+		{ "foobar", "Zm9vYmFy" },
+		/* bytes that use '-' and '_' where base64 has '+' and '/' */
+		{ "\xfb\xff\xbf", "-_-_" },
+	};
+	char		*enc = NULL;
+	unsigned char	*dec = NULL;
+	size_t		 i, len;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		enc = crypto_b64url_encode(v[i].in, strlen(v[i].in));
+		CHECK_STR(enc, v[i].out);
+		dec = crypto_b64url_decode(enc, strlen(enc), &len);
+		CHECK(dec != NULL);
+		CHECK_INT(len, strlen(v[i].in));
+		CHECK(memcmp(dec, v[i].in, len) == 0);
+		free(enc);
+		free(dec);
+		enc = NULL;
+		dec = NULL;
+	}
+end:
+	free(enc);
+	free(dec);
+}
+
+static void
+test_b64url_rejects(void)
+{
+	size_t	len;
+
+	CHECK(crypto_b64url_decode("Zm9v=", 5, &len) == NULL);	/* padding */
+	CHECK(crypto_b64url_decode("Zm+v", 4, &len) == NULL);	/* base64 */
+	CHECK(crypto_b64url_decode("Zm/v", 4, &len) == NULL);
+	CHECK(crypto_b64url_decode("Z", 1, &len) == NULL);	/* 6 bits */
+	CHECK(crypto_b64url_decode("Zm 9", 4, &len) == NULL);
+end:	;
+}
+
+static void
+test_es256_sign_verify(void)
+{
+	struct crypto_key	*k = NULL, *other = NULL;
+	unsigned char		 sig[CRYPTO_ES256_SIGLEN];
+	char			*cause = NULL;
+	const char		*msg = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0";
+
+	k = crypto_key_open(NULL, &cause);
+	CHECK(k != NULL);
+	other = crypto_key_open(NULL, &cause);
+	CHECK(other != NULL);
+	CHECK_INT(crypto_es256_sign(k, msg, strlen(msg), sig), 0);
+	CHECK_INT(crypto_es256_verify(k, msg, strlen(msg), sig), 1);
+	/* Another message, another key, a flipped bit: all refused. */
+	CHECK_INT(crypto_es256_verify(k, msg, strlen(msg) - 1, sig), 0);
+	CHECK_INT(crypto_es256_verify(other, msg, strlen(msg), sig), 0);
+	sig[10] ^= 1;
+	CHECK_INT(crypto_es256_verify(k, msg, strlen(msg), sig), 0);
+end:
+	crypto_key_free(k);
+	crypto_key_free(other);
+	free(cause);
+}
+
+/* The key file is made once (mode 0600) and read back the next time. */
+static void
+test_key_file(void)
+{
+	char			 dir[] = "/tmp/test_crypto.XXXXXX", path[64];
+	struct crypto_key	*a = NULL, *b = NULL;
+	unsigned char		 ax[32], ay[32], bx[32], by[32];
+	unsigned char		 sig[CRYPTO_ES256_SIGLEN];
+	struct stat		 sb;
+	char			*cause = NULL;
+	FILE			*f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/key.pem", dir);
+	a = crypto_key_open(path, &cause);
+	CHECK(a != NULL);
+	CHECK(stat(path, &sb) == 0);
+	CHECK_INT(sb.st_mode & 0777, 0600);
+	b = crypto_key_open(path, &cause);
+	CHECK(b != NULL);
+	crypto_key_public(a, ax, ay);
+	crypto_key_public(b, bx, by);
+	CHECK(memcmp(ax, bx, 32) == 0 && memcmp(ay, by, 32) == 0);
+	CHECK_INT(crypto_es256_sign(a, "x", 1, sig), 0);
+	CHECK_INT(crypto_es256_verify(b, "x", 1, sig), 1);
+	crypto_key_free(b);
+	b = NULL;
+
+	/* Junk in the file is an error, not a silent new key. */
+	CHECK((f = fopen(path, "w")) != NULL);
+	fputs("not a key\n", f);
+	fclose(f);
+	b = crypto_key_open(path, &cause);
+	CHECK(b == NULL);
+	CHECK(cause != NULL && strstr(cause, path) != NULL);
+end:
+	crypto_key_free(a);
+	crypto_key_free(b);
+	free(cause);
+	unlink(path);
+	rmdir(dir);
+}
+
+static const struct unit_test tests[] = {
+	{ "base64url: RFC 4648 vectors, both ways", test_b64url_vectors },
+	{ "base64url: padding and other alphabets refused", test_b64url_rejects },
+	{ "ES256: sign, verify, refuse tampering", test_es256_sign_verify },
+	{ "key file: made 0600 once, then read back", test_key_file },
+	{ NULL, NULL }
+};
+
+UNIT_MAIN(tests)

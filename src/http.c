@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>	/* the request's HTTP version */
@@ -28,14 +29,19 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "mock.h"
 #include "settings.h"
+#include "signin.h"
 #include "tls.h"
 #include "util.h"
+#include "web.h"
 #include "xmalloc.h"
 
 static void	http_health(struct req *);
 static void	http_unknown_plugin(struct req *);
 static void	http_not_found(struct req *);
+static void	http_close_cancel(struct req *);
+static char	*http_log_uri(const struct req *, char *, size_t);
 
 #define ROUTE_PREFIX	0x1	/* match the prefix and anything below it */
 
@@ -49,7 +55,14 @@ static const struct http_route {
 	{ "/api/notifications", ROUTE_PREFIX, api_notifications },
 	{ "/.backstage/health/v1/readiness", 0, http_health },
 	{ "/.backstage/health/v1/liveness", 0, http_health },
+	{ "/mock", ROUTE_PREFIX, mock_route },
+	{ "/api/auth", ROUTE_PREFIX, signin_route },	/* guest sign-in */
 	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
+	/* The HTML inbox (web.c): the page and its files, nothing below. */
+	{ "/", 0, web_route },
+	{ "/app.js", 0, web_route },
+	{ "/style.css", 0, web_route },
+	{ "/favicon.svg", 0, web_route },
 	{ "/", ROUTE_PREFIX, http_not_found },
 };
 
@@ -231,19 +244,22 @@ http_finish(struct req *r)
 			evhttp_add_header(oh, "Connection", "close");
 		r->ev->minor = 1;
 	}
+	http_close_cancel(r);
 	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
 
 	if (log_enabled(LOG_LVL_INFO)) {
 		ms = (double)(util_mono_us() - r->start_us) / 1000.0;
-		log_info("%s %s %s %d %zu %.3fms origin=%s", r->remote,
-		    r->method, log_escape(path, sizeof path, r->uri,
-		    strlen(r->uri)), r->status, len, ms,
+		log_info("%s %s %s %d %zu %.3fms origin=%s%s%s", r->remote,
+		    r->method, http_log_uri(r, path, sizeof path),
+		    r->status, len, ms,
 		    r->origin ? log_escape(origin, sizeof origin, r->origin,
-		    strlen(r->origin)) : "-");
+		    strlen(r->origin)) : "-",
+		    r->note ? " diag=" : "", r->note ? r->note : "");
 	}
 	evbuffer_free(r->out);
 	free(r->path);
 	free(r->origin);
+	free(r->note);
 	free(r);
 }
 
@@ -281,6 +297,8 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 	srv->ncommits++;
 	if (rc == -1)
 		log_warnx("db: commit failed, answering 503: %s", cause);
+	/* Signals announce only what is stored (api.c). */
+	api_signal_commit(srv, rc == 0);
 	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
 		TAILQ_REMOVE(&srv->deferred, r, entry);
 		srv->ndeferred++;
@@ -605,4 +623,204 @@ http_stop(struct server *srv)
 		evhttp_free(srv->https);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
+}
+
+/* --- long-lived replies: long-polls and event streams (mock.c) --- */
+
+#define HTTP_STREAM_BACKLOG	(4 * 1024 * 1024)	/* unsent bytes */
+
+static void
+http_req_free(struct req *r)
+{
+	evbuffer_free(r->out);
+	free(r->path);
+	free(r->origin);
+	free(r->note);
+	free(r);
+}
+
+static void
+http_log_long(struct req *r, const char *how)
+{
+	char	path[256];
+	double	ms;
+
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	ms = (double)(util_mono_us() - r->start_us) / 1000.0;
+	log_info("%s %s %s %d %.3fms %s", r->remote, r->method,
+	    http_log_uri(r, path, sizeof path), r->status, ms, how);
+}
+
+/*
+ * The request URI for the access log, escaped, with the value of an
+ * access_token query parameter (the /mock/ admin token, for clients that
+ * cannot send headers) left out.
+ */
+static char *
+http_log_uri(const struct req *r, char *buf, size_t len)
+{
+	const char	*p, *end;
+	char		*copy;
+
+	if (r->query == NULL || (p = strstr(r->query, "access_token=")) ==
+	    NULL || (p != r->query && p[-1] != '&'))
+		return (log_escape(buf, len, r->uri, strlen(r->uri)));
+	p += strlen("access_token=");
+	end = p + strcspn(p, "&");
+	xasprintf(&copy, "%.*sREDACTED%s", (int)(p - r->uri), r->uri, end);
+	log_escape(buf, len, copy, strlen(copy));
+	free(copy);
+	return (buf);
+}
+
+/*
+ * evhttp calls a connection's close callback before it frees the
+ * connection.  When the client went away (or timed out) before the reply
+ * was complete, evhttp has already detached the request from the
+ * connection, and the request is ours to free; when the whole listener is
+ * being freed, the connection still holds the request and frees it itself.
+ */
+static void
+http_closecb(struct evhttp_connection *evcon, void *arg)
+{
+	struct req	*r = arg;
+	void		(*cb)(struct req *, void *) = r->closecb;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	r->closecb = NULL;
+	if (r->closewatch != NULL) {
+		event_free(r->closewatch);
+		r->closewatch = NULL;
+	}
+	/* Ours replaced tls_request_hook()'s callback: do its work too. */
+	if (r->tls)
+		tls_close_notify(evcon);
+	if (r->status == 0)
+		r->status = 499;	/* nginx's "client closed request" */
+	http_log_long(r, "client went away");
+	if (cb != NULL)
+		cb(r, r->closearg);
+	if (evhttp_request_get_connection(r->ev) == NULL)
+		evhttp_request_free(r->ev);
+	http_req_free(r);
+}
+
+/*
+ * Stop watching for the client's departure before the reply goes out.  On
+ * the TLS listener our callback replaced the one tls_request_hook() set
+ * (it sends close_notify), so put that one back.
+ */
+static void
+http_close_cancel(struct req *r)
+{
+	struct evhttp_connection	*evcon;
+
+	if (r->closecb == NULL)
+		return;
+	r->closecb = NULL;
+	r->closearg = NULL;
+	if (r->closewatch != NULL) {
+		event_free(r->closewatch);
+		r->closewatch = NULL;
+	}
+	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
+		return;
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (r->tls)
+		tls_request_hook(r->ev);
+}
+
+/*
+ * While a request waits, evhttp does not read from its connection (data
+ * arriving then would even be fatal: evhttp_read_cb() aborts in the
+ * writing state), so it cannot see the client leave.  We peek at the
+ * socket instead: on EOF or a reset we hand evhttp the EOF it would have
+ * seen, and its usual teardown runs (and calls http_closecb).  Pipelined
+ * bytes end the watch; evhttp reads them after the reply.  On TLS the
+ * bytes are records: an alert (close_notify, or a fatal one) means the
+ * client is leaving, anything else ends the watch.
+ */
+static void
+http_peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct req			*r = arg;
+	struct evhttp_connection	*evcon;
+	unsigned char			 b;
+	ssize_t				 n;
+
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n == 1 && !(r->tls && b == 0x15)) {
+		event_del(r->closewatch);
+		return;
+	}
+	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL)
+		bufferevent_trigger_event(evhttp_connection_get_bufferevent(
+		    evcon), BEV_EVENT_READING | BEV_EVENT_EOF, 0);
+}
+
+void
+http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
+{
+	struct evhttp_connection	*evcon;
+	evutil_socket_t			 fd;
+
+	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
+		return;
+	r->closecb = cb;
+	r->closearg = arg;
+	evhttp_connection_set_closecb(evcon, http_closecb, r);
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd != -1) {
+		r->closewatch = event_new(r->srv->base, fd, EV_READ |
+		    EV_PERSIST, http_peek_cb, r);
+		event_add(r->closewatch, NULL);
+	}
+}
+
+void
+http_stream_start(struct req *r, const char *ctype)
+{
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->ev);
+
+	r->status = 200;
+	r->ctype = ctype;
+	r->streaming = 1;
+	evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "Cache-Control", "no-cache");
+	/* Proxies (nginx) would otherwise hold events back. */
+	evhttp_add_header(oh, "X-Accel-Buffering", "no");
+	evhttp_send_reply_start(r->ev, 200, http_reason(200));
+	http_log_long(r, "stream started");
+}
+
+int
+http_stream_write(struct req *r, const void *buf, size_t len)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+
+	/* A client that does not read must not make us buffer forever. */
+	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) >
+	    HTTP_STREAM_BACKLOG)
+		return (-1);
+	evbuffer_add(r->out, buf, len);
+	evhttp_send_reply_chunk(r->ev, r->out);
+	/* evhttp moves what it can; keep nothing around either way. */
+	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	return (0);
+}
+
+void
+http_stream_end(struct req *r)
+{
+	http_close_cancel(r);
+	evhttp_send_reply_end(r->ev);
+	http_log_long(r, "stream ended");
+	http_req_free(r);
 }

@@ -14,8 +14,10 @@
 #include <sys/queue.h>
 
 struct auth;
+struct catalog;
 struct config;
 struct db;
+struct diag;
 struct evbuffer;
 struct event;
 struct event_base;
@@ -41,6 +43,9 @@ struct server {
 	/* Called after each successful commit with the last stored seq
 	 * (the assertion API wakes its waiters from here). */
 	void			(*on_commit)(struct server *, int64_t seq);
+	struct mock		*mock;		/* the assertion API (mock.c) */
+	struct diag		*diag;		/* retry detector (diag.c) */
+	struct catalog		*catalog;	/* --catalog entities (catalog.c) */
 	uint64_t		 nrequests;
 	uint64_t		 ncommits;	/* transactions committed */
 	uint64_t		 ndeferred;	/* replies that waited for one */
@@ -65,7 +70,13 @@ struct req {
 	const char		*ctype;
 	struct evbuffer		*out;
 	char			*origin;	/* for the access log */
+	char			*note;		/* diagnosis codes for the log line */
 	TAILQ_ENTRY(req)	 entry;
+	/* Long-lived replies (http_on_close, http_stream_*). */
+	void			(*closecb)(struct req *, void *);
+	void			*closearg;
+	struct event		*closewatch;	/* peeks for the client's EOF */
+	int			 streaming;
 };
 
 /* Set up the listeners from settings.  Returns -1 and *cause. */
@@ -99,5 +110,21 @@ void		 http_empty(struct req *, int status);
 
 /* Add a response header (before the way out). */
 void		 http_add_header(struct req *, const char *name, const char *value);
+
+/*
+ * Long-lived replies (the assertion API's long-polls and event streams).
+ * http_on_close: if the client goes away before the reply ends, call cb
+ * once; r is freed when cb returns, and must not be answered.  A reply
+ * (any way out, or http_stream_end) cancels cb.  A streamed reply starts
+ * with http_stream_start (status 200, headers now), goes on with
+ * http_stream_write, and ends with http_stream_end, which frees r.
+ */
+void		 http_on_close(struct req *, void (*cb)(struct req *, void *),
+		    void *arg);
+void		 http_stream_start(struct req *, const char *ctype);
+/* Returns -1 (nothing written) if the client has left more than a few
+ * MB unread: the caller should end the stream. */
+int		 http_stream_write(struct req *, const void *, size_t);
+void		 http_stream_end(struct req *);
 
 #endif

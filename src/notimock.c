@@ -13,11 +13,16 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "catalog.h"
+#include "client.h"
 #include "config.h"
 #include "db.h"
+#include "diag.h"
 #include "http.h"
 #include "json.h"
+#include "lint.h"
 #include "log.h"
+#include "mock.h"
 #include "settings.h"
 #include "tls.h"
 #include "url.h"
@@ -55,7 +60,8 @@ notimock_tls_options(const struct settings *s, struct tls_server_options *o,
 	o->key_file = s->tls_key;
 	o->state_dir = state_dir;
 	o->sans = (const char **)xcalloc(s->tls_sans.n + 1, sizeof *o->sans);
-	memcpy(o->sans, s->tls_sans.v, s->tls_sans.n * sizeof *o->sans);
+	if (s->tls_sans.n > 0)
+		memcpy(o->sans, s->tls_sans.v, s->tls_sans.n * sizeof *o->sans);
 	o->handshake_timeout = (int)s->idle_timeout;
 }
 
@@ -94,6 +100,10 @@ notimock_serve(int argc, char **argv)
 	notimock_setup(&srv, &s, argc, argv);
 	if (optind < argc)
 		settings_usage();
+	/* The --catalog entities (catalog.c), checked by -n as well. */
+	if ((srv.catalog = catalog_load(s.catalogs.v, s.catalogs.n, &cause))
+	    == NULL)
+		fatalx("catalog: %s", cause);
 	if (s.check) {
 		printf("configuration OK\n");
 		return (0);
@@ -103,6 +113,9 @@ notimock_serve(int argc, char **argv)
 	    "libyaml %s", PACKAGE_VERSION, event_get_version(), db_version(),
 	    tls_version(), json_version(), config_version());
 	auth_log(srv.auth);
+	if (s.catalogs.n > 0)
+		log_info("catalog: %zu entities from %zu file(s)",
+		    catalog_count(srv.catalog), s.catalogs.n);
 	if (auth_service_count(srv.auth) == 0)
 		log_warnx("NO TOKEN CONFIGURED: every POST will get 401 Missing "
 		    "credentials or Illegal token.  Add one with --token TOKEN, "
@@ -122,8 +135,10 @@ notimock_serve(int argc, char **argv)
 			fatalx("tls: %s", cause);
 		free(to.sans);
 	}
+	srv.diag = diag_new();		/* retry detection (diag.c) */
 	if (http_start(&srv, &cause) == -1)
 		fatalx("%s", cause);
+	mock_start(&srv);		/* the assertion API (mock.c) */
 
 	sigint = evsignal_new(srv.base, SIGINT, notimock_signal, &srv);
 	sigterm = evsignal_new(srv.base, SIGTERM, notimock_signal, &srv);
@@ -132,12 +147,15 @@ notimock_serve(int argc, char **argv)
 
 	event_base_dispatch(srv.base);
 
+	mock_stop(&srv);
 	http_stop(&srv);
 	event_free(sigint);
 	event_free(sigterm);
 	tls_server_free(srv.tls);
 	db_close(srv.db);
+	diag_free(srv.diag);
 	auth_free(srv.auth);
+	catalog_free(srv.catalog);
 	config_free(srv.config);
 	settings_free(&s);
 	event_base_free(srv.base);
@@ -175,6 +193,12 @@ static const struct {
 } notimock_commands[] = {
 	{ "serve", notimock_serve },
 	{ "ca", notimock_ca },
+	{ "lint", lint_main },
+	/* The assertion API's client side (client.c). */
+	{ "wait", client_wait },
+	{ "list", client_list },
+	{ "reset", client_reset },
+	{ "cursor", client_cursor },
 };
 
 int

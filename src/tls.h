@@ -13,6 +13,7 @@
 struct event_base;
 struct bufferevent;
 struct evhttp_request;
+struct evhttp_connection;
 struct tls_server;
 struct tls_client;
 
@@ -35,6 +36,10 @@ struct bufferevent	*tls_server_bevcb(struct event_base *, void *arg);
 /* Call from every request handler on the TLS listener (cheap): arranges for
  * close_notify when evhttp closes the connection. */
 void			 tls_request_hook(struct evhttp_request *);
+/* What tls_request_hook()'s close callback does: send close_notify if evcon
+ * is a TLS connection.  For code that installs its own close callback
+ * (evhttp keeps only one), call this from it instead. */
+void			 tls_close_notify(struct evhttp_connection *);
 /* The CA certificate (PEM) that clients should trust: the generated CA, or
  * with --tls-cert the last certificate of that chain file.  Borrowed. */
 const char		*tls_server_ca_pem(const struct tls_server *);
@@ -49,6 +54,16 @@ void			 tls_client_free(struct tls_client *);
  * cafile or the system store); use with evhttp_connection_base_bufferevent_new. */
 struct bufferevent	*tls_client_bev(struct tls_client *, struct event_base *,
 			    const char *host);
+
+/* Process-wide counters of server-side TLS connections. */
+struct tls_stats {
+	unsigned long long	 opened;	/* accepted (bevcb calls) */
+	unsigned long long	 closed;	/* freed; equals opened when idle */
+	unsigned long long	 handshakes;	/* completed */
+	unsigned long long	 failed;	/* handshakes failed or abandoned */
+	unsigned long long	 plain_http;	/* plain HTTP answered with 400 */
+};
+void			 tls_stats(struct tls_stats *);
 
 /* "mbed TLS 2.28.3", for the start-up log. */
 const char		*tls_version(void);

@@ -40,6 +40,7 @@
 static void	http_health(struct req *);
 static void	http_unknown_plugin(struct req *);
 static void	http_not_found(struct req *);
+static void	http_ca_pem(struct req *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 
@@ -55,6 +56,7 @@ static const struct http_route {
 	{ "/api/notifications", ROUTE_PREFIX, api_notifications },
 	{ "/.backstage/health/v1/readiness", 0, http_health },
 	{ "/.backstage/health/v1/liveness", 0, http_health },
+	{ "/mock/ca.pem", 0, http_ca_pem },		/* public: no admin token */
 	{ "/mock", ROUTE_PREFIX, mock_route },
 	{ "/api/auth", ROUTE_PREFIX, signin_route },	/* guest sign-in */
 	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
@@ -400,6 +402,28 @@ http_health(struct req *r)
 	r->backstage = 1;
 	http_send(r, 200, "application/json; charset=utf-8", ok,
 	    sizeof ok - 1);
+}
+
+/* The CA clients should trust (the generated one, or the top of the
+ * --tls-cert chain): public, so that a cluster can fetch it. */
+static void
+http_ca_pem(struct req *r)
+{
+	const char	*pem;
+
+	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+		http_add_header(r, "Allow", "GET, HEAD");
+		http_error(r, 405, "MethodNotAllowedError",
+		    "Only GET and HEAD are allowed here");
+		return;
+	}
+	if (r->srv->tls == NULL) {
+		http_error(r, 404, "NotFoundError",
+		    "TLS is off (--tls-listen off): there is no CA to trust");
+		return;
+	}
+	pem = tls_server_ca_pem(r->srv->tls);
+	http_send(r, 200, "application/x-pem-file", pem, strlen(pem));
 }
 
 /* /api/<other plugin>: no plugin barrier runs there, so an empty 404. */

@@ -87,6 +87,17 @@ notimock_setup(struct server *srv, struct settings *s, int argc, char **argv)
 	    len > 0 && s->base_url[len - 1] == '/' ? "" : "/");
 }
 
+/* Free what notimock_setup (and serve) loaded; NULL members are fine. */
+static void
+notimock_teardown(struct server *srv, struct settings *s)
+{
+	catalog_free(srv->catalog);
+	auth_free(srv->auth);
+	config_free(srv->config);
+	settings_free(s);
+	free(srv->base_url);
+}
+
 static int
 notimock_serve(int argc, char **argv)
 {
@@ -106,6 +117,7 @@ notimock_serve(int argc, char **argv)
 		fatalx("catalog: %s", cause);
 	if (s.check) {
 		printf("configuration OK\n");
+		notimock_teardown(&srv, &s);
 		return (0);
 	}
 
@@ -154,12 +166,8 @@ notimock_serve(int argc, char **argv)
 	tls_server_free(srv.tls);
 	db_close(srv.db);
 	diag_free(srv.diag);
-	auth_free(srv.auth);
-	catalog_free(srv.catalog);
-	config_free(srv.config);
-	settings_free(&s);
 	event_base_free(srv.base);
-	free(srv.base_url);
+	notimock_teardown(&srv, &s);
 	free(state);
 	log_info("stopped");
 	return (0);
@@ -179,10 +187,13 @@ notimock_ca(int argc, char **argv)
 	state = notimock_state_dir(s.db);
 	notimock_tls_options(&s, &to, state);
 	rc = tls_print_ca(&to, &cause);
-	if (rc == -1)
+	if (rc == -1) {
 		fprintf(stderr, "notimock ca: %s\n", cause);
+		free(cause);
+	}
 	free(to.sans);
 	free(state);
+	notimock_teardown(&srv, &s);
 	return (rc == 0 ? 0 : 1);
 }
 

@@ -8,11 +8,14 @@ Every test starts its own notimock.
 
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
 from conftest import (DATA, MOUNT, NOTIFS, TOKEN, assert_error, dumps,
-                      run_expect_exit)
+                      notimock_bin, run_expect_exit, server_env)
 
 JSON = [("Content-Type", "application/json")]
 VALID = dumps({"recipients": {"type": "broadcast"},
@@ -246,3 +249,25 @@ def test_disabled_default_auth_policy_still_needs_a_principal(own_server,
     assert_error(srv.req("POST", NOTIFS, VALID, JSON, token=None), 401,
                  "AuthenticationError", "Missing credentials")
     assert origin_of(srv, TOKEN) == "argocd-notifications"
+
+
+def test_check_flag_validates_and_exits():
+    """-n checks the configuration, prints 'configuration OK', exits 0;
+    a bad one exits 1 with Backstage's message."""
+    workdir = tempfile.mkdtemp(prefix="notimock-e2e-")
+    try:
+        ok = subprocess.run(
+            [notimock_bin(), "-n", "--config",
+             os.path.join(DATA, "app-config.yaml")],
+            cwd=workdir, capture_output=True, text=True, timeout=10,
+            env=server_env())
+        assert (ok.returncode, ok.stdout) == (0, "configuration OK\n"), \
+            ok.stderr
+        bad = subprocess.run([notimock_bin(), "-n", "--token", "short"],
+                             cwd=workdir, capture_output=True, text=True,
+                             timeout=10, env=server_env())
+        assert bad.returncode == 1
+        assert "Illegal token, must be at least 8 characters length" in \
+            bad.stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

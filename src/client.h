@@ -1,5 +1,5 @@
 /*
- * client.h: the assertion API from the command line (doc/asserting.md):
+ * client.h: the assertion API from the command line (README.md, "Asserting deliveries"):
  * `notimock wait`, `list`, `reset` and `cursor` talk to a running notimock
  * over HTTP(S) with libevent's HTTP client.
  *

@@ -3,7 +3,7 @@
  * Argo CD with a terse 400 or 401; notimock sees the raw request, so it says
  * what is wrong and which configuration change fixes it.  The rules come
  * from ../shared/spec/argocd-webhook.md section 10; the codes are listed in
- * doc/troubleshooting.md.
+ * README.md, "Troubleshooting Argo CD with notimock".
  *
  * Diagnosis is pure logic over a struct diag_input, and never changes the
  * answer: it runs once the answer is decided.  Only the retry detector has

@@ -1,6 +1,6 @@
 """
 The assertion API as commands: `notimock wait | list | reset | cursor`
-(doc/asserting.md).  Exit codes: 0 satisfied, 1 wait timed out, 2 usage,
+(README.md, "Asserting deliveries").  Exit codes: 0 satisfied, 1 wait timed out, 2 usage,
 connection or server errors.
 """
 

@@ -201,6 +201,8 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	struct db_delivery	 d;
 	struct json		*payload = NULL, *recip = NULL;
 	const char		*title = NULL, *topic = NULL, *severity = NULL;
+	const struct json	*src;
+	struct json		*loose = NULL;
 	char			*headers, *pj = NULL, *rj = NULL, *ej, *uj, *ij;
 	char			*dj, *dcodes = NULL;
 	const char		**ev = NULL;
@@ -208,9 +210,23 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	struct json		*e;
 	char			 msg[512];
 
-	if (c->body != NULL && json_type(c->body) == JSON_OBJECT) {
-		payload = json_get(c->body, "payload");
-		recip = json_get(c->body, "recipients");
+	/*
+	 * A refused request whose body Backstage never parsed (no JSON
+	 * Content-Type, as Argo CD sends by default) still says what it was
+	 * for: read it here, for the record only, so it is filed under its
+	 * entities and title.
+	 */
+	src = c->body;
+	if (src == NULL && status != 200) {
+		const unsigned char *raw = http_body(r, &blen);
+
+		if (blen > 0 && blen <= API_BODY_LIMIT)
+			src = loose = json_parse((const char *)raw, blen, 0,
+			    msg, sizeof msg, NULL);
+	}
+	if (src != NULL && json_type(src) == JSON_OBJECT) {
+		payload = json_get(src, "payload");
+		recip = json_get(src, "recipients");
 		if (payload != NULL)
 			pj = json_print(payload, NULL);
 		if (recip != NULL)
@@ -291,6 +307,7 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	free(ij);
 	free(dj);
 	free(ev);
+	json_free(loose);
 }
 
 /* Answer with Backstage's error body; cause may be NULL. */

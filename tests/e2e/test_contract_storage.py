@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import MOUNT, NOTIFS, TOKEN, columns, db, dumps
+from conftest import (MOUNT, NOTIFS, TOKEN, assert_input_error, columns, db,
+                      dumps)
 
 JSON = [("Content-Type", "application/json")]
 VALID = dumps({"recipients": {"type": "broadcast"},
@@ -204,3 +205,25 @@ def test_restart_keeps_data(own_server):
         old = conn.execute("SELECT method, path, status FROM deliveries "
                            "WHERE seq = ?", (seq,)).fetchone()
     assert tuple(old) == ("POST", NOTIFS, 200)
+
+
+def test_refused_unparsed_body_is_filed_under_its_entity(server):
+    """Argo CD without a Content-Type: Backstage never parses the body and
+    answers 400, but the delivery still records the entity and title it
+    was for (the record only; the answer is Backstage's)."""
+    body = dumps({"recipients": {"type": "entity",
+                                 "entityRef": "component:default/no-ctype"},
+                  "payload": {"title": "no content type", "topic": "t1"}})
+    r = server.req("POST", NOTIFS, body, [("User-Agent",
+                                           "Go-http-client/1.1")])
+    assert_input_error(r, "unsupported media type undefined")
+    conn = db(server)
+    row = conn.execute("SELECT status, entities, title, topic FROM "
+                       "deliveries ORDER BY seq DESC LIMIT 1").fetchone()
+    refs = [x[0] for x in conn.execute(
+        "SELECT ref FROM delivery_entities WHERE seq = "
+        "(SELECT max(seq) FROM deliveries)")]
+    conn.close()
+    assert tuple(row) == (400, '["component:default/no-ctype"]',
+                          "no content type", "t1")
+    assert refs == ["component:default/no-ctype"]

@@ -7,7 +7,7 @@ talk to it over raw http.client connections, so that every header sent
 (Content-Type above all: Argo CD sends none) is under the test's control.
 
 Set $NOTIMOCK_URL to run the tests against a server that is already running
-(under gdb, or the reference Backstage backend in /work/shared/oracle); then
+(under gdb, or the reference Backstage backend in ../shared/oracle); then
 tests that need their own server or its database file are skipped.
 $NOTIMOCK_USER_TOKEN supplies a user token for such a server, and
 NOTIMOCK_E2E_ORACLE=1 says it is the reference backend (its epoch-ms times

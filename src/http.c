@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mock.h"
 #include "settings.h"
+#include "signals.h"
 #include "signin.h"
 #include "tls.h"
 #include "util.h"
@@ -261,6 +262,7 @@ http_finish(struct req *r)
 	evbuffer_free(r->out);
 	free(r->path);
 	free(r->origin);
+	free(r->url);
 	free(r->note);
 	free(r);
 }
@@ -299,8 +301,8 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 	srv->ncommits++;
 	if (rc == -1)
 		log_warnx("db: commit failed, answering 503: %s", cause);
-	/* Signals announce only what is stored (api.c). */
-	api_signal_commit(srv, rc == 0);
+	/* Signals announce only what is stored (signals.c). */
+	signals_commit(srv, rc == 0);
 	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
 		TAILQ_REMOVE(&srv->deferred, r, entry);
 		srv->ndeferred++;
@@ -309,7 +311,7 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 			    "this request: %s", cause);
 			evbuffer_drain(r->out, evbuffer_get_length(r->out));
 			body = http_error_body(r, 503, "ServiceUnavailableError",
-			    msg, NULL, NULL, &len);
+			    msg, NULL, r->url, &len);
 			evbuffer_add(r->out, body, len);
 			free(body);
 			r->status = 503;
@@ -659,6 +661,7 @@ http_req_free(struct req *r)
 	evbuffer_free(r->out);
 	free(r->path);
 	free(r->origin);
+	free(r->url);
 	free(r->note);
 	free(r);
 }

@@ -70,6 +70,9 @@ struct req {
 	const char		*ctype;
 	struct evbuffer		*out;
 	char			*origin;	/* for the access log */
+	char			*url;		/* request.url of error bodies, if
+						   not uri (Backstage's is relative
+						   to the plugin mount) */
 	char			*note;		/* diagnosis codes for the log line */
 	TAILQ_ENTRY(req)	 entry;
 	/* Long-lived replies (http_on_close, http_stream_*). */

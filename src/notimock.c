@@ -135,6 +135,9 @@ notimock_serve(int argc, char **argv)
 		    "externalAccess in a --config file.");
 
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f) then fails the write with EFBIG, which
+	 * the store answers with 503, instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((srv.db = db_open(s.db, strcmp(s.db_sync, "full") == 0, &cause))

@@ -24,7 +24,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "api.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -32,6 +31,7 @@
 #include "log.h"
 #include "mock.h"
 #include "settings.h"
+#include "signals.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -891,7 +891,7 @@ mock_stream_event(struct mock_stream *s, const struct db_record *d)
  * recipient is the user ref, or null for everyone.
  */
 static void
-mock_stream_signal(const struct api_signal *sig, void *arg)
+mock_stream_signal(const struct signals_entry *sig, void *arg)
 {
 	struct mock_stream	*s = arg;
 	struct json		*o, *msg;
@@ -957,7 +957,7 @@ mock_events(struct req *r, struct mock_opts *opts)
 	s->o = *opts;
 	memset(opts, 0, sizeof *opts);
 	s->last = db_cursor(r->srv->db);
-	s->sig_last = api_signal_last();
+	s->sig_last = signals_last();
 	TAILQ_INSERT_TAIL(&m->streams, s, entry);
 	http_on_close(r, mock_stream_gone, s);
 	http_stream_start(r, "text/event-stream; charset=utf-8");
@@ -1279,7 +1279,7 @@ mock_on_commit(struct server *srv, int64_t seq)
 	if (m == NULL)
 		return;
 	TAILQ_FOREACH(s, &m->streams, entry)
-		api_signal_replay(s->sig_last, mock_stream_signal, s);
+		signals_replay(s->sig_last, mock_stream_signal, s);
 	TAILQ_FOREACH(w, &m->waiters, entry)
 		if (w->checked < from)
 			from = w->checked;

@@ -1,0 +1,102 @@
+/*
+ * signals.c: Backstage's "notifications" signal channel (spec section 12):
+ * the signals queued while a request's writes are in the open transaction,
+ * and the ring of published ones that the event stream (mock.c) replays.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "signals.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/*
+ * Signals wait in signals_pending until the transaction that stored what
+ * they announce commits (http.c calls signals_commit()), then get an id
+ * and go into a ring of the last SIGNALS_KEEP, from which the event
+ * stream (mock.c) reads them with signals_replay().
+ */
+#define SIGNALS_KEEP	1024
+
+struct signals_queued {
+	char	*user;
+	char	*message;
+};
+
+static struct signals_queued	*signals_pending;
+static size_t			 signals_npending;
+static struct signals_entry	 signals_ring[SIGNALS_KEEP];
+static uint64_t			 signals_lastid;
+
+/* Queue a signal until its transaction ends; json is copied. */
+void
+signals_queue(struct server *srv, const char *user, const char *json)
+{
+	(void)srv;
+	signals_pending = xreallocarray(signals_pending, signals_npending + 1,
+	    sizeof *signals_pending);
+	signals_pending[signals_npending].user = user ? xstrdup(user) : NULL;
+	signals_pending[signals_npending].message = xstrdup(json);
+	signals_npending++;
+}
+
+/* Publish the queued signals into the ring, or drop them. */
+void
+signals_commit(struct server *srv, int committed)
+{
+	struct signals_entry	*s;
+	struct signals_queued	*p;
+	char			 who[256], what[512];
+	size_t			 i;
+
+	(void)srv;
+	for (i = 0; i < signals_npending; i++) {
+		p = &signals_pending[i];
+		if (!committed) {
+			free(p->user);
+			free(p->message);
+			continue;
+		}
+		s = &signals_ring[++signals_lastid % SIGNALS_KEEP];
+		free((char *)s->user);
+		free((char *)s->message);
+		s->id = signals_lastid;
+		s->at = util_now_ms();
+		s->user = p->user;
+		s->message = p->message;
+		if (log_enabled(LOG_LVL_DEBUG))
+			log_debug("%s: signal %llu on 'notifications' to %s: %s",
+			    __func__, (unsigned long long)s->id, s->user ?
+			    log_escape(who, sizeof who, s->user,
+			    strlen(s->user)) : "everyone", log_escape(what,
+			    sizeof what, s->message, strlen(s->message)));
+	}
+	free(signals_pending);
+	signals_pending = NULL;
+	signals_npending = 0;
+}
+
+/* Hand fn the kept signals with an id above since, oldest first. */
+uint64_t
+signals_replay(uint64_t since,
+    void (*fn)(const struct signals_entry *, void *), void *arg)
+{
+	uint64_t	id;
+
+	id = since + 1;
+	if (signals_lastid >= SIGNALS_KEEP && id <= signals_lastid -
+	    SIGNALS_KEEP)
+		id = signals_lastid - SIGNALS_KEEP + 1;
+	for (; id <= signals_lastid; id++)
+		fn(&signals_ring[id % SIGNALS_KEEP], arg);
+	return (signals_lastid);
+}
+
+/* The id of the last signal published (0: none yet). */
+uint64_t
+signals_last(void)
+{
+	return (signals_lastid);
+}

@@ -138,6 +138,9 @@ notimock_serve(int argc, char **argv)
 	/* A file-size limit (ulimit -f) then fails the write with EFBIG, which
 	 * the store answers with 503, instead of killing the server. */
 	signal(SIGXFSZ, SIG_IGN);
+	/* libevent's own consistency checks, for test runs (slower). */
+	if (getenv("EVENT_DEBUG_MODE") != NULL)
+		event_enable_debug_mode();
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((srv.db = db_open(s.db, strcmp(s.db_sync, "full") == 0, &cause))

@@ -420,40 +420,40 @@ api_charset(const char *ctype, char *buf, size_t len)
 static enum api_route
 api_match(int cmd, const char *sub)
 {
-	char		 p[512], *seg2;
+	char		*p, *seg2;
 	size_t		 len;
 	int		 get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
 	int		 post = cmd == EVHTTP_REQ_POST;
+	enum api_route	 route = R_NONE;
 
-	len = strlen(sub);
-	if (len >= sizeof p)
-		return (R_NONE);
-	memcpy(p, sub, len + 1);
+	p = xstrdup(sub);
+	len = strlen(p);
 	if (len > 1 && p[len - 1] == '/')
 		p[--len] = '\0';
 	if (strcmp(p, "/") == 0 || util_strcaseeq(p, "/notifications"))
-		return (post ? R_CREATE : get ? R_LIST : R_NONE);
-	if (util_strcaseeq(p, "/update") ||
+		route = post ? R_CREATE : get ? R_LIST : R_NONE;
+	else if (util_strcaseeq(p, "/update") ||
 	    util_strcaseeq(p, "/notifications/update"))
-		return (post ? R_UPDATE : get && util_strcaseeq(p,
-		    "/notifications/update") ? R_GET : R_NONE);
-	if (util_strcaseeq(p, "/status"))
-		return (get ? R_STATUS : R_NONE);
-	if (util_strcaseeq(p, "/topics"))
-		return (get ? R_TOPICS : R_NONE);
-	if (util_strcaseeq(p, "/settings"))
-		return (get ? R_SETTINGS_GET : post ? R_SETTINGS_POST : R_NONE);
-	if (util_strcaseeq(p, "/openapi.json"))
-		return (get ? R_OPENAPI : R_NONE);
-	if (!get || p[0] != '/' || p[1] == '\0')
-		return (R_NONE);
-	seg2 = strchr(p + 1, '/');
-	if (seg2 == NULL)
-		return (R_GET);		/* legacy GET /:id */
-	if (util_strncaseeq(p, "/notifications/", 15) &&
-	    strchr(p + 15, '/') == NULL && p[15] != '\0')
-		return (R_GET);
-	return (R_NONE);
+		/* A GET there is /:id or /notifications/:id. */
+		route = post ? R_UPDATE : get ? R_GET : R_NONE;
+	else if (util_strcaseeq(p, "/status"))
+		route = get ? R_STATUS : R_NONE;
+	else if (util_strcaseeq(p, "/topics"))
+		route = get ? R_TOPICS : R_NONE;
+	else if (util_strcaseeq(p, "/settings"))
+		route = get ? R_SETTINGS_GET : post ? R_SETTINGS_POST : R_NONE;
+	else if (util_strcaseeq(p, "/openapi.json"))
+		route = get ? R_OPENAPI : R_NONE;
+	else if (get && p[0] == '/' && p[1] != '\0') {
+		seg2 = strchr(p + 1, '/');
+		if (seg2 == NULL)
+			route = R_GET;		/* legacy GET /:id */
+		else if (util_strncaseeq(p, "/notifications/", 15) &&
+		    strchr(p + 15, '/') == NULL && p[15] != '\0')
+			route = R_GET;
+	}
+	free(p);
+	return (route);
 }
 
 /*
@@ -822,23 +822,23 @@ out:
 	return (rc);
 }
 
-/* A string or an array of strings, as a list; duplicates dropped. */
+/* A string or an array of strings, as a list; duplicates dropped (in
+ * linear time: a body may hold thousands of refs). */
 static struct json *
 api_ref_list(const struct json *v)
 {
-	struct json	*list = json_new_array(), *e, *f;
+	struct json	*list = json_new_array(), *e;
+	struct strset	*seen;
 
 	if (json_type(v) == JSON_STRING) {
 		json_append(list, json_dup(v));
 		return (list);
 	}
-	for (e = json_first(v); e != NULL; e = json_next(e)) {
-		for (f = json_first(list); f != NULL; f = json_next(f))
-			if (strcmp(json_string(f), json_string(e)) == 0)
-				break;
-		if (f == NULL)
+	seen = strset_new();
+	for (e = json_first(v); e != NULL; e = json_next(e))
+		if (json_string(e) != NULL && strset_add(seen, json_string(e)))
 			json_append(list, json_dup(e));
-	}
+	strset_free(seen);
 	return (list);
 }
 
@@ -858,17 +858,6 @@ api_strv(const struct json *list, size_t *np)
 	return (v);
 }
 
-static int
-api_in_list(const struct json *list, const char *s)
-{
-	const struct json	*e;
-
-	for (e = json_first(list); e != NULL; e = json_next(e))
-		if (strcmp(json_string(e), s) == 0)
-			return (1);
-	return (0);
-}
-
 static void
 api_create(struct api_ctx *c)
 {
@@ -881,6 +870,7 @@ api_create(struct api_ctx *c)
 	char			*stripped, *body;
 	char			**refv = NULL, **exclv = NULL, **users = NULL;
 	size_t			 len, nrefv = 0, nexclv = 0, nusers = 0, i;
+	struct strset		*reached = NULL;
 
 	payload = json_get(c->body, "payload");
 	recip = json_get(c->body, "recipients");
@@ -963,9 +953,10 @@ api_create(struct api_ctx *c)
 	users = catalog_resolve(srv->catalog, refv, nrefv, exclv, nexclv,
 	    &nusers);
 	topic = json_string(json_get(payload, "topic"));
+	reached = strset_new();
 	for (i = 0; i < nusers; i++) {
 		ref = users[i];
-		if (!entity_is_user(ref) || api_in_list(c->users, ref))
+		if (!entity_is_user(ref) || !strset_add(reached, ref))
 			continue;
 		/* A user who turned this origin or topic off for the Web
 		 * channel gets nothing, silently. */
@@ -997,6 +988,7 @@ out:
 	json_free(excl);
 	free(refv);
 	free(exclv);
+	strset_free(reached);
 	catalog_strv_free(users, nusers);
 }
 

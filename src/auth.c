@@ -391,8 +391,9 @@ auth_new(const struct settings *s, const struct config *cfg, char **cause)
 	for (i = 0; i < s->user_tokens.n; i++) {
 		copy = xstrdup(s->user_tokens.v[i]);
 		if ((sep = strchr(copy, '=')) == NULL || sep[1] == '\0') {
-			xasprintf(cause, "--user-token: expected TOKEN=USERREF, "
-			    "got '%.*s...'", 2, copy);
+			xasprintf(cause, "--user-token #%zu: expected "
+			    "TOKEN=USERREF (the value is not shown: it may be "
+			    "a secret)", i + 1);
 			free(copy);
 			goto fail;
 		}

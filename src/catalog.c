@@ -18,6 +18,7 @@
 #include "config.h"
 #include "entity.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define CATALOG_MAX_DEPTH	16	/* Location entities naming files */
@@ -90,6 +91,16 @@ catalog_strv_addu(char ***v, size_t *n, const char *s)
 {
 	if (!catalog_strv_has(*v, *n, s))
 		catalog_strv_add(v, n, s);
+}
+
+/* Add a copy of s to the list v and to its set, unless the set has it. */
+static void
+catalog_set_add(char ***v, size_t *n, struct strset *set, const char *s)
+{
+	if (strset_has(set, s))
+		return;
+	catalog_strv_add(v, n, s);
+	strset_add(set, (*v)[*n - 1]);
 }
 
 void
@@ -500,25 +511,44 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 	size_t				 nnext = 0, nout = 0, i, j;
 	const struct catalog_entity	*e;
 	const struct catalog_rel	*r;
+	struct strset			*isexcl, *isuser, *isseen, *istodo;
 
+	/*
+	 * The lists keep Backstage's order; the sets answer "is it there?"
+	 * in constant time (a body may name thousands of refs).  Each set
+	 * borrows the strings of the list beside it.
+	 */
+	isexcl = strset_new();
+	for (i = 0; i < nexcl; i++)
+		strset_add(isexcl, excl[i]);
+	isuser = strset_new();
+	isseen = strset_new();
+	istodo = strset_new();
 	for (i = 0; i < nrefs; i++) {
-		catalog_strv_addu(&todo, &ntodo, refs[i]);
-		catalog_strv_addu(&seen, &nseen, refs[i]);
+		if (strset_has(istodo, refs[i]))
+			continue;
+		catalog_strv_add(&todo, &ntodo, refs[i]);
+		strset_add(istodo, todo[ntodo - 1]);
+		catalog_strv_add(&seen, &nseen, refs[i]);
+		strset_add(isseen, seen[nseen - 1]);
 	}
+	strset_free(istodo);
 	while (ntodo > 0) {
 		for (i = 0; i < ntodo; i++)
 			if (entity_is_user(todo[i]))
-				catalog_strv_addu(&users, &nusers, todo[i]);
+				catalog_set_add(&users, &nusers, isuser,
+				    todo[i]);
 		for (i = 0; i < ntodo; i++) {
 			if (entity_is_user(todo[i]) ||
-			    catalog_strv_has(excl, nexcl, todo[i]))
+			    strset_has(isexcl, todo[i]))
 				continue;
 			if ((e = catalog_get(cat, todo[i])) == NULL)
 				continue;	/* not in the catalog */
-			if (catalog_strv_has(excl, nexcl, e->ref))
+			if (strset_has(isexcl, e->ref))
 				continue;
 			if (e->is_user) {
-				catalog_strv_addu(&users, &nusers, e->ref);
+				catalog_set_add(&users, &nusers, isuser,
+				    e->ref);
 				continue;
 			}
 			for (j = 0; j < e->nrels; j++) {
@@ -526,22 +556,21 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 				if (e->is_group &&
 				    strcmp(r->type, REL_HAS_MEMBER) == 0 &&
 				    entity_is_user(r->target))
-					catalog_strv_addu(&users, &nusers,
-					    r->target);
+					catalog_set_add(&users, &nusers,
+					    isuser, r->target);
 				else if (e->is_group &&
 				    strcmp(r->type, REL_PARENT_OF) == 0 &&
-				    !catalog_strv_has(seen, nseen, r->target)) {
-					catalog_strv_add(&seen, &nseen,
+				    !strset_has(isseen, r->target)) {
+					catalog_set_add(&seen, &nseen, isseen,
 					    r->target);
 					catalog_strv_add(&next, &nnext,
 					    r->target);
 				} else if (!e->is_group &&
 				    strcmp(r->type, REL_OWNED_BY) == 0) {
 					/* Only the first owner counts. */
-					if (!catalog_strv_has(seen, nseen,
-					    r->target)) {
-						catalog_strv_add(&seen, &nseen,
-						    r->target);
+					if (!strset_has(isseen, r->target)) {
+						catalog_set_add(&seen, &nseen,
+						    isseen, r->target);
 						catalog_strv_add(&next, &nnext,
 						    r->target);
 					}
@@ -556,9 +585,11 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 		nnext = 0;
 	}
 	for (i = 0; i < nusers; i++)
-		if (*users[i] != '\0' && !catalog_strv_has(excl, nexcl,
-		    users[i]))
+		if (*users[i] != '\0' && !strset_has(isexcl, users[i]))
 			catalog_strv_add(&out, &nout, users[i]);
+	strset_free(isexcl);
+	strset_free(isuser);
+	strset_free(isseen);
 	catalog_strv_free(users, nusers);
 	catalog_strv_free(seen, nseen);
 	*np = nout;

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 
 int64_t
 util_now_ms(void)
@@ -245,4 +246,84 @@ int
 util_strncaseeq(const char *a, const char *b, size_t n)
 {
 	return (strncasecmp(a, b, n) == 0);
+}
+
+/* --- a set of borrowed strings ----------------------------------------- */
+
+struct strset {
+	const char	**slot;
+	size_t		  cap;		/* a power of two */
+	size_t		  n;
+};
+
+static uint64_t
+strset_hash(const char *s)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (h);
+}
+
+struct strset *
+strset_new(void)
+{
+	struct strset	*set;
+
+	set = xcalloc(1, sizeof *set);
+	set->cap = 16;
+	set->slot = xcalloc(set->cap, sizeof *set->slot);
+	return (set);
+}
+
+void
+strset_free(struct strset *set)
+{
+	if (set == NULL)
+		return;
+	free(set->slot);
+	free(set);
+}
+
+/* The slot that holds s, or the empty slot where it would go. */
+static size_t
+strset_find(const struct strset *set, const char *s)
+{
+	size_t	i = (size_t)strset_hash(s) & (set->cap - 1);
+
+	while (set->slot[i] != NULL && strcmp(set->slot[i], s) != 0)
+		i = (i + 1) & (set->cap - 1);
+	return (i);
+}
+
+int
+strset_has(const struct strset *set, const char *s)
+{
+	return (set->slot[strset_find(set, s)] != NULL);
+}
+
+int
+strset_add(struct strset *set, const char *s)
+{
+	const char	**old;
+	size_t		  i, oldcap;
+
+	if (set->slot[strset_find(set, s)] != NULL)
+		return (0);
+	if ((set->n + 1) * 2 > set->cap) {	/* keep it at most half full */
+		old = set->slot;
+		oldcap = set->cap;
+		set->cap *= 2;
+		set->slot = xcalloc(set->cap, sizeof *set->slot);
+		for (i = 0; i < oldcap; i++)
+			if (old[i] != NULL)
+				set->slot[strset_find(set, old[i])] = old[i];
+		free(old);
+	}
+	set->slot[strset_find(set, s)] = s;
+	set->n++;
+	return (1);
 }

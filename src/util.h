@@ -33,4 +33,17 @@ int		 util_parse_duration(const char *, int64_t *ms);
 int		 util_strcaseeq(const char *, const char *);
 int		 util_strncaseeq(const char *, const char *, size_t);
 
+/*
+ * A set of strings (open addressing, FNV-1a), for de-duplicating client-
+ * sized lists in linear time.  It borrows the strings: they must outlive
+ * the set.
+ */
+struct strset;
+
+struct strset	*strset_new(void);
+void		 strset_free(struct strset *);
+/* Add s; returns 1 if it was new, 0 if it was there already. */
+int		 strset_add(struct strset *, const char *s);
+int		 strset_has(const struct strset *, const char *s);
+
 #endif

@@ -241,3 +241,44 @@ def test_options_known_path(server, path, allow):
 def test_options_unknown_path_is_empty_404(server):
     r = server.req("OPTIONS", MOUNT + "/nope/deeper")
     assert (r.status, r.body) == (404, b"")
+
+
+# --- review findings: /update as /:id, long ids, many refs --------------
+
+def test_get_update_is_the_legacy_id_route(server):
+    """GET /update is GET /:id (only POST /update is the update route): a
+    static token gets the user-only 403, not an empty 404."""
+    for path in ("/update", "/notifications/update"):
+        r = server.req("GET", MOUNT + path)
+        assert_error(r, 403, "NotAllowedError",
+                     "This endpoint does not allow 'service' credentials",
+                     "GET", path)
+
+
+def test_long_id_still_routes(server):
+    path = "/notifications/" + "a" * 600
+    r = server.req("GET", MOUNT + path)
+    assert_error(r, 403, "NotAllowedError",
+                 "This endpoint does not allow 'service' credentials",
+                 "GET", path)
+
+
+def test_thousands_of_refs_answer_quickly(server):
+    """De-duplication is linear: a 100 KiB body of distinct refs is
+    answered well within the test's time limit (it took seconds when it
+    was quadratic)."""
+    import time
+    refs = ["user:u%d" % i for i in range(5000)]
+    refs += refs[:100]				# and some duplicates
+    body = dumps({"recipients": {"type": "entity", "entityRef": refs,
+                                 "excludeEntityRef": refs[:10]},
+                  "payload": {"title": "many"}})
+    assert len(body) <= 102400
+    t0 = time.monotonic()
+    r = server.req("POST", NOTIFS, body,
+                   [("Content-Type", "application/json")])
+    took = time.monotonic() - t0
+    assert r.status == 200
+    users = [e["user"] for e in r.json()]
+    assert users == refs[10:5000]
+    assert took < 20, took

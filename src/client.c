@@ -22,6 +22,7 @@
 #include "client.h"
 #include "diag.h"
 #include "json.h"
+#include "log.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -139,61 +140,14 @@ client_usage(const struct client *c)
 
 /* --- terminal output ------------------------------------------------- */
 
-/*
- * Text from the server made safe for a terminal: valid UTF-8 is kept,
- * except C0/C1 controls, DEL and the bidirectional overrides, which (like
- * invalid bytes) become \xNN or \u{NNNN}.  Cut to fit buf, with "...".
- */
+/* Text from the server made safe for a terminal (log_escape_term, the one
+ * escape for everything the command line prints); NULL prints as "". */
 static char *
 client_escape(const char *s, char *buf, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 o = 0, n, k;
-	unsigned int		 cp;
-	char			 tmp[16];
-
 	if (s == NULL)
 		s = "";
-	while (*p != '\0') {
-		n = 1;
-		cp = *p;
-		if (*p >= 0xc2 && *p <= 0xf4) {
-			n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-			cp = *p & (0x7f >> n);
-			for (k = 1; k < n; k++) {
-				if ((p[k] & 0xc0) != 0x80)
-					break;
-				cp = cp << 6 | (p[k] & 0x3f);
-			}
-			if (k != n || cp > 0x10ffff ||
-			    (cp >= 0xd800 && cp <= 0xdfff) ||
-			    (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000))
-				n = 0;
-		} else if (*p >= 0x80)
-			n = 0;
-		if (n == 0)
-			snprintf(tmp, sizeof tmp, "\\x%02x", *p);
-		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
-		    (cp >= 0x202a && cp <= 0x202e) ||
-		    (cp >= 0x2066 && cp <= 0x2069))
-			snprintf(tmp, sizeof tmp, cp < 0x100 ? "\\x%02x" :
-			    "\\u{%04x}", cp);
-		else if (cp == '\\')
-			snprintf(tmp, sizeof tmp, "\\\\");
-		else {
-			memcpy(tmp, p, n);
-			tmp[n] = '\0';
-		}
-		if (o + strlen(tmp) + 4 > len) {
-			snprintf(buf + o, len - o, "...");
-			return (buf);
-		}
-		memcpy(buf + o, tmp, strlen(tmp));
-		o += strlen(tmp);
-		p += n == 0 ? 1 : n;
-	}
-	buf[o] = '\0';
-	return (buf);
+	return (log_escape_term(buf, len, s, strlen(s)));
 }
 
 /* Columns a string takes, counting code points. */
@@ -444,14 +398,22 @@ out:
 	return (rv);
 }
 
+/* The start of a body that is not what we expected, for a message. */
+static char *
+client_excerpt(const char *body, size_t len, char *buf, size_t buflen)
+{
+	return (log_escape_term(buf, buflen, body, len < 160 ? len : 160));
+}
+
 /* Report an answer that is neither what we wanted nor a wait's timeout:
- * the server's error message, if it sent one. */
+ * the server's error message, if it sent one, else the start of the body.
+ * Everything from the server is escaped. */
 static void
 client_server_error(struct client *c, int status, const char *body,
     size_t len)
 {
 	struct json	*o;
-	char		 err[JSON_ERRLEN], buf[1024];
+	char		 err[JSON_ERRLEN], buf[1024], nbuf[256];
 	const char	*name = NULL, *msg = NULL;
 
 	if ((o = json_parse(body, len, 0, err, sizeof err, NULL)) != NULL) {
@@ -459,8 +421,12 @@ client_server_error(struct client *c, int status, const char *body,
 		msg = json_string(json_get(json_get(o, "error"), "message"));
 	}
 	if (msg != NULL)
-		client_warnx(c, "%d %s: %s", status, name ? name : "Error",
-		    client_escape(msg, buf, sizeof buf));
+		client_warnx(c, "%d %s: %s", status, client_escape(name ? name :
+		    "Error", nbuf, sizeof nbuf), client_escape(msg, buf,
+		    sizeof buf));
+	else if (len > 0)
+		client_warnx(c, "unexpected answer %d from %s: %s", status,
+		    c->url, client_excerpt(body, len, buf, sizeof buf));
 	else
 		client_warnx(c, "unexpected answer %d from %s", status, c->url);
 	json_free(o);
@@ -473,7 +439,7 @@ client_get_json(struct client *c, const char *route, const char *query,
     int timeout_s, int *status, char **bodyp, size_t *lenp)
 {
 	struct json	*o;
-	char		*body, err[JSON_ERRLEN];
+	char		*body, err[JSON_ERRLEN], ebuf[1024];
 	size_t		 len;
 
 	*bodyp = NULL;
@@ -482,8 +448,9 @@ client_get_json(struct client *c, const char *route, const char *query,
 		return (NULL);
 	if ((o = json_parse(body, len, 0, err, sizeof err, NULL)) == NULL ||
 	    json_type(o) != JSON_OBJECT) {
-		client_warnx(c, "answer %d from %s is not a JSON object",
-		    *status, c->url);
+		client_warnx(c, "answer %d from %s is not a JSON object: %s",
+		    *status, c->url, client_excerpt(body, len, ebuf,
+		    sizeof ebuf));
 		json_free(o);
 		free(body);
 		*status = -1;
@@ -817,9 +784,11 @@ client_reset(int argc, char **argv)
 	if ((status = client_request(&c, EVHTTP_REQ_DELETE, "/mock/deliveries",
 	    query, CLIENT_TIMEOUT, &body, &len)) == -1)
 		goto out;
-	if (status != 200 ||
-	    (o = json_parse(body, len, 0, err, sizeof err, NULL)) == NULL) {
-		if (c.json)
+	/* --json passes the server's JSON through; anything else is only
+	 * reported, escaped, on stderr. */
+	o = json_parse(body, len, 0, err, sizeof err, NULL);
+	if (status != 200 || o == NULL) {
+		if (c.json && o != NULL)
 			printf("%s\n", body);
 		client_server_error(&c, status, body, len);
 		goto out;

@@ -17,6 +17,15 @@ void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
 /* A short, non-reversible fingerprint of a secret for logs and the store:
  * "sha256:" and the first 12 hex digits of its SHA-256. */
 char	*crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN]);
+/*
+ * A fingerprint for text that anyone may read (diagnoses under /mock/):
+ * "hmac:" and the first 12 hex digits of HMAC-SHA256 under a key drawn at
+ * random once per process.  Two fingerprints of one run can be compared,
+ * but none can be checked offline against guessed secrets, as a bare
+ * SHA-256 prefix of a short token can.
+ */
+char	*crypto_fingerprint_keyed(const char *secret, size_t len,
+	    char out[CRYPTO_FP_LEN]);
 /* Compare two equal-length buffers in time independent of their contents. */
 int	crypto_equal(const void *, const void *, size_t);
 

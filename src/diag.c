@@ -8,9 +8,11 @@
  * is a cheap test on the hot path; text is only built for a diagnosis that
  * fires, so a clean accepted POST allocates nothing here.
  *
- * Evidence never quotes a token: credentials appear as fingerprints
- * (crypto.h), and only template text or an unresolved $key reference is
- * shown from an Authorization header.
+ * Evidence never quotes a token: credentials appear by shape and keyed
+ * fingerprint (crypto_fingerprint_keyed), and text from an Authorization
+ * header is shown only when the whole token is a $key reference or one
+ * {{ ... }} template.  Diagnoses are stored as text; the command line
+ * escapes them for the terminal when it prints them (diag_print_text).
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include "diag.h"
 #include "entity.h"
 #include "json.h"
+#include "log.h"
 #include "schema.h"
 #include "url.h"
 #include "xmalloc.h"
@@ -172,37 +175,18 @@ diag_ws(int c)
 	return (c == ' ' || c == '\t' || c == '\n' || c == '\r');
 }
 
-/* Length of a valid UTF-8 sequence at p (max n bytes), or 0. */
-static size_t
-diag_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t	need, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		need = 1;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		need = 2;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		need = 3;
-	else
-		return (0);
-	if (need >= n)
-		return (0);
-	for (i = 1; i <= need; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-	return (need + 1);
-}
-
 /*
  * Client bytes made safe for a diagnosis: printable ASCII and valid UTF-8
- * as they are, \n \r \t spelled out, anything else as \xNN.
+ * as they are, \n \r \t spelled out, C1 controls and bidi formatting
+ * characters as \u{NNNN} (they reorder or hide text on a terminal and in
+ * a browser; log_term_unsafe), anything else as \xNN.
  */
 static char *
 diag_escape(const unsigned char *p, size_t len)
 {
-	char	*out, *o;
-	size_t	 i, u;
+	char		*out, *o;
+	size_t		 i, u;
+	unsigned int	 cp;
 
 	out = o = xmalloc(len * 4 + 1);
 	for (i = 0; i < len; i++) {
@@ -217,10 +201,15 @@ diag_escape(const unsigned char *p, size_t len)
 			*o++ = 't';
 		} else if (p[i] >= 0x20 && p[i] < 0x7f)
 			*o++ = (char)p[i];
-		else if (p[i] >= 0x80 && (u = diag_utf8_len(p + i,
-		    len - i)) != 0) {
-			memcpy(o, p + i, u);
-			o += u;
+		else if (p[i] >= 0x80 && (u = log_utf8_decode(p + i, len - i,
+		    &cp)) != 0) {
+			/* At most 8 characters for 2 or 3 bytes. */
+			if (log_term_unsafe(cp))
+				o += sprintf(o, "\\u{%04x}", cp);
+			else {
+				memcpy(o, p + i, u);
+				o += u;
+			}
 			i += u - 1;
 		} else
 			o += sprintf(o, "\\x%02x", p[i]);
@@ -480,13 +469,23 @@ diag_b64encode(const unsigned char *p, size_t len, char *out)
 	return (o);
 }
 
-/* Is the fingerprint of these bytes among the configured ones? */
+/*
+ * Are these bytes one of the configured tokens?  The comparison uses the
+ * configured SHA-256 fingerprints; what goes into a diagnosis is the keyed
+ * fingerprint in fp (crypto_fingerprint_keyed), which anyone reading
+ * /mock/ cannot test guesses against.
+ */
 static int
 diag_fp_known(const struct diag_input *in, const void *p, size_t len,
     char fp[CRYPTO_FP_LEN])
 {
-	crypto_fingerprint(p, len, fp);
-	return (in->token_fps != NULL && strstr(in->token_fps, fp) != NULL);
+	char	sha[CRYPTO_FP_LEN];
+	int	known;
+
+	crypto_fingerprint(p, len, sha);
+	known = in->token_fps != NULL && strstr(in->token_fps, sha) != NULL;
+	crypto_fingerprint_keyed(p, len, fp);
+	return (known);
 }
 
 /* --- the transport: method, path, Content-Type ------------------------- */
@@ -734,22 +733,171 @@ diag_content_type(struct diag_ctx *x)
 
 /* --- credentials ------------------------------------------------------- */
 
-/* The first $key reference (Argo CD's [$][\w-]+) in s, or NULL. */
-static const char *
-diag_dollar_key(const char *s, size_t *lenp)
-{
-	const char	*p, *q;
+/*
+ * A presented credential is never quoted.  Evidence shows its text only
+ * when it cannot be a secret: a whole $key reference that Argo CD left as
+ * written, or a whole {{ ... }} template.  Anything else is described by
+ * its shape and a keyed fingerprint (crypto_fingerprint_keyed), which
+ * matches across the deliveries of one run but, unlike a bare SHA-256
+ * prefix, cannot be checked against guesses offline.
+ */
 
-	for (p = strchr(s, '$'); p != NULL; p = strchr(p + 1, '$')) {
-		for (q = p + 1; isalnum((unsigned char)*q) || *q == '_' ||
-		    *q == '-'; q++)
+/* Schemes named in evidence by our own spelling (never the sender's text). */
+static const char *diag_schemes[] = {
+	"Digest", "Negotiate", "NTLM", "Token", "ApiKey", "Api-Key", "Key",
+	"JWT", "OAuth", "DPoP", "HOBA", "Mutual", "AWS4-HMAC-SHA256",
+	"SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "GNAP", "PrivateToken",
+	"Concealed"
+};
+#define DIAG_NSCHEMES	(sizeof diag_schemes / sizeof diag_schemes[0])
+
+/* The token part of an Authorization value: what follows "Bearer" and its
+ * spaces, or else the whole value; trailing blanks dropped. */
+static const char *
+diag_auth_token(const char *h, size_t *lenp)
+{
+	const char	*tok = h;
+	size_t		 len;
+
+	if (strncasecmp(h, "bearer", 6) == 0 && h[6] == ' ')
+		for (tok = h + 6; *tok == ' '; tok++)
 			;
-		if (q > p + 1) {
-			*lenp = (size_t)(q - p);
-			return (p);
+	len = strlen(tok);
+	while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+		len--;
+	*lenp = len;
+	return (tok);
+}
+
+/* Is the token exactly a $key reference, ^\$[A-Za-z0-9_.-]+$?  Returns the
+ * length of the key Argo CD looks up (its [\w-]+ after the '$'), or 0. */
+static size_t
+diag_ref_key(const char *tok, size_t len)
+{
+	size_t	i, key;
+
+	if (len < 2 || tok[0] != '$')
+		return (0);
+	for (i = 1; i < len && (isalnum((unsigned char)tok[i]) ||
+	    tok[i] == '_' || tok[i] == '-'); i++)
+		;
+	key = i - 1;
+	for (; i < len; i++)
+		if (!isalnum((unsigned char)tok[i]) && tok[i] != '_' &&
+		    tok[i] != '-' && tok[i] != '.')
+			return (0);
+	return (key);
+}
+
+/* Is the token one whole {{ ... }} action, and nothing around it? */
+static int
+diag_is_template(const char *tok, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)tok, *close;
+
+	if (len < 4 || memcmp(tok, "{{", 2) != 0 ||
+	    memcmp(tok + len - 2, "}}", 2) != 0)
+		return (0);
+	close = diag_memmem(u + 2, len - 2, "}}", 2);
+	return (close == u + len - 2 &&
+	    diag_memmem(u + 2, len - 2, "{{", 2) == NULL);
+}
+
+/*
+ * What a presented value looks like without any of its text: its length,
+ * the characters that tell how it was made, and (if withfp) its keyed
+ * fingerprint.  E.g. "<31 characters, 2 words, with {{; hmac:...>".
+ */
+static void
+diag_token_shape(const char *tok, size_t len, int withfp, char *buf,
+    size_t buflen)
+{
+	const unsigned char	*u = (const unsigned char *)tok;
+	const char		*what[5];
+	char			 fp[CRYPTO_FP_LEN];
+	size_t			 i, n = 0, chars = 0, words = 0, o;
+	int			 blank = 1, odd = 0;
+
+	for (i = 0; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			chars++;
+		if (u[i] == ' ' || u[i] == '\t')
+			blank = 1;
+		else if (blank) {
+			blank = 0;
+			words++;
 		}
+		if ((u[i] < 0x20 && u[i] != '\t') || u[i] >= 0x7f)
+			odd = 1;
 	}
-	return (NULL);
+	if (diag_memmem(u, len, "{{", 2) != NULL)
+		what[n++] = "{{";
+	if (diag_memmem(u, len, "}}", 2) != NULL)
+		what[n++] = "}}";
+	if (memchr(tok, '$', len) != NULL)
+		what[n++] = "$";
+	if (memchr(tok, '"', len) != NULL || memchr(tok, '\'', len) != NULL)
+		what[n++] = "quotes";
+	if (odd)
+		what[n++] = "control or non-ASCII characters";
+	o = (size_t)snprintf(buf, buflen, "<%zu character%s", chars,
+	    chars == 1 ? "" : "s");
+	if (words > 1 && o < buflen)
+		o += (size_t)snprintf(buf + o, buflen - o, ", %zu words",
+		    words);
+	for (i = 0; i < n && o < buflen; i++)
+		o += (size_t)snprintf(buf + o, buflen - o, "%s%s",
+		    i == 0 ? (words > 1 ? ", with " : " with ") :
+		    i + 1 == n ? " and " : ", ", what[i]);
+	if (withfp && o < buflen)
+		o += (size_t)snprintf(buf + o, buflen - o, "; %s",
+		    crypto_fingerprint_keyed(tok, len, fp));
+	if (o < buflen)
+		snprintf(buf + o, buflen - o, ">");
+}
+
+/* The keyed fingerprint of the bearer token in header h ("?" if none). */
+static const char *
+diag_presented_fp(const char *h, char fp[CRYPTO_FP_LEN])
+{
+	const char	*tok;
+	size_t		 len;
+
+	if (h == NULL) {
+		snprintf(fp, CRYPTO_FP_LEN, "?");
+		return (fp);
+	}
+	tok = diag_auth_token(h, &len);
+	return (crypto_fingerprint_keyed(tok, len, fp));
+}
+
+/* How many service tokens are configured (entries of in->token_fps). */
+static size_t
+diag_ntokens(const struct diag_input *in)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (in->token_fps == NULL || *in->token_fps == '\0')
+		return (0);
+	for (n = 1, p = in->token_fps; (p = strchr(p, ',')) != NULL; p++)
+		n++;
+	return (n);
+}
+
+/* Blank-separated words in s. */
+static size_t
+diag_words(const char *s)
+{
+	size_t	n = 0;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			return (n);
+		n++;
+		s += strcspn(s, " \t");
+	}
 }
 
 /* Does the token look like a Backstage user JWT? */
@@ -824,9 +972,10 @@ static void
 diag_auth(struct diag_ctx *x)
 {
 	const struct diag_input	*in = x->in;
-	const char		*h = in->authorization, *p, *tok, *k;
-	char			 fp[CRYPTO_FP_LEN], why[512], *t;
-	size_t			 len, words;
+	const char		*h = in->authorization, *p, *tok;
+	char			 fp[CRYPTO_FP_LEN], why[512], shape[160], *t;
+	char			*ref;
+	size_t			 len, tlen, klen, words, i, n;
 
 	if (!in->auth_checked)
 		return;
@@ -840,8 +989,8 @@ diag_auth(struct diag_ctx *x)
 			    "endpoint does not allow 'user' credentials\" "
 			    "once the body is valid."),
 			    diag_fmt("token %s is the user token of %s",
-			    in->who->fp, in->who->subject ? in->who->subject :
-			    "a user"),
+			    diag_presented_fp(h, fp), in->who->subject ?
+			    in->who->subject : "a user"),
 			    xstrdup("Configure a static token in Backstage "
 			    "(backend.auth.externalAccess: - type: static, "
 			    "options: {token: ..., subject: "
@@ -863,8 +1012,8 @@ diag_auth(struct diag_ctx *x)
 		    "user tokens expire after an hour, or this one was issued "
 		    "by another backend.  Backstage answers 401, and even a "
 		    "valid user token may not create notifications (403)."),
-		    diag_fmt("token %s is a user JWT", in->who ? in->who->fp :
-		    "?"),
+		    diag_fmt("token %s is a user JWT",
+		    diag_presented_fp(h, fp)),
 		    xstrdup("Configure a static token under "
 		    "backend.auth.externalAccess (notimock: --token) and send "
 		    "that one from argocd-notifications-secret."));
@@ -875,7 +1024,7 @@ diag_auth(struct diag_ctx *x)
 		    xstrdup("The token is valid but its accessRestrictions "
 		    "do not list the notifications plugin, so Backstage "
 		    "answers 403."),
-		    diag_fmt("token %s", in->who ? in->who->fp : "?"),
+		    diag_fmt("token %s", diag_presented_fp(h, fp)),
 		    xstrdup("Add - plugin: notifications to accessRestrictions "
 		    "of that backend.auth.externalAccess entry, or use a token "
 		    "without restrictions."));
@@ -910,23 +1059,39 @@ diag_auth(struct diag_ctx *x)
 		    "    value: Bearer $backstage-token"));
 		return;
 	}
-	if ((p = strstr(h, "{{")) != NULL) {
-		k = strstr(p, "}}");
-		len = k != NULL ? (size_t)(k + 2 - p) : strlen(p);
-		t = diag_escape((const unsigned char *)p, len < 80 ? len : 80);
+	tok = diag_auth_token(h, &tlen);
+	if (strstr(h, "{{") != NULL) {
+		/* Only a whole template is shown: text around or after an
+		 * unclosed {{ may be a real token. */
+		if (diag_is_template(tok, tlen)) {
+			t = diag_escape((const unsigned char *)tok,
+			    tlen < 80 ? tlen : 80);
+			ref = diag_fmt("Authorization contains %s%s", t,
+			    tlen > 80 ? "..." : "");
+			free(t);
+		} else {
+			diag_token_shape(tok, tlen, 1, shape, sizeof shape);
+			ref = diag_fmt("Authorization: %s%s, not one whole "
+			    "{{ ... }}", tok != h ? "Bearer " : "", shape);
+		}
 		diag_add(x->res, "auth-template", DIAG_ERROR,
 		    xstrdup("Template syntax in the Authorization header: "
 		    "service configuration is not a template "
 		    "(argoproj/argo-cd#17626), so it is sent as written."),
-		    diag_fmt("Authorization contains %s", t),
+		    ref,
 		    xstrdup("Use $key substitution instead: value: Bearer "
 		    "$backstage-token, with backstage-token a key of "
 		    "argocd-notifications-secret."));
-		free(t);
 		return;
 	}
-	if ((k = diag_dollar_key(h, &len)) != NULL) {
-		t = diag_escape((const unsigned char *)k, len < 80 ? len : 80);
+	if ((klen = diag_ref_key(tok, tlen)) != 0) {
+		/* The whole token is a reference Argo CD left as written:
+		 * it names a secret key, it is not one. */
+		if (klen > 80)
+			klen = 80;
+		ref = diag_fmt("$%.*s", (int)klen, tok + 1);
+		t = diag_fmt("%.*s%s", (int)(tlen < 80 ? tlen : 80), tok,
+		    tlen > 80 ? "..." : "");
 		diag_add(x->res, "auth-unresolved-secret", DIAG_ERROR,
 		    diag_fmt("The header carries the literal reference %s: "
 		    "Argo CD replaces $key with that key of "
@@ -935,25 +1100,23 @@ diag_auth(struct diag_ctx *x)
 		    "\"%s\".  The controller logs \"config referenced '...%s', "
 		    "but key does not exist in secret\".", t,
 		    in->auth == AUTH_ILLEGAL ? "Illegal token" :
-		    "Missing credentials", t),
-		    diag_fmt("Authorization: %s%s", strncasecmp(h, "bearer ",
-		    7) == 0 && h + 7 <= k ? "Bearer " : "... ", t),
+		    "Missing credentials", ref),
+		    diag_fmt("Authorization: %s%s", tok != h ? "Bearer " : "",
+		    t),
 		    diag_fmt("Add the key %s to the Secret "
 		    "argocd-notifications-secret in Argo CD's namespace, e.g. "
 		    "kubectl -n argocd patch secret "
 		    "argocd-notifications-secret "
 		    "--type merge -p '{\"stringData\":{\"%s\":\"<a token from "
 		    "backend.auth.externalAccess>\"}}'.  Key names may contain "
-		    "only letters, digits, _ and -.", t + 1, t + 1));
+		    "only letters, digits, _ and -.", ref + 1, ref + 1));
 		free(t);
+		free(ref);
 		return;
 	}
 	if (in->auth == AUTH_ILLEGAL) {
 		/* A well-formed bearer header: its token matched nothing. */
-		for (tok = h + 6; *tok == ' '; tok++)
-			;
-		len = strlen(tok);
-		if (diag_user_jwt(tok, len)) {
+		if (diag_user_jwt(tok, tlen)) {
 			diag_add(x->res, "auth-user-token", DIAG_ERROR,
 			    xstrdup("A Backstage user token (a JWT of type "
 			    "vnd.backstage.user) that this backend does not "
@@ -961,8 +1124,8 @@ diag_auth(struct diag_ctx *x)
 			    "only "
 			    "service credentials may create notifications "
 			    "anyway."),
-			    diag_fmt("token %s is a user JWT", in->who ?
-			    in->who->fp : "?"),
+			    diag_fmt("token %s is a user JWT",
+			    crypto_fingerprint_keyed(tok, tlen, fp)),
 			    xstrdup("Configure a static token under "
 			    "backend.auth.externalAccess (notimock: --token) "
 			    "and send that one from "
@@ -970,19 +1133,31 @@ diag_auth(struct diag_ctx *x)
 			    ));
 			return;
 		}
-		diag_token_near(in, tok, len, why, sizeof why);
+		/*
+		 * The configured tokens' fingerprints stay in the start-up
+		 * log (the operator's); the token sent is shown keyed, so
+		 * that attempts of this run can be told apart.
+		 */
+		n = diag_ntokens(in);
+		diag_token_near(in, tok, tlen, why, sizeof why);
+		diag_token_shape(tok, tlen, n > 0, shape, sizeof shape);
 		diag_add(x->res, "auth-unknown-token", DIAG_ERROR,
-		    diag_fmt("The bearer token matches no configured token, "
-		    "so Backstage answers 401 \"Illegal token\".%s", why),
-		    diag_fmt("sent %s; configured: %s", in->who ? in->who->fp :
-		    "?", in->token_fps != NULL && *in->token_fps != '\0' ?
-		    in->token_fps : "none"),
-		    xstrdup(in->token_fps != NULL && *in->token_fps != '\0' ?
+		    diag_fmt("The bearer token matches %s, so Backstage "
+		    "answers 401 \"Illegal token\".%s", n > 0 ? "no configured "
+		    "token" : "nothing: no service token is configured", why),
+		    n == 1 ? diag_fmt("sent %s, which does not match the one "
+		    "configured token", shape) :
+		    n > 1 ? diag_fmt("sent %s, which matches none of the %zu "
+		    "configured tokens", shape, n) :
+		    diag_fmt("sent %s; no service token is configured", shape),
+		    xstrdup(n > 0 ?
 		    "Put the same string in backend.auth.externalAccess[]."
 		    "options.token (notimock: --token) and in "
-		    "argocd-notifications-secret.  Tokens are compared "
-		    "verbatim; compare fingerprints with: printf %s \"$TOKEN\" "
-		    "| sha256sum | cut -c1-12" :
+		    "argocd-notifications-secret: tokens are compared "
+		    "verbatim.  notimock logs the SHA-256 fingerprint of each "
+		    "configured token at start-up (\"accepting service token "
+		    "sha256:...\"); compare it with the secret's value: "
+		    "printf %s \"$TOKEN\" | sha256sum | cut -c1-12" :
 		    "notimock has no service token: start it with --token "
 		    "TOKEN (or ARGOCD_NOTIFICATION_TOKEN, or "
 		    "backend.auth.externalAccess in --config) and put the same "
@@ -1005,29 +1180,35 @@ diag_auth(struct diag_ctx *x)
 			for (tok = p; *tok == ' '; tok++)
 				;
 			len = strcspn(tok, " \t");
-			crypto_fingerprint(tok, len, fp);
-			for (words = 0, p = tok + len; *p != '\0'; ) {
-				p += strspn(p, " \t");
-				if (*p == '\0')
-					break;
-				words++;
-				p += strcspn(p, " \t");
-			}
+			diag_token_shape(tok, len, 1, shape, sizeof shape);
+			words = diag_words(tok + len);
 			snprintf(why, sizeof why, "Bearer %s followed by %zu "
 			    "more word%s: the token must be the last and only "
-			    "thing after 'Bearer '", fp, words,
+			    "thing after 'Bearer '", shape, words,
 			    words == 1 ? "" : "s");
 		}
 	} else if (strchr(h, ' ') == NULL) {
-		crypto_fingerprint(h, strlen(h), fp);
-		snprintf(why, sizeof why, "a bare token (%s) without the "
-		    "Bearer scheme", fp);
+		diag_token_shape(h, strlen(h), 1, shape, sizeof shape);
+		snprintf(why, sizeof why, "a bare token %s without the "
+		    "Bearer scheme", shape);
 	} else {
+		/* Another scheme is named only in our own spelling; an
+		 * unknown first word may be the token itself. */
 		len = strcspn(h, " ");
-		t = diag_escape((const unsigned char *)h, len < 20 ? len : 20);
-		snprintf(why, sizeof why, "the scheme '%s' instead of Bearer",
-		    t);
-		free(t);
+		for (i = 0; i < DIAG_NSCHEMES; i++)
+			if (strlen(diag_schemes[i]) == len &&
+			    strncasecmp(h, diag_schemes[i], len) == 0)
+				break;
+		if (i < DIAG_NSCHEMES)
+			snprintf(why, sizeof why, "the scheme '%s' instead of "
+			    "Bearer", diag_schemes[i]);
+		else {
+			diag_token_shape(h, len, 1, shape, sizeof shape);
+			words = diag_words(h + len);
+			snprintf(why, sizeof why, "%s followed by %zu more "
+			    "word%s where 'Bearer <token>' belongs", shape,
+			    words, words == 1 ? "" : "s");
+		}
 	}
 	diag_add(x->res, "auth-malformed", DIAG_ERROR,
 	    xstrdup("The Authorization header is not 'Bearer <token>', so "
@@ -1813,6 +1994,7 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 	struct diag_seen	*prev = NULL, *s, last;
 	const char		*fp = "", *colon;
 	char			 host[64], chain[200], gap[32];
+	char			 kfp[CRYPTO_FP_LEN];
 	uint64_t		 h = 0xcbf29ce484222325ULL;
 	size_t			 i, k, hostlen, o;
 	int64_t			 ms;
@@ -1889,6 +2071,10 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 		o += (size_t)snprintf(chain + o, sizeof chain - o, "%s#%lld",
 		    i ? ", " : "", (long long)s->chain[i]);
 	ms = in->now_ms - prev->when;
+	/* The evidence names the credential by its keyed fingerprint: an
+	 * accepted token is a configured one. */
+	if (*fp != '\0')
+		fp = diag_presented_fp(in->authorization, kfp);
 	snprintf(gap, sizeof gap, "%lld.%01lld s", (long long)(ms / 1000),
 	    (long long)(ms % 1000 / 100));
 
@@ -2132,24 +2318,34 @@ diag_codes(const struct diag_result *res)
 	return (s);
 }
 
-/* Print s with indent before every line after the first. */
+/*
+ * Print stored text for a terminal: each line through log_escape_term
+ * (diagnoses quote payloads, and Backstage's own messages, such as an
+ * invalid entity ref's, carry them raw), with indent before every line
+ * after the first.
+ */
 static void
 diag_print_lines(FILE *f, const char *s, const char *indent)
 {
 	const char	*nl;
+	char		*buf;
+	size_t		 size = LOG_TERM_SIZE(strlen(s));
 
+	buf = xmalloc(size);
 	while ((nl = strchr(s, '\n')) != NULL) {
-		fprintf(f, "%.*s\n%s", (int)(nl - s), s, indent);
+		fprintf(f, "%s\n%s", log_escape_term(buf, size, s,
+		    (size_t)(nl - s)), indent);
 		s = nl + 1;
 	}
-	fprintf(f, "%s\n", s);
+	fprintf(f, "%s\n", log_escape_term(buf, size, s, strlen(s)));
+	free(buf);
 }
 
 int
 diag_print_text(FILE *f, const char *text, size_t len, const char *indent)
 {
 	struct json	*arr, *e;
-	char		 err[JSON_ERRLEN], *more;
+	char		 err[JSON_ERRLEN], *more, word[128];
 	const char	*s;
 	int		 n = 0;
 
@@ -2162,9 +2358,13 @@ diag_print_text(FILE *f, const char *text, size_t len, const char *indent)
 	xasprintf(&more, "%s        ", indent);
 	for (e = json_first(arr); e != NULL; e = json_next(e)) {
 		s = json_string(json_get(e, "level"));
-		fprintf(f, "%s%-7s ", indent, s ? s : "?");
+		s = s != NULL ? s : "?";
+		fprintf(f, "%s%-7s ", indent, log_escape_term(word,
+		    sizeof word, s, strlen(s)));
 		s = json_string(json_get(e, "code"));
-		fprintf(f, "%s: ", s ? s : "?");
+		s = s != NULL ? s : "?";
+		fprintf(f, "%s: ", log_escape_term(word, sizeof word, s,
+		    strlen(s)));
 		s = json_string(json_get(e, "message"));
 		diag_print_lines(f, s ? s : "", more);
 		if ((s = json_string(json_get(e, "evidence"))) != NULL) {

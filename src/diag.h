@@ -99,8 +99,9 @@ char		*diag_json(const struct diag_result *, size_t *lenp);
  * there are none: for the access log line.  Caller frees. */
 char		*diag_codes(const struct diag_result *);
 /* Print a diagnoses JSON array (as stored in deliveries.diagnoses) for a
- * human, each line prefixed by indent.  Returns the number printed, or -1
- * if the text is not such an array. */
+ * human on a terminal, escaped with log_escape_term, each line prefixed by
+ * indent.  Returns the number printed, or -1 if the text is not such an
+ * array. */
 int		 diag_print_text(FILE *, const char *json, size_t len,
 		    const char *indent);
 

@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "json.h"
 #include "lint.h"
+#include "log.h"
 #include "url.h"
 #include "xmalloc.h"
 
@@ -74,7 +75,7 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 	struct diag_input	 in;
 	struct diag_result	 res;
 	struct json		*o, *arr;
-	char			*s, err[JSON_ERRLEN];
+	char			*s, err[JSON_ERRLEN], ename[1024];
 	size_t			 nerr, nwarn, i, slen;
 
 	memset(&in, 0, sizeof in);
@@ -101,12 +102,15 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 		free(s);
 		json_free(o);
 	} else {
+		/* Diagnoses quote the body: diag_print_text escapes them for
+		 * the terminal, as the name is escaped here. */
 		for (nwarn = 0, i = 0; i < res.n; i++)
 			nwarn += res.v[i].level == DIAG_WARNING;
+		log_escape_term(ename, sizeof ename, name, strlen(name));
 		if (res.n == 0)
-			printf("%s: OK\n", name);
+			printf("%s: OK\n", ename);
 		else
-			printf("%s: %zu error%s, %zu warning%s\n", name, nerr,
+			printf("%s: %zu error%s, %zu warning%s\n", ename, nerr,
 			    nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
 		if ((s = diag_json(&res, &slen)) != NULL) {
 			diag_print_text(stdout, s, slen, "  ");
@@ -127,11 +131,11 @@ lint_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*base_arg = "http://localhost:3000";
-	char		*base;
+	char		*base, ename[1024];
 	unsigned char	*body;
 	size_t		 len, errors = 0;
 	FILE		*f;
-	int		 ch, json = 0, i, rc = 0;
+	int		 ch, json = 0, i, rc = 0, saved;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -156,7 +160,8 @@ lint_main(int argc, char **argv)
 	}
 	if (url_check_absolute(base_arg) != URL_OK) {
 		fprintf(stderr, "notimock lint: --base-url '%s' is not an "
-		    "http(s) URL\n", base_arg);
+		    "http(s) URL\n", log_escape_term(ename, sizeof ename,
+		    base_arg, strlen(base_arg)));
 		return (2);
 	}
 	len = strlen(base_arg);
@@ -167,14 +172,18 @@ lint_main(int argc, char **argv)
 		if (strcmp(argv[i], "-") == 0)
 			f = stdin;
 		else if ((f = fopen(argv[i], "rb")) == NULL) {
-			fprintf(stderr, "notimock lint: %s: %s\n", argv[i],
-			    strerror(errno));
+			saved = errno;
+			fprintf(stderr, "notimock lint: %s: %s\n",
+			    log_escape_term(ename, sizeof ename, argv[i],
+			    strlen(argv[i])), strerror(saved));
 			rc = 2;
 			continue;
 		}
 		if (lint_read(f, &body, &len) == -1) {
-			fprintf(stderr, "notimock lint: %s: %s\n", argv[i],
-			    strerror(errno));
+			saved = errno;
+			fprintf(stderr, "notimock lint: %s: %s\n",
+			    log_escape_term(ename, sizeof ename, argv[i],
+			    strlen(argv[i])), strerror(saved));
 			rc = 2;
 		} else {
 			errors += lint_one(f == stdin ? "-" : argv[i], body,

@@ -205,3 +205,81 @@ log_escape(char *buf, size_t buflen, const char *s, size_t len)
 	buf[o] = '\0';
 	return (buf);
 }
+
+size_t
+log_utf8_decode(const unsigned char *p, size_t len, unsigned int *cp)
+{
+	size_t	n, k;
+
+	if (len == 0)
+		return (0);
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return (1);
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return (0);
+	if (n > len)
+		return (0);
+	*cp = p[0] & (0x7f >> n);
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return (0);
+		*cp = *cp << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 3 && *cp < 0x800) || (n == 4 && *cp < 0x10000) ||
+	    *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+int
+log_term_unsafe(unsigned int cp)
+{
+	return (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
+	    cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069));
+}
+
+char *
+log_escape_term(char *buf, size_t buflen, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, o = 0, n, tl;
+	unsigned int		 cp;
+	char			 tmp[16];
+
+	if (buflen == 0)
+		return (buf);
+	while (i < len) {
+		if ((n = log_utf8_decode(p + i, len - i, &cp)) == 0) {
+			snprintf(tmp, sizeof tmp, "\\x%02x", p[i]);
+			n = 1;
+		} else if (log_term_unsafe(cp))
+			snprintf(tmp, sizeof tmp, cp < 0x80 ? "\\x%02x" :
+			    "\\u{%04x}", cp);
+		else {
+			memcpy(tmp, p + i, n);
+			tmp[n] = '\0';
+		}
+		tl = strlen(tmp);
+		/* Keep room for "..." and the NUL. */
+		if (o + tl + 4 > buflen)
+			break;
+		memcpy(buf + o, tmp, tl);
+		o += tl;
+		i += n;
+	}
+	if (i < len && o + 4 <= buflen) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return (buf);
+}

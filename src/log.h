@@ -28,4 +28,25 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  * (always NUL-terminated) and returns it. */
 char	*log_escape(char *buf, size_t buflen, const char *s, size_t len);
 
+/*
+ * Escape untrusted text for a terminal (everything the command-line client
+ * prints from a server or a payload): valid UTF-8 is kept, so titles stay
+ * readable, but C0 controls, DEL, C1 controls and the bidirectional
+ * formatting characters (log_term_unsafe) become \xNN or \u{NNNN}, as do
+ * bytes that are not UTF-8.  A backslash is kept: the text is for people,
+ * and diagnoses already spell \n and \xNN themselves.  The result is cut to
+ * fit buf (always NUL-terminated), with "..."; LOG_TERM_SIZE(len) bytes
+ * always hold all of it.  Returns buf.
+ */
+#define LOG_TERM_SIZE(len)	((len) * 4 + 4)
+char	*log_escape_term(char *buf, size_t buflen, const char *s, size_t len);
+/* 1 if code point cp must not reach a terminal as it is: C0, DEL, C1, and
+ * the bidi marks, embeddings, overrides and isolates (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069). */
+int	log_term_unsafe(unsigned int cp);
+/* Length of the valid UTF-8 sequence at p (at most len bytes; no overlong
+ * forms, surrogates or code points above U+10FFFF) with its code point in
+ * *cp, or 0 if there is none. */
+size_t	log_utf8_decode(const unsigned char *p, size_t len, unsigned int *cp);
+
 #endif

@@ -8,10 +8,14 @@ show a token: only fingerprints.
 
 import base64
 import hashlib
+import json
+import re
+
+import pytest
 
 from conftest import TOKEN, USER_REF, USER_TOKEN, err_body
 from diag_helpers import (application, argocd_for, assert_diagnosed,
-                          no_secret, send, webhook)
+                          no_secret, send, send_raw, webhook)
 
 MISSING = err_body("AuthenticationError", "Missing credentials", "POST",
                    "/notifications", 401)
@@ -21,7 +25,35 @@ CT = ("Content-Type", "application/json")
 
 
 def fp(token):
+    """The bare SHA-256 fingerprint: the start-up log's, never a
+    diagnosis's."""
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+KEYED = r"hmac:[0-9a-f]{12}"
+
+
+def keyed(d, prefix, suffix=""):
+    """The keyed fingerprint in d's evidence, between prefix and suffix."""
+    m = re.fullmatch(re.escape(prefix) + "(" + KEYED + ")" +
+                     re.escape(suffix), d["evidence"])
+    assert m, d["evidence"]
+    return m.group(1)
+
+
+def raw_send(server, authorization, body=None):
+    """A POST with this Authorization value (bytes sent as they are)."""
+    if body is None:
+        body = json.dumps({"recipients": {"type": "broadcast"},
+                           "payload": {"title": "auth"}})
+    raw = ("POST /api/notifications/notifications HTTP/1.1\r\n"
+           "Host: %s:%d\r\nUser-Agent: Go-http-client/1.1\r\n"
+           "Content-Length: %d\r\nAuthorization: %s\r\n"
+           "Content-Type: application/json\r\n"
+           "Accept-Encoding: gzip\r\n\r\n%s" % (
+               server.host, server.port, len(body), authorization,
+               body)).encode()
+    return send_raw(server, raw)
 
 
 def test_no_authorization_header(server):
@@ -69,10 +101,15 @@ def test_unknown_token(server):
                 webhook(), application())
     assert (sent.status, sent.body) == (401, ILLEGAL)
     d = assert_diagnosed(sent, "auth-unknown-token", "error")
-    assert d["evidence"] == "sent %s; configured: %s" % (fp(wrong), fp(TOKEN))
+    keyed(d, "sent <%d characters; " % len(wrong),
+          ">, which does not match the one configured token")
+    assert "sha256sum" in d["fix"]
     assert sent.row()["token_fp"] == fp(wrong)
     no_secret(sent, wrong)
     no_secret(sent, TOKEN)
+    # No bare SHA-256 prefix (brute-forceable offline) of either token.
+    no_secret(sent, fp(TOKEN))
+    no_secret(sent, fp(wrong)[7:])
 
 
 def test_base64_token(server):
@@ -82,9 +119,10 @@ def test_base64_token(server):
                 webhook(), application())
     assert (sent.status, sent.body) == (401, ILLEGAL)
     d = assert_diagnosed(sent, "auth-unknown-token", "error")
-    assert ("It is the base64 encoding of the configured token %s plus a "
-            "newline" % fp(TOKEN)) in d["message"]
+    assert re.search("It is the base64 encoding of the configured token %s "
+                     "plus a newline" % KEYED, d["message"])
     no_secret(sent, b64)
+    no_secret(sent, fp(TOKEN))
 
 
 def test_template_in_header(server):
@@ -116,7 +154,81 @@ def test_user_token_posting(own_server):
         "NotAllowedError", "This endpoint does not allow 'user' "
         "credentials", "POST", "/notifications", 403))
     d = assert_diagnosed(sent, "auth-user-token", "error")
-    assert d["evidence"] == "token %s is the user token of %s" % (
-        fp(USER_TOKEN), USER_REF)
+    keyed(d, "token ", " is the user token of %s" % USER_REF)
     assert "backend.auth.externalAccess" in d["fix"]
     no_secret(sent, USER_TOKEN)
+    no_secret(sent, fp(USER_TOKEN))
+
+
+# --- no piece of a presented token (security review, item 3) ----------------
+
+@pytest.mark.parametrize("header, code, secret", [
+    # A '$' inside a token is no $key reference.
+    ("Bearer Pr0d$EcretT0kenValue99", "auth-unknown-token", "EcretT0ken"),
+    # An unclosed template before a real token.
+    ("Bearer {{ Pr0dSecretTokenValue99", "auth-template", "Pr0dSecret"),
+    ("Bearer {{ .x }}Pr0dSecretTokenValue99", "auth-template", "Pr0dSecret"),
+    # A first word that is no scheme: the token itself, most likely.
+    ("RealProdToken1234567 x", "auth-malformed", "RealProd"),
+    ("Bearer RealProdToken1234567 x", "auth-malformed", "RealProd"),
+    ("RealProdToken1234567", "auth-malformed", "RealProd"),
+])
+def test_no_piece_of_a_token(server, header, code, secret):
+    sent = raw_send(server, header)
+    assert sent.status == 401
+    d = assert_diagnosed(sent, code, "error")
+    assert re.search(KEYED, d["evidence"]), d["evidence"]
+    no_secret(sent, secret)
+    assert secret not in json.dumps(sent.mock_delivery()["diagnoses"])
+
+
+def test_whole_reference_and_template_are_shown(server):
+    sent = raw_send(server, "Bearer $backstage-token")
+    d = assert_diagnosed(sent, "auth-unresolved-secret", "error")
+    assert d["evidence"] == "Authorization: Bearer $backstage-token"
+    sent = raw_send(server, "Bearer {{ .secrets.token }}")
+    d = assert_diagnosed(sent, "auth-template", "error")
+    assert d["evidence"] == "Authorization contains {{ .secrets.token }}"
+    sent = raw_send(server, "Token abcdefghijklmnop")
+    d = assert_diagnosed(sent, "auth-malformed", "error")
+    assert d["evidence"] == "Authorization: the scheme 'Token' instead of " \
+        "Bearer"
+
+
+# --- configured tokens stay unguessable (security review, item 11) ----------
+
+def test_fingerprints_keyed_per_run(own_server):
+    """The same wrong token twice: the same keyed fingerprint within one
+    run, another in the next run, and never a bare SHA-256 prefix."""
+    wrong = "wrong-token-for-backstage-42"
+    other = "configured-token-two-0123456789"
+    srv = own_server(["--token", other + ":second"])
+    fps = []
+    for _ in range(2):
+        sent = raw_send(srv, "Bearer " + wrong)
+        d = assert_diagnosed(sent, "auth-unknown-token", "error")
+        fps.append(keyed(d, "sent <%d characters; " % len(wrong),
+                         ">, which matches none of the 2 configured "
+                         "tokens"))
+        for t in (TOKEN, other):
+            no_secret(sent, fp(t))
+            no_secret(sent, fp(t)[7:])
+        no_secret(sent, fp(wrong)[7:])
+    assert fps[0] == fps[1]
+    # The operator's log keeps the configured tokens' SHA-256 prints.
+    assert fp(other) in srv.log()
+    srv2 = own_server()
+    sent = raw_send(srv2, "Bearer " + wrong)
+    d = assert_diagnosed(sent, "auth-unknown-token", "error")
+    assert keyed(d, "sent <%d characters; " % len(wrong),
+                 ">, which does not match the one configured token") \
+        != fps[0]
+
+
+def test_no_token_configured(own_server):
+    srv = own_server(token=None)
+    sent = raw_send(srv, "Bearer wrong-token-for-backstage-42")
+    d = assert_diagnosed(sent, "auth-unknown-token", "error")
+    assert d["evidence"] == "sent <28 characters>; no service token is " \
+        "configured"
+    assert "start it with --token" in d["fix"]

@@ -127,3 +127,26 @@ def test_usage_and_read_errors(files):
     assert rc == 2
     rc, out, err = lint("-h")
     assert rc == 0 and out.startswith("usage: notimock lint")
+
+
+def test_escapes_terminal_controls(files):
+    """Diagnoses quote the body, and Backstage's message for a bad entity
+    ref carries it raw: lint escapes C0, DEL, C1 and bidi controls before
+    they reach the terminal, file names included."""
+    body = json.dumps({"recipients": {"type": "entity", "entityRef":
+                                      "user:/\x1b]0;owned\x07\x1b[2J\u202e"
+                                      "\u0085\x7f"},
+                       "payload": {"title": "t"}})
+    path = files("evil\x1b[2J.json", body)
+    p = subprocess.run([notimock_bin(), "lint", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=server_env(), timeout=20)
+    assert p.returncode == 1, p.stderr
+    for c in (b"\x1b", b"\x07", b"\x7f", b"\xc2\x85", b"\xe2\x80\xae"):
+        assert c not in p.stdout, (c, p.stdout)
+    out = p.stdout.decode()
+    assert out.startswith(path.replace("\x1b", "\\x1b") + ": 1 error")
+    assert 'Entity reference "user:/\\x1b]0;owned\\x07\\x1b[2J\\u{202e}' \
+        '\\u{0085}\\x7f" was not on the form' in out
+    # --json stays JSON: the ref round-trips.
+    rc, out, _ = lint("--json", path)
+    assert json.loads(out)["file"] == path

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -243,3 +244,111 @@ def test_https_url(own_server):
             url=False)
     assert p.returncode == 2
     assert "cannot talk to https://127.0.0.1:%d" % port in p.stderr
+
+
+# --- terminal safety (security review, items 4 and 5) -----------------------
+
+# Bytes that must never reach a terminal raw: ESC, BEL, C1 (U+0085,
+# U+009B CSI) and bidi overrides/isolates, as UTF-8.
+CONTROLS = [b"\x1b", b"\x07", b"\xc2\x85", b"\xc2\x9b", b"\xe2\x80\xae",
+            b"\xe2\x81\xa6"]
+
+
+def assert_no_controls(out):
+    for c in CONTROLS:
+        assert c not in out, (c, out)
+
+
+def test_wait_escapes_diagnoses(server):
+    """Backstage's message for a bad entity ref carries the ref raw (wire
+    text, kept as is); the CLI escapes it when it prints diagnoses."""
+    since = cursor(server)
+    evil = "user:/\x1b]0;owned\x07\x1b[2J\u202e\u0085"
+    r = send(server, entity=evil, title="t\u009b31m")
+    assert r.status == 400
+    p = subprocess.run([notimock_bin(), "wait", "--url", "http://%s:%d" % (
+        server.host, server.port), "--topic", topic("zz"), "--since",
+        str(since), "--timeout", "0s"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=server_env(), timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert_no_controls(p.stdout)
+    out = p.stdout.decode()
+    assert "entity-ref-invalid: " in out
+    assert 'Entity reference "user:/\\x1b]0;owned\\x07\\x1b[2J\\u{202e}' \
+        '\\u{0085}" was not on the form' in out
+    assert "title: t\\u{009b}31m" in out
+
+
+class FakeServer:
+    """A listener that answers every request with one canned response."""
+
+    def __init__(self, status, body, ctype="application/json"):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.response = b"HTTP/1.1 %d X\r\nContent-Type: %s\r\n" \
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (
+                status, ctype.encode(), len(body), body)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                c.sendall(self.response)
+
+    def close(self):
+        self.sock.close()
+
+
+def run_cli(url, *args):
+    return subprocess.run([notimock_bin()] + list(args) + ["--url", url],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=server_env(),
+                          timeout=30)
+
+
+@pytest.mark.parametrize("cmd", [["wait", "--timeout", "1s"], ["list"],
+                                 ["reset"], ["cursor"]])
+def test_server_error_name_is_escaped(cmd):
+    body = json.dumps({"error": {"name": "Evil\x1b]0;owned\x07\u202e",
+                                 "message": "boom\x1b[2J\u0085"}}).encode()
+    fake = FakeServer(500, body)
+    try:
+        p = run_cli(fake.url, *cmd)
+    finally:
+        fake.close()
+    assert p.returncode == 2
+    assert_no_controls(p.stderr)
+    assert "500 Evil\\x1b]0;owned\\x07\\u{202e}: boom\\x1b[2J\\u{0085}" in \
+        p.stderr.decode()
+
+
+@pytest.mark.parametrize("cmd", [["wait", "--timeout", "1s"], ["list"],
+                                 ["reset"], ["cursor"]])
+@pytest.mark.parametrize("status", [200, 502])
+def test_json_mode_never_prints_a_non_json_body(cmd, status):
+    """--json passes JSON through; anything else is reported escaped on
+    stderr, with exit status 2."""
+    fake = FakeServer(status, b"<html>\x1b]0;owned\x07\x1b[2J\xe2\x80\xae"
+                      b"proxy error</html>", "text/html")
+    try:
+        p = run_cli(fake.url, *cmd, "--json")
+    finally:
+        fake.close()
+    assert p.returncode == 2
+    assert p.stdout == b""
+    assert_no_controls(p.stderr)
+    assert "<html>\\x1b]0;owned\\x07\\x1b[2J\\u{202e}proxy error</html>" in \
+        p.stderr.decode()

@@ -12,6 +12,8 @@
 #include "crypto.h"
 #include "diag.h"
 #include "json.h"
+#include "log.h"
+#include "xmalloc.h"
 #include "unit.h"
 
 #define NOTIFS		"/api/notifications/notifications"
@@ -479,7 +481,11 @@ test_auth(void)
 	CHECK(find(&f.res, "auth-unknown-token") == NULL);
 	fx_free(&f);
 
-	/* A token that matches nothing: fingerprints only. */
+	/*
+	 * A token that matches nothing: its shape and keyed fingerprint,
+	 * and no fingerprint of a configured token (a bare SHA-256 prefix
+	 * under /mock/ could be brute-forced offline).
+	 */
 	fx_init(&f, "POST", NOTIFS, CLEAN_BODY, 1);
 	f.in.authorization = "Bearer wrong-token-0123456789";
 	f.in.auth = AUTH_ILLEGAL;
@@ -487,11 +493,41 @@ test_auth(void)
 	f.in.status = 401;
 	diag_run(NULL, &f.in, &f.res);
 	CHECK((d = find(&f.res, "auth-unknown-token")) != NULL);
-	snprintf(want, sizeof want, "sent %s; configured: %s", f.who.fp,
-	    crypto_fingerprint(TOKEN, strlen(TOKEN), fp));
+	snprintf(want, sizeof want, "sent <22 characters; %s>, which does "
+	    "not match the one configured token",
+	    crypto_fingerprint_keyed("wrong-token-0123456789", 22, fp));
 	CHECK_STR(d->evidence, want);
+	CHECK(strstr(d->fix, "sha256sum") != NULL);
 	CHECK(!leaks(&f.res, "wrong-token-0123456789"));
 	CHECK(!leaks(&f.res, TOKEN));
+	CHECK(!leaks(&f.res, crypto_fingerprint(TOKEN, strlen(TOKEN), fp)));
+	CHECK(!leaks(&f.res, f.who.fp));
+	fx_free(&f);
+
+	/* Two configured tokens; and none, where a fingerprint says
+	 * nothing. */
+	fx_init(&f, "POST", NOTIFS, CLEAN_BODY, 1);
+	snprintf(f.fps, sizeof f.fps, "%s, sha256:0123456789ab",
+	    crypto_fingerprint(TOKEN, strlen(TOKEN), fp));
+	f.in.authorization = "Bearer wrong-token-0123456789";
+	f.in.auth = AUTH_ILLEGAL;
+	f.in.status = 401;
+	diag_run(NULL, &f.in, &f.res);
+	CHECK((d = find(&f.res, "auth-unknown-token")) != NULL);
+	CHECK(strstr(d->evidence, "which matches none of the 2 configured "
+	    "tokens") != NULL);
+	CHECK(!leaks(&f.res, "sha256:0123456789ab"));
+	fx_free(&f);
+	fx_init(&f, "POST", NOTIFS, CLEAN_BODY, 1);
+	f.fps[0] = '\0';
+	f.in.authorization = "Bearer wrong-token-0123456789";
+	f.in.auth = AUTH_ILLEGAL;
+	f.in.status = 401;
+	diag_run(NULL, &f.in, &f.res);
+	CHECK((d = find(&f.res, "auth-unknown-token")) != NULL);
+	CHECK_STR(d->evidence, "sent <22 characters>; no service token is "
+	    "configured");
+	CHECK(strstr(d->fix, "start it with --token") != NULL);
 	fx_free(&f);
 
 	/* The token base64-encoded (echo ... | base64 on one side). */
@@ -505,6 +541,9 @@ test_auth(void)
 	CHECK(strstr(d->message, "base64 encoding of the configured token") !=
 	    NULL);
 	CHECK(strstr(d->message, "plus a newline") != NULL);
+	CHECK(strstr(d->message, crypto_fingerprint_keyed(TOKEN,
+	    strlen(TOKEN), fp)) != NULL);
+	CHECK(!leaks(&f.res, crypto_fingerprint(TOKEN, strlen(TOKEN), fp)));
 	fx_free(&f);
 
 	/* Template syntax in the service config. */
@@ -524,11 +563,13 @@ test_auth(void)
 	f.in.status = 401;
 	diag_run(NULL, &f.in, &f.res);
 	CHECK((d = find(&f.res, "auth-malformed")) != NULL);
-	snprintf(want, sizeof want, "Authorization: Bearer %s followed by 1 "
-	    "more word: the token must be the last and only thing after "
-	    "'Bearer '", crypto_fingerprint(TOKEN, strlen(TOKEN), fp));
+	snprintf(want, sizeof want, "Authorization: Bearer <23 characters; "
+	    "%s> followed by 1 more word: the token must be the last and "
+	    "only thing after 'Bearer '", crypto_fingerprint_keyed(TOKEN,
+	    strlen(TOKEN), fp));
 	CHECK_STR(d->evidence, want);
 	CHECK(!leaks(&f.res, TOKEN));
+	CHECK(!leaks(&f.res, crypto_fingerprint(TOKEN, strlen(TOKEN), fp)));
 	fx_free(&f);
 
 	/* A user token POSTing. */
@@ -538,10 +579,166 @@ test_auth(void)
 	f.in.status = 403;
 	diag_run(NULL, &f.in, &f.res);
 	CHECK((d = find(&f.res, "auth-user-token")) != NULL);
-	CHECK(strstr(d->evidence, "user:default/alice") != NULL);
+	snprintf(want, sizeof want, "token %s is the user token of "
+	    "user:default/alice", crypto_fingerprint_keyed(TOKEN,
+	    strlen(TOKEN), fp));
+	CHECK_STR(d->evidence, want);
 	CHECK(strstr(d->fix, "backend.auth.externalAccess") != NULL);
 end:
 	fx_free(&f);
+}
+
+static int
+starts(const char *s, const char *prefix)
+{
+	return (strncmp(s, prefix, strlen(prefix)) == 0);
+}
+
+/* One request with Authorization h (answer auth), diagnosed into f. */
+static void
+fx_auth(struct fixture *f, const char *h, enum auth_result auth)
+{
+	fx_init(f, "POST", NOTIFS, CLEAN_BODY, 1);
+	f->in.authorization = h;
+	f->in.auth = auth;
+	memset(&f->who, 0, sizeof f->who);
+	f->in.status = 401;
+	diag_run(NULL, &f->in, &f->res);
+}
+
+/*
+ * Presented text is quoted only when the whole token is a $key reference
+ * or one {{ ... }} template: pieces of a real token never reach a
+ * diagnosis (they are readable under /mock/, in the inbox and the CLI).
+ */
+static void
+test_auth_no_token_pieces(void)
+{
+	struct fixture		 f;
+	const struct diagnosis	*d;
+	char			 want[256], fp[CRYPTO_FP_LEN];
+
+	/* A '$' inside a token is not a reference. */
+	fx_auth(&f, "Bearer Pr0d$EcretT0kenValue99", AUTH_ILLEGAL);
+	CHECK(find(&f.res, "auth-unresolved-secret") == NULL);
+	CHECK((d = find(&f.res, "auth-unknown-token")) != NULL);
+	snprintf(want, sizeof want, "sent <22 characters with $; %s>, which "
+	    "does not match the one configured token",
+	    crypto_fingerprint_keyed("Pr0d$EcretT0kenValue99", 22, fp));
+	CHECK_STR(d->evidence, want);
+	CHECK(!leaks(&f.res, "EcretT0ken"));
+	CHECK(!leaks(&f.res, "Pr0d"));
+	fx_free(&f);
+
+	/* An unclosed {{ before a real token. */
+	fx_auth(&f, "Bearer {{ Pr0dSecretValue99", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-template")) != NULL);
+	CHECK(starts(d->evidence, "Authorization: Bearer <20 characters, 2 "
+	    "words, with {{; hmac:"));
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+	fx_free(&f);
+
+	/* Text around a template. */
+	fx_auth(&f, "Bearer {{ .x }}Pr0dSecretValue99", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-template")) != NULL);
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+	fx_free(&f);
+	fx_auth(&f, "Bearer {{ .x }} Pr0dSecretValue99 {{ .y }}", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-template")) != NULL);
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+	fx_free(&f);
+
+	/* A whole template, with or without the scheme, is shown. */
+	fx_auth(&f, "{{ .secrets.token }}", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-template")) != NULL);
+	CHECK_STR(d->evidence, "Authorization contains {{ .secrets.token }}");
+	fx_free(&f);
+
+	/* A first word that is no scheme is the token, most likely. */
+	fx_auth(&f, "RealProdToken1234567 x", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-malformed")) != NULL);
+	snprintf(want, sizeof want, "Authorization: <20 characters; %s> "
+	    "followed by 1 more word where 'Bearer <token>' belongs",
+	    crypto_fingerprint_keyed("RealProdToken1234567", 20, fp));
+	CHECK_STR(d->evidence, want);
+	CHECK(!leaks(&f.res, "RealProd"));
+	fx_free(&f);
+
+	/* A known scheme is named, in our spelling. */
+	fx_auth(&f, "tOKEN Pr0dSecretValue99", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-malformed")) != NULL);
+	CHECK_STR(d->evidence, "Authorization: the scheme 'Token' instead of "
+	    "Bearer");
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+	fx_free(&f);
+
+	/* A bare token. */
+	fx_auth(&f, "Pr0dSecretValue99", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-malformed")) != NULL);
+	CHECK(starts(d->evidence, "Authorization: a bare token <17 "
+	    "characters; hmac:"));
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+	fx_free(&f);
+
+	/* Whole references are shown: with a dot, and without Bearer. */
+	fx_auth(&f, "Bearer $backstage.token", AUTH_ILLEGAL);
+	CHECK((d = find(&f.res, "auth-unresolved-secret")) != NULL);
+	CHECK_STR(d->evidence, "Authorization: Bearer $backstage.token");
+	CHECK(strstr(d->fix, "Add the key backstage to the Secret") != NULL);
+	fx_free(&f);
+	fx_auth(&f, "$backstage-token", AUTH_MISSING);
+	CHECK((d = find(&f.res, "auth-unresolved-secret")) != NULL);
+	CHECK_STR(d->evidence, "Authorization: $backstage-token");
+	fx_free(&f);
+	/* A reference with more after it is no whole reference. */
+	fx_auth(&f, "Bearer $backstage-token Pr0dSecretValue99", AUTH_MISSING);
+	CHECK(find(&f.res, "auth-unresolved-secret") == NULL);
+	CHECK((d = find(&f.res, "auth-malformed")) != NULL);
+	CHECK(!leaks(&f.res, "Pr0dSecret"));
+end:
+	fx_free(&f);
+}
+
+/* The keyed fingerprint: stable within a process, new in each one, and
+ * not the bare SHA-256 prefix. */
+static void
+test_keyed_fingerprint(void)
+{
+	char	a[CRYPTO_FP_LEN], b[CRYPTO_FP_LEN], c[CRYPTO_FP_LEN];
+	int	fd[2] = { -1, -1 }, i, status;
+	pid_t	pid;
+
+	/* Two processes draw two keys (this one has drawn none yet, so
+	 * its children do not inherit one). */
+	CHECK(pipe(fd) == 0);
+	for (i = 0; i < 2; i++) {
+		if ((pid = fork()) == 0) {
+			crypto_fingerprint_keyed(TOKEN, strlen(TOKEN), c);
+			_exit(write(fd[1], c, sizeof c) == sizeof c ? 0 : 1);
+		}
+		CHECK(pid > 0);
+		CHECK(waitpid(pid, &status, 0) == pid && status == 0);
+	}
+	CHECK(read(fd[0], b, sizeof b) == sizeof b);
+	CHECK(read(fd[0], c, sizeof c) == sizeof c);
+	CHECK(strncmp(b, "hmac:", 5) == 0 && strncmp(c, "hmac:", 5) == 0);
+	CHECK(strcmp(b, c) != 0);
+
+	crypto_fingerprint_keyed(TOKEN, strlen(TOKEN), a);
+	crypto_fingerprint_keyed(TOKEN, strlen(TOKEN), b);
+	CHECK_STR(a, b);
+	CHECK_INT(strlen(a), 17);
+	CHECK(strncmp(a, "hmac:", 5) == 0);
+	CHECK(strspn(a + 5, "0123456789abcdef") == 12);
+	crypto_fingerprint(TOKEN, strlen(TOKEN), c);
+	CHECK(strcmp(a + 5, c + 7) != 0);
+	crypto_fingerprint_keyed("other", 5, b);
+	CHECK(strcmp(a, b) != 0);
+end:
+	if (fd[0] != -1)
+		close(fd[0]);
+	if (fd[1] != -1)
+		close(fd[1]);
 }
 
 static void
@@ -564,9 +761,10 @@ test_go_byte_list(void)
 	CHECK((d = find(&f.res, "go-byte-list")) != NULL);
 	CHECK_STR(d->evidence, "token (line 1, column 80): [115 51 99 ...] "
 	    "(23 numbers)");
-	crypto_fingerprint(TOKEN, strlen(TOKEN), fp);
+	crypto_fingerprint_keyed(TOKEN, strlen(TOKEN), fp);
 	CHECK(strstr(d->message, fp) != NULL);
 	CHECK(strstr(d->message, "configured token") != NULL);
+	CHECK(!leaks(&f.res, crypto_fingerprint(TOKEN, strlen(TOKEN), fp)));
 	CHECK(!leaks(&f.res, list));
 	CHECK(strstr(d->fix, "toString") != NULL);
 	/* JSON arrays of numbers have commas: not a byte list. */
@@ -717,7 +915,7 @@ test_retry(void)
 	struct diag		*dg = diag_new();
 	struct fixture		 f;
 	const struct diagnosis	*d;
-	char			*s = NULL;
+	char			*s = NULL, fp[CRYPTO_FP_LEN];
 	int			 i;
 
 	/* Argo CD retrying a 503: 1 s, 2 s, 4 s; new port every time. */
@@ -762,6 +960,10 @@ test_retry(void)
 	CHECK(find(&f.res, "retry") == NULL);
 	CHECK((d = find(&f.res, "duplicate")) != NULL);
 	CHECK(strstr(d->message, "answered 200") != NULL);
+	/* The accepted token is a configured one: keyed fingerprint only. */
+	CHECK(strstr(d->evidence, crypto_fingerprint_keyed(TOKEN,
+	    strlen(TOKEN), fp)) != NULL);
+	CHECK(!leaks(&f.res, f.who.fp));
 	diag_clear(&f.res);
 
 	/* Past the window: unrelated. */
@@ -856,12 +1058,95 @@ test_print_text(void)
 	CHECK(strstr(out, "\n>           fix: Add the header") != NULL);
 	CHECK(strstr(out, "\n>           - name: Content-Type\n") != NULL);
 	CHECK_INT(diag_print_text(stdout, "{}", 2, ""), -1);
+	free(out);
+	out = NULL;
+
+	/*
+	 * Stored text is escaped for the terminal: Backstage's own message
+	 * for a bad entity ref carries it raw (ESC, BEL, C1, bidi), and so
+	 * could anything in the store.  The layout's newlines stay.
+	 */
+	free(s);
+	s = xstrdup("[{\"code\":\"x\\u001b[2J\",\"level"
+	    "\":\"error\",\"message\":\"ref \\\"user:/\\u001b]0;owned\\u0007"
+	    "\\u001b[2J\\u0085\\u202e\\u2066\\\" caf\\u00e9\",\"evidence\":"
+	    "\"e\\u009b31m\",\"fix\":\"a\\nb\\r\"}]");
+	mem = open_memstream(&out, &olen);
+	CHECK_INT(diag_print_text(mem, s, strlen(s), "> "), 1);
+	fclose(mem);
+	mem = NULL;
+	CHECK_STR(out, "> error   x\\x1b[2J: ref \"user:/\\x1b]0;owned\\x07"
+	    "\\x1b[2J\\u{0085}\\u{202e}\\u{2066}\" caf\xc3\xa9\n"
+	    ">           evidence: e\\u{009b}31m\n"
+	    ">           fix: a\n"
+	    ">         b\\x0d\n");
 end:
 	if (mem != NULL)
 		fclose(mem);
 	free(out);
 	free(s);
 	free(codes);
+	fx_free(&f);
+}
+
+/* The one terminal escape of the command line (log.c). */
+static void
+test_escape_term(void)
+{
+	char	buf[64], big[LOG_TERM_SIZE(8)];
+	const char *all = "\x1b\x7f\xc2\x85\xe2\x80\xae";
+
+	/* C0, DEL, C1 and bidi controls; text and backslashes stay. */
+	CHECK_STR(log_escape_term(buf, sizeof buf, "a\x1b[2J\x07\\n", 8),
+	    "a\\x1b[2J\\x07\\n");
+	CHECK_STR(log_escape_term(buf, sizeof buf, "\x7f\xc2\x9b\xc3\xa9", 5),
+	    "\\x7f\\u{009b}\xc3\xa9");
+	CHECK_STR(log_escape_term(buf, sizeof buf, "\xe2\x80\xae\xe2\x81\xa6"
+	    "\xe2\x80\x8f\xd8\x9c\xe2\x80\x94", 14),
+	    "\\u{202e}\\u{2066}\\u{200f}\\u{061c}\xe2\x80\x94");
+	/* Not UTF-8: bare continuation, overlong U+202E, surrogate, NUL. */
+	CHECK_STR(log_escape_term(buf, sizeof buf, "\x80\xf0\x82\x80\xae"
+	    "\xed\xa0\x80\0", 9), "\\x80\\xf0\\x82\\x80\\xae\\xed\\xa0"
+	    "\\x80\\x00");
+	/* Cut with "...", never in the middle of an escape. */
+	CHECK_STR(log_escape_term(buf, 12, "abc\x1b\x1b\x1b", 6),
+	    "abc\\x1b...");
+	CHECK_STR(log_escape_term(buf, 3, "abcdef", 6), "");
+	/* LOG_TERM_SIZE always holds the whole of it. */
+	CHECK_STR(log_escape_term(big, sizeof big, all, 7),
+	    "\\x1b\\x7f\\u{0085}\\u{202e}");
+	CHECK_STR(log_escape_term(big, sizeof big, "\x1b\x1b\x1b\x1b\x1b\x1b"
+	    "\x1b\x1b", 8), "\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b");
+end:
+	;
+}
+
+/* Client text quoted in a diagnosis keeps no C1 or bidi control. */
+static void
+test_escape_quoted(void)
+{
+	struct fixture		 f;
+	const struct diagnosis	*d;
+
+	fx_init(&f, "POST", NOTIFS, "{\"recipients\":{\"type\":\"broadcast\"},"
+	    "\"payload\":{\"title\":\"x\",\"link\":\"ftp://a/\\u0085\\u202e"
+	    "\\u2069\xc3\xa9\"}}", 1);
+	f.in.status = 400;
+	diag_run(NULL, &f.in, &f.res);
+	CHECK((d = find(&f.res, "link-not-http")) != NULL);
+	CHECK_STR(d->evidence, "payload.link = \"ftp://a/\\u{0085}\\u{202e}"
+	    "\\u{2069}\xc3\xa9\"");
+	CHECK(!leaks(&f.res, "\xc2\x85"));
+	CHECK(!leaks(&f.res, "\xe2\x80\xae"));
+	fx_free(&f);
+
+	/* The raw body: an overlong form of U+202E is not UTF-8. */
+	fx_init(&f, "POST", NOTIFS, "{\"a\":\xf0\x82\x80\xae}", 1);
+	f.in.status = 400;
+	diag_run(NULL, &f.in, &f.res);
+	CHECK((d = find(&f.res, "invalid-json")) != NULL);
+	CHECK(!leaks(&f.res, "\xf0\x82\x80\xae"));
+end:
 	fx_free(&f);
 }
 
@@ -963,6 +1248,8 @@ static const struct unit_test tests[] = {
 	{ "no-value: fields and causes", test_no_value_fields },
 	{ "no-value: in broken JSON", test_no_value_broken_json },
 	{ "auth-*", test_auth },
+	{ "auth-*: no pieces of a token", test_auth_no_token_pieces },
+	{ "keyed fingerprints", test_keyed_fingerprint },
 	{ "go-byte-list", test_go_byte_list },
 	{ "no-recipients", test_no_recipients },
 	{ "severity, link, recipients type, refs", test_field_values },
@@ -973,6 +1260,8 @@ static const struct unit_test tests[] = {
 	  test_other_codes },
 	{ "offline (lint)", test_offline },
 	{ "diag_print_text", test_print_text },
+	{ "terminal escape (log_escape_term)", test_escape_term },
+	{ "quoted client text: no C1 or bidi controls", test_escape_quoted },
 	{ "cost of a clean POST", test_cost },
 	{ NULL, NULL }
 };

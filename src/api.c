@@ -105,7 +105,7 @@ api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
 	auth_service_fingerprints(r->srv->auth, fps, sizeof fps);
 	memset(&in, 0, sizeof in);
 	in.method = r->method;
-	in.uri = r->uri;
+	in.uri = r->uri;	/* detection only: diag.c quotes no query values */
 	in.path = r->path;
 	in.content_type = http_header(r, "Content-Type");
 	in.authorization = http_header(r, "Authorization");
@@ -138,6 +138,23 @@ api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
 static void	api_finish_as(struct api_ctx *, int, const char *, char *,
 		    size_t);
 
+/* request.url as the plugin router sees it: the URI below the mount,
+ * with its query.  Caller frees. */
+static char *
+api_plugin_url(const char *uri)
+{
+	size_t		 mlen = strlen(API_MOUNT);
+	const char	*rest;
+	char		*url;
+
+	rest = util_strncaseeq(uri, API_MOUNT, mlen) ? uri + mlen : uri;
+	if (*rest == '/')
+		url = xstrdup(rest);
+	else
+		xasprintf(&url, "/%s", rest);
+	return (url);
+}
+
 /*
  * Store the delivery and hand the answer over.  Takes body (may be NULL).
  * If the store refuses, the answer becomes a 503 in Backstage's shape.
@@ -167,7 +184,8 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	struct json		*payload = NULL, *recip = NULL;
 	const char		*title = NULL, *topic = NULL, *severity = NULL;
 	const struct json	*src;
-	struct json		*loose = NULL;
+	struct json		*loose = NULL, *stored;
+	char			*stored_text = NULL;
 	char			*headers, *pj = NULL, *rj = NULL, *ej, *uj, *ij;
 	char			*dj, *dcodes = NULL;
 	const char		**ev = NULL;
@@ -226,13 +244,31 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	d.received = r->received;
 	d.remote = r->remote;
 	d.method = r->method;
-	d.path = r->uri;
+	d.path = http_uri_redacted(r);
 	d.headers = headers;
 	d.body = http_body(r, &blen);
 	d.body_len = blen;
 	d.status = status;
 	d.response = body;
 	d.response_len = len;
+	/*
+	 * Backstage echoes the URL in its error bodies, query included, and
+	 * so do we on the wire; the stored copy gets the redacted URL, since
+	 * a query may carry a token (http_uri_redacted).
+	 */
+	if (status >= 400 && len > 0 && strcmp(d.path, r->uri) != 0 &&
+	    (stored = json_parse(body, len, 0, msg, sizeof msg, NULL)) != NULL) {
+		struct json *rq = json_get(stored, "request");
+		char *url = api_plugin_url(d.path);
+
+		if (json_string(json_get(rq, "url")) != NULL) {
+			json_add_str(rq, "url", url);
+			stored_text = json_print(stored, &d.response_len);
+			d.response = stored_text;
+		}
+		free(url);
+		json_free(stored);
+	}
 	d.origin = c->authenticated ? c->who.subject : NULL;
 	d.token_fp = c->who.fp[0] != '\0' ? c->who.fp : NULL;
 	d.payload = pj;
@@ -273,6 +309,7 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	free(ij);
 	free(dj);
 	free(ev);
+	free(stored_text);
 	json_free(loose);
 }
 
@@ -1000,7 +1037,7 @@ api_notifications(struct req *r)
 	struct api_ctx		 c;
 	struct api_query	*q = NULL;
 	size_t			 nq = 0, len, mlen = strlen(API_MOUNT);
-	const char		*auth, *ctype, *sub, *rest;
+	const char		*auth, *ctype, *sub;
 	const unsigned char	*body;
 	char			 msg[1024], media[128], charset[64];
 	enum api_route		 route;
@@ -1015,12 +1052,7 @@ api_notifications(struct req *r)
 	c.users = json_new_array();
 	c.ids = json_new_array();
 
-	/* request.url as the plugin router sees it: below the mount. */
-	rest = util_strncaseeq(r->uri, API_MOUNT, mlen) ? r->uri + mlen : r->uri;
-	if (*rest == '/')
-		c.url = xstrdup(rest);
-	else
-		xasprintf(&c.url, "/%s", rest);
+	c.url = api_plugin_url(r->uri);
 	sub = r->path + mlen;
 	if (*sub == '\0')
 		sub = "/";

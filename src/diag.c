@@ -1530,13 +1530,16 @@ diag_no_value(struct diag_ctx *x)
 	struct diag_nv		 nv[DIAG_NOVALUE_MAX];
 	char			 path[128], key[80], last[80], *val;
 	const char		*cause, *fix, *field, *value;
+	size_t			 plen;
 	enum diag_level		 level;
 
 	/* In the URL first: Go percent-encodes it there. */
 	if (in->path != NULL && strstr(in->path, DIAG_NOVALUE) != NULL) {
 		diag_nv_cause("path", NULL, &cause, &fix, &level);
+		/* The path as sent, without the query (it may hold a secret). */
+		plen = strcspn(in->uri, "?");
 		val = diag_escape((const unsigned char *)in->uri,
-		    strlen(in->uri) < 200 ? strlen(in->uri) : 200);
+		    plen < 200 ? plen : 200);
 		diag_add(x->res, "no-value", level, diag_fmt("<no value> in "
 		    "the request path.  %s", cause), diag_fmt("path %s", val),
 		    xstrdup(fix));
@@ -1641,7 +1644,7 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 	const struct diag_input	*in = x->in;
 	const unsigned char	*p;
 	unsigned char		 dec[256];
-	size_t			 span, count, line, col, i, show;
+	size_t			 span, count, line, col;
 	char			 key[80], fp[CRYPTO_FP_LEN], head[64];
 	char			*where;
 	char			 match[128];
@@ -1650,11 +1653,8 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 	if ((p = diag_find_bytelist(b, len, &span, &count, dec, sizeof dec)) ==
 	    NULL)
 		return;
-	/* Show only the first three numbers: the list IS the secret. */
-	for (show = 1, i = 0; show < span && i < 3; show++)
-		if (p[show] == ' ')
-			i++;
-	snprintf(head, sizeof head, "%.*s...]", (int)show, (const char *)p);
+	/* Show none of the numbers: the list IS the secret. */
+	snprintf(head, sizeof head, "[%zu numbers, each 0-255]", count);
 	known = diag_fp_known(in, dec, count < sizeof dec ? count : sizeof dec,
 	    fp);
 	if (known)
@@ -1673,7 +1673,7 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 	    diag_fmt("A Go byte list where text belongs: .secrets values are "
 	    "byte slices, so {{ .secrets.x }} renders the secret as a list of "
 	    "numbers.  This one decodes to %zu bytes%s.", count, match),
-	    diag_fmt("%s: %s (%zu numbers)", where, head, count),
+	    diag_fmt("%s: %s", where, head),
 	    xstrdup("Convert the secret to text in the template: "
 	    "{{ .secrets.x | toString }} or {{ printf \"%s\" .secrets.x }} "
 	    "(toJson would give base64)."));

@@ -5,6 +5,7 @@
  * http_finish, after exactly one evhttp_send_reply.  A durable request sits
  * on srv->deferred between its handler and the commit event.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -12,9 +13,11 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -22,9 +25,11 @@
 #include <event2/http.h>
 #include <event2/http_struct.h>	/* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "api.h"
 #include "auth.h"
+#include "crypto.h"
 #include "db.h"
 #include "http.h"
 #include "json.h"
@@ -44,6 +49,15 @@ static void	http_not_found(struct req *);
 static void	http_ca_pem(struct req *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
+static void	http_req_free(struct req *);
+static char	*http_redact_uri(const char *);
+static int	http_secret_header(const char *);
+static void	http_accept_watch(struct server *,
+		    struct evhttp_bound_socket *, int);
+static struct bufferevent *http_plain_bevcb(struct event_base *, void *);
+
+/* Set while notimock itself writes a reply (see http_refusal_cb). */
+static int	http_writing;
 
 #define ROUTE_PREFIX	0x1	/* match the prefix and anything below it */
 
@@ -187,7 +201,7 @@ http_headers_json(const struct req *r)
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->ev);
 	struct evkeyval		*kv;
 	struct json		*arr, *pair;
-	char			 red[128], *s;
+	char			 red[128], fp[CRYPTO_FP_LEN], *s;
 
 	arr = json_new_array();
 	TAILQ_FOREACH(kv, h, next) {
@@ -195,6 +209,11 @@ http_headers_json(const struct req *r)
 		json_append(pair, json_new_string(kv->key));
 		if (util_strcaseeq(kv->key, "authorization")) {
 			auth_redact(kv->value, red, sizeof red);
+			json_append(pair, json_new_string(red));
+		} else if (http_secret_header(kv->key)) {
+			snprintf(red, sizeof red, "<redacted %s>",
+			    crypto_fingerprint(kv->value, strlen(kv->value),
+			    fp));
 			json_append(pair, json_new_string(red));
 		} else
 			json_append(pair, json_new_string(kv->value));
@@ -210,6 +229,121 @@ http_add_header(struct req *r, const char *name, const char *value)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name,
 	    value);
+}
+
+/* --- secrets in URIs and headers ---------------------------------------- */
+
+/*
+ * Query parameters that carry credentials: the /mock/ admin token
+ * (access_token, for clients that cannot send headers) and the names under
+ * which a webhook URL may hold a token (an Argo CD service url ending in
+ * ?token=...).  Names compare decoded (mock.c decodes before it looks) and
+ * without case, so no spelling a handler accepts slips past.
+ */
+static const char *http_secret_params[] = {
+	"access_token", "token", "api_key", "apikey"
+};
+
+/* Is the raw (percent-encoded) query name s[0..len) one of them? */
+static int
+http_secret_param(const char *s, size_t len)
+{
+	char	name[32];
+	size_t	i, n = 0;
+	int	hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (n == sizeof name)
+			return (0);	/* longer than any of them */
+		if (s[i] == '%' && i + 2 < len &&
+		    (hi = http_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = http_hexval((unsigned char)s[i + 2])) >= 0) {
+			name[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			name[n++] = s[i] == '+' ? ' ' : s[i];
+	}
+	for (i = 0; i < sizeof http_secret_params /
+	    sizeof http_secret_params[0]; i++)
+		if (strlen(http_secret_params[i]) == n &&
+		    util_strncaseeq(name, http_secret_params[i], n))
+			return (1);
+	return (0);
+}
+
+/*
+ * uri with the value of every secret parameter (each occurrence: handlers
+ * may use the first or the last) replaced by REDACTED.  NULL if there is
+ * nothing to hide.  Caller frees.
+ */
+static char *
+http_redact_uri(const char *uri)
+{
+	const char	*q, *p, *end, *eq;
+	char		*out, *o;
+	size_t		 n = 1;
+	int		 found = 0;
+
+	if ((q = strchr(uri, '?')) == NULL)
+		return (NULL);
+	for (p = q + 1; *p != '\0'; p++)
+		if (*p == '&')
+			n++;
+	/* Each parameter grows by at most "REDACTED". */
+	out = o = xmalloc(strlen(uri) + n * 8 + 1);
+	memcpy(o, uri, (size_t)(q + 1 - uri));
+	o += q + 1 - uri;
+	for (p = q + 1;; p = end + 1) {
+		end = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && eq + 1 < end &&
+		    http_secret_param(p, (size_t)(eq - p))) {
+			memcpy(o, p, (size_t)(eq + 1 - p));
+			o += eq + 1 - p;
+			memcpy(o, "REDACTED", 8);
+			o += 8;
+			found = 1;
+		} else {
+			memcpy(o, p, (size_t)(end - p));
+			o += end - p;
+		}
+		if (*end == '\0')
+			break;
+		*o++ = '&';
+	}
+	*o = '\0';
+	if (!found) {
+		free(out);
+		return (NULL);
+	}
+	return (out);
+}
+
+const char *
+http_uri_redacted(const struct req *r)
+{
+	return (r->safe_uri != NULL ? r->safe_uri : r->uri);
+}
+
+/*
+ * Header names whose values are credentials, besides Authorization (which
+ * auth_redact() reduces, keeping its scheme): matched anywhere in the name,
+ * without case.  A false match only hides a value from the store.
+ */
+static int
+http_secret_header(const char *name)
+{
+	static const char	*words[] = { "token", "secret", "password",
+	    "key", "auth", "session", "cookie" };
+	size_t			 i, j, len = strlen(name), wlen;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		wlen = strlen(words[i]);
+		for (j = 0; j + wlen <= len; j++)
+			if (util_strncaseeq(name + j, words[i], wlen))
+				return (1);
+	}
+	return (0);
 }
 
 /* Send the reply, log it, free the request.  The only place that does. */
@@ -248,7 +382,9 @@ http_finish(struct req *r)
 		r->ev->minor = 1;
 	}
 	http_close_cancel(r);
+	http_writing = 1;
 	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
+	http_writing = 0;
 
 	if (log_enabled(LOG_LVL_INFO)) {
 		ms = (double)(util_mono_us() - r->start_us) / 1000.0;
@@ -259,12 +395,7 @@ http_finish(struct req *r)
 		    strlen(r->origin)) : "-",
 		    r->note ? " diag=" : "", r->note ? r->note : "");
 	}
-	evbuffer_free(r->out);
-	free(r->path);
-	free(r->origin);
-	free(r->url);
-	free(r->note);
-	free(r);
+	http_req_free(r);
 }
 
 /* Hand the reply over: now, or after the commit if the request wrote. */
@@ -365,7 +496,9 @@ http_error_body(const struct req *r, int status, const char *name,
 	json_add(o, "error", e);
 	q = json_new_object();
 	json_add_str(q, "method", r->method);
-	json_add_str(q, "url", url != NULL ? url : r->uri);
+	if (url == NULL)
+		url = r->url != NULL ? r->url : http_uri_redacted(r);
+	json_add_str(q, "url", url);
 	json_add(o, "request", q);
 	s = json_new_object();
 	json_add_num(s, "statusCode", status);
@@ -481,6 +614,7 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	if ((q = strchr(r->uri, '?')) != NULL) {
 		r->path = http_decode_path(r->uri, (size_t)(q - r->uri));
 		r->query = q + 1;
+		r->safe_uri = http_redact_uri(r->uri);
 	} else
 		r->path = http_decode_path(r->uri, strlen(r->uri));
 	if ((evcon = evhttp_request_get_connection(ev)) != NULL) {
@@ -511,6 +645,242 @@ static void
 http_gencb_tls(struct evhttp_request *ev, void *arg)
 {
 	http_dispatch(ev, arg, 1);
+}
+
+/* --- running out of file descriptors ------------------------------------ */
+
+/*
+ * Every connection holds a descriptor.  With none left, accept() fails
+ * (EMFILE) and the connection stays queued, so the listener is readable
+ * again at once: evconnlistener would retry, and log, in a tight loop.
+ * Instead a failing listener stops for HTTP_ACCEPT_PAUSE at a time, and an
+ * episode is logged twice: when it starts, and once accepting has worked
+ * for a whole pause.  The error callback receives the evhttp (evhttp owns
+ * the listener's argument), not the server, hence this table.
+ */
+#define HTTP_ACCEPT_PAUSE	1	/* seconds */
+
+static struct http_pause {
+	struct evconnlistener	*lev;
+	struct event		*resume;
+	const char		*scheme;	/* "http", "https" */
+	enum {
+		HTTP_ACCEPTING,
+		HTTP_PAUSED,
+		HTTP_SETTLING,		/* accepting again, on probation */
+	}			 state;
+	int64_t			 since_us;	/* the episode's start */
+	int64_t			 resumed_us;	/* when accepting last resumed */
+	uint64_t		 pauses;	/* in this episode */
+} http_pauses[2];
+
+/* Descriptors open now (start-up only: they are all low-numbered). */
+static unsigned int
+http_fds_open(void)
+{
+	unsigned int	n = 0;
+	int		fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return (n);
+}
+
+/* Raise the soft descriptor limit to the hard one, and say what it allows. */
+static void
+http_raise_nofile(void)
+{
+	struct rlimit		rl;
+	unsigned long long	old, lim, open;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	old = (unsigned long long)rl.rlim_cur;
+	/* An infinite hard limit is not a value setrlimit takes here. */
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise the file-descriptor limit from "
+			    "%llu to %llu", old,
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = (rlim_t)old;
+		}
+	}
+	lim = (unsigned long long)rl.rlim_cur;
+	open = http_fds_open();
+	log_info("connections: about %llu at once (file-descriptor limit "
+	    "%llu%s, %llu in use)", lim > open ? lim - open : 0, lim,
+	    lim != old ? ", raised to the hard limit" : "", open);
+}
+
+static void
+http_accept_resume(evutil_socket_t unused, short what, void *arg)
+{
+	struct http_pause	*p = arg;
+	struct timeval		 tv = { HTTP_ACCEPT_PAUSE, 0 };
+	evutil_socket_t		 fd;
+
+	if (p->state == HTTP_SETTLING) {
+		log_warnx("%s: accepting connections again after %.1f s "
+		    "(%llu pauses)", p->scheme, (double)(p->resumed_us -
+		    p->since_us) / 1e6, (unsigned long long)p->pauses);
+		p->state = HTTP_ACCEPTING;
+		p->pauses = 0;
+		return;
+	}
+	/* Still no descriptor free (dup() needs one as accept() does):
+	 * accepting now would only fail again. */
+	if ((fd = dup(evconnlistener_get_fd(p->lev))) == -1 &&
+	    (errno == EMFILE || errno == ENFILE)) {
+		p->pauses++;
+		evtimer_add(p->resume, &tv);
+		return;
+	}
+	if (fd != -1)
+		close(fd);
+	p->state = HTTP_SETTLING;
+	p->resumed_us = util_mono_us();
+	evconnlistener_enable(p->lev);
+	evtimer_add(p->resume, &tv);
+}
+
+static void
+http_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct http_pause	*p = NULL;
+	struct timeval		 tv = { HTTP_ACCEPT_PAUSE, 0 };
+	size_t			 i;
+	int			 saved = errno;
+
+	for (i = 0; i < sizeof http_pauses / sizeof http_pauses[0]; i++)
+		if (http_pauses[i].lev == lev)
+			p = &http_pauses[i];
+	if (p == NULL)
+		return;		/* not ours: cannot happen */
+	evconnlistener_disable(lev);
+	if (p->state == HTTP_ACCEPTING) {
+		p->since_us = util_mono_us();
+		log_warnx("%s: cannot accept connections: %s; trying again "
+		    "once a second, quietly, until it works", p->scheme,
+		    strerror(saved));
+	}
+	p->state = HTTP_PAUSED;
+	p->pauses++;
+	evtimer_add(p->resume, &tv);
+}
+
+static void
+http_accept_watch(struct server *srv, struct evhttp_bound_socket *bound,
+    int tls)
+{
+	struct http_pause	*p = &http_pauses[tls ? 1 : 0];
+
+	memset(p, 0, sizeof *p);
+	p->lev = evhttp_bound_socket_get_listener(bound);
+	p->scheme = tls ? "https" : "http";
+	p->resume = evtimer_new(srv->base, http_accept_resume, p);
+	evconnlistener_set_error_cb(p->lev, http_accept_error);
+}
+
+static void
+http_accept_unwatch(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof http_pauses / sizeof http_pauses[0]; i++) {
+		if (http_pauses[i].resume != NULL)
+			event_free(http_pauses[i].resume);
+		memset(&http_pauses[i], 0, sizeof http_pauses[i]);
+	}
+}
+
+/* --- requests evhttp refuses on its own --------------------------------- */
+
+/*
+ * evhttp answers some requests without calling us: a body over
+ * --max-body (413), a request line and headers over --max-headers or a
+ * malformed request (400), a method it does not know (501).  libevent
+ * 2.1.12 has no hook for these, but a reply is bytes added to the
+ * connection's output evbuffer, the status line in an add of its own, and
+ * an evbuffer callback sees each add as it happens.  Every reply of ours
+ * is written with http_writing set, so a status line added while it is
+ * clear is evhttp's own.  Plain listener only: the TLS one has its own
+ * bufferevents (tls.c).  The cost is a test per add: none measurable on
+ * tests/bench/run.
+ */
+static void
+http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent	*bev = arg;
+	struct evbuffer_ptr	 pos;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	char			 line[64], reason[48], host[INET6_ADDRSTRLEN];
+	const char		*hint;
+	ev_ssize_t		 n;
+	size_t			 len;
+	int			 status, port = 0;
+	evutil_socket_t		 fd;
+
+	/* The new bytes are the last n_added (drains come off the front). */
+	if (http_writing || info->n_added < 13 ||
+	    evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) -
+	    info->n_added, EVBUFFER_PTR_SET) == -1 ||
+	    (n = evbuffer_copyout_from(buf, &pos, line, sizeof line - 1)) < 13)
+		return;
+	line[n] = '\0';
+	if (strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' ||
+	    (status = (int)strtol(line + 9, NULL, 10)) < 400)
+		return;		/* 100 Continue */
+	len = strcspn(line + 13, "\r\n");
+	log_escape(reason, sizeof reason, line + 13, len);
+	switch (status) {
+	case 413:
+		hint = "body over --max-body";
+		break;
+	case 501:
+		hint = "a method evhttp does not know";
+		break;
+	default:
+		hint = "malformed, or request line and headers over "
+		    "--max-headers";
+	}
+	snprintf(host, sizeof host, "?");
+	if ((fd = bufferevent_getfd(bev)) != -1 &&
+	    getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+			port = ntohs(sin6->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+			port = ntohs(sin->sin_port);
+		}
+	}
+	log_info("%s:%d - - %d %s, refused by evhttp before notimock saw the "
+	    "request (%s)", host, port, status, reason, hint);
+}
+
+/* The plain listener's connections: what evhttp would make, watched. */
+static struct bufferevent *
+http_plain_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		return (NULL);	/* evhttp makes its own */
+	if (evbuffer_add_cb(bufferevent_get_output(bev), http_refusal_cb,
+	    bev) == NULL) {
+		bufferevent_free(bev);
+		return (NULL);
+	}
+	return (bev);
 }
 
 /* Parse "ADDR:PORT" or "[V6]:PORT". */
@@ -578,6 +948,8 @@ http_listen(struct server *srv, const char *spec, int tls, char **cause)
 	evhttp_set_gencb(h, tls ? http_gencb_tls : http_gencb, srv);
 	if (tls)
 		evhttp_set_bevcb(h, tls_server_bevcb, srv->tls);
+	else
+		evhttp_set_bevcb(h, http_plain_bevcb, NULL);
 	if ((bound = evhttp_bind_socket_with_handle(h, addr, (ev_uint16_t)port))
 	    == NULL) {
 		xasprintf(cause, "cannot listen on %s: %s", spec,
@@ -587,6 +959,7 @@ http_listen(struct server *srv, const char *spec, int tls, char **cause)
 	}
 	fd = evhttp_bound_socket_get_fd(bound);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	http_accept_watch(srv, bound, tls);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -622,6 +995,7 @@ http_start(struct server *srv, char **cause)
 		xasprintf(cause, "both --listen and --tls-listen are off");
 		return (-1);
 	}
+	http_raise_nofile();
 	return (0);
 }
 
@@ -643,6 +1017,7 @@ http_stop(struct server *srv)
 	    (unsigned long long)srv->nrequests,
 	    (unsigned long long)srv->ndeferred,
 	    (unsigned long long)srv->ncommits);
+	http_accept_unwatch();
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	if (srv->https != NULL)
@@ -659,6 +1034,7 @@ static void
 http_req_free(struct req *r)
 {
 	evbuffer_free(r->out);
+	free(r->safe_uri);
 	free(r->path);
 	free(r->origin);
 	free(r->url);
@@ -679,26 +1055,13 @@ http_log_long(struct req *r, const char *how)
 	    http_log_uri(r, path, sizeof path), r->status, ms, how);
 }
 
-/*
- * The request URI for the access log, escaped, with the value of an
- * access_token query parameter (the /mock/ admin token, for clients that
- * cannot send headers) left out.
- */
+/* The request URI for the access log: escaped, secrets redacted. */
 static char *
 http_log_uri(const struct req *r, char *buf, size_t len)
 {
-	const char	*p, *end;
-	char		*copy;
+	const char	*uri = http_uri_redacted(r);
 
-	if (r->query == NULL || (p = strstr(r->query, "access_token=")) ==
-	    NULL || (p != r->query && p[-1] != '&'))
-		return (log_escape(buf, len, r->uri, strlen(r->uri)));
-	p += strlen("access_token=");
-	end = p + strcspn(p, "&");
-	xasprintf(&copy, "%.*sREDACTED%s", (int)(p - r->uri), r->uri, end);
-	log_escape(buf, len, copy, strlen(copy));
-	free(copy);
-	return (buf);
+	return (log_escape(buf, len, uri, strlen(uri)));
 }
 
 /*
@@ -820,7 +1183,9 @@ http_stream_start(struct req *r, const char *ctype)
 	evhttp_add_header(oh, "Cache-Control", "no-cache");
 	/* Proxies (nginx) would otherwise hold events back. */
 	evhttp_add_header(oh, "X-Accel-Buffering", "no");
+	http_writing = 1;
 	evhttp_send_reply_start(r->ev, 200, http_reason(200));
+	http_writing = 0;
 	http_log_long(r, "stream started");
 }
 
@@ -837,7 +1202,9 @@ http_stream_write(struct req *r, const void *buf, size_t len)
 	    HTTP_STREAM_BACKLOG)
 		return (-1);
 	evbuffer_add(r->out, buf, len);
+	http_writing = 1;
 	evhttp_send_reply_chunk(r->ev, r->out);
+	http_writing = 0;
 	/* evhttp moves what it can; keep nothing around either way. */
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 	return (0);
@@ -847,7 +1214,9 @@ void
 http_stream_end(struct req *r)
 {
 	http_close_cancel(r);
+	http_writing = 1;
 	evhttp_send_reply_end(r->ev);
+	http_writing = 0;
 	http_log_long(r, "stream ended");
 	http_req_free(r);
 }

@@ -57,6 +57,9 @@ struct req {
 	int			 cmd;		/* EVHTTP_REQ_* */
 	const char		*method;	/* "POST" */
 	const char		*uri;		/* as sent: path and query */
+	char			*safe_uri;	/* uri with secrets redacted, or
+						   NULL if it holds none (use
+						   http_uri_redacted()) */
 	char			*path;		/* decoded path, no query */
 	const char		*query;		/* raw query after '?', or NULL */
 	char			 remote[64];	/* "addr:port" */
@@ -91,8 +94,16 @@ const char	*http_header(const struct req *, const char *name);
 /* The request body, contiguous (borrowed from evhttp). */
 const unsigned char *http_body(const struct req *, size_t *len);
 /* The request headers as a JSON array of [name, value]; Authorization is
- * reduced with auth_redact().  Caller frees. */
+ * reduced with auth_redact(), and any other credential header (Cookie,
+ * Proxy-Authorization, X-Api-Key, a name with token, secret, password,
+ * key, auth or session in it) becomes "<redacted sha256:...>".  Caller
+ * frees. */
 char		*http_headers_json(const struct req *);
+/* The request URI with the value of every secret query parameter
+ * (access_token, token, api_key, apikey: names compared decoded and
+ * without case) replaced by REDACTED: what the access log, error bodies
+ * and the store may show.  Borrowed; lives as long as the request. */
+const char	*http_uri_redacted(const struct req *);
 
 /* The ways out.  http_send takes body bytes (copied); http_send_buf takes
  * ownership of an evbuffer's contents.  ctype NULL sends none. */
@@ -102,7 +113,8 @@ void		 http_send_json(struct req *, int status, const struct json *);
 /* Backstage's error body:
  * {"error":{"name":..,"message":..[,"cause":..]},"request":{"method":..,
  * "url":..},"response":{"statusCode":..}}; cause (a JSON object) may be
- * NULL.  url is relative to the plugin mount for Backstage routes. */
+ * NULL.  url is relative to the plugin mount for Backstage routes; NULL
+ * means r->url if set, else http_uri_redacted(r). */
 char		*http_error_body(const struct req *, int status, const char *name,
 		    const char *message, const struct json *cause,
 		    const char *url, size_t *lenp);

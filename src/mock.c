@@ -496,14 +496,13 @@ mock_duration(struct req *r, const struct mock_param *p, int64_t min,
 }
 
 /* Fill o from the parameters allowed; on error sends the 400 and returns
- * -1. */
+ * -1.  Either way o owns what it holds: free it with mock_opts_clear(). */
 static int
 mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
     int allowed, struct mock_opts *o)
 {
 	const struct mock_param	*p;
 	char			 show[MOCK_SHOW_MAX + 8], err[512];
-	char			*tmp = NULL;
 	size_t			 i, j;
 	int64_t			 num;
 	int			 seen_limit = 0, seen_count = 0;
@@ -588,7 +587,9 @@ mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
 			if (mock_duration(r, p, 0, MOCK_TIMEOUT_MAX,
 			    &o->timeout_ms) == -1)
 				return (-1);
-			tmp = xstrdup(p->value);
+			/* In o at once: the caller's mock_opts_clear() frees
+			 * it even when a later parameter fails. */
+			o->timeout_text = xstrdup(p->value);
 		} else if (strcmp(p->name, "heartbeat") == 0) {
 			if (mock_duration(r, p, MOCK_HEARTBEAT_MIN,
 			    MOCK_TIMEOUT_MAX, &o->heartbeat_ms) == -1)
@@ -616,7 +617,8 @@ mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
 	/* A wait lists every match it asked for, whatever the default. */
 	if (seen_count && !seen_limit && o->count > o->limit)
 		o->limit = o->count;
-	o->timeout_text = tmp != NULL ? tmp : xstrdup("30s");
+	if (o->timeout_text == NULL)
+		o->timeout_text = xstrdup("30s");
 	return (0);
 }
 
@@ -1457,7 +1459,15 @@ mock_start(struct server *srv)
 	srv->on_commit = mock_on_commit;
 }
 
-void
+/*
+ * Shutting down happens in two steps around http_stop().  mock_stop()
+ * detaches the API from the server first: its extra pass of the loop still
+ * reads and dispatches requests (one pipelined behind a reply sent here,
+ * say), and those must find the API closed (mock_route's 503) rather than
+ * join a list that is about to go away.  The struct itself lives until
+ * mock_free(), after http_stop() has freed every connection.
+ */
+struct mock *
 mock_stop(struct server *srv)
 {
 	struct mock		*m = srv->mock;
@@ -1467,7 +1477,9 @@ mock_stop(struct server *srv)
 	int			 answered = 0;
 
 	if (m == NULL)
-		return;
+		return (NULL);
+	srv->mock = NULL;
+	srv->on_commit = NULL;
 	while ((w = TAILQ_FIRST(&m->waiters)) != NULL) {
 		r = w->r;
 		mock_waiter_free(w);
@@ -1484,7 +1496,16 @@ mock_stop(struct server *srv)
 	 * sockets before the listeners (and their connections) are freed. */
 	if (answered)
 		event_base_loop(srv->base, EVLOOP_NONBLOCK);
-	srv->on_commit = NULL;
-	srv->mock = NULL;
+	return (m);
+}
+
+void
+mock_free(struct mock *m)
+{
+	if (m == NULL)
+		return;
+	/* Nothing can join after mock_stop(): srv->mock is NULL. */
+	if (!TAILQ_EMPTY(&m->waiters) || !TAILQ_EMPTY(&m->streams))
+		fatalx("%s: waits or streams left after mock_stop", __func__);
 	free(m);
 }

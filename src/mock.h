@@ -5,6 +5,7 @@
 #ifndef NOTIMOCK_MOCK_H
 #define NOTIMOCK_MOCK_H
 
+struct mock;
 struct req;
 struct server;
 
@@ -13,8 +14,10 @@ void	mock_route(struct req *);
 /* Set up srv->mock and hook srv->on_commit (waking waiters and streams).
  * Call once the event base and the database are open. */
 void	mock_start(struct server *);
-/* Answer every pending wait (503) and end every stream; frees srv->mock.
- * Call before http_stop(). */
-void	mock_stop(struct server *);
+/* Detach the API from srv (later /mock/ requests get 503), answer every
+ * pending wait (503) and end every stream.  Call before http_stop(); it
+ * returns the struct, which mock_free() frees after http_stop(). */
+struct mock	*mock_stop(struct server *);
+void		 mock_free(struct mock *);
 
 #endif

@@ -105,6 +105,7 @@ notimock_serve(int argc, char **argv)
 	struct settings			 s;
 	struct tls_server_options	 to;
 	struct event			*sigint, *sigterm;
+	struct mock			*m;
 	char				*cause = NULL, *state;
 
 	memset(&srv, 0, sizeof srv);
@@ -165,8 +166,9 @@ notimock_serve(int argc, char **argv)
 
 	event_base_dispatch(srv.base);
 
-	mock_stop(&srv);
+	m = mock_stop(&srv);
 	http_stop(&srv);
+	mock_free(m);
 	event_free(sigint);
 	event_free(sigterm);
 	tls_server_free(srv.tls);

@@ -8,6 +8,7 @@ tokens with the standard library only.
 import base64
 import hashlib
 import json
+import time
 import os
 import re
 import secrets
@@ -64,6 +65,9 @@ def send(srv, body, token=TOKEN):
     r = srv.req("POST", NOTIFS, dumps(body),
                 [("Content-Type", "application/json")], token)
     assert r.status == 200, r
+    # Lists sort newest first; two sends in one millisecond would tie on
+    # `created`, an order neither notimock nor Backstage promises.
+    time.sleep(0.002)
     return json.loads(r.body)
 
 

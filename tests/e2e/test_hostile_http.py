@@ -1,0 +1,197 @@
+"""
+Hostile or careless HTTP: credentials where they do not belong (headers
+other than Authorization, tokens in the query), running out of file
+descriptors, and requests that evhttp itself refuses before notimock sees
+them (README, "Limits").
+"""
+
+import functools
+import hashlib
+import re
+import resource
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import NOTIFS, db, dumps, parse_response
+from mock_helpers import cursor, get_json, ref, wait_until
+
+SECRET = "s3cr3t-0123456789abcdef"
+PAYLOAD = dumps({"recipients": {"type": "broadcast"},
+                 "payload": {"title": "hostile"}})
+JSON_HDR = [("Content-Type", "application/json")]
+
+
+def fingerprint(value):
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def stored(srv, seq):
+    return get_json(srv, "/mock/deliveries/%d" % seq)
+
+
+# --- issue 10: credential headers other than Authorization ------------------
+
+CREDENTIAL_HEADERS = [
+    ("Cookie", "sid=" + SECRET),
+    ("Proxy-Authorization", "Basic " + SECRET),
+    ("X-Api-Key", SECRET + "1"),
+    ("X-Auth-Token", SECRET + "2"),
+    ("X-Client-Secret", SECRET + "3"),
+    ("X-Session-Id", SECRET + "4"),
+    ("x-db-password", SECRET + "5"),
+]
+
+
+def test_credential_headers_are_not_stored(server):
+    since = cursor(server)
+    hdrs = JSON_HDR + CREDENTIAL_HEADERS + [("X-Request-Id", "req-42")]
+    r = server.post_json(NOTIFS, PAYLOAD, content_type=None, headers=hdrs)
+    assert r.status == 200, r
+    got = dict(stored(server, since + 1)["headers"])
+    for name, value in CREDENTIAL_HEADERS:
+        assert got[name] == "<redacted %s>" % fingerprint(value), name
+    # Ordinary headers stay as sent.
+    assert got["X-Request-Id"] == "req-42"
+    assert got["Content-Type"] == "application/json"
+    if server.db_path is not None:
+        row = db(server).execute("SELECT headers FROM deliveries WHERE "
+                                 "seq = ?", (since + 1,)).fetchone()
+        assert SECRET not in row["headers"]
+
+
+# --- issue 15: a token in the query of a Backstage request ------------------
+
+QUERY_SECRETS = [("token", SECRET), ("api_key", SECRET + "a"),
+                 ("apikey", SECRET + "b"), ("access_token", SECRET + "c"),
+                 ("Token", SECRET + "d"), ("api%5Fkey", SECRET + "e")]
+QUERY = "&".join("%s=%s" % kv for kv in QUERY_SECRETS) + "&other=kept"
+REDACTED = "&".join("%s=REDACTED" % k for k, _ in QUERY_SECRETS) + \
+    "&other=kept"
+
+
+def test_query_token_not_logged(own_server):
+    """Argo CD's service.webhook url with ?token=...: the access line shows
+    the request without the secrets."""
+    srv = own_server()
+    r = srv.post_json(NOTIFS + "?" + QUERY, PAYLOAD)
+    assert r.status == 400	# Backstage takes no query on this route
+    r = srv.req("GET", NOTIFS + "?" + QUERY)
+    wait_until(lambda: srv.log().count("?" + REDACTED) == 2,
+               what="the access lines")
+    assert SECRET not in srv.log()
+
+
+def test_query_token_not_stored(server):
+    since = cursor(server)
+    server.post_json(NOTIFS + "?" + QUERY, PAYLOAD)
+    d = stored(server, since + 1)
+    assert d["path"] == NOTIFS + "?" + REDACTED
+    assert SECRET not in dumps(d)
+
+
+# --- issue 6: out of file descriptors ----------------------------------------
+
+def _cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / \
+        __import__("os").sysconf("SC_CLK_TCK")
+
+
+ACCEPT_RE = re.compile(r"accept\(\)|cannot accept|accepting connections")
+
+
+def test_out_of_descriptors_pauses_accepting(own_server, monkeypatch):
+    nofile = 64
+
+    def lower():
+        # Hard limit too: notimock raises the soft one to it at start.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    with monkeypatch.context() as mp:
+        mp.setattr(subprocess, "Popen",
+                   functools.partial(subprocess.Popen, preexec_fn=lower))
+        srv = own_server()
+    socks = []
+    try:
+        for _ in range(nofile + 16):
+            socks.append(socket.create_connection((srv.host, srv.port),
+                                                  timeout=5))
+        time.sleep(0.5)
+        c0 = _cpu_seconds(srv.proc.pid)
+        time.sleep(3)
+        busy = _cpu_seconds(srv.proc.pid) - c0
+        lines = [l for l in srv.log().splitlines() if ACCEPT_RE.search(l)]
+        assert len(lines) <= 2, (len(lines), lines[:5])
+        assert busy < 0.5, "%.2f s of CPU in 3 s while out of descriptors" \
+            % busy
+    finally:
+        for s in socks:
+            s.close()
+    # Accepting resumes within a pause once descriptors are free.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            r = srv.req("GET", "/.backstage/health/v1/readiness", token=None,
+                        timeout=3)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "never accepted again"
+            time.sleep(0.1)
+    assert r.status == 200
+    wait_until(lambda: "accepting connections again" in srv.log(),
+               what="the end of the episode")
+    log = srv.log()
+    assert "http: cannot accept connections: Too many open files" in log
+    assert re.search(r"connections: about \d+ at once \(file-descriptor "
+                     r"limit 64, \d+ in use\)", log), log
+
+
+# --- issue 7: what evhttp refuses before notimock sees it -------------------
+
+@pytest.mark.parametrize("data, status, hint", [
+    # over --max-body (here 102400 bytes, its minimum): evhttp's own 413
+    (b"POST " + NOTIFS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Length: 200000\r\n\r\n" + b"x" * 200000, 413,
+     "body over --max-body"),
+    # over --max-headers (here 2000 bytes)
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4000 + b"\r\n\r\n",
+     400, "over --max-headers"),
+    # a method evhttp does not know
+    (b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501,
+     "a method evhttp does not know"),
+    # a malformed request line
+    (b"GET\r\nHost: x\r\n\r\n", 400, "malformed"),
+], ids=["body", "headers", "method", "request-line"])
+def test_refused_by_evhttp_is_logged(own_server, data, status, hint):
+    """evhttp answers these itself (its HTML page, connection closed);
+    notimock cannot change the answer (libevent 2.1 has no hook), but it
+    logs one line for each, and carries on."""
+    srv = own_server(["--max-body", "102400", "--max-headers", "2000"])
+    got, hdrs, body = parse_response(srv.raw(data, timeout=5))
+    assert got == status
+    assert hdrs.get("connection") == "close"
+    assert body.startswith(b"<HTML><HEAD>")
+    wait_until(lambda: "refused by evhttp" in srv.log(), what="the log line")
+    lines = [l for l in srv.log().splitlines() if "refused by evhttp" in l]
+    assert len(lines) == 1, lines
+    assert re.search(r"127\.0\.0\.1:\d+ - - %d .*, refused by evhttp "
+                     r"before notimock saw the request \(.*%s" %
+                     (status, re.escape(hint)), lines[0]), lines[0]
+    assert srv.req("GET", "/.backstage/health/v1/readiness",
+                   token=None).status == 200
+
+
+def test_own_errors_are_not_taken_for_evhttp_refusals(server):
+    """Our 4xx replies and streams go out with the watch off."""
+    r = server.req("GET", "/mock/nowhere")
+    assert r.status == 404
+    r = server.post_json(NOTIFS, "{bad json")
+    assert r.status == 400
+    if server.proc is not None:
+        wait_until(lambda: "POST " + NOTIFS + " 400" in server.log(),
+                   what="the access line")
+        assert "refused by evhttp" not in server.log()

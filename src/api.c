@@ -358,44 +358,18 @@ api_query_bracket(char *name)
 static struct api_query *
 api_parse_query(const char *q, size_t *np)
 {
-	struct api_query	*v = NULL;
-	size_t			 n = 0;
-	const char		*amp, *eq, *end;
-	char			*name, *value;
+	struct api_query	*v;
+	struct http_param	*pv;
+	size_t			 n, i;
 
-	*np = 0;
-	if (q == NULL)
-		return (NULL);
-	while (*q != '\0') {
-		amp = strchr(q, '&');
-		end = amp != NULL ? amp : q + strlen(q);
-		if (end != q) {
-			eq = memchr(q, '=', (size_t)(end - q));
-			name = xstrndup(q, (size_t)((eq ? eq : end) - q));
-			value = eq ? xstrndup(eq + 1, (size_t)(end - eq - 1)) :
-			    xstrdup("");
-			v = xreallocarray(v, n + 1, sizeof *v);
-			for (char *p = name; *p; p++)
-				if (*p == '+')
-					*p = ' ';
-			v[n].name = evhttp_decode_uri(name);
-			v[n].value = evhttp_decode_uri(value);
-			if (v[n].name == NULL)
-				v[n].name = xstrdup(name);
-			if (v[n].value == NULL)
-				v[n].value = xstrdup(value);
-			for (char *p = v[n].value; *p; p++)
-				if (*p == '+')
-					*p = ' ';
-			v[n].bracket = api_query_bracket(v[n].name);
-			free(name);
-			free(value);
-			n++;
-		}
-		if (amp == NULL)
-			break;
-		q = amp + 1;
+	http_query_parse(q, 0, &pv, &n);
+	v = xcalloc(n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		v[i].name = pv[i].name;		/* moved */
+		v[i].value = pv[i].value;
+		v[i].bracket = api_query_bracket(v[i].name);
 	}
+	free(pv);
 	*np = n;
 	return (v);
 }

@@ -177,6 +177,82 @@ http_decode_path(const char *s, size_t len)
 	return (out);
 }
 
+/* Percent-decode one query component; NULL if it does not decode or
+ * holds a NUL byte. */
+static char *
+http_query_decode(const char *s, size_t len)
+{
+	char	*copy, *out;
+	size_t	 outlen;
+
+	copy = xstrndup(s, len);
+	out = evhttp_uridecode(copy, 1, &outlen);
+	free(copy);
+	if (out == NULL)
+		return (NULL);
+	if (strlen(out) != outlen) {
+		free(out);
+		return (NULL);
+	}
+	copy = xstrdup(out);		/* ours to free with free() */
+	free(out);
+	return (copy);
+}
+
+int
+http_query_parse(const char *q, int strict, struct http_param **vp,
+    size_t *np)
+{
+	struct http_param	*v = NULL;
+	size_t			 n = 0, nlen, vlen;
+	const char		*amp, *eq, *end;
+	char			*name, *value;
+
+	*vp = NULL;
+	*np = 0;
+	while (q != NULL && *q != '\0') {
+		amp = strchr(q, '&');
+		end = amp != NULL ? amp : q + strlen(q);
+		if (end != q) {
+			eq = memchr(q, '=', (size_t)(end - q));
+			nlen = (size_t)((eq ? eq : end) - q);
+			vlen = eq != NULL ? (size_t)(end - eq - 1) : 0;
+			name = http_query_decode(q, nlen);
+			value = http_query_decode(eq != NULL ? eq + 1 : "", vlen);
+			if (strict && (name == NULL || value == NULL)) {
+				free(name);
+				free(value);
+				http_params_free(v, n);
+				return (-1);
+			}
+			if (name == NULL)
+				name = xstrndup(q, nlen);
+			if (value == NULL)
+				value = xstrndup(eq + 1, vlen);
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n].name = name;
+			v[n].value = value;
+			n++;
+		}
+		q = amp != NULL ? amp + 1 : end;
+	}
+	*vp = v;
+	*np = n;
+	return (0);
+}
+
+void
+http_params_free(struct http_param *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
 const char *
 http_header(const struct req *r, const char *name)
 {

@@ -89,6 +89,20 @@ struct req {
 int		 http_start(struct server *, char **cause);
 void		 http_stop(struct server *);
 
+/* A query parameter, percent-decoded ('+' is a space). */
+struct http_param {
+	char	*name;
+	char	*value;
+};
+
+/* Split a raw query (after '?'; NULL is empty) into decoded pairs, in
+ * order; "a" alone has the value "".  A component that does not decode,
+ * or decodes to a NUL byte, is kept as written unless strict, where it
+ * makes the call return -1.  The caller frees *vp with http_params_free. */
+int		 http_query_parse(const char *q, int strict,
+		    struct http_param **vp, size_t *np);
+void		 http_params_free(struct http_param *, size_t);
+
 /* Request accessors. */
 const char	*http_header(const struct req *, const char *name);
 /* The request body, contiguous (borrowed from evhttp). */

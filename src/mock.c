@@ -55,11 +55,6 @@
 #define P_RESET		0x10	/* notifications */
 #define P_EVENTS	0x20	/* heartbeat */
 
-struct mock_param {
-	char	*name;
-	char	*value;
-};
-
 /* A request's parsed query. */
 struct mock_opts {
 	struct db_filter f;
@@ -108,78 +103,6 @@ mock_opts_clear(struct mock_opts *o)
 	db_filter_clear(&o->f);
 	free(o->timeout_text);
 	memset(o, 0, sizeof *o);
-}
-
-static void
-mock_params_free(struct mock_param *v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].value);
-	}
-	free(v);
-}
-
-/* Percent-decode a query component ('+' is a space).  NULL if it holds a
- * NUL byte, which no parameter here can use. */
-static char *
-mock_decode(const char *s, size_t len)
-{
-	char	*copy, *out;
-	size_t	 outlen;
-
-	copy = xstrndup(s, len);
-	out = evhttp_uridecode(copy, 1, &outlen);
-	free(copy);
-	if (out == NULL)
-		return (NULL);
-	if (strlen(out) != outlen) {
-		free(out);
-		return (NULL);
-	}
-	/* Move to our allocator's ownership rules. */
-	copy = xstrdup(out);
-	free(out);
-	return (copy);
-}
-
-/* Split the raw query.  Returns -1 if a component does not decode. */
-static int
-mock_parse_query(const char *q, struct mock_param **vp, size_t *np)
-{
-	struct mock_param	*v = NULL;
-	size_t			 n = 0;
-	const char		*amp, *eq, *end;
-	char			*name, *value;
-
-	*vp = NULL;
-	*np = 0;
-	while (q != NULL && *q != '\0') {
-		amp = strchr(q, '&');
-		end = amp != NULL ? amp : q + strlen(q);
-		if (end != q) {
-			eq = memchr(q, '=', (size_t)(end - q));
-			name = mock_decode(q, (size_t)((eq ? eq : end) - q));
-			value = eq != NULL ? mock_decode(eq + 1,
-			    (size_t)(end - eq - 1)) : xstrdup("");
-			if (name == NULL || value == NULL) {
-				free(name);
-				free(value);
-				mock_params_free(v, n);
-				return (-1);
-			}
-			v = xreallocarray(v, n + 1, sizeof *v);
-			v[n].name = name;
-			v[n].value = value;
-			n++;
-		}
-		q = amp != NULL ? amp + 1 : end;
-	}
-	*vp = v;
-	*np = n;
-	return (0);
 }
 
 /* A bad value, cut short and made printable, for an error message. */
@@ -443,7 +366,7 @@ mock_param_allowed(const char *name, int allowed)
 /* Set a once-only string option; -1 (and the 400 sent) if given twice or
  * empty. */
 static int
-mock_once(struct req *r, char **dst, const struct mock_param *p)
+mock_once(struct req *r, char **dst, const struct http_param *p)
 {
 	if (*dst != NULL) {
 		mock_input_error(r, "parameter '%s' given more than once",
@@ -460,7 +383,7 @@ mock_once(struct req *r, char **dst, const struct mock_param *p)
 
 /* A number in [min, max]; -1 and the 400 sent otherwise. */
 static int
-mock_number(struct req *r, const struct mock_param *p, long long min,
+mock_number(struct req *r, const struct http_param *p, long long min,
     long long max, const char *what, int64_t *out)
 {
 	const char	*errstr;
@@ -478,7 +401,7 @@ mock_number(struct req *r, const struct mock_param *p, long long min,
 }
 
 static int
-mock_duration(struct req *r, const struct mock_param *p, int64_t min,
+mock_duration(struct req *r, const struct http_param *p, int64_t min,
     int64_t max, int64_t *out)
 {
 	char	 show[MOCK_SHOW_MAX + 8];
@@ -498,10 +421,10 @@ mock_duration(struct req *r, const struct mock_param *p, int64_t min,
 /* Fill o from the parameters allowed; on error sends the 400 and returns
  * -1.  Either way o owns what it holds: free it with mock_opts_clear(). */
 static int
-mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
+mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
     int allowed, struct mock_opts *o)
 {
-	const struct mock_param	*p;
+	const struct http_param	*p;
 	char			 show[MOCK_SHOW_MAX + 8], err[512];
 	size_t			 i, j;
 	int64_t			 num;
@@ -627,7 +550,7 @@ mock_opts_parse(struct req *r, const struct mock_param *v, size_t n,
 /* Check the admin token, if one is set.  Sends the 401 and returns 0 if
  * the request may not pass. */
 static int
-mock_authorized(struct req *r, const struct mock_param *v, size_t n)
+mock_authorized(struct req *r, const struct http_param *v, size_t n)
 {
 	const char	*want = r->srv->settings->admin_token;
 	const char	*hdr, *tok = NULL;
@@ -1341,7 +1264,7 @@ mock_method_not_allowed(struct req *r, const char *allow)
 void
 mock_route(struct req *r)
 {
-	struct mock_param	*params = NULL;
+	struct http_param	*params = NULL;
 	struct mock_opts	 opts;
 	const char		*sub;
 	char			*path, show[MOCK_SHOW_MAX + 8], msg[512];
@@ -1367,7 +1290,7 @@ mock_route(struct req *r)
 	if (len > 1 && path[len - 1] == '/')
 		path[len - 1] = '\0';
 
-	if (mock_parse_query(r->query, &params, &nparams) == -1) {
+	if (http_query_parse(r->query, 1, &params, &nparams) == -1) {
 		/* Authorize first even so: use no token from the query. */
 		if (mock_authorized(r, NULL, 0))
 			mock_input_error(r, "the query string does not decode "
@@ -1442,7 +1365,7 @@ mock_route(struct req *r)
 	}
 out:
 	mock_opts_clear(&opts);
-	mock_params_free(params, nparams);
+	http_params_free(params, nparams);
 	free(path);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -47,98 +48,234 @@ util_iso_ms(int64_t ms, char buf[UTIL_ISO_LEN])
 	return (buf);
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+/* Days from 1970-01-01 to y-m-1, proleptic Gregorian. */
 static int64_t
-util_days(int64_t y, int64_t m, int64_t d)
+util_days(int64_t y, int m)
 {
+	int64_t	era, yoe, doy, doe;
+
 	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return (era * 146097 + doe - 719468);
 }
 
 static int
-util_digits(const char **sp, int n, int *out)
+util_digits(const char **sp, int min, int max, int *v)
 {
-	int	v = 0, i;
+	const char	*s = *sp;
+	int		 n = 0;
 
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*sp)[i]))
-			return (-1);
-		v = v * 10 + ((*sp)[i] - '0');
+	*v = 0;
+	while (isdigit((unsigned char)*s) && n < max) {
+		*v = *v * 10 + (*s++ - '0');
+		n++;
 	}
-	*sp += n;
-	*out = v;
+	if (n < min)
+		return (-1);
+	*sp = s;
 	return (0);
 }
 
+/* A time "HH:MM[:SS[.fff]]" and a zone ("Z", "GMT", "UTC", "+HH:MM",
+ * "+HHMM", "GMT+HHMM"), as both of V8's parsers take them.  Adds the time
+ * to *ms.  Returns -1 on junk. */
+static int
+util_date_time(const char **sp, int64_t *ms, int iso)
+{
+	const char	*s = *sp;
+	int		 h, mi, sec = 0, frac = 0, fd = 0, zh, zm = 0, sign;
+
+	if (util_digits(&s, iso ? 2 : 1, 2, &h) == -1 || *s++ != ':' ||
+	    util_digits(&s, 2, 2, &mi) == -1)
+		return (-1);
+	if (*s == ':') {
+		s++;
+		if (util_digits(&s, 2, 2, &sec) == -1)
+			return (-1);
+		if (*s == '.') {
+			s++;
+			while (isdigit((unsigned char)*s)) {
+				if (fd < 3) {
+					frac = frac * 10 + (*s - '0');
+					fd++;
+				}
+				s++;
+			}
+			if (fd == 0)
+				return (-1);
+			while (fd++ < 3)
+				frac *= 10;
+		}
+	}
+	if (h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi || sec || frac)))
+		return (-1);
+	*ms += ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + frac;
+	while (!iso && *s == ' ')
+		s++;
+	if (*s == 'Z' || *s == 'z')
+		s++;
+	else if (!iso && (strncmp(s, "GMT", 3) == 0 ||
+	    strncmp(s, "UTC", 3) == 0))
+		s += 3;
+	if (*s == '+' || *s == '-') {
+		sign = *s++ == '+' ? 1 : -1;
+		if (util_digits(&s, 2, 2, &zh) == -1)
+			return (-1);
+		if (*s == ':')
+			s++;
+		if (util_digits(&s, 2, 2, &zm) == -1)
+			return (-1);
+		*ms -= (int64_t)sign * (zh * 60 + zm) * 60000;
+	}
+	*sp = s;
+	return (0);
+}
+
+/*
+ * Date.parse() as far as clients use it: the ISO forms (YYYY, YYYY-MM,
+ * YYYY-MM-DD, with a time and zone, ±YYYYYY years), and V8's legacy forms
+ * "Nov 29 2026", "29 Nov 2026", "Sun, 29 Nov 2026 13:48:04 GMT" (what
+ * toUTCString() gives; toString()'s "(zone name)" is ignored),
+ * "2026/11/29" and "11/29/2026".  Times without a zone are taken as UTC
+ * (notimock runs in UTC).  Returns -1 where Date.parse gives NaN.
+ */
 int
 util_parse_date(const char *s, int64_t *ms)
 {
-	int	y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fd = 0;
-	int	zh = 0, zm = 0, sign = 0, local = 0;
+	static const char *months[] = { "jan", "feb", "mar", "apr", "may",
+	    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
+	const char	*p = s;
+	int		 y = 0, mo = 1, d = 1, a, b, c, sign = 1, i;
+	int		 mon = 0;
 
-	if (util_digits(&s, 4, &y) == -1 || *s++ != '-' ||
-	    util_digits(&s, 2, &mo) == -1 || *s++ != '-' ||
-	    util_digits(&s, 2, &d) == -1)
-		return (-1);
-	if (mo < 1 || mo > 12 || d < 1 || d > 31)
-		return (-1);
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		s++;
-		local = 1;
-		if (util_digits(&s, 2, &h) == -1 || *s++ != ':' ||
-		    util_digits(&s, 2, &mi) == -1)
-			return (-1);
-		if (*s == ':') {
-			s++;
-			if (util_digits(&s, 2, &sec) == -1)
-				return (-1);
-			if (*s == '.') {
-				s++;
-				while (isdigit((unsigned char)*s)) {
-					if (fd < 3) {
-						frac = frac * 10 + (*s - '0');
-						fd++;
-					}
-					s++;
-				}
-				if (fd == 0)
-					return (-1);
-				while (fd < 3) {
-					frac *= 10;
-					fd++;
-				}
-			}
-		}
-		if (h > 24 || mi > 59 || sec > 59)
-			return (-1);
-		if (*s == 'Z' || *s == 'z') {
-			s++;
-			local = 0;
-		} else if (*s == '+' || *s == '-') {
-			sign = *s++ == '+' ? 1 : -1;
-			if (util_digits(&s, 2, &zh) == -1)
-				return (-1);
-			if (*s == ':')
-				s++;
-			if (util_digits(&s, 2, &zm) == -1)
-				return (-1);
-			local = 0;
+	/* ISO: [+-YY]YYYY[-MM[-DD]][THH:MM...] */
+	if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (util_digits(&p, 6, 6, &y) == -1)
+			goto legacy;
+		y *= sign;
+	} else if (util_digits(&p, 4, 4, &y) == -1 || isdigit((unsigned char)*p))
+		goto legacy;
+	if (*p == '-') {
+		p++;
+		if (util_digits(&p, 2, 2, &mo) == -1)
+			goto legacy;
+		if (*p == '-') {
+			p++;
+			if (util_digits(&p, 2, 2, &d) == -1)
+				goto legacy;
 		}
 	}
-	if (*s != '\0')
+	if (mo < 1 || mo > 12 || d < 1 || d > 31)
 		return (-1);
-	/* A date-time without a zone is local time for Date.parse; notimock
-	 * runs in UTC containers, so treat it as UTC. */
-	(void)local;
-	*ms = ((util_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000)
-	    + frac;
-	if (sign != 0)
-		*ms -= (int64_t)sign * (zh * 60 + zm) * 60000;
-	return (0);
+	*ms = (util_days(y, mo) + d - 1) * 86400000LL;
+	if (*p == 'T' || *p == 't' || (*p == ' ' && isdigit((unsigned char)
+	    p[1]))) {
+		p++;
+		if (util_date_time(&p, ms, 1) == -1)
+			return (-1);
+	}
+	if (*p == '\0')
+		return (0);
+	/* Not ISO after all ("2026/11/29"): try V8's legacy parser. */
+
+legacy:
+	p = s;
+	while (*p == ' ')
+		p++;
+	/* An optional weekday ("Sun," "Sunday"). */
+	if (isalpha((unsigned char)*p)) {
+		const char *w = p;
+
+		while (isalpha((unsigned char)*p))
+			p++;
+		for (i = 0; i < 12; i++)
+			if (p - w >= 3 && strncasecmp(w, months[i], 3) == 0)
+				break;
+		if (i < 12) {
+			mon = i + 1;		/* "Nov 29 2026" */
+		} else {
+			if (*p == ',')
+				p++;
+			while (*p == ' ')
+				p++;
+			if (isalpha((unsigned char)*p)) {
+				w = p;
+				while (isalpha((unsigned char)*p))
+					p++;
+				for (i = 0; i < 12; i++)
+					if (p - w >= 3 &&
+					    strncasecmp(w, months[i], 3) == 0)
+						break;
+				if (i == 12)
+					return (-1);
+				mon = i + 1;
+			}
+		}
+		while (*p == ' ' || *p == ',')
+			p++;
+	}
+	if (util_digits(&p, 1, 4, &a) == -1)
+		return (-1);
+	if (mon != 0) {
+		/* "Nov 29 2026" / "Nov 29, 2026" */
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (util_digits(&p, 4, 4, &y) == -1)
+			return (-1);
+		mo = mon;
+		d = a;
+	} else if (*p == '/' || *p == '-') {
+		char sep = *p++;
+
+		if (util_digits(&p, 1, 2, &b) == -1 || *p++ != sep ||
+		    util_digits(&p, 1, 4, &c) == -1)
+			return (-1);
+		if (a > 31) {			/* 2026/11/29 */
+			y = a;
+			mo = b;
+			d = c;
+		} else {			/* 11/29/2026 */
+			mo = a;
+			d = b;
+			y = c;
+		}
+	} else {
+		/* "29 Nov 2026" */
+		const char *w;
+
+		while (*p == ' ')
+			p++;
+		w = p;
+		while (isalpha((unsigned char)*p))
+			p++;
+		for (i = 0; i < 12; i++)
+			if (p - w >= 3 && strncasecmp(w, months[i], 3) == 0)
+				break;
+		if (i == 12)
+			return (-1);
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (util_digits(&p, 4, 4, &y) == -1)
+			return (-1);
+		mo = i + 1;
+		d = a;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31)
+		return (-1);
+	*ms = (util_days(y, mo) + d - 1) * 86400000LL;
+	while (*p == ' ' || *p == 'T')
+		p++;
+	if (isdigit((unsigned char)*p) && util_date_time(&p, ms, 0) == -1)
+		return (-1);
+	while (*p == ' ')
+		p++;
+	if (*p == '(' && p[strlen(p) - 1] == ')')
+		p += strlen(p);
+	return (*p == '\0' ? 0 : -1);
 }
 
 void

@@ -14,9 +14,9 @@ int64_t		 util_now_ms(void);
 int64_t		 util_mono_us(void);
 /* ISO-8601 UTC with milliseconds and 'Z', as JavaScript's toISOString(). */
 char		*util_iso_ms(int64_t ms, char buf[UTIL_ISO_LEN]);
-/* Parse an ISO-8601 / RFC 3339 timestamp (or what Date.parse commonly
- * takes: a date, a date and time with optional fraction and zone) into
- * epoch ms.  Returns -1 if it does not parse. */
+/* Date.parse() as far as clients use it (the ISO forms, toUTCString()'s
+ * and V8's common legacy forms) into epoch ms; a time without a zone is
+ * UTC.  Returns -1 where Date.parse gives NaN. */
 int		 util_parse_date(const char *, int64_t *ms);
 /* A random UUID v4, lower-case. */
 char		*util_uuid4(char buf[UTIL_UUID_LEN]);

@@ -19,6 +19,12 @@ test_iso_and_dates(void)
 	CHECK_INT(ms, 1795955912797LL);
 	CHECK_INT(util_parse_date("2026-11-29", &ms), 0);
 	CHECK_INT(ms, 1795910400000LL);
+	CHECK_INT(util_parse_date("Sun, 29 Nov 2026 12:38:32 GMT", &ms), 0);
+	CHECK_INT(ms, 1795955912000LL);
+	CHECK_INT(util_parse_date("2026/11/29", &ms), 0);
+	CHECK_INT(ms, 1795910400000LL);
+	CHECK_INT(util_parse_date("11/29/2026", &ms), 0);
+	CHECK_INT(ms, 1795910400000LL);
 	CHECK_INT(util_parse_date("yesterday", &ms), -1);
 	CHECK_INT(util_parse_date("2026-13-01", &ms), -1);
 end:

@@ -37,39 +37,93 @@ crypto_sha256(const void *buf, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 	mbedtls_sha256_ret(buf, len, out, 0);
 }
 
+/*
+ * prefix then the digest's first six bytes in lower-case hex, as
+ * "%s%02x%02x%02x%02x%02x%02x" would write them (truncated to
+ * CRYPTO_FP_LEN); by hand, since a fingerprint is taken per request.
+ */
+static char *
+crypto_fp_hex(char out[CRYPTO_FP_LEN], const char *prefix,
+    const unsigned char *d)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			 buf[32];
+	size_t			 o, i;
+
+	o = strlen(prefix);
+	memcpy(buf, prefix, o);
+	for (i = 0; i < 6; i++) {
+		buf[o++] = hex[d[i] >> 4];
+		buf[o++] = hex[d[i] & 0xf];
+	}
+	if (o > CRYPTO_FP_LEN - 1)
+		o = CRYPTO_FP_LEN - 1;
+	memcpy(out, buf, o);
+	out[o] = '\0';
+	return (out);
+}
+
 char *
 crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN])
 {
 	unsigned char	d[CRYPTO_SHA256_LEN];
 
 	crypto_sha256(secret, len, d);
-	snprintf(out, CRYPTO_FP_LEN, "sha256:%02x%02x%02x%02x%02x%02x",
-	    d[0], d[1], d[2], d[3], d[4], d[5]);
-	return (out);
+	return (crypto_fp_hex(out, "sha256:", d));
 }
 
 char *
 crypto_fingerprint_keyed(const char *secret, size_t len,
     char out[CRYPTO_FP_LEN])
 {
-	/* Drawn on first use; every caller runs on the one main thread. */
-	static unsigned char	key[CRYPTO_SHA256_LEN];
-	static int		keyed;
-	unsigned char		d[CRYPTO_SHA256_LEN];
+	/*
+	 * HMAC-SHA256 (RFC 2104) under a key drawn on first use; every caller
+	 * runs on the one main thread.  The hash states after the key's inner
+	 * and outer pads are kept, so each call (one per request) hashes only
+	 * the secret and the inner digest: two SHA-256 blocks instead of four,
+	 * and no context allocated.  The digest is mbedtls_md_hmac()'s.
+	 */
+	static mbedtls_sha256_context	inner, outer;
+	static int			keyed;
+	mbedtls_sha256_context		c;
+	unsigned char			key[CRYPTO_SHA256_LEN], pad[64];
+	unsigned char			d[CRYPTO_SHA256_LEN];
+	size_t				i;
+	int				rc = 0;
 
 	if (!keyed) {
 		util_random(key, sizeof key);
+		mbedtls_sha256_init(&inner);
+		mbedtls_sha256_init(&outer);
+		memset(pad, 0x36, sizeof pad);
+		for (i = 0; i < sizeof key; i++)
+			pad[i] ^= key[i];
+		rc |= mbedtls_sha256_starts_ret(&inner, 0);
+		rc |= mbedtls_sha256_update_ret(&inner, pad, sizeof pad);
+		memset(pad, 0x5c, sizeof pad);
+		for (i = 0; i < sizeof key; i++)
+			pad[i] ^= key[i];
+		rc |= mbedtls_sha256_starts_ret(&outer, 0);
+		rc |= mbedtls_sha256_update_ret(&outer, pad, sizeof pad);
+		mbedtls_platform_zeroize(key, sizeof key);
+		mbedtls_platform_zeroize(pad, sizeof pad);
 		keyed = 1;
 	}
-	if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key,
-	    sizeof key, (const unsigned char *)secret, len, d) != 0) {
-		/* Only a missing SHA-256 fails, and then nothing works. */
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_clone(&c, &inner);
+	rc |= mbedtls_sha256_update_ret(&c, (const unsigned char *)secret,
+	    len);
+	rc |= mbedtls_sha256_finish_ret(&c, d);
+	mbedtls_sha256_clone(&c, &outer);
+	rc |= mbedtls_sha256_update_ret(&c, d, sizeof d);
+	rc |= mbedtls_sha256_finish_ret(&c, d);
+	mbedtls_sha256_free(&c);
+	if (rc != 0) {
+		/* SHA-256 in software does not fail; say so if it did. */
 		snprintf(out, CRYPTO_FP_LEN, "hmac:?");
 		return (out);
 	}
-	snprintf(out, CRYPTO_FP_LEN, "hmac:%02x%02x%02x%02x%02x%02x",
-	    d[0], d[1], d[2], d[3], d[4], d[5]);
-	return (out);
+	return (crypto_fp_hex(out, "hmac:", d));
 }
 
 int

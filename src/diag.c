@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "auth.h"
 #include "crypto.h"
 #include "diag.h"
@@ -88,15 +90,25 @@ static char *
 diag_fmt(const char *fmt, ...)
 {
 	va_list	 ap, aq;
-	char	*s;
+	char	*s, buf[1024];
 	int	 n;
 
 	va_start(ap, fmt);
 	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
+	n = vsnprintf(buf, sizeof buf, fmt, aq);
 	va_end(aq);
-	if (n < 0)
+	if (n < 0) {
 		n = 0;
+		buf[0] = '\0';
+	}
+	/* Most texts fit the first pass (this runs per request): keep it
+	 * rather than format a second time. */
+	if ((size_t)n < sizeof buf) {
+		va_end(ap);
+		s = xmalloc((size_t)n + 1);
+		memcpy(s, buf, (size_t)n + 1);
+		return (s);
+	}
 	s = xmalloc((size_t)n + 1);
 	if (vsnprintf(s, (size_t)n + 1, fmt, ap) < 0)
 		s[0] = '\0';
@@ -2265,36 +2277,69 @@ diag_level_name(enum diag_level l)
 	}
 }
 
+/* One member of a diagnosis object: ,"key": and the string (or null). */
+static void
+diag_json_member(struct evbuffer *b, const char *key, const char *v)
+{
+	evbuffer_add(b, ",\"", 2);
+	evbuffer_add(b, key, strlen(key));
+	evbuffer_add(b, "\":", 2);
+	if (v == NULL)
+		evbuffer_add(b, "null", 4);
+	else
+		json_evbuffer_str(b, v, strlen(v));
+}
+
+/*
+ * Written straight into a buffer rather than through a cJSON tree (this
+ * runs for most requests): the same bytes json_print() gave for the array
+ * of objects, members in the same order.
+ */
 char *
 diag_json(const struct diag_result *res, size_t *lenp)
 {
-	struct json	*arr, *o, *prev;
+	struct evbuffer	*b;
+	const char	*code;
 	char		*s;
-	size_t		 i, k;
+	size_t		 i, k, len;
 
 	if (res->n == 0)
 		return (NULL);
-	arr = json_new_array();
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	evbuffer_add(b, "[", 1);
 	for (i = 0; i < res->n; i++) {
-		o = json_new_object();
-		json_add_str(o, "code", res->v[i].code);
-		json_add_str(o, "level", diag_level_name(res->v[i].level));
-		json_add_str(o, "message", res->v[i].message);
-		json_add_str(o, "evidence", res->v[i].evidence);
-		json_add_str(o, "fix", res->v[i].fix);
-		if (strcmp(res->v[i].code, "retry") == 0 ||
-		    strcmp(res->v[i].code, "duplicate") == 0) {
-			json_add_num(o, "attempt", res->attempt);
-			prev = json_new_array();
-			for (k = 0; k < res->nprevious; k++)
-				json_append(prev,
-				    json_new_number((double)res->previous[k]));
-			json_add(o, "previous", prev);
+		code = res->v[i].code;
+		evbuffer_add(b, i > 0 ? ",{\"code\":" : "{\"code\":",
+		    i > 0 ? 9 : 8);
+		json_evbuffer_str(b, code, strlen(code));
+		diag_json_member(b, "level", diag_level_name(res->v[i].level));
+		diag_json_member(b, "message", res->v[i].message);
+		diag_json_member(b, "evidence", res->v[i].evidence);
+		diag_json_member(b, "fix", res->v[i].fix);
+		if (strcmp(code, "retry") == 0 ||
+		    strcmp(code, "duplicate") == 0) {
+			evbuffer_add(b, ",\"attempt\":", 11);
+			json_evbuffer_num(b, res->attempt);
+			evbuffer_add(b, ",\"previous\":[", 13);
+			for (k = 0; k < res->nprevious; k++) {
+				if (k > 0)
+					evbuffer_add(b, ",", 1);
+				json_evbuffer_num(b,
+				    (double)res->previous[k]);
+			}
+			evbuffer_add(b, "]", 1);
 		}
-		json_append(arr, o);
+		evbuffer_add(b, "}", 1);
 	}
-	s = json_print(arr, lenp);
-	json_free(arr);
+	evbuffer_add(b, "]", 1);
+	len = evbuffer_get_length(b);
+	s = xmalloc(len + 1);
+	evbuffer_remove(b, s, len);
+	s[len] = '\0';
+	evbuffer_free(b);
+	if (lenp != NULL)
+		*lenp = len;
 	return (s);
 }
 

@@ -276,27 +276,43 @@ http_headers_json(const struct req *r)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->ev);
 	struct evkeyval		*kv;
-	struct json		*arr, *pair;
+	struct evbuffer		*b;
+	const char		*v;
 	char			 red[128], fp[CRYPTO_FP_LEN], *s;
+	size_t			 len;
 
-	arr = json_new_array();
+	/*
+	 * Written straight into a buffer, with json.c's string printer, not
+	 * through a cJSON tree: the same bytes as json_print() of the array
+	 * of pairs, without an allocation per node (this runs per request).
+	 */
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	evbuffer_add(b, "[", 1);
 	TAILQ_FOREACH(kv, h, next) {
-		pair = json_new_array();
-		json_append(pair, json_new_string(kv->key));
 		if (util_strcaseeq(kv->key, "authorization")) {
 			auth_redact(kv->value, red, sizeof red);
-			json_append(pair, json_new_string(red));
+			v = red;
 		} else if (http_secret_header(kv->key)) {
 			snprintf(red, sizeof red, "<redacted %s>",
 			    crypto_fingerprint(kv->value, strlen(kv->value),
 			    fp));
-			json_append(pair, json_new_string(red));
+			v = red;
 		} else
-			json_append(pair, json_new_string(kv->value));
-		json_append(arr, pair);
+			v = kv->value;
+		evbuffer_add(b, kv == TAILQ_FIRST(h) ? "[" : ",[", kv ==
+		    TAILQ_FIRST(h) ? 1 : 2);
+		json_evbuffer_str(b, kv->key, strlen(kv->key));
+		evbuffer_add(b, ",", 1);
+		json_evbuffer_str(b, v, strlen(v));
+		evbuffer_add(b, "]", 1);
 	}
-	s = json_print(arr, NULL);
-	json_free(arr);
+	evbuffer_add(b, "]", 1);
+	len = evbuffer_get_length(b);
+	s = xmalloc(len + 1);
+	evbuffer_remove(b, s, len);
+	s[len] = '\0';
+	evbuffer_free(b);
 	return (s);
 }
 
@@ -416,7 +432,10 @@ http_secret_header(const char *name)
 	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
 		wlen = strlen(words[i]);
 		for (j = 0; j + wlen <= len; j++)
-			if (util_strncaseeq(name + j, words[i], wlen))
+			/* The words are lower-case ASCII: only their first
+			 * letter, in either case, can start a match. */
+			if ((name[j] | 0x20) == words[i][0] &&
+			    util_strncaseeq(name + j, words[i], wlen))
 				return (1);
 	}
 	return (0);

@@ -1420,9 +1420,50 @@ json_print(const struct json *v, size_t *lenp)
 void
 json_evbuffer_str(struct evbuffer *evb, const char *s, size_t len)
 {
-	struct sbuf	 sb = { NULL, 0, 0 };
+	struct sbuf		 sb = { NULL, 0, 0 };
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i;
 
-	print_str(&sb, (const unsigned char *)s, len);
+	/* Nothing to escape (the common case, e.g. header names and values):
+	 * print_str() would copy it as is between quotes; skip its buffer. */
+	for (i = 0; i < len && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' &&
+	    u[i] != '\\'; i++)
+		;
+	if (i == len) {
+		evbuffer_add(evb, "\"", 1);
+		evbuffer_add(evb, s, len);
+		evbuffer_add(evb, "\"", 1);
+		return;
+	}
+	print_str(&sb, u, len);
+	evbuffer_add(evb, sb.p, sb.len);
+	free(sb.p);
+}
+
+void
+json_evbuffer_num(struct evbuffer *evb, double n)
+{
+	struct sbuf	 sb = { NULL, 0, 0 };
+	char		 out[32], *p = out + sizeof out;
+	int64_t		 v;
+	uint64_t	 u;
+
+	/* Integers (seqs, counts) as print_num() writes them, in decimal,
+	 * without its buffer or printf; -0 and 0 are both "0" there too. */
+	if (n > -9007199254740992.0 && n < 9007199254740992.0 &&
+	    n == (double)(int64_t)n) {
+		v = (int64_t)n;
+		u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u != 0);
+		if (v < 0)
+			*--p = '-';
+		evbuffer_add(evb, p, (size_t)(out + sizeof out - p));
+		return;
+	}
+	print_num(&sb, n);
 	evbuffer_add(evb, sb.p, sb.len);
 	free(sb.p);
 }

@@ -98,6 +98,8 @@ char		*json_print(const struct json *, size_t *lenp);
  * that writes JSON by hand on a hot path.  Escapes like JSON.stringify. */
 struct evbuffer;
 void		 json_evbuffer_str(struct evbuffer *, const char *s, size_t len);
+/* Append n as json_print() writes a number (JavaScript's toString). */
+void		 json_evbuffer_num(struct evbuffer *, double n);
 
 /* Library version for the start-up log line. */
 const char	*json_version(void);

@@ -1000,7 +1000,7 @@ out:
 	free(refv);
 	free(exclv);
 	strset_free(reached);
-	catalog_strv_free(users, nusers);
+	strv_free(users, nusers);
 }
 
 /* --- the pipeline ------------------------------------------------------ */

@@ -223,18 +223,6 @@ api_channel_settings(const char *chid, const struct json *stored,
 	return (o);
 }
 
-static void
-api_strv_addu(char ***v, size_t *n, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return;
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
-	(*v)[(*n)++] = xstrdup(s);
-}
-
 /* getNotificationSettings(): what GET /settings answers.  NULL on a
  * database error. */
 static struct json *
@@ -252,16 +240,16 @@ api_settings_effective(struct server *srv, const char *user)
 	    db_user_topics(srv->db, user, &torigins, &topics, &ntopics) == -1 ||
 	    (stored = api_settings_stored(srv, user)) == NULL)
 		goto out;
-	api_strv_addu(&channels, &nchannels, API_WEB_CHANNEL);
+	strv_addu(&channels, &nchannels, API_WEB_CHANNEL);
 	for (dc = json_first(defaults); dc != NULL; dc = json_next(dc)) {
 		if ((id = json_string(json_get(dc, "id"))) == NULL)
 			continue;
-		api_strv_addu(&channels, &nchannels, id);
+		strv_addu(&channels, &nchannels, id);
 		for (dorig = json_first(json_get(dc, "origins")); dorig != NULL;
 		    dorig = json_next(dorig)) {
 			if ((oid = json_string(json_get(dorig, "id"))) == NULL)
 				continue;
-			api_strv_addu(&origins, &norigins, oid);
+			strv_addu(&origins, &norigins, oid);
 			for (dt = json_first(json_get(dorig, "topics"));
 			    dt != NULL; dt = json_next(dt)) {
 				if ((tid = json_string(json_get(dt, "id"))) ==
@@ -291,10 +279,10 @@ api_settings_effective(struct server *srv, const char *user)
 out:
 	json_free(stored);
 	json_free(defaults);
-	db_strv_free(origins, norigins);
-	db_strv_free(torigins, ntopics);
-	db_strv_free(topics, ntopics);
-	db_strv_free(channels, nchannels);
+	strv_free(origins, norigins);
+	strv_free(torigins, ntopics);
+	strv_free(topics, ntopics);
+	strv_free(channels, nchannels);
 	return (doc);
 }
 
@@ -531,7 +519,7 @@ internal:
 	api_internal_error(c, why);
 out:
 	db_notifications_free(v, nv);
-	db_strv_free(fields, nf);
+	strv_free(fields, nf);
 	free(dirs);
 }
 
@@ -667,7 +655,7 @@ api_read_topics(struct api_ctx *c, const struct api_query *q, size_t n)
 	o = json_new_object();
 	json_add(o, "topics", arr);
 	api_send_doc(c, o);
-	db_strv_free(topics, nt);
+	strv_free(topics, nt);
 }
 
 static void

@@ -97,7 +97,7 @@ auth_add(struct auth *a, enum principal_type type, const char *token,
 	memset(e, 0, sizeof *e);
 	e->type = type;
 	crypto_sha256(token, strlen(token), e->digest);
-	crypto_fingerprint(token, strlen(token), e->fp);
+	crypto_fingerprint_digest(e->digest, e->fp);
 	e->subject = xstrdup(subject);
 	e->source = source;
 	return (0);
@@ -844,11 +844,12 @@ auth_check(struct auth *a, const char *header, struct principal *p,
 	memset(p, 0, sizeof *p);
 	if ((tok = auth_bearer(header, &len)) == NULL)
 		return (AUTH_MISSING);
-	crypto_fingerprint(tok, len, p->fp);
+	/* One hash serves the fingerprint and the comparison. */
+	crypto_sha256(tok, len, d);
+	crypto_fingerprint_digest(d, p->fp);
 	/* User JWTs come before static tokens, as in Backstage. */
 	if (auth_jwt_check(a, tok, len, p, msg, msglen, &rc))
 		return (rc);
-	crypto_sha256(tok, len, d);
 	/* Look at every entry, so the time taken does not say which matched. */
 	for (i = 0; i < a->n; i++)
 		if (crypto_equal(d, a->v[i].digest, sizeof d) &&
@@ -883,7 +884,6 @@ auth_redact(const char *header, char *buf, size_t len)
 	 * when one is clearly there: a short run of letters then a space.
 	 * Everything after it, or the whole value, is a secret.
 	 */
-	crypto_fingerprint(header, strlen(header), fp);
 	sp = strchr(header, ' ');
 	for (p = header; sp != NULL && p < sp; p++)
 		if (!isalpha((unsigned char)*p))
@@ -896,7 +896,8 @@ auth_redact(const char *header, char *buf, size_t len)
 	    strcasecmp(header, "basic") == 0 || *header == '\0')
 		snprintf(buf, len, "%s", header);	/* a bare scheme */
 	else
-		snprintf(buf, len, "<redacted %s>", fp);
+		snprintf(buf, len, "<redacted %s>", crypto_fingerprint(header,
+		    strlen(header), fp));
 }
 
 void

@@ -67,50 +67,14 @@ struct catalog_build {
 
 /* --- string lists ---------------------------------------------------- */
 
-static int
-catalog_strv_has(char *const *v, size_t n, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return (1);
-	return (0);
-}
-
-static void
-catalog_strv_add(char ***v, size_t *n, const char *s)
-{
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
-	(*v)[(*n)++] = xstrdup(s);
-}
-
-/* Add s unless present (a JavaScript Set's add). */
-static void
-catalog_strv_addu(char ***v, size_t *n, const char *s)
-{
-	if (!catalog_strv_has(*v, *n, s))
-		catalog_strv_add(v, n, s);
-}
-
 /* Add a copy of s to the list v and to its set, unless the set has it. */
 static void
 catalog_set_add(char ***v, size_t *n, struct strset *set, const char *s)
 {
 	if (strset_has(set, s))
 		return;
-	catalog_strv_add(v, n, s);
+	strv_add(v, n, s);
 	strset_add(set, (*v)[*n - 1]);
-}
-
-void
-catalog_strv_free(char **v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 static void
@@ -324,9 +288,9 @@ catalog_load_file(struct catalog_build *b, const char *file, int depth,
 		return (-1);
 	}
 	/* A file named twice (or a Location cycle) is read once. */
-	if (catalog_strv_has(b->files, b->nfiles, real))
+	if (strv_has(b->files, b->nfiles, real))
 		return (0);
-	catalog_strv_add(&b->files, &b->nfiles, real);
+	strv_add(&b->files, &b->nfiles, real);
 	if (config_load_documents(file, &docs, &n, cause) == -1)
 		return (-1);
 	for (i = 0; i < n && rc == 0; i++)
@@ -442,7 +406,7 @@ catalog_load(char *const *files, size_t nfiles, char **cause)
 		e->nrels = k;
 	}
 	free(b.t);
-	catalog_strv_free(b.files, b.nfiles);
+	strv_free(b.files, b.nfiles);
 	return (cat);
 
 fail:
@@ -454,7 +418,7 @@ fail:
 		free(b.t[i].target);
 	}
 	free(b.t);
-	catalog_strv_free(b.files, b.nfiles);
+	strv_free(b.files, b.nfiles);
 	free(cat);
 	return (NULL);
 }
@@ -527,9 +491,9 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 	for (i = 0; i < nrefs; i++) {
 		if (strset_has(istodo, refs[i]))
 			continue;
-		catalog_strv_add(&todo, &ntodo, refs[i]);
+		strv_add(&todo, &ntodo, refs[i]);
 		strset_add(istodo, todo[ntodo - 1]);
-		catalog_strv_add(&seen, &nseen, refs[i]);
+		strv_add(&seen, &nseen, refs[i]);
 		strset_add(isseen, seen[nseen - 1]);
 	}
 	strset_free(istodo);
@@ -563,7 +527,7 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 				    !strset_has(isseen, r->target)) {
 					catalog_set_add(&seen, &nseen, isseen,
 					    r->target);
-					catalog_strv_add(&next, &nnext,
+					strv_add(&next, &nnext,
 					    r->target);
 				} else if (!e->is_group &&
 				    strcmp(r->type, REL_OWNED_BY) == 0) {
@@ -571,14 +535,14 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 					if (!strset_has(isseen, r->target)) {
 						catalog_set_add(&seen, &nseen,
 						    isseen, r->target);
-						catalog_strv_add(&next, &nnext,
+						strv_add(&next, &nnext,
 						    r->target);
 					}
 					break;
 				}
 			}
 		}
-		catalog_strv_free(todo, ntodo);
+		strv_free(todo, ntodo);
 		todo = next;
 		ntodo = nnext;
 		next = NULL;
@@ -586,12 +550,12 @@ catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
 	}
 	for (i = 0; i < nusers; i++)
 		if (*users[i] != '\0' && !strset_has(isexcl, users[i]))
-			catalog_strv_add(&out, &nout, users[i]);
+			strv_add(&out, &nout, users[i]);
 	strset_free(isexcl);
 	strset_free(isuser);
 	strset_free(isseen);
-	catalog_strv_free(users, nusers);
-	catalog_strv_free(seen, nseen);
+	strv_free(users, nusers);
+	strv_free(seen, nseen);
 	*np = nout;
 	return (out);
 }
@@ -614,10 +578,10 @@ catalog_user(const struct catalog *cat, const char *ref, char **canon,
 	if (e == NULL || !e->is_user)
 		return (0);
 	*canon = xstrdup(e->ref);
-	catalog_strv_add(ent, nent, e->ref);
+	strv_add(ent, nent, e->ref);
 	for (i = 0; i < e->nrels; i++)
 		if (strcmp(e->rels[i].type, REL_MEMBER_OF) == 0 &&
 		    strncmp(e->rels[i].target, "group:", 6) == 0)
-			catalog_strv_addu(ent, nent, e->rels[i].target);
+			strv_addu(ent, nent, e->rels[i].target);
 	return (1);
 }

@@ -38,12 +38,11 @@ size_t		 catalog_count(const struct catalog *);
  * owner; entities in excl are not expanded, and the final list drops excl.
  * Refs must already have parsed as entity refs.  cat may be NULL (an empty
  * catalog).  Returns the users, in Backstage's order, as an array of *np
- * strings the caller frees with catalog_strv_free().
+ * strings the caller frees with strv_free().
  */
 char		**catalog_resolve(const struct catalog *cat,
 		    char *const *refs, size_t nrefs,
 		    char *const *excl, size_t nexcl, size_t *np);
-void		 catalog_strv_free(char **, size_t);
 
 /*
  * The User entity ref names (kind User and namespace "default" when left

@@ -73,6 +73,13 @@ crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN])
 }
 
 char *
+crypto_fingerprint_digest(const unsigned char d[CRYPTO_SHA256_LEN],
+    char out[CRYPTO_FP_LEN])
+{
+	return (crypto_fp_hex(out, "sha256:", d));
+}
+
+char *
 crypto_fingerprint_keyed(const char *secret, size_t len,
     char out[CRYPTO_FP_LEN])
 {

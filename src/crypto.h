@@ -17,6 +17,9 @@ void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
 /* A short, non-reversible fingerprint of a secret for logs and the store:
  * "sha256:" and the first 12 hex digits of its SHA-256. */
 char	*crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN]);
+/* The same fingerprint from a SHA-256 the caller already has. */
+char	*crypto_fingerprint_digest(const unsigned char d[CRYPTO_SHA256_LEN],
+	    char out[CRYPTO_FP_LEN]);
 /*
  * A fingerprint for text that anyone may read (diagnoses under /mock/):
  * "hmac:" and the first 12 hex digits of HMAC-SHA256 under a key drawn at

@@ -15,6 +15,7 @@
 #include "entity.h"
 #include "json.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static int	db_assert_functions(struct db *, char **);
@@ -1646,9 +1647,9 @@ db_sql_strings(struct db *db, sqlite3_stmt *st, char ***a, char ***b,
 	*np = n;
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "reading notifications");
-		db_strv_free(*a, n);
+		strv_free(*a, n);
 		if (b != NULL)
-			db_strv_free(*b, n);
+			strv_free(*b, n);
 		*a = NULL;
 		*np = 0;
 		return (-1);
@@ -1705,47 +1706,50 @@ int
 db_notification_mark(struct db *db, const char *user, const char *ids_json,
     int read, int saved, int64_t now)
 {
+	/*
+	 * The user's own notifications, then the broadcasts (this user's row
+	 * of broadcast_user_status, made on first use).  Both take ?1 user,
+	 * ?2 the ids, ?3/?4 whether read/saved change, ?5/?6 their values.
+	 */
+	static const struct {
+		const char	*sql;
+		const char	*what;
+	} marks[] = {
+		{ "UPDATE notifications SET "
+		  "read = CASE WHEN ?3 THEN ?5 ELSE read END, "
+		  "saved = CASE WHEN ?4 THEN ?6 ELSE saved END "
+		  "WHERE user = ?1 AND id IN (SELECT value FROM json_each(?2))",
+		  "marking notifications" },
+		{ "INSERT INTO broadcast_user_status "
+		  "(notification_id, user, read, saved) "
+		  "SELECT id, ?1, ?5, ?6 FROM notifications "
+		  "WHERE user IS NULL AND id IN (SELECT value FROM json_each(?2)) "
+		  "ON CONFLICT (notification_id, user) DO UPDATE SET "
+		  "read = CASE WHEN ?3 THEN excluded.read ELSE read END, "
+		  "saved = CASE WHEN ?4 THEN excluded.saved ELSE saved END",
+		  "marking broadcasts" },
+	};
 	sqlite3_stmt	*st;
+	size_t		 i;
 
 	if (read == 0 && saved == 0)
 		return (0);
 	if (db_begin(db) == -1)
 		return (-1);
-	/* ?1 user, ?2 ids, ?3/?4 change read/saved, ?5/?6 their values. */
-	st = db_prepare_text(db, "UPDATE notifications SET "
-	    "read = CASE WHEN ?3 THEN ?5 ELSE read END, "
-	    "saved = CASE WHEN ?4 THEN ?6 ELSE saved END "
-	    "WHERE user = ?1 AND id IN (SELECT value FROM json_each(?2))",
-	    "marking notifications");
-	if (st == NULL)
-		return (-1);
-	db_bind_text(st, 1, user);
-	db_bind_text(st, 2, ids_json);
-	sqlite3_bind_int(st, 3, read != 0);
-	sqlite3_bind_int(st, 4, saved != 0);
-	db_bind_time(st, 5, read > 0 ? now : 0);
-	db_bind_time(st, 6, saved > 0 ? now : 0);
-	if (db_sql_write(db, st, "marking notifications") == -1)
-		return (-1);
-
-	/* Broadcasts: this user's own row, made on first use. */
-	st = db_prepare_text(db, "INSERT INTO broadcast_user_status "
-	    "(notification_id, user, read, saved) "
-	    "SELECT id, ?1, ?5, ?6 FROM notifications "
-	    "WHERE user IS NULL AND id IN (SELECT value FROM json_each(?2)) "
-	    "ON CONFLICT (notification_id, user) DO UPDATE SET "
-	    "read = CASE WHEN ?3 THEN excluded.read ELSE read END, "
-	    "saved = CASE WHEN ?4 THEN excluded.saved ELSE saved END",
-	    "marking broadcasts");
-	if (st == NULL)
-		return (-1);
-	db_bind_text(st, 1, user);
-	db_bind_text(st, 2, ids_json);
-	sqlite3_bind_int(st, 3, read != 0);
-	sqlite3_bind_int(st, 4, saved != 0);
-	db_bind_time(st, 5, read > 0 ? now : 0);
-	db_bind_time(st, 6, saved > 0 ? now : 0);
-	return (db_sql_write(db, st, "marking broadcasts"));
+	for (i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		if ((st = db_prepare_text(db, marks[i].sql, marks[i].what)) ==
+		    NULL)
+			return (-1);
+		db_bind_text(st, 1, user);
+		db_bind_text(st, 2, ids_json);
+		sqlite3_bind_int(st, 3, read != 0);
+		sqlite3_bind_int(st, 4, saved != 0);
+		db_bind_time(st, 5, read > 0 ? now : 0);
+		db_bind_time(st, 6, saved > 0 ? now : 0);
+		if (db_sql_write(db, st, marks[i].what) == -1)
+			return (-1);
+	}
+	return (0);
 }
 
 int
@@ -1855,15 +1859,5 @@ db_settings_free(struct db_setting *v, size_t n)
 		free(v[i].origin);
 		free(v[i].topic);
 	}
-	free(v);
-}
-
-void
-db_strv_free(char **v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
 	free(v);
 }

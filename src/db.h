@@ -235,7 +235,7 @@ int64_t		 db_notification_count(struct db *, const struct db_nquery *q);
 /* The user's read and unread counts (broadcasts included). */
 int		 db_notification_status(struct db *, const char *user,
 		    int64_t *unread, int64_t *read);
-/* The distinct topics q selects, ascending; free with db_strv_free. */
+/* The distinct topics q selects, ascending; free with strv_free (util.h). */
 int		 db_notification_topics(struct db *, const struct db_nquery *q,
 		    char ***topics, size_t *n);
 /* Set (1, to now) or clear (-1) read and saved (0 leaves it) on the ids
@@ -256,6 +256,5 @@ int		 db_settings_get(struct db *, const char *user,
 int		 db_settings_replace(struct db *, const char *user,
 		    const struct db_setting *v, size_t n);
 void		 db_settings_free(struct db_setting *, size_t);
-void		 db_strv_free(char **, size_t);
 
 #endif

@@ -99,11 +99,7 @@ static enum layer settings_layer[NSETTINGS];
 static void
 strlist_clear(struct strlist *l)
 {
-	size_t	i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
+	strv_free(l->v, l->n);
 	l->v = NULL;
 	l->n = 0;
 }
@@ -111,8 +107,20 @@ strlist_clear(struct strlist *l)
 static void
 strlist_add(struct strlist *l, const char *s)
 {
-	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-	l->v[l->n++] = xstrdup(s);
+	strv_add(&l->v, &l->n, s);
+}
+
+/* Several values in one environment variable: comma-separated. */
+static void
+strlist_add_env(struct strlist *l, const char *val)
+{
+	char	*copy, *p, *tok;
+
+	copy = xstrdup(val);
+	for (p = copy; (tok = strsep(&p, ",")) != NULL;)
+		if (*tok != '\0')
+			strlist_add(l, tok);
+	free(copy);
 }
 
 void
@@ -183,7 +191,7 @@ settings_set(struct settings *s, size_t idx, const char *val, enum layer layer,
 	const char		*errstr;
 	long long		 n;
 	int64_t			 ms;
-	char			*copy, *p, *tok;
+	char			*p;
 	size_t			 len;
 
 	switch (e->type) {
@@ -209,14 +217,9 @@ settings_set(struct settings *s, size_t idx, const char *val, enum layer layer,
 	case SET_LIST:
 		if (settings_layer[idx] != layer)
 			strlist_clear(field);
-		if (layer == L_ENV) {
-			/* Several values in one variable: comma-separated. */
-			copy = xstrdup(val);
-			for (p = copy; (tok = strsep(&p, ",")) != NULL;)
-				if (*tok != '\0')
-					strlist_add(field, tok);
-			free(copy);
-		} else
+		if (layer == L_ENV)
+			strlist_add_env(field, val);
+		else
 			strlist_add(field, val);
 		break;
 	case SET_NUM:
@@ -418,14 +421,8 @@ settings_load(struct settings *s, int argc, char **argv, char **cause)
 	for (i = 0; i < ngiven; i++)
 		if (strcmp(settings_table[given[i].idx].name, "config") == 0)
 			strlist_add(&s->configs, given[i].val);
-	if (s->configs.n == 0 && (val = getenv("NOTIMOCK_CONFIG")) != NULL) {
-		char *copy = xstrdup(val), *p = copy, *tok;
-
-		while ((tok = strsep(&p, ",")) != NULL)
-			if (*tok != '\0')
-				strlist_add(&s->configs, tok);
-		free(copy);
-	}
+	if (s->configs.n == 0 && (val = getenv("NOTIMOCK_CONFIG")) != NULL)
+		strlist_add_env(&s->configs, val);
 	if ((cfg = config_load(s->configs.v, s->configs.n, cause)) == NULL)
 		goto fail;
 

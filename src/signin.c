@@ -153,18 +153,6 @@ signin_canon(const char *ref)
 	return (out);
 }
 
-static void
-signin_strv_addu(char ***v, size_t *n, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return;
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
-	(*v)[(*n)++] = xstrdup(s);
-}
-
 /*
  * The guest provider's refresh: signInAsGuestUser() signs in as the
  * catalog's user entity when there is one (with its groups as ownership
@@ -188,11 +176,11 @@ signin_guest_refresh(struct req *r, const char *url)
 		sub = signin_canon(user);
 		for (i = 0; i < ncfg; i++) {
 			c = signin_canon(cfg_ent[i]);
-			signin_strv_addu(&ent, &nent, c);
+			strv_addu(&ent, &nent, c);
 			free(c);
 		}
 		if (ncfg == 0)
-			signin_strv_addu(&ent, &nent, sub);
+			strv_addu(&ent, &nent, sub);
 	}
 	issuer = signin_issuer(r);
 	now = util_now_ms();
@@ -227,9 +215,7 @@ out:
 	free(issuer);
 	free(cause);
 	free(sub);
-	for (i = 0; i < nent; i++)
-		free(ent[i]);
-	free(ent);
+	strv_free(ent, nent);
 }
 
 static void

@@ -385,6 +385,43 @@ util_strncaseeq(const char *a, const char *b, size_t n)
 	return (strncasecmp(a, b, n) == 0);
 }
 
+/* --- lists of owned strings -------------------------------------------- */
+
+int
+strv_has(char *const *v, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+void
+strv_add(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+void
+strv_addu(char ***v, size_t *n, const char *s)
+{
+	if (!strv_has(*v, *n, s))
+		strv_add(v, n, s);
+}
+
+void
+strv_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* --- a set of borrowed strings ----------------------------------------- */
 
 struct strset {

@@ -34,6 +34,16 @@ int		 util_strcaseeq(const char *, const char *);
 int		 util_strncaseeq(const char *, const char *, size_t);
 
 /*
+ * A list of strings the list owns (char **v, size_t n), as callers keep
+ * them: strv_add appends a copy, strv_addu only if absent (a JavaScript
+ * Set's add, linear: for short lists), strv_free frees the strings and v.
+ */
+void		 strv_add(char ***v, size_t *n, const char *s);
+void		 strv_addu(char ***v, size_t *n, const char *s);
+int		 strv_has(char *const *v, size_t n, const char *s);
+void		 strv_free(char **v, size_t n);
+
+/*
  * A set of strings (open addressing, FNV-1a), for de-duplicating client-
  * sized lists in linear time.  It borrows the strings: they must outlive
  * the set.

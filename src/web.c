@@ -26,6 +26,7 @@
 #include "settings.h"
 #include "util.h"
 #include "web.h"
+#include "web_types.h"
 #include "xmalloc.h"
 
 #define WEB_DISK_MAX	(16 * 1024 * 1024)	/* bytes, --web-dir files */
@@ -41,20 +42,6 @@ static const char web_csp[] = "default-src 'none'; script-src 'self'; "
     "font-src 'self'; manifest-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/* Content types for --web-dir; tools/embed has the same list. */
-static const struct {
-	const char	*ext;
-	const char	*ctype;
-} web_types[] = {
-	{ ".html", "text/html; charset=utf-8" },
-	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".svg", "image/svg+xml" },
-	{ ".png", "image/png" },
-	{ ".json", "application/json; charset=utf-8" },
-	{ ".txt", "text/plain; charset=utf-8" },
-};
-
 static void
 web_headers(struct req *r)
 {
@@ -64,20 +51,6 @@ web_headers(struct req *r)
 	http_add_header(r, "X-Frame-Options", "DENY");
 	http_add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	http_add_header(r, "Cross-Origin-Resource-Policy", "same-origin");
-}
-
-static const char *
-web_ctype(const char *name)
-{
-	const char	*dot = strrchr(name, '.');
-	size_t		 i;
-
-	if (dot == NULL)
-		return (NULL);
-	for (i = 0; i < sizeof web_types / sizeof web_types[0]; i++)
-		if (strcmp(dot, web_types[i].ext) == 0)
-			return (web_types[i].ctype);
-	return (NULL);
 }
 
 /*

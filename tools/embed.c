@@ -23,20 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EMBED_MAX	(16 * 1024 * 1024)	/* no web asset is this big */
+#include "web_types.h"
 
-static const struct {
-	const char	*ext;
-	const char	*ctype;
-} embed_types[] = {
-	{ ".html", "text/html; charset=utf-8" },
-	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".svg", "image/svg+xml" },
-	{ ".png", "image/png" },
-	{ ".json", "application/json; charset=utf-8" },
-	{ ".txt", "text/plain; charset=utf-8" },
-};
+#define EMBED_MAX	(16 * 1024 * 1024)	/* no web asset is this big */
 
 static const char	*embed_out;
 
@@ -61,20 +50,6 @@ embed_die(const char *fmt, ...)
 	if (embed_out != NULL)
 		remove(embed_out);
 	exit(1);
-}
-
-static const char *
-embed_ctype(const char *name)
-{
-	const char	*dot = strrchr(name, '.');
-	size_t		 i;
-
-	if (dot == NULL)
-		return (NULL);
-	for (i = 0; i < sizeof embed_types / sizeof embed_types[0]; i++)
-		if (strcmp(dot, embed_types[i].ext) == 0)
-			return (embed_types[i].ctype);
-	return (NULL);
 }
 
 static const char *
@@ -168,7 +143,7 @@ main(int argc, char **argv)
 	for (i = 2; i < argc; i++) {
 		name = embed_basename(argv[i]);
 		errno = 0;
-		if (embed_ctype(name) == NULL)
+		if (web_ctype(name) == NULL)
 			embed_die("%s: no Content-Type known for this extension",
 			    name);
 		buf = embed_read(argv[i], &len);
@@ -187,7 +162,7 @@ main(int argc, char **argv)
 	fprintf(out, "\nconst struct web_asset web_assets[] = {\n");
 	for (i = 2; i < argc; i++) {
 		name = embed_basename(argv[i]);
-		ctype = embed_ctype(name);
+		ctype = web_ctype(name);
 		buf = embed_read(argv[i], &len);
 		fprintf(out, "\t{ ");
 		embed_cstring(out, name);

@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include "catalog.h"
+#include "util.h"
 
 /* The oracle's test entities, and a few more. */
 static const char catalog_yaml[] =
@@ -145,7 +146,7 @@ resolves(struct catalog *cat, const char *const *refs, size_t n,
 	for (i = 0; i < nu; i++)
 		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s",
 		    i > 0 ? "|" : "", users[i]);
-	catalog_strv_free(users, nu);
+	strv_free(users, nu);
 	if (strcmp(got, want) != 0) {
 		fprintf(stderr, "#   got      \"%s\"\n#   expected \"%s\"\n",
 		    got, want);
@@ -257,13 +258,13 @@ test_user_ownership(void)
 	CHECK_INT(nent, 2);
 	CHECK_STR(ent[0], "user:default/guest");
 	CHECK_STR(ent[1], "group:default/team-a");
-	catalog_strv_free(ent, nent);
+	strv_free(ent, nent);
 	free(canon);
 	ent = NULL;
 	canon = NULL;
 	CHECK_INT(catalog_user(cat, "guest", &canon, &ent, &nent), 1);
 	CHECK_STR(canon, "user:default/guest");
-	catalog_strv_free(ent, nent);
+	strv_free(ent, nent);
 	free(canon);
 	ent = NULL;
 	canon = NULL;
@@ -274,7 +275,7 @@ test_user_ownership(void)
 	CHECK_INT(catalog_user(NULL, "user:default/guest", &canon, &ent,
 	    &nent), 0);
 end:
-	catalog_strv_free(ent, nent);
+	strv_free(ent, nent);
 	free(canon);
 	catalog_free(cat);
 	cleanup();

@@ -20,6 +20,9 @@
 
 static int	db_assert_functions(struct db *, char **);
 
+#define DB_STR_(x)	#x
+#define DB_STR(x)	DB_STR_(x)
+
 /*
  * Migrations, applied in order; PRAGMA user_version counts those done.
  * Never edit one that has shipped: append a new one.
@@ -121,10 +124,26 @@ static const char *db_sql[ST_MAX] = {
 /*
  * The checkpointer: a thread with its own connection that copies the WAL
  * back into the database, so that the event loop never pays for those page
- * writes and fsyncs.  The loop wakes it from the WAL hook once the log has
- * grown past DB_CKPT_PAGES; it also runs once a second while idle.
+ * writes and fsyncs.  sqlite3_wal_hook replaces SQLite's own
+ * auto-checkpoint on the loop's connection, so this thread is the only
+ * thing that bounds the WAL: the loop wakes it from the hook once the log
+ * holds DB_CKPT_PAGES; it also runs once a second while idle.
+ *
+ * The bound, with 4 KiB pages: the WAL restarts from its first frame once
+ * a checkpoint has copied all of it, and journal_size_limit then cuts the
+ * file back to DB_WAL_LIMIT (16 MiB).  A PASSIVE checkpoint never waits, but under a
+ * steady stream of commits it may never catch the last frames; past
+ * DB_CKPT_HARD_PAGES (16 MiB) the thread asks for a RESTART, which holds
+ * new writers back (the loop's BEGIN waits on its busy handler) for at
+ * most DB_CKPT_BUSY_MS plus the copy of what the PASSIVE pass before it
+ * left.  So the file stays near 16 MiB under any load, well inside the
+ * 64 MiB the README promises (tests/e2e/test_store_wal.py holds it to
+ * that); idle, a TRUNCATE empties it.
  */
-#define DB_CKPT_PAGES	1000
+#define DB_CKPT_PAGES		1000
+#define DB_CKPT_HARD_PAGES	4096
+#define DB_CKPT_BUSY_MS		20
+#define DB_WAL_LIMIT		16777216	/* bytes: 4096 pages */
 
 struct db_ckpt {
 	pthread_t	 thread;
@@ -218,13 +237,56 @@ db_max_seq(struct db *db)
 	return (seq);
 }
 
+/*
+ * A connection learns that the database is in WAL mode, and opens the WAL,
+ * only when it first reads; before that, sqlite3_wal_checkpoint_v2() does
+ * nothing and still returns SQLITE_OK (with log and done = -1).  So the
+ * checkpointer reads the schema once after opening, and again whenever a
+ * pass reports -1.
+ */
+static void
+db_ckpt_attach(sqlite3 *h)
+{
+	sqlite3_exec(h, "SELECT count(*) FROM sqlite_master", NULL, NULL,
+	    NULL);
+}
+
+/* One checkpoint pass; idle: nothing was committed since the last one. */
+static void
+db_ckpt_pass(sqlite3 *h, int idle)
+{
+	int	 log = -1, done = -1, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done);
+	if (rc == SQLITE_OK && log == -1) {
+		db_ckpt_attach(h);
+		rc = sqlite3_wal_checkpoint_v2(h, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_warnx("db: checkpoint: %s", sqlite3_errmsg(h));
+		return;
+	}
+	if (log >= DB_CKPT_HARD_PAGES && done < log)
+		rc = sqlite3_wal_checkpoint_v2(h, NULL,
+		    SQLITE_CHECKPOINT_RESTART, &log, &done);
+	else if (idle && log > 0 && done == log)
+		rc = sqlite3_wal_checkpoint_v2(h, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+	/* BUSY: a reader or the loop's transaction was in the way; the next
+	 * pass tries again. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warnx("db: checkpoint: %s", sqlite3_errmsg(h));
+}
+
 static void *
 db_ckpt_main(void *arg)
 {
 	struct db_ckpt	*c = arg;
 	sqlite3		*h = NULL;
 	struct timespec	 ts;
-	int		 stop = 0;
+	int		 stop = 0, wanted;
 
 	if (sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -233,7 +295,9 @@ db_ckpt_main(void *arg)
 		sqlite3_close(h);
 		return (NULL);
 	}
-	sqlite3_busy_timeout(h, 1000);
+	/* Short: while a RESTART or TRUNCATE waits, new writers wait too. */
+	sqlite3_busy_timeout(h, DB_CKPT_BUSY_MS);
+	db_ckpt_attach(h);
 	while (!stop) {
 		pthread_mutex_lock(&c->lock);
 		if (!c->wanted && !c->stop) {
@@ -241,12 +305,12 @@ db_ckpt_main(void *arg)
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		}
+		wanted = c->wanted;
 		c->wanted = 0;
 		stop = c->stop;
 		pthread_mutex_unlock(&c->lock);
-		/* PASSIVE never blocks the writer; a later run finishes. */
-		sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE,
-		    NULL, NULL);
+		if (!stop)
+			db_ckpt_pass(h, !wanted);
 	}
 	sqlite3_close(h);
 	return (NULL);
@@ -258,12 +322,14 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 {
 	struct db_ckpt	*c = arg;
 
+	(void)h;
+	(void)name;
+	pthread_mutex_lock(&c->lock);
 	if (pages >= DB_CKPT_PAGES) {
-		pthread_mutex_lock(&c->lock);
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);
-		pthread_mutex_unlock(&c->lock);
 	}
+	pthread_mutex_unlock(&c->lock);
 	return (SQLITE_OK);
 }
 
@@ -277,6 +343,10 @@ db_ckpt_start(struct db *db, const char *path, char **cause)
 	c->path = xstrdup(path);
 	if (pthread_create(&c->thread, NULL, db_ckpt_main, c) != 0) {
 		xasprintf(cause, "%s: cannot start the checkpointer", path);
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->cond);
+		free(c->path);
+		c->path = NULL;
 		return (-1);
 	}
 	c->running = 1;
@@ -341,6 +411,8 @@ db_open(const char *path, int sync_full, char **cause)
 	    db_exec(db, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", &err) == -1 ||
 	    db_exec(db, "PRAGMA foreign_keys = ON", &err) == -1 ||
+	    db_exec(db, "PRAGMA journal_size_limit = "
+	    DB_STR(DB_WAL_LIMIT), &err) == -1 ||
 	    db_tune(db, &err) == -1) {
 		xasprintf(cause, "%s: %s", path, err);
 		free(err);

@@ -1,6 +1,7 @@
 /*
  * client.c: `notimock wait | list | reset | cursor`, the assertion API
- * (doc/mock-api.md) as commands for test scripts.
+ * (doc/mock-api.md) as commands for test scripts; `notimock ready`, the
+ * health check a scratch image runs; `notimock ca`, the running server's CA.
  *
  * One request per run (two for --since now) on libevent's HTTP client; for
  * an https URL the connection runs over tls.c's client filter.  The server
@@ -8,6 +9,7 @@
  * Text from the server is escaped before it reaches the terminal.
  */
 #include <getopt.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,9 +22,11 @@
 #include <event2/http.h>
 
 #include "client.h"
+#include "config.h"
 #include "diag.h"
 #include "json.h"
 #include "log.h"
+#include "settings.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -31,12 +35,13 @@
 #define CLIENT_TIMEOUT		30	/* s, for everything but wait */
 #define CLIENT_WAIT_SLACK	10	/* s beyond the server's wait timeout */
 #define CLIENT_CELL		200	/* bytes of one table cell at most */
+#define CLIENT_READY_TIMEOUT	5000	/* ms: a health check answers fast */
 
 #define EXIT_OK		0
 #define EXIT_TIMEOUT	1
 #define EXIT_ERROR	2
 
-enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR };
+enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA };
 
 /* Options, and which commands take them. */
 enum {
@@ -49,15 +54,19 @@ enum {
 #define L	(1 << C_LIST)
 #define R	(1 << C_RESET)
 #define C	(1 << C_CURSOR)
+#define Y	(1 << C_READY)
+#define A	(1 << C_CA)
 #define FILTERS	(W | L | R)
 
 static const struct client_opt {
 	struct option	 lo;
 	int		 cmds;
 } client_opts[] = {
-	{ { "url", required_argument, NULL, O_URL }, W | L | R | C },
-	{ { "cacert", required_argument, NULL, O_CACERT }, W | L | R | C },
-	{ { "admin-token", required_argument, NULL, O_TOKEN }, W | L | R | C },
+	{ { "url", required_argument, NULL, O_URL }, W | L | R | C | Y | A },
+	{ { "cacert", required_argument, NULL, O_CACERT },
+	    W | L | R | C | Y | A },
+	{ { "admin-token", required_argument, NULL, O_TOKEN },
+	    W | L | R | C | A },
 	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS },
 	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS },
 	{ { "severity", required_argument, NULL, O_SEVERITY }, FILTERS },
@@ -66,16 +75,17 @@ static const struct client_opt {
 	{ { "q", required_argument, NULL, O_Q }, FILTERS },
 	{ { "since", required_argument, NULL, O_SINCE }, FILTERS },
 	{ { "count", required_argument, NULL, O_COUNT }, W },
-	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W },
+	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W | Y },
 	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C },
 	{ { "limit", required_argument, NULL, O_LIMIT }, L },
 	{ { "offset", required_argument, NULL, O_OFFSET }, L },
 	{ { "keep-notifications", no_argument, NULL, O_KEEP }, R },
-	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C },
+	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C | Y | A },
 };
 #define CLIENT_NOPTS (sizeof client_opts / sizeof client_opts[0])
 
-static const char *client_names[] = { "wait", "list", "reset", "cursor" };
+static const char *client_names[] = { "wait", "list", "reset", "cursor",
+    "ready", "ca" };
 
 static const char *client_usages[] = {
 	"usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
@@ -88,17 +98,32 @@ static const char *client_usages[] = {
 	"           [filters as for wait] [--keep-notifications] [--json]\n",
 	"usage: notimock cursor [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
 	"           [--json]\n",
+	"usage: notimock ready [--url URL] [--cacert FILE] [--timeout DURATION]\n"
+	"Exit 0 when /.backstage/health/v1/readiness answers 200 {\"status\":\"ok\"},\n"
+	"1 when it answers otherwise, 2 on a usage or connection error.  Without\n"
+	"--url or NOTIMOCK_URL, the URL comes from the server's own settings\n"
+	"(NOTIMOCK_LISTEN, or NOTIMOCK_TLS_LISTEN when that is off; 0.0.0.0 and\n"
+	":: mean loopback).  Default timeout 5s.\n",
+	"usage: notimock ca [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	"       notimock ca create [--out DIR] [--secret [--name NAME]\n"
+	"           [--namespace NS]]\n"
+	"Print the CA certificate of the running server (GET /mock/ca.pem at\n"
+	"--url, NOTIMOCK_URL or http://127.0.0.1:7007); it never reads or writes\n"
+	"the server's files.  'ca create' makes new CA material (see ca create -h).\n",
 };
 
 struct client {
 	enum client_cmd	 cmd;
 	const char	*name;
 	const char	*url;
+	char		*url_owned;	/* a URL derived by ready */
 	const char	*cacert;
+	char		*cacert_owned;
 	const char	*token;
 	int		 json;
 	int		 since_now;
 	int64_t		 timeout_ms;	/* wait's, for our own timeout */
+	int		 url_given;	/* --url or NOTIMOCK_URL */
 	struct evbuffer	*query;		/* "&name=value..." */
 	/* From the URL. */
 	struct evhttp_uri *uri;
@@ -304,7 +329,7 @@ client_parse_url(struct client *c)
  */
 static int
 client_request(struct client *c, enum evhttp_cmd_type method,
-    const char *route, const char *query, int timeout_s, char **body,
+    const char *route, const char *query, int64_t timeout_ms, char **body,
     size_t *lenp)
 {
 	struct client_reply		 rep;
@@ -314,6 +339,7 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 	struct evhttp_request		*req;
 	struct evkeyvalq		*h;
 	char				*target, *hostport, *auth, *cause = NULL;
+	struct timeval			 tv;
 	size_t				 len;
 	int				 rv = -1;
 
@@ -341,7 +367,9 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 		client_warnx(c, "cannot set up a connection to %s", c->url);
 		goto out;
 	}
-	evhttp_connection_set_timeout(evcon, timeout_s);
+	tv.tv_sec = (time_t)(timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(timeout_ms % 1000 * 1000);
+	evhttp_connection_set_timeout_tv(evcon, &tv);
 	evhttp_connection_set_retries(evcon, 0);
 
 	req = evhttp_request_new(client_done, &rep);
@@ -374,8 +402,8 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 
 	if (rep.status == 0) {
 		if (rep.error == EVREQ_HTTP_TIMEOUT)
-			client_warnx(c, "%s did not answer within %d s", c->url,
-			    timeout_s);
+			client_warnx(c, "%s did not answer within %lld ms",
+			    c->url, (long long)timeout_ms);
 		else
 			client_warnx(c, "cannot talk to %s: the connection "
 			    "failed or closed without an answer", c->url);
@@ -436,7 +464,7 @@ client_server_error(struct client *c, int status, const char *body,
  * came (reported), with *status set (-1: no answer). */
 static struct json *
 client_get_json(struct client *c, const char *route, const char *query,
-    int timeout_s, int *status, char **bodyp, size_t *lenp)
+    int64_t timeout_ms, int *status, char **bodyp, size_t *lenp)
 {
 	struct json	*o;
 	char		*body, err[JSON_ERRLEN], ebuf[1024];
@@ -444,7 +472,7 @@ client_get_json(struct client *c, const char *route, const char *query,
 
 	*bodyp = NULL;
 	if ((*status = client_request(c, EVHTTP_REQ_GET, route, query,
-	    timeout_s, &body, &len)) == -1)
+	    timeout_ms, &body, &len)) == -1)
 		return (NULL);
 	if ((o = json_parse(body, len, 0, err, sizeof err, NULL)) == NULL ||
 	    json_type(o) != JSON_OBJECT) {
@@ -487,11 +515,15 @@ client_options(struct client *c, int argc, char **argv)
 	memset(lo, 0, sizeof lo);
 	for (i = 0; i < CLIENT_NOPTS; i++)
 		lo[i] = client_opts[i].lo;
-	c->url = (env = getenv("NOTIMOCK_URL")) != NULL && *env != '\0' ?
-	    env : CLIENT_DEFAULT_URL;
+	c->url = CLIENT_DEFAULT_URL;
+	if ((env = getenv("NOTIMOCK_URL")) != NULL && *env != '\0') {
+		c->url = env;
+		c->url_given = 1;
+	}
 	c->token = getenv("NOTIMOCK_ADMIN_TOKEN");
 	c->query = evbuffer_new();
-	c->timeout_ms = 30000;		/* the server's default */
+	/* wait: the server's default; ready: a health check answers fast. */
+	c->timeout_ms = c->cmd == C_READY ? CLIENT_READY_TIMEOUT : 30000;
 	optind = 1;
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
@@ -513,6 +545,7 @@ client_options(struct client *c, int argc, char **argv)
 			exit(EXIT_OK);
 		case O_URL:
 			c->url = optarg;
+			c->url_given = 1;
 			break;
 		case O_CACERT:
 			c->cacert = optarg;
@@ -545,7 +578,8 @@ client_options(struct client *c, int argc, char **argv)
 				    "such as 30s, 500ms or 2m, not '%s'", optarg);
 				return (-1);
 			}
-			client_param(c, "timeout", optarg);
+			if (c->cmd == C_WAIT)
+				client_param(c, "timeout", optarg);
 			break;
 		default:
 			/* The rest are the API's parameters, checked there. */
@@ -568,6 +602,8 @@ client_free(struct client *c)
 	if (c->uri != NULL)
 		evhttp_uri_free(c->uri);
 	free(c->prefix);
+	free(c->url_owned);
+	free(c->cacert_owned);
 }
 
 /* The query so far, as a C string owned by the caller. */
@@ -580,6 +616,95 @@ client_query(struct client *c)
 	evbuffer_copyout(c->query, q, len);
 	q[len] = '\0';
 	return (q);
+}
+
+/*
+ * ready's URL when none is given: the server's own listener, from the same
+ * settings it starts with (NOTIMOCK_*, NOTIMOCK_CONFIG), so the image's
+ * HEALTHCHECK ["/notimock", "ready"] needs no arguments and no shell.  A
+ * wildcard address means this host's loopback.  With the plain listener
+ * off, the TLS one, trusting the CA the server uses.
+ */
+static int
+client_ready_url(struct client *c)
+{
+	struct settings	 s;
+	struct config	*cfg;
+	char		*argv[] = { (char *)"notimock", NULL }, *cause = NULL;
+	char		 addr[256], *copy;
+	const char	*spec, *colon, *host, *errstr;
+	size_t		 alen;
+	int		 https = 0, port, rv = -1;
+
+	if ((cfg = settings_load(&s, 1, argv, &cause)) == NULL) {
+		client_warnx(c, "cannot derive the URL from the server's "
+		    "settings (%s); give --url", cause);
+		free(cause);
+		return (-1);
+	}
+	spec = s.listen;
+	if (strcmp(spec, "off") == 0) {
+		spec = s.tls_listen;
+		https = 1;
+	}
+	if (strcmp(spec, "off") == 0) {
+		client_warnx(c, "both listeners are off: nothing to ask");
+		goto out;
+	}
+	if (*spec == '[') {
+		if ((colon = strstr(spec, "]:")) == NULL)
+			goto bad;
+		alen = (size_t)(colon - spec - 1);
+		if (alen >= sizeof addr)
+			goto bad;
+		memcpy(addr, spec + 1, alen);
+		colon++;
+	} else {
+		if ((colon = strrchr(spec, ':')) == NULL ||
+		    (alen = (size_t)(colon - spec)) >= sizeof addr)
+			goto bad;
+		memcpy(addr, spec, alen);
+	}
+	addr[alen] = '\0';
+	port = (int)util_strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL) {
+		client_warnx(c, "the server listens on '%s': give --url", spec);
+		goto out;
+	}
+	host = addr;
+	if (*addr == '\0' || strcmp(addr, "0.0.0.0") == 0 ||
+	    strcmp(addr, "*") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(addr, "::") == 0)
+		host = "::1";
+	xasprintf(&c->url_owned, "%s://%s%s%s:%d", https ? "https" : "http",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port);
+	c->url = c->url_owned;
+	if (https && c->cacert == NULL) {
+		if (s.tls_ca_cert != NULL)
+			c->cacert_owned = xstrdup(s.tls_ca_cert);
+		else if (s.tls_cert != NULL)
+			c->cacert_owned = xstrdup(s.tls_cert);
+		else if (strcmp(s.db, ":memory:") == 0)
+			c->cacert_owned = xstrdup("./ca.pem");
+		else {
+			copy = xstrdup(s.db);
+			xasprintf(&c->cacert_owned, "%s/ca.pem",
+			    dirname(copy));
+			free(copy);
+		}
+		c->cacert = c->cacert_owned;
+	}
+	rv = 0;
+	goto out;
+bad:
+	client_warnx(c, "the server's listen address '%s' is not ADDR:PORT; "
+	    "give --url", spec);
+out:
+	config_free(cfg);
+	settings_free(&s);
+	return (rv);
 }
 
 /* Common set-up: options, URL, and --since now.  Returns -1 (the exit
@@ -598,12 +723,14 @@ client_setup(struct client *c, enum client_cmd cmd, int argc, char **argv)
 		client_usage(c);
 		return (-1);
 	}
+	if (cmd == C_READY && !c->url_given && client_ready_url(c) == -1)
+		return (-1);
 	if (client_parse_url(c) == -1)
 		return (-1);
 	if (!c->since_now)
 		return (0);
-	if ((o = client_get_json(c, "/mock/cursor", NULL, CLIENT_TIMEOUT,
-	    &status, &body, NULL)) == NULL)
+	if ((o = client_get_json(c, "/mock/cursor", NULL,
+	    CLIENT_TIMEOUT * 1000, &status, &body, NULL)) == NULL)
 		return (-1);
 	if (status != 200 || json_type(json_get(o, "cursor")) != JSON_NUMBER) {
 		client_server_error(c, status, body, strlen(body));
@@ -672,13 +799,14 @@ client_wait(int argc, char **argv)
 	struct json	*o = NULL;
 	char		*query = NULL, *body = NULL, buf[1024];
 	size_t		 len = 0;
-	int		 status, rv = EXIT_ERROR, timeout_s;
+	int64_t		 timeout_ms;
+	int		 status, rv = EXIT_ERROR;
 
 	if (client_setup(&c, C_WAIT, argc, argv) == -1)
 		goto out;
 	query = client_query(&c);
-	timeout_s = (int)(c.timeout_ms / 1000) + CLIENT_WAIT_SLACK;
-	if ((o = client_get_json(&c, "/mock/wait", query, timeout_s, &status,
+	timeout_ms = c.timeout_ms + CLIENT_WAIT_SLACK * 1000;
+	if ((o = client_get_json(&c, "/mock/wait", query, timeout_ms, &status,
 	    &body, &len)) == NULL)
 		goto out;
 	if (status != 200 && status != 408) {
@@ -741,7 +869,7 @@ client_list(int argc, char **argv)
 		client_param(&c, "view", "summary");
 	query = client_query(&c);
 	if ((o = client_get_json(&c, "/mock/deliveries", query,
-	    CLIENT_TIMEOUT, &status, &body, &len)) == NULL)
+	    CLIENT_TIMEOUT * 1000, &status, &body, &len)) == NULL)
 		goto out;
 	if (status != 200) {
 		if (c.json)
@@ -782,7 +910,7 @@ client_reset(int argc, char **argv)
 		goto out;
 	query = client_query(&c);
 	if ((status = client_request(&c, EVHTTP_REQ_DELETE, "/mock/deliveries",
-	    query, CLIENT_TIMEOUT, &body, &len)) == -1)
+	    query, CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
 		goto out;
 	/* --json passes the server's JSON through; anything else is only
 	 * reported, escaped, on stderr. */
@@ -822,8 +950,8 @@ client_cursor(int argc, char **argv)
 
 	if (client_setup(&c, C_CURSOR, argc, argv) == -1)
 		goto out;
-	if ((o = client_get_json(&c, "/mock/cursor", NULL, CLIENT_TIMEOUT,
-	    &status, &body, &len)) == NULL)
+	if ((o = client_get_json(&c, "/mock/cursor", NULL,
+	    CLIENT_TIMEOUT * 1000, &status, &body, &len)) == NULL)
 		goto out;
 	if (status != 200 || json_type(json_get(o, "cursor")) != JSON_NUMBER) {
 		client_server_error(&c, status, body, len);
@@ -838,6 +966,69 @@ client_cursor(int argc, char **argv)
 out:
 	fflush(stdout);
 	json_free(o);
+	free(body);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_ready(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*body = NULL, err[JSON_ERRLEN], buf[1024];
+	const char	*st;
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_READY, argc, argv) == -1)
+		goto out;
+	if ((status = client_request(&c, EVHTTP_REQ_GET,
+	    "/.backstage/health/v1/readiness", NULL, c.timeout_ms, &body,
+	    &len)) == -1)
+		goto out;
+	o = json_parse(body, len, 0, err, sizeof err, NULL);
+	st = json_string(json_get(o, "status"));
+	if (status == 200 && st != NULL && strcmp(st, "ok") == 0) {
+		rv = EXIT_OK;
+		goto out;
+	}
+	rv = EXIT_TIMEOUT;
+	client_warnx(&c, "not ready: %s answered %d %s", c.url, status,
+	    client_excerpt(body, len, buf, sizeof buf));
+
+out:
+	json_free(o);
+	free(body);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_ca(int argc, char **argv)
+{
+	struct client	 c;
+	char		*body = NULL;
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_CA, argc, argv) == -1)
+		goto out;
+	if ((status = client_request(&c, EVHTTP_REQ_GET, "/mock/ca.pem", NULL,
+	    CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
+		goto out;
+	if (status != 200 || strncmp(body, "-----BEGIN CERTIFICATE-----",
+	    27) != 0) {
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	if (fwrite(body, 1, len, stdout) != len || fflush(stdout) == EOF) {
+		client_warnx(&c, "stdout: write failed");
+		goto out;
+	}
+	rv = EXIT_OK;
+
+out:
 	free(body);
 	client_free(&c);
 	return (rv);

@@ -13,5 +13,9 @@ int	client_wait(int argc, char **argv);
 int	client_list(int argc, char **argv);
 int	client_reset(int argc, char **argv);
 int	client_cursor(int argc, char **argv);
+/* `notimock ready`: 0 ready, 1 answered but not ready, 2 usage/connection. */
+int	client_ready(int argc, char **argv);
+/* `notimock ca`: print the running server's CA (GET /mock/ca.pem). */
+int	client_ca(int argc, char **argv);
 
 #endif

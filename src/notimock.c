@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "client.h"
+#include "cluster.h"
 #include "config.h"
 #include "db.h"
 #include "diag.h"
@@ -59,6 +60,8 @@ notimock_tls_options(const struct settings *s, struct tls_server_options *o,
 	o->cert_file = s->tls_cert;
 	o->key_file = s->tls_key;
 	o->state_dir = state_dir;
+	o->ca_cert_file = s->tls_ca_cert;
+	o->ca_key_file = s->tls_ca_key;
 	o->sans = (const char **)xcalloc(s->tls_sans.n + 1, sizeof *o->sans);
 	if (s->tls_sans.n > 0)
 		memcpy(o->sans, s->tls_sans.v, s->tls_sans.n * sizeof *o->sans);
@@ -181,28 +184,17 @@ notimock_serve(int argc, char **argv)
 	return (0);
 }
 
+/*
+ * `notimock ca` asks the running server for its CA and never touches the
+ * server's files (a CA made beside the wrong database is a trap);
+ * `notimock ca create` makes new CA material, only when asked.
+ */
 static int
 notimock_ca(int argc, char **argv)
 {
-	struct server			 srv;
-	struct settings			 s;
-	struct tls_server_options	 to;
-	char				*cause = NULL, *state;
-	int				 rc;
-
-	memset(&srv, 0, sizeof srv);
-	notimock_setup(&srv, &s, argc, argv);
-	state = notimock_state_dir(s.db);
-	notimock_tls_options(&s, &to, state);
-	rc = tls_print_ca(&to, &cause);
-	if (rc == -1) {
-		fprintf(stderr, "notimock ca: %s\n", cause);
-		free(cause);
-	}
-	free(to.sans);
-	free(state);
-	notimock_teardown(&srv, &s);
-	return (rc == 0 ? 0 : 1);
+	if (argc > 1 && strcmp(argv[1], "create") == 0)
+		return (cluster_ca_create(argc - 1, argv + 1));
+	return (client_ca(argc, argv));
 }
 
 /* Commands: the first operand, when it names one. */
@@ -213,6 +205,7 @@ static const struct {
 	{ "serve", notimock_serve },
 	{ "ca", notimock_ca },
 	{ "lint", lint_main },
+	{ "ready", client_ready },
 	/* The assertion API's client side (client.c). */
 	{ "wait", client_wait },
 	{ "list", client_list },

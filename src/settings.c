@@ -66,8 +66,13 @@ static const struct setting settings_table[] = {
 	  "certificate chain (PEM); default: generated, beside the db" },
 	{ "tls-key", 0, SET_STR, "FILE", 0, 0, NULL, NULL, OFF(tls_key),
 	  "private key (PEM) for --tls-cert" },
+	{ "tls-ca-cert", 0, SET_STR, "FILE", 0, 0, NULL, NULL,
+	  OFF(tls_ca_cert), "CA certificate (PEM) to issue the serving "
+	  "certificate from at every start; nothing is written" },
+	{ "tls-ca-key", 0, SET_STR, "FILE", 0, 0, NULL, NULL, OFF(tls_ca_key),
+	  "private key (PEM) of --tls-ca-cert" },
 	{ "tls-san", 0, SET_LIST, "NAME", 0, 0, NULL, NULL, OFF(tls_sans),
-	  "extra name or IP for the generated certificate (repeatable)" },
+	  "extra name or IP for the generated or CA-issued certificate (repeatable)" },
 	{ "admin-token", 0, SET_STR, "TOKEN", 0, 0, NULL, NULL,
 	  OFF(admin_token), "require this bearer token on /mock/" },
 	{ "web-dir", 0, SET_STR, "DIR", 0, 0, NULL, NULL, OFF(web_dir),
@@ -129,7 +134,8 @@ settings_usage(void)
 	fprintf(stderr,
 	    "usage: notimock [-hnqVv] [-f file] [--listen addr:port] "
 	    "[--token token[:subject]] [--db path] [option ...]\n"
-	    "       notimock ca | wait | list | reset | cursor | lint [option ...]\n"
+	    "       notimock ca [create] | ready | wait | list | reset | cursor | lint\n"
+	    "           [option ...]\n"
 	    "Try 'notimock --help' for every option.\n");
 	exit(1);
 }
@@ -142,7 +148,9 @@ settings_help(void)
 	size_t			 i, j;
 
 	printf("usage: notimock [serve] [option ...]\n"
-	    "       notimock ca       print the CA certificate clients should trust\n"
+	    "       notimock ca       print the running server's CA certificate (see notimock ca -h)\n"
+	    "       notimock ca create  make a new CA (files or a Kubernetes Secret)\n"
+	    "       notimock ready    exit 0 when the server is ready (for health checks)\n"
 	    "       notimock wait     wait until deliveries match (see notimock wait -h)\n"
 	    "       notimock list     list deliveries\n"
 	    "       notimock reset    delete deliveries\n"

@@ -32,6 +32,8 @@ struct settings {
 	int		 check;		/* -n: validate and exit */
 	char		*tls_cert;
 	char		*tls_key;
+	char		*tls_ca_cert;	/* issue the leaf from this CA */
+	char		*tls_ca_key;
 	struct strlist	 tls_sans;
 	char		*admin_token;
 	char		*web_dir;

@@ -836,6 +836,140 @@ tls_load_given(struct tls_cfg *cf, const struct tls_server_options *o,
 	return (0);
 }
 
+/* mbedTLS says only "Read/write of file failed": name the file and errno. */
+static int
+tls_readable(const char *path, const char *what, char **cause)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s %s: %s", what, path, strerror(errno));
+		return (-1);
+	}
+	fclose(f);
+	return (0);
+}
+
+static int
+tls_self_signed(const mbedtls_x509_crt *crt)
+{
+	return (crt->issuer_raw.len == crt->subject_raw.len &&
+	    memcmp(crt->issuer_raw.p, crt->subject_raw.p,
+	    crt->subject_raw.len) == 0);
+}
+
+/*
+ * --tls-ca-cert/--tls-ca-key given (say, a Kubernetes Secret mounted
+ * read-only): issue a fresh leaf for the names from that CA at every start
+ * and keep it in memory only.  Nothing is written, so a restart with an
+ * empty state directory serves a leaf that clients trusting the same CA
+ * still accept.  Clients trust the last certificate of the CA file.
+ */
+static int
+tls_issue_from_ca(struct tls_cfg *cf, const struct tls_server_options *o,
+    char **ca_pem, char **cause)
+{
+	mbedtls_x509_crt	 ca;
+	const mbedtls_x509_crt	*c, *last;
+	mbedtls_pk_context	 cakey;
+	struct tls_san		*sans = NULL;
+	size_t			 nsans;
+	char			*pem = NULL, issuer[512];
+	int			 rv = -1, r;
+
+	mbedtls_x509_crt_init(&ca);
+	mbedtls_pk_init(&cakey);
+	if (o->ca_key_file == NULL || o->ca_cert_file == NULL) {
+		xasprintf(cause, "--tls-ca-cert and --tls-ca-key go together: "
+		    "%s given alone", o->ca_key_file == NULL ?
+		    "--tls-ca-cert" : "--tls-ca-key");
+		goto out;
+	}
+	if (tls_readable(o->ca_cert_file, "CA certificate", cause) == -1 ||
+	    tls_readable(o->ca_key_file, "CA key", cause) == -1)
+		goto out;
+	if ((r = mbedtls_x509_crt_parse_file(&ca, o->ca_cert_file)) != 0) {
+		if (r > 0)
+			xasprintf(cause, "CA certificate %s: %d certificates "
+			    "do not parse", o->ca_cert_file, r);
+		else
+			tls_cause(cause, r, "CA certificate %s",
+			    o->ca_cert_file);
+		goto out;
+	}
+	if ((r = mbedtls_pk_parse_keyfile(&cakey, o->ca_key_file,
+	    NULL)) != 0) {
+		tls_cause(cause, r, "CA key %s", o->ca_key_file);
+		goto out;
+	}
+	if ((r = mbedtls_pk_check_pair(&ca.pk, &cakey)) != 0) {
+		xasprintf(cause, "CA key %s does not match the CA certificate "
+		    "%s", o->ca_key_file, o->ca_cert_file);
+		goto out;
+	}
+	if (!ca.ca_istrue || mbedtls_x509_crt_check_key_usage(&ca,
+	    MBEDTLS_X509_KU_KEY_CERT_SIGN) != 0) {
+		xasprintf(cause, "CA certificate %s is not a CA (it needs "
+		    "basicConstraints CA:TRUE and, if it has a key usage, "
+		    "keyCertSign)", o->ca_cert_file);
+		goto out;
+	}
+	if (mbedtls_x509_time_is_past(&ca.valid_to)) {
+		xasprintf(cause, "CA certificate %s expired on "
+		    "%04d-%02d-%02d", o->ca_cert_file, ca.valid_to.year,
+		    ca.valid_to.mon, ca.valid_to.day);
+		goto out;
+	}
+	if (tls_sans_build(o->sans, &sans, &nsans, cause) == -1)
+		goto out;
+	if (mbedtls_x509_dn_gets(issuer, sizeof issuer, &ca.subject) < 0) {
+		xasprintf(cause, "CA certificate %s: cannot read its subject",
+		    o->ca_cert_file);
+		goto out;
+	}
+	if (tls_genkey(cf, &cf->cf_key, cause) == -1 ||
+	    (pem = tls_issue(cf, &cf->cf_key, TLS_LEAF_SUBJECT, &cakey, issuer,
+	    TLS_LEAF_DAYS, sans, nsans, cause)) == NULL)
+		goto out;
+	if ((r = mbedtls_x509_crt_parse(&cf->cf_chain, (unsigned char *)pem,
+	    strlen(pem) + 1)) != 0) {
+		tls_cause(cause, r, "the issued certificate");
+		goto out;
+	}
+	/* Verifiers such as Go match the issuer to the CA byte for byte. */
+	if (cf->cf_chain.issuer_raw.len != ca.subject_raw.len ||
+	    memcmp(cf->cf_chain.issuer_raw.p, ca.subject_raw.p,
+	    ca.subject_raw.len) != 0) {
+		xasprintf(cause, "CA certificate %s: its subject (%s) cannot be "
+		    "written back byte for byte; use a CA made by 'notimock ca "
+		    "create'", o->ca_cert_file, issuer);
+		goto out;
+	}
+	/* An intermediate CA (and any above it that is not the root) goes
+	 * out with the leaf. */
+	last = &ca;
+	for (c = &ca; c != NULL && c->raw.p != NULL; c = c->next) {
+		last = c;
+		if (!tls_self_signed(c) && (r = mbedtls_x509_crt_parse_der(
+		    &cf->cf_chain, c->raw.p, c->raw.len)) != 0) {
+			tls_cause(cause, r, "CA certificate %s",
+			    o->ca_cert_file);
+			goto out;
+		}
+	}
+	*ca_pem = tls_der_pem(last->raw.p, last->raw.len);
+	log_info("tls: issued the serving certificate from CA %s (kept in "
+	    "memory only)", o->ca_cert_file);
+	rv = 0;
+
+out:
+	free(pem);
+	free(sans);
+	mbedtls_pk_free(&cakey);
+	mbedtls_x509_crt_free(&ca);
+	return (rv);
+}
+
 /* One line a user can check a client against: names, expiry, fingerprint. */
 static void
 tls_log_cert(const mbedtls_x509_crt *crt)
@@ -1638,8 +1772,18 @@ tls_server_new(struct event_base *base, const struct tls_server_options *o,
 	srv->ts_hs_timeout = o->handshake_timeout;
 	if ((srv->ts_cfg = tls_cfg_new(0, cause)) == NULL)
 		goto fail;
+	if (o->cert_file != NULL && (o->ca_cert_file != NULL ||
+	    o->ca_key_file != NULL)) {
+		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
+		    "other: serve a certificate, or have one issued from a CA");
+		goto fail;
+	}
 	if (o->cert_file != NULL) {
 		if (tls_load_given(srv->ts_cfg, o, &srv->ts_ca_pem,
+		    cause) == -1)
+			goto fail;
+	} else if (o->ca_cert_file != NULL || o->ca_key_file != NULL) {
+		if (tls_issue_from_ca(srv->ts_cfg, o, &srv->ts_ca_pem,
 		    cause) == -1)
 			goto fail;
 	} else if (o->state_dir == NULL) {
@@ -1729,30 +1873,27 @@ tls_server_ca_pem(const struct tls_server *srv)
 }
 
 int
-tls_print_ca(const struct tls_server_options *o, char **cause)
+tls_ca_create(char **crt_pem, char **key_pem, char **cause)
 {
-	struct tls_cfg	*cf;
-	char		*pem = NULL;
-	int		 rv = -1;
+	struct tls_cfg		*cf;
+	mbedtls_pk_context	 key;
+	int			 rv = -1;
 
+	*crt_pem = *key_pem = NULL;
+	mbedtls_pk_init(&key);
 	if ((cf = tls_cfg_new(0, cause)) == NULL)
 		return (-1);
-	if (o->cert_file != NULL) {
-		if (tls_load_given(cf, o, &pem, cause) == -1)
-			goto out;
-	} else if (o->state_dir == NULL) {
-		xasprintf(cause, "no state directory");
-		goto out;
-	} else if (tls_state_load(cf, o->state_dir, o->sans, &pem,
-	    cause) == -1)
-		goto out;
-	if (fputs(pem, stdout) == EOF || fflush(stdout) == EOF) {
-		xasprintf(cause, "stdout: %s", strerror(errno));
+	if (tls_genkey(cf, &key, cause) == -1 ||
+	    (*key_pem = tls_key_pem(&key, cause)) == NULL ||
+	    (*crt_pem = tls_issue(cf, &key, TLS_CA_SUBJECT, &key,
+	    TLS_CA_SUBJECT, TLS_CA_DAYS, NULL, 0, cause)) == NULL) {
+		free(*key_pem);
+		*key_pem = NULL;
 		goto out;
 	}
 	rv = 0;
 out:
-	free(pem);
+	mbedtls_pk_free(&key);
 	tls_cfg_unref(cf);
 	return (rv);
 }

@@ -21,6 +21,8 @@ struct tls_server_options {
 	const char	 *cert_file;	/* PEM, or NULL to use the generated one */
 	const char	 *key_file;	/* PEM (RSA or EC), with cert_file */
 	const char	 *state_dir;	/* where generated CA and leaf live (beside the db) */
+	const char	 *ca_cert_file;	/* PEM CA to issue the leaf from, or NULL */
+	const char	 *ca_key_file;	/* its private key (never written anywhere) */
 	const char	**sans;		/* extra SANs (DNS names or IPs), NULL-terminated */
 	int		  handshake_timeout;	/* seconds */
 };
@@ -43,9 +45,11 @@ void			 tls_close_notify(struct evhttp_connection *);
 /* The CA certificate (PEM) that clients should trust: the generated CA, or
  * with --tls-cert the last certificate of that chain file.  Borrowed. */
 const char		*tls_server_ca_pem(const struct tls_server *);
-/* Print the PEM of the CA kept in state_dir (generating it if needed) to
- * stdout: `notimock ca`.  Returns 0, or -1 with *cause. */
-int			 tls_print_ca(const struct tls_server_options *, char **cause);
+/* Fresh CA material (EC P-256, like the generated CA), for `notimock ca
+ * create`: certificate and key as PEM (caller frees both).  Returns 0, or
+ * -1 with *cause. */
+int			 tls_ca_create(char **crt_pem, char **key_pem,
+			    char **cause);
 
 /* Client side, for the CLI (wait/list/reset over https URLs). */
 struct tls_client	*tls_client_new(const char *cafile, char **cause);

@@ -122,7 +122,8 @@ def test_ca_pem_route_and_command(own_server):
     assert pem.startswith("-----BEGIN CERTIFICATE-----")
     r = srv.req("GET", "/mock/ca.pem", token=None)
     assert r.status == 200 and r.body.decode() == pem
-    out = subprocess.run([srv.argv[0], "ca", "--db", srv.db_path],
+    out = subprocess.run([srv.argv[0], "ca", "--url",
+                          "http://127.0.0.1:%d" % srv.port],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
     assert out.stdout == pem

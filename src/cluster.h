@@ -1,0 +1,14 @@
+/*
+ * cluster.h: what running notimock in a cluster needs from the command
+ * line (README.md, "In a kind cluster"): `notimock ca create` makes the CA
+ * material a Kubernetes Secret holds.
+ *
+ * Each takes argv from its command word on and returns the exit status:
+ * 0 success, 1 usage or failure.
+ */
+#ifndef NOTIMOCK_CLUSTER_H
+#define NOTIMOCK_CLUSTER_H
+
+int	cluster_ca_create(int argc, char **argv);
+
+#endif

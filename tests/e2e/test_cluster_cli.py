@@ -1,0 +1,437 @@
+"""
+What running in a cluster needs from the binary (issue 10, issue 13 item 6):
+`notimock ready` (the image's HEALTHCHECK), a CA given with --tls-ca-cert /
+--tls-ca-key (the notimock-ca Secret) that the serving certificate is issued
+from at every start, `notimock ca create`, and `notimock ca` fetching the
+running server's CA without touching any file.
+
+Verification is always on: clients trust ONLY the given CA.
+"""
+
+import http.client
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import tempfile
+
+import pytest
+import yaml
+
+from conftest import notimock_bin, run_expect_exit, server_env
+from test_tls import tls_server, with_tls_port
+
+READINESS = "/.backstage/health/v1/readiness"
+# The names of the one deployment (docker/kind/service.yaml).
+SVC = "notimock.notimock.svc"
+SANS = [SVC, "notimock.notimock.svc.cluster.local", "notimock.notimock",
+        "notimock"]
+
+
+def run(args, env=None, cwd=None, timeout=20):
+    """The binary with args, in a clean environment plus env."""
+    return subprocess.run([notimock_bin()] + list(args), cwd=cwd,
+                          env=server_env(env), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_ca(tmp_path, name="ca"):
+    d = tmp_path / name
+    r = run(["ca", "create", "--out", str(d)])
+    assert r.returncode == 0, r.stderr
+    return str(d / "tls.crt"), str(d / "tls.key")
+
+
+def ca_args(crt, key):
+    return ["--tls-ca-cert", crt, "--tls-ca-key", key] + \
+        sum((["--tls-san", n] for n in SANS), [])
+
+
+def get_verified(port, cafile, name):
+    """GET readiness over TLS to 127.0.0.1:port as if to `name` (curl
+    --resolve), trusting only cafile.  Returns (status, leaf DER)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
+                                       context=ctx)
+    # Connect to the loopback address, verify against the service name.
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sock = ctx.wrap_socket(sock, server_hostname=name)
+    try:
+        conn.request("GET", READINESS)
+        r = conn.getresponse()
+        r.read()
+        return r.status, conn.sock.getpeercert(binary_form=True)
+    finally:
+        conn.close()
+
+
+def openssl(*args, data=None):
+    r = subprocess.run(["openssl"] + list(args), input=data,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+# --- notimock ready ---------------------------------------------------------
+
+
+def test_ready_exits_0_when_the_server_is_ready(own_server):
+    srv = own_server()
+    r = run(["ready", "--url", "http://127.0.0.1:%d" % srv.port])
+    assert (r.returncode, r.stderr) == (0, "")
+
+
+def test_ready_derives_the_url_from_the_servers_own_settings(own_server):
+    """No --url, no NOTIMOCK_URL: the image's HEALTHCHECK ["/notimock",
+    "ready"] reads NOTIMOCK_LISTEN, with 0.0.0.0 meaning loopback."""
+    srv = own_server()
+    for listen in ("0.0.0.0:%d", "127.0.0.1:%d", "[::]:%d"):
+        r = run(["ready"], env={"NOTIMOCK_LISTEN": listen % srv.port})
+        if listen.startswith("[::]") and r.returncode == 2:
+            continue	# the server listens on IPv4 only: ::1 refuses
+        assert (r.returncode, r.stderr) == (0, ""), listen
+    # The same settings file the server reads (NOTIMOCK_CONFIG).
+    cfg = os.path.join(srv.workdir, "app-config.yaml")
+    with open(cfg, "w") as f:
+        f.write("notimock:\n  listen: 0.0.0.0:%d\n" % srv.port)
+    r = run(["ready"], env={"NOTIMOCK_CONFIG": cfg})
+    assert (r.returncode, r.stderr) == (0, "")
+    # NOTIMOCK_URL wins over the server's settings.
+    r = run(["ready"], env={"NOTIMOCK_LISTEN": "0.0.0.0:%d" % free_port(),
+                            "NOTIMOCK_URL": "http://127.0.0.1:%d" % srv.port})
+    assert r.returncode == 0, r.stderr
+
+
+def test_ready_over_tls_only_trusts_the_given_ca(own_server, tmp_path):
+    """With the plain listener off, ready asks the TLS one and trusts the
+    CA the server was given (NOTIMOCK_TLS_CA_CERT), never anything else."""
+    crt, key = make_ca(tmp_path)
+    srv = tls_server(own_server, *ca_args(crt, key))
+    env = {"NOTIMOCK_LISTEN": "off",
+           "NOTIMOCK_TLS_LISTEN": "0.0.0.0:%d" % srv.tls_port,
+           "NOTIMOCK_TLS_CA_CERT": crt, "NOTIMOCK_TLS_CA_KEY": key}
+    r = run(["ready"], env=env)
+    assert (r.returncode, r.stderr) == (0, "")
+    other, _ = make_ca(tmp_path, "other")
+    r = run(["ready", "--url", "https://127.0.0.1:%d" % srv.tls_port,
+             "--cacert", other])
+    assert r.returncode == 2, r.stderr
+
+
+def test_ready_exits_2_when_nothing_listens():
+    port = free_port()
+    r = run(["ready", "--url", "http://127.0.0.1:%d" % port])
+    assert r.returncode == 2
+    assert "http://127.0.0.1:%d" % port in r.stderr
+    r = run(["ready"], env={"NOTIMOCK_LISTEN": "0.0.0.0:%d" % port})
+    assert r.returncode == 2
+    assert "http://127.0.0.1:%d" % port in r.stderr
+
+
+def test_ready_exits_1_when_the_answer_is_not_ready(own_server):
+    """Something answers, but not readiness's 200 {"status":"ok"}: a wrong
+    path (another service on the port) is "not ready", not an error."""
+    srv = own_server()
+    r = run(["ready", "--url", "http://127.0.0.1:%d/elsewhere" % srv.port])
+    assert r.returncode == 1
+    assert "404" in r.stderr
+
+
+def test_ready_usage_errors_exit_2():
+    for args in (["ready", "--bogus"], ["ready", "extra"],
+                 ["ready", "--url", "ftp://x"],
+                 ["ready", "--timeout", "soon"],
+                 ["ready", "--admin-token", "x"]):
+        r = run(args)
+        assert r.returncode == 2, args
+    r = run(["ready"], env={"NOTIMOCK_LISTEN": "127.0.0.1:0"})
+    assert r.returncode == 2 and "--url" in r.stderr
+    r = run(["ready", "-h"])
+    assert r.returncode == 0 and "readiness" in r.stdout
+
+
+def test_ready_times_out_quickly_on_a_silent_peer():
+    """A peer that accepts and never answers: exit 2 after --timeout."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        r = run(["ready", "--url", "http://127.0.0.1:%d" %
+                 s.getsockname()[1], "--timeout", "300ms"])
+        assert r.returncode == 2
+        assert "did not answer within 300 ms" in r.stderr
+    finally:
+        s.close()
+
+
+# --- a CA given: --tls-ca-cert / --tls-ca-key -------------------------------
+
+
+def test_leaf_from_the_given_ca_verifies_for_the_service_names(own_server,
+                                                             tmp_path):
+    crt, key = make_ca(tmp_path)
+    os.chmod(crt, 0o444)
+    os.chmod(key, 0o400)	# read-only, as a mounted Secret
+    srv = tls_server(own_server, *ca_args(crt, key))
+    for name in SANS + ["localhost"]:
+        status, _ = get_verified(srv.tls_port, crt, name)
+        assert status == 200, name
+    with pytest.raises(ssl.SSLCertVerificationError):
+        get_verified(srv.tls_port, crt, "elsewhere.example")
+    # The CA served is the given one, byte for byte.
+    r = srv.req("GET", "/mock/ca.pem", token=None)
+    assert r.status == 200 and r.body.decode() == open(crt).read()
+    # Nothing generated, nothing written beside the database.
+    state = os.listdir(os.path.dirname(srv.db_path))
+    for f in ("ca.pem", "ca-key.pem", "cert.pem", "key.pem"):
+        assert f not in state
+    assert "issued the serving certificate from CA" in srv.log()
+
+
+def test_restart_with_an_empty_state_dir_still_verifies(own_server,
+                                                        tmp_path):
+    """A pod restart with a fresh emptyDir: a new leaf (new key), issued by
+    the same CA, so the trust Argo CD holds survives."""
+    crt, key = make_ca(tmp_path)
+    srv = tls_server(own_server, *ca_args(crt, key))
+    status, leaf1 = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+    srv.stop()
+    fresh = tempfile.mkdtemp(dir=str(tmp_path))
+    again = tls_server(own_server, *ca_args(crt, key),
+                       db_path=os.path.join(fresh, "notimock.db"))
+    assert again.tls_port is not None
+    status, leaf2 = get_verified(again.tls_port, crt, SVC)
+    assert status == 200
+    assert leaf1 != leaf2
+    # openssl agrees: the leaf chains to the CA alone.
+    pem = ssl.DER_cert_to_PEM_cert(leaf2)
+    leaf = os.path.join(fresh, "leaf.pem")
+    with open(leaf, "w") as f:
+        f.write(pem)
+    assert openssl("verify", "-CAfile", crt, "-verify_hostname", SVC,
+                   leaf).strip().endswith("OK")
+
+
+def test_an_openssl_made_ca_works_too(own_server, tmp_path):
+    d = tmp_path / "ossl"
+    d.mkdir()
+    crt, key = str(d / "ca.crt"), str(d / "ca.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+            "-days", "30", "-subj", "/O=Example Tests/CN=Example Test CA")
+    srv = tls_server(own_server, *ca_args(crt, key))
+    status, _ = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+
+
+def expect_refusal(args, *words):
+    rc, err = run_expect_exit(["--tls-listen", "127.0.0.1:0"] + args)
+    assert rc != 0, err
+    for w in words:
+        assert w in err, (w, err)
+    return err
+
+
+def test_bad_ca_material_fails_start_naming_the_file(tmp_path):
+    crt, key = make_ca(tmp_path)
+    crt2, key2 = make_ca(tmp_path, "two")
+    missing = str(tmp_path / "nope.pem")
+    expect_refusal(["--tls-ca-cert", missing, "--tls-ca-key", key],
+                   missing, "No such file")
+    expect_refusal(["--tls-ca-cert", crt, "--tls-ca-key", missing],
+                   missing, "No such file")
+    expect_refusal(["--tls-ca-cert", crt, "--tls-ca-key", key2],
+                   key2, "does not match", crt)
+    expect_refusal(["--tls-ca-cert", crt], "--tls-ca-key")
+    expect_refusal(["--tls-ca-key", key], "--tls-ca-cert")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    expect_refusal(["--tls-ca-cert", str(garbage), "--tls-ca-key", key],
+                   str(garbage))
+    # A leaf is not a CA.
+    leaf, leafkey = str(tmp_path / "leaf.crt"), str(tmp_path / "leaf.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", leafkey,
+            "-out", leaf, "-days", "30", "-subj", "/CN=leaf",
+            "-addext", "basicConstraints=critical,CA:FALSE")
+    expect_refusal(["--tls-ca-cert", leaf, "--tls-ca-key", leafkey],
+                   leaf, "not a CA")
+    # A certificate to serve and a CA to issue one: one or the other.
+    expect_refusal(["--tls-ca-cert", crt, "--tls-ca-key", key,
+                    "--tls-cert", crt2, "--tls-key", key2], "exclude")
+    # The environment twins say the same.
+    rc, err = run_expect_exit(["--tls-listen", "127.0.0.1:0"],
+                              env={"NOTIMOCK_TLS_CA_CERT": crt,
+                                   "NOTIMOCK_TLS_CA_KEY": key2})
+    assert rc != 0 and key2 in err and "does not match" in err
+
+
+def test_ca_settings_in_the_config_file(own_server, tmp_path):
+    crt, key = make_ca(tmp_path)
+    cfg = tmp_path / "app-config.yaml"
+    cfg.write_text("notimock:\n  tls-ca-cert: %s\n  tls-ca-key: %s\n"
+                   "  tls-san: [%s]\n" % (crt, key, SVC))
+    srv = tls_server(own_server, "--config", str(cfg))
+    status, _ = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+    r = run(["--help"])
+    assert "--tls-ca-cert FILE" in r.stdout
+    assert "NOTIMOCK_TLS_CA_KEY" in r.stdout
+
+
+# --- notimock ca create -----------------------------------------------------
+
+
+def test_ca_create_out_writes_a_valid_ca(tmp_path):
+    crt, key = make_ca(tmp_path)
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    text = openssl("x509", "-in", crt, "-noout", "-text")
+    assert "CA:TRUE" in text
+    assert "Certificate Sign" in text
+    assert "prime256v1" in text or "P-256" in text
+    # The key is the certificate's.
+    assert openssl("pkey", "-in", key, "-pubout") == \
+        openssl("x509", "-in", crt, "-noout", "-pubkey")
+    # Never overwritten.
+    before = open(key).read()
+    r = run(["ca", "create", "--out", os.path.dirname(crt)])
+    assert r.returncode == 1 and "tls.key" in r.stderr
+    assert open(key).read() == before
+    # Each run makes a different CA.
+    crt2, _ = make_ca(tmp_path, "again")
+    assert open(crt2).read() != open(crt).read()
+
+
+def test_ca_create_secret_is_a_kubernetes_tls_secret(tmp_path):
+    r = run(["ca", "create", "--secret"])
+    assert r.returncode == 0, r.stderr
+    doc = yaml.safe_load(r.stdout)
+    assert doc["apiVersion"] == "v1" and doc["kind"] == "Secret"
+    assert doc["type"] == "kubernetes.io/tls"
+    assert doc["metadata"]["name"] == "notimock-ca"
+    assert doc["metadata"]["namespace"] == "notimock"
+    crt = doc["stringData"]["tls.crt"]
+    key = doc["stringData"]["tls.key"]
+    assert crt.startswith("-----BEGIN CERTIFICATE-----\n")
+    assert crt.endswith("-----END CERTIFICATE-----\n")
+    (tmp_path / "c").write_text(crt)
+    (tmp_path / "k").write_text(key)
+    assert "CA:TRUE" in openssl("x509", "-in", str(tmp_path / "c"),
+                                "-noout", "-text")
+    assert openssl("pkey", "-in", str(tmp_path / "k"), "-pubout") == \
+        openssl("x509", "-in", str(tmp_path / "c"), "-noout", "-pubkey")
+    r = run(["ca", "create", "--secret", "--name", "my-ca", "--namespace",
+             "tests"])
+    doc = yaml.safe_load(r.stdout)
+    assert (doc["metadata"]["name"], doc["metadata"]["namespace"]) == \
+        ("my-ca", "tests")
+    # Names that are not Kubernetes names (and could break the YAML).
+    for bad in ("Bad", "a: b", "x\ny", "-x", ""):
+        r = run(["ca", "create", "--secret", "--name", bad])
+        assert r.returncode == 1 and r.stdout == "", bad
+
+
+def test_ca_create_usage(tmp_path):
+    for args in (["ca", "create"], ["ca", "create", "--out", "x",
+                                    "--secret"],
+                 ["ca", "create", "--name", "x", "--out", "y"],
+                 ["ca", "create", "--bogus"], ["ca", "create", "extra"]):
+        r = run(args, cwd=str(tmp_path))
+        assert r.returncode == 1, args
+    assert os.listdir(str(tmp_path)) == []
+
+
+# --- notimock ca: the running server's CA ------------------------------------
+
+
+def test_ca_fetches_the_running_servers_ca_and_touches_no_file(own_server,
+                                                               tmp_path):
+    srv = tls_server(own_server, "--tls-san", SVC)
+    state = os.path.dirname(srv.db_path)
+    pems = ("ca.pem", "ca-key.pem", "cert.pem", "key.pem")
+
+    def snapshot():
+        return {f: (os.stat(os.path.join(state, f)).st_mtime_ns,
+                    open(os.path.join(state, f)).read()) for f in pems}
+    before = snapshot()
+    want = srv.req("GET", "/mock/ca.pem", token=None).body.decode()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    url = "http://127.0.0.1:%d" % srv.port
+    r = run(["ca", "--url", url], cwd=str(cwd))
+    assert (r.returncode, r.stdout) == (0, want), r.stderr
+    r = run(["ca"], env={"NOTIMOCK_URL": url}, cwd=str(cwd))
+    assert (r.returncode, r.stdout) == (0, want), r.stderr
+    # Over https, trusting that CA.
+    ca = cwd / "ca.pem"
+    ca.write_text(want)
+    r = run(["ca", "--url", "https://localhost:%d" % srv.tls_port,
+             "--cacert", str(ca)], cwd=str(cwd))
+    assert (r.returncode, r.stdout) == (0, want), r.stderr
+    assert os.listdir(str(cwd)) == ["ca.pem"]
+    assert snapshot() == before
+
+
+def test_ca_with_no_server_fails_and_creates_nothing(tmp_path):
+    """The trap of issue 13 item 6: `notimock ca` away from the server used
+    to make a new, unrelated CA in the working directory."""
+    r = run(["ca", "--url", "http://127.0.0.1:%d" % free_port()],
+            cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    r = run(["ca"], env={"NOTIMOCK_URL": "http://127.0.0.1:%d" %
+                         free_port()}, cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    assert os.listdir(str(tmp_path)) == []
+    # Server options are not ca's.
+    r = run(["ca", "--db", str(tmp_path / "x.db")], cwd=str(tmp_path))
+    assert r.returncode == 2
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_ca_of_a_server_without_tls_says_so(own_server, tmp_path):
+    srv = own_server()	# --tls-listen off
+    r = run(["ca", "--url", "http://127.0.0.1:%d" % srv.port],
+            cwd=str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "TLS is off" in r.stderr
+
+
+# --- the committed demo Secrets (docker/kind/) -------------------------------
+
+KIND = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                    "docker", "kind")
+
+
+def test_the_committed_demo_ca_secret_serves_the_service_names(own_server,
+                                                              tmp_path):
+    with open(os.path.join(KIND, "notimock-ca.yaml")) as f:
+        doc = yaml.safe_load(f)
+    assert (doc["kind"], doc["type"]) == ("Secret", "kubernetes.io/tls")
+    assert (doc["metadata"]["name"], doc["metadata"]["namespace"]) == \
+        ("notimock-ca", "notimock")
+    crt, key = str(tmp_path / "tls.crt"), str(tmp_path / "tls.key")
+    with open(crt, "w") as f:
+        f.write(doc["stringData"]["tls.crt"])
+    with open(key, "w") as f:
+        f.write(doc["stringData"]["tls.key"])
+    srv = tls_server(own_server, *ca_args(crt, key))
+    status, _ = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+    with open(os.path.join(KIND, "notimock-token.yaml")) as f:
+        tok = yaml.safe_load(f)
+    assert (tok["kind"], tok["type"]) == ("Secret", "Opaque")
+    assert (tok["metadata"]["name"], tok["metadata"]["namespace"]) == \
+        ("notimock-token", "notimock")
+    assert tok["stringData"]["token"] == \
+        "notimock-demo-token-change-me-0123456789"

@@ -778,6 +778,11 @@ client_print_misses(const struct json *misses)
 			free(s);
 			free(t);
 		}
+		if (json_string(json_get(m, "error")) != NULL)
+			printf("      answered %.0f: %s\n",
+			    json_number(json_get(d, "status")),
+			    client_escape(json_string(json_get(m, "error")),
+			    buf, sizeof buf));
 		x = json_get(d, "diagnoses");
 		if (json_size(x) > 0) {
 			s = json_print(x, NULL);

@@ -1021,6 +1021,25 @@ mock_failed_json(const struct db_filter *f, unsigned int failed,
 	return (arr);
 }
 
+/* A refused near miss: the message Backstage's answer gave, as "error",
+ * so that a timed-out wait says why it was refused, not only its code. */
+static void
+mock_add_answer_error(struct json *x, const struct db_record *d)
+{
+	struct json	*o;
+	const char	*msg;
+	char		 err[JSON_ERRLEN];
+
+	if ((d->status >= 200 && d->status <= 299) || d->response == NULL ||
+	    (o = json_parse(d->response, strlen(d->response), 0, err,
+	    sizeof err, NULL)) == NULL)
+		return;
+	if ((msg = json_string(json_get(json_get(o, "error"), "message"))) !=
+	    NULL)
+		json_add_str(x, "error", msg);
+	json_free(o);
+}
+
 /* The 408: what matched, what arrived, and why the nearest missed. */
 static void
 mock_wait_timed_out(struct req *r, struct mock_opts *opts)
@@ -1068,6 +1087,7 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 		json_add(x, "delivery", mock_delivery_json(&d, 0));
 		json_add(x, "failed", mock_failed_json(&opts->f,
 		    miss[i].failed, &d));
+		mock_add_answer_error(x, &d);
 		json_append(arr, x);
 		db_record_clear(&d);
 	}

@@ -47,7 +47,7 @@ enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA };
 enum {
 	O_URL = 256, O_CACERT, O_TOKEN, O_ENTITY, O_TOPIC, O_SEVERITY,
 	O_ORIGIN, O_STATUS, O_Q, O_SINCE, O_COUNT, O_TIMEOUT, O_JSON, O_LIMIT,
-	O_OFFSET, O_KEEP, O_HELP
+	O_OFFSET, O_KEEP, O_REACHED, O_CLEAN, O_HELP
 };
 
 #define W	(1 << C_WAIT)
@@ -74,6 +74,8 @@ static const struct client_opt {
 	{ { "status", required_argument, NULL, O_STATUS }, FILTERS },
 	{ { "q", required_argument, NULL, O_Q }, FILTERS },
 	{ { "since", required_argument, NULL, O_SINCE }, FILTERS },
+	{ { "reached", no_argument, NULL, O_REACHED }, FILTERS },
+	{ { "clean", no_argument, NULL, O_CLEAN }, FILTERS },
 	{ { "count", required_argument, NULL, O_COUNT }, W },
 	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W | Y },
 	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C },
@@ -90,8 +92,12 @@ static const char *client_names[] = { "wait", "list", "reset", "cursor",
 static const char *client_usages[] = {
 	"usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
 	"           [--entity REF]... [--topic T] [--severity S] [--origin O]\n"
-	"           [--status accepted|rejected|CODE] [--q TEXT]\n"
-	"           [--since SEQ|now] [--count N] [--timeout DURATION] [--json]\n",
+	"           [--status accepted|rejected|CODE] [--q TEXT] [--reached]\n"
+	"           [--clean] [--since SEQ|now] [--count N] [--timeout DURATION]\n"
+	"           [--json]\n"
+	"  --reached: the send stored a notification for someone (an accepted\n"
+	"             entity send that resolved to nobody does not count)\n"
+	"  --clean:   no warning or error diagnosis (e.g. no-recipients)\n",
 	"usage: notimock list [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
 	"           [filters as for wait] [--limit N] [--offset N] [--json]\n",
 	"usage: notimock reset [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
@@ -559,6 +565,12 @@ client_options(struct client *c, int argc, char **argv)
 		case O_KEEP:
 			client_param(c, "notifications", "keep");
 			break;
+		case O_REACHED:
+			client_param(c, "reached", "true");
+			break;
+		case O_CLEAN:
+			client_param(c, "clean", "true");
+			break;
 		case O_SINCE:
 			if (strcmp(optarg, "now") == 0) {
 				c->since_now = 1;
@@ -747,6 +759,37 @@ client_setup(struct client *c, enum client_cmd cmd, int argc, char **argv)
 
 /* --- commands -------------------------------------------------------- */
 
+/* The warnings (and errors) of deliveries that matched: an accepted send
+ * that reached nobody passes a wait, and should not pass unremarked. */
+static void
+client_print_warnings(const struct json *deliveries)
+{
+	const struct json	*d, *e;
+	struct json		*keep;
+	const char		*level;
+	char			*s;
+
+	for (d = json_first(deliveries); d != NULL; d = json_next(d)) {
+		keep = json_new_array();
+		for (e = json_first(json_get(d, "diagnoses")); e != NULL;
+		    e = json_next(e)) {
+			level = json_string(json_get(e, "level"));
+			if (level != NULL && (strcmp(level, "warning") == 0 ||
+			    strcmp(level, "error") == 0))
+				json_append(keep, json_dup(e));
+		}
+		if (json_size(keep) > 0) {
+			s = json_print(keep, NULL);
+			printf("diagnoses of #%.0f:\n",
+			    json_number(json_get(d, "seq")));
+			fflush(stdout);
+			(void)diag_print_text(stdout, s, strlen(s), "  ");
+			free(s);
+		}
+		json_free(keep);
+	}
+}
+
 /* Why each near miss missed, and what the diagnosis engine said of it. */
 static void
 client_print_misses(const struct json *misses)
@@ -827,6 +870,7 @@ client_wait(int argc, char **argv)
 	}
 	if (status == 200) {
 		client_table(stdout, json_get(o, "deliveries"));
+		client_print_warnings(json_get(o, "deliveries"));
 		printf("%.0f matching (wanted %.0f) after %.0f ms; cursor %.0f\n",
 		    json_number(json_get(o, "matched")),
 		    json_number(json_get(o, "wanted")),

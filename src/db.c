@@ -949,6 +949,33 @@ db_streq(const char *a, const char *b)
 	return (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Did the delivery reach anyone: an accepted send that stored (or, with
+ * scope, updated) at least one notification, a user's or a broadcast.
+ * An entity send that resolved to nobody is answered 200 [] and is not. */
+static int
+db_reached(const struct db_record *r)
+{
+	const char	*p;
+
+	if (r->status < 200 || r->status > 299 || r->ids == NULL)
+		return (0);
+	for (p = r->ids; *p == ' ' || *p == '['; p++)
+		;
+	return (*p != ']' && *p != '\0');
+}
+
+/* No diagnosis at level warning or error (info notes such as retry are
+ * fine).  The array is ours, written compact by diag_json(): a level
+ * member reads exactly "level":"warning", and text inside a message has
+ * its quotes escaped, so it cannot look like one. */
+static int
+db_clean(const char *diagnoses)
+{
+	return (diagnoses == NULL ||
+	    (strstr(diagnoses, "\"level\":\"warning\"") == NULL &&
+	    strstr(diagnoses, "\"level\":\"error\"") == NULL));
+}
+
 unsigned int
 db_filter_check(const struct db_filter *f, const struct db_record *r)
 {
@@ -975,12 +1002,17 @@ db_filter_check(const struct db_filter *f, const struct db_record *r)
 		failed |= DB_F_Q;
 	if (f->entity_n > 0 && !db_filter_entities(f, r->entities))
 		failed |= DB_F_ENTITY;
+	if (f->reached != 0 && db_reached(r) != (f->reached > 0))
+		failed |= DB_F_REACHED;
+	if (f->clean != 0 && db_clean(r->diagnoses) != (f->clean > 0))
+		failed |= DB_F_CLEAN;
 	return (failed);
 }
 
 /*
  * notimock_filter(filter, seq, status, topic, severity, origin, title,
- * description, body, entities): db_filter_check() on a row.  The record's
+ * description, body, entities, ids, diagnoses): db_filter_check() on a
+ * row.  The record's
  * strings are borrowed from SQLite for the call and never written.
  */
 static void
@@ -989,7 +1021,7 @@ db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const struct db_filter	*f;
 	struct db_record	 r;
 
-	if (argc != 10 || (f = sqlite3_value_pointer(argv[0],
+	if (argc != 12 || (f = sqlite3_value_pointer(argv[0],
 	    "notimock_filter")) == NULL) {
 		sqlite3_result_error(ctx, "notimock_filter: no filter", -1);
 		return;
@@ -1005,6 +1037,8 @@ db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	r.body = (unsigned char *)sqlite3_value_blob(argv[8]);
 	r.body_len = (size_t)sqlite3_value_bytes(argv[8]);
 	r.entities = (char *)sqlite3_value_text(argv[9]);
+	r.ids = (char *)sqlite3_value_text(argv[10]);
+	r.diagnoses = (char *)sqlite3_value_text(argv[11]);
 	sqlite3_result_int(ctx, (int)db_filter_check(f, &r));
 }
 
@@ -1028,7 +1062,7 @@ db_sql_ref(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int
 db_assert_functions(struct db *db, char **cause)
 {
-	if (sqlite3_create_function_v2(db->h, "notimock_filter", 10,
+	if (sqlite3_create_function_v2(db->h, "notimock_filter", 12,
 	    SQLITE_UTF8, NULL, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function_v2(db->h, "notimock_ref", 1,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref, NULL, NULL,
@@ -1051,10 +1085,12 @@ db_filter_where(const struct db_filter *f)
 	char	*s;
 
 	xasprintf(&s, "d.seq > ?1 AND notimock_filter(?2, d.seq, d.status, "
-	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s) = 0",
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) = 0",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
-	    f->entity_n > 0 ? "d.entities" : "NULL");
+	    f->entity_n > 0 ? "d.entities" : "NULL",
+	    f->reached != 0 ? "d.ids" : "NULL",
+	    f->clean != 0 ? "d.diagnoses" : "NULL");
 	return (s);
 }
 
@@ -1269,11 +1305,13 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 
 	*n = 0;
 	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
-	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s) FROM "
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) FROM "
 	    "deliveries d WHERE d.seq > ?1 ORDER BY d.seq DESC",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
-	    f->entity_n > 0 ? "d.entities" : "NULL");
+	    f->entity_n > 0 ? "d.entities" : "NULL",
+	    f->reached != 0 ? "d.ids" : "NULL",
+	    f->clean != 0 ? "d.diagnoses" : "NULL");
 	if ((st = db_filter_prepare(db, sql, f)) == NULL)
 		return (-1);
 	/* Keep out[] sorted by failed-filter count; rows come newest first,

@@ -108,6 +108,8 @@ void		 db_notification_clear(struct db_notification *);
 #define DB_F_STATUS		0x10
 #define DB_F_SINCE		0x20
 #define DB_F_Q			0x40
+#define DB_F_REACHED		0x80
+#define DB_F_CLEAN		0x100
 
 #define DB_STATUS_ANY		0
 #define DB_STATUS_ACCEPTED	(-1)	/* 2xx */
@@ -122,6 +124,9 @@ struct db_filter {
 	char		 *topic, *severity, *origin, *q;
 	int		  status;	/* DB_STATUS_* or an HTTP code */
 	int64_t		  since;	/* only seq > since */
+	int		  reached;	/* 1: stored a notification; -1: none */
+	int		  clean;	/* 1: no warning or error diagnosis;
+					 * -1: at least one */
 };
 
 /* A stored delivery as read back; owns its strings (db_record_clear). */

@@ -278,6 +278,30 @@ mock_add_stored(struct json *o, const char *key, const char *text,
 	json_add(o, key, v);
 }
 
+/* The codes of the warning and error diagnoses in a stored array: what
+ * a clean=true filter found wrong. */
+static struct json *
+mock_diag_codes(const char *diagnoses)
+{
+	struct json	*all, *arr = json_new_array(), *e;
+	const char	*level, *code;
+	char		 err[JSON_ERRLEN];
+
+	if (diagnoses == NULL || (all = json_parse(diagnoses,
+	    strlen(diagnoses), 0, err, sizeof err, NULL)) == NULL)
+		return (arr);
+	for (e = json_first(all); e != NULL; e = json_next(e)) {
+		level = json_string(json_get(e, "level"));
+		code = json_string(json_get(e, "code"));
+		if (code != NULL && level != NULL &&
+		    (strcmp(level, "warning") == 0 ||
+		    strcmp(level, "error") == 0))
+			json_append(arr, json_new_string(code));
+	}
+	json_free(all);
+	return (arr);
+}
+
 /* A delivery as doc/mock-api.md shows it: the summary, or full. */
 static struct json *
 mock_delivery_json(const struct db_record *d, int full)
@@ -348,7 +372,8 @@ mock_param_allowed(const char *name, int allowed)
 		{ "entity", P_FILTER }, { "topic", P_FILTER },
 		{ "severity", P_FILTER }, { "origin", P_FILTER },
 		{ "status", P_FILTER }, { "since", P_FILTER },
-		{ "q", P_FILTER }, { "limit", P_PAGE | P_WAIT },
+		{ "q", P_FILTER }, { "reached", P_FILTER },
+		{ "clean", P_FILTER }, { "limit", P_PAGE | P_WAIT },
 		{ "offset", P_PAGE }, { "view", P_VIEW },
 		{ "count", P_WAIT }, { "timeout", P_WAIT },
 		{ "notifications", P_RESET }, { "heartbeat", P_EVENTS },
@@ -487,6 +512,22 @@ mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
 				return (-1);
 			else
 				o->f.status = (int)num;
+		} else if (strcmp(p->name, "reached") == 0 ||
+		    strcmp(p->name, "clean") == 0) {
+			if (strcmp(p->value, "true") == 0)
+				num = 1;
+			else if (strcmp(p->value, "false") == 0)
+				num = -1;
+			else {
+				mock_input_error(r, "invalid '%s': '%s' is not "
+				    "true or false", p->name, mock_show(p->value,
+				    show, sizeof show));
+				return (-1);
+			}
+			if (*p->name == 'r')
+				o->f.reached = (int)num;
+			else
+				o->f.clean = (int)num;
 		} else if (strcmp(p->name, "since") == 0) {
 			if (mock_number(r, p, 0, INT64_MAX, "a sequence number "
 			    "(0 or more)", &o->f.since) == -1)
@@ -1007,6 +1048,20 @@ mock_failed_json(const struct db_filter *f, unsigned int failed,
 	MOCK_FAILED(DB_F_ORIGIN, "origin", f->origin, d->origin);
 	MOCK_FAILED(DB_F_Q, "q", f->q, d->title);
 #undef MOCK_FAILED
+	if (failed & DB_F_REACHED) {
+		x = json_new_object();
+		json_add_str(x, "filter", "reached");
+		json_add(x, "want", json_new_bool(f->reached > 0));
+		mock_add_stored(x, "got", d->users, 1);
+		json_append(arr, x);
+	}
+	if (failed & DB_F_CLEAN) {
+		x = json_new_object();
+		json_add_str(x, "filter", "clean");
+		json_add(x, "want", json_new_bool(f->clean > 0));
+		json_add(x, "got", mock_diag_codes(d->diagnoses));
+		json_append(arr, x);
+	}
 	if (failed & DB_F_STATUS) {
 		x = json_new_object();
 		json_add_str(x, "filter", "status");

@@ -58,3 +58,55 @@ def test_wait_near_miss_shows_backstages_message(server):
     assert ("answered 400: request/body/payload must have required "
             "property 'title'") in p.stdout
     assert "error   schema:" in p.stdout
+
+
+# --- 2. "accepted" is not "reached someone" --------------------------------
+
+def test_reached_and_clean_filters(server):
+    t = topic("reach")
+    since = cursor(server)
+    nobody = send(server, entity=ref("order-service"), topic=t,
+                  title="reached nobody")
+    assert (nobody.status, nobody.json()) == (200, [])
+    guest = send(server, entity="user:default/guest", topic=t,
+                 title="reached the guest")
+    assert guest.status == 200 and len(guest.json()) == 1
+    everyone = send(server, broadcast=True, topic=t, title="broadcast")
+    assert everyone.status == 200
+
+    def titles(**f):
+        got = get_json(server, "/mock/deliveries",
+                       dict({"since": since, "topic": t}, **f))
+        return [d["title"] for d in got["deliveries"]]
+
+    assert titles(status="accepted") == ["broadcast", "reached the guest",
+                                         "reached nobody"]
+    assert titles(reached="true") == ["broadcast", "reached the guest"]
+    assert titles(reached="false") == ["reached nobody"]
+    assert titles(clean="true") == ["broadcast", "reached the guest"]
+    assert titles(clean="false") == ["reached nobody"]
+    r = server.req("GET", "/mock/deliveries?reached=yes", token=None)
+    assert r.status == 400
+    assert r.json()["error"]["message"] == \
+        "invalid 'reached': 'yes' is not true or false"
+
+
+def test_wait_reached_fails_on_a_send_to_nobody(server):
+    e = ref("order-service")
+    since = cursor(server)
+    send(server, entity=e, title="deployed")
+    # Accepted, so a plain wait passes, and says it reached nobody.
+    p = cli(server, "wait", "--since", str(since), "--entity", e,
+            "--status", "accepted", "--timeout", "5s")
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^diagnoses of #\d+:\n  warning no-recipients: The "
+                     r"send reached no user", p.stdout, re.M), p.stdout
+    for flag, why in (("--reached", "reached: want true, got []"),
+                      ("--clean", 'clean: want true, got ["no-recipients"]')):
+        p = cli(server, "wait", "--since", str(since), "--entity", e,
+                "--status", "accepted", flag, "--timeout", "200ms")
+        assert p.returncode == 1, (flag, p.stdout, p.stderr)
+        assert why in p.stdout
+    p = cli(server, "wait", "--since", str(since), "--entity", e,
+            "--reached", "--clean", "--timeout", "0")
+    assert p.returncode == 1

@@ -127,7 +127,7 @@ api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
 	in.remote = r->remote;
 	in.base_url = r->srv->base_url;
 	in.now_ms = r->received;
-	in.seq = db_cursor(r->srv->db) + 1;	/* this delivery's */
+	in.seq = db_seq_next(r->srv->db);	/* this delivery's */
 	diag_run(r->srv->diag, &in, &res);
 	dj = diag_json(&res, NULL);
 	*codes = diag_codes(&res);
@@ -785,7 +785,7 @@ api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
 	n.origin = (char *)origin;
 	n.user = (char *)user;
 	n.created = c->r->received;
-	n.delivery_seq = db_cursor(srv->db) + 1;	/* this delivery's seq */
+	n.delivery_seq = db_seq_next(srv->db);	/* this delivery's seq */
 
 	memset(&old, 0, sizeof old);
 	if (n.scope != NULL && *n.scope != '\0') {

@@ -118,6 +118,19 @@ static const char *client_usages[] = {
 	"the server's files.  'ca create' makes new CA material (see ca create -h).\n",
 };
 
+/* More words for -h than a usage error needs. */
+static const char *client_helps[] = {
+	"\n"
+	"Waits until --count deliveries (default 1) match every filter given.\n"
+	"Without --since, deliveries already stored match too: to see only\n"
+	"what an action sends, pass --since now (or the number `notimock\n"
+	"cursor` printed before the action).  Sequence numbers never repeat\n"
+	"on a database, reset and restart included, so a --since taken from\n"
+	"another database may be ahead of this one's cursor: the time-out\n"
+	"says so.  Exit status: 0 matched, 1 timed out, 2 error.\n",
+	"", "", "",
+};
+
 struct client {
 	enum client_cmd	 cmd;
 	const char	*name;
@@ -548,6 +561,7 @@ client_options(struct client *c, int argc, char **argv)
 		switch (ch) {
 		case O_HELP:
 			fputs(client_usages[c->cmd], stdout);
+			fputs(client_helps[c->cmd], stdout);
 			exit(EXIT_OK);
 		case O_URL:
 			c->url = optarg;

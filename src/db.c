@@ -74,6 +74,14 @@ static const char *db_migrations[] = {
 	"  user TEXT NOT NULL, channel TEXT NOT NULL, origin TEXT NOT NULL,"
 	"  topic TEXT, enabled INTEGER NOT NULL"
 	");",
+	/* 2: what must outlive the rows, e.g. the highest sequence number
+	 * ever handed out, so that a reset (and a restart after it) never
+	 * hands one out twice. */
+	"CREATE TABLE state ("
+	"  key TEXT PRIMARY KEY, value INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO state (key, value) "
+	"SELECT 'seq', coalesce(max(seq), 0) FROM deliveries;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 
@@ -88,6 +96,7 @@ enum db_stmt {
 	ST_NOTIF_SCOPE_BCAST,
 	ST_NOTIF_RESCOPE,
 	ST_NOTIF_GET,
+	ST_STATE_SEQ,
 	ST_MAX
 };
 
@@ -119,6 +128,8 @@ static const char *db_sql[ST_MAX] = {
 	    "WHERE id = ?",
 	[ST_NOTIF_GET] = "SELECT " DB_NOTIF_COLS " FROM notifications "
 	    "WHERE id = ?",
+	[ST_STATE_SEQ] = "INSERT INTO state (key, value) VALUES ('seq', ?1) "
+	    "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
 };
 
 /*
@@ -161,8 +172,14 @@ struct db {
 	sqlite3_stmt	*st[ST_MAX];
 	int		 in_txn;
 	int		 failed;	/* a write in this transaction failed */
-	int64_t		 seq;		/* last delivery seq handed out */
-	int64_t		 seq_at_begin;
+	/*
+	 * Sequence numbers: seq is the last one handed out (perhaps in the
+	 * open transaction), committed the last one on disk.  Readers of the
+	 * assertion API see only committed rows (db_cursor); a rolled-back
+	 * transaction leaves a gap, never a number handed out twice.
+	 */
+	int64_t		 seq;
+	int64_t		 committed;
 	char		 err[256];
 };
 
@@ -222,14 +239,17 @@ db_migrate(struct db *db, const char *path, char **cause)
 	return (0);
 }
 
+/* The highest sequence number this database ever handed out: its rows',
+ * or the one a delete recorded in state. */
 static int64_t
 db_max_seq(struct db *db)
 {
 	sqlite3_stmt	*st;
 	int64_t		 seq = 0;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT coalesce(max(seq), 0) FROM "
-	    "deliveries", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db->h, "SELECT max(coalesce((SELECT max(seq) "
+	    "FROM deliveries), 0), coalesce((SELECT value FROM state WHERE "
+	    "key = 'seq'), 0))", -1, &st, NULL) != SQLITE_OK)
 		return (0);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		seq = sqlite3_column_int64(st, 0);
@@ -430,7 +450,7 @@ db_open(const char *path, int sync_full, char **cause)
 			goto fail;
 		}
 	}
-	db->seq = db_max_seq(db);
+	db->seq = db->committed = db_max_seq(db);
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
 		goto fail;
@@ -504,7 +524,6 @@ db_begin(struct db *db)
 		return (-1);
 	db->in_txn = 1;
 	db->failed = 0;
-	db->seq_at_begin = db->seq;
 	return (0);
 }
 
@@ -525,14 +544,18 @@ db_commit(struct db *db, const char **cause)
 	db->failed = 0;
 	if (db->in_txn && !failed) {
 		db->in_txn = 0;
-		if (db_step_done(db, db->st[ST_COMMIT], "commit") == 0)
+		if (db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
+			db->committed = db->seq;
 			return (0);
+		}
 	}
-	/* Something failed: whatever this transaction wrote is gone. */
+	/* Something failed: whatever this transaction wrote is gone.  Its
+	 * sequence numbers stay used (a gap): waiters and streams may have
+	 * been told of nothing after db->committed, but a number must never
+	 * name two different deliveries. */
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_txn = 0;
-	db->seq = db->seq_at_begin;
 	*cause = db->err;
 	return (-1);
 }
@@ -603,7 +626,13 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 int64_t
 db_cursor(const struct db *db)
 {
-	return (db->seq);
+	return (db->committed);
+}
+
+int64_t
+db_seq_next(const struct db *db)
+{
+	return (db->seq + 1);
 }
 
 int
@@ -1075,16 +1104,19 @@ db_assert_functions(struct db *db, char **cause)
 }
 
 /*
- * The WHERE clause for f, binding ?1 (since) and ?2 (the filter).  Large
- * columns are handed to the function only when a filter reads them, so
- * that listing without q does not pull every body through the cache.
+ * The WHERE clause for f, binding ?1 (since), ?2 (the filter) and ?9 (the
+ * committed cursor: readers never see this iteration's uncommitted rows,
+ * which a failed commit would take back).  Large columns are handed to
+ * the function only when a filter reads them, so that listing without q
+ * does not pull every body through the cache.
  */
 static char *
 db_filter_where(const struct db_filter *f)
 {
 	char	*s;
 
-	xasprintf(&s, "d.seq > ?1 AND notimock_filter(?2, d.seq, d.status, "
+	xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9 AND "
+	    "notimock_filter(?2, d.seq, d.status, "
 	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) = 0",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
@@ -1108,6 +1140,7 @@ db_filter_prepare(struct db *db, char *sql, const struct db_filter *f)
 	free(sql);
 	sqlite3_bind_int64(st, 1, f->since);
 	sqlite3_bind_pointer(st, 2, (void *)f, "notimock_filter", NULL);
+	sqlite3_bind_int64(st, 9, db->committed);
 	return (st);
 }
 
@@ -1266,11 +1299,12 @@ db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 	int		 rc, found = 0;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT " DB_REC_COLS " FROM deliveries "
-	    "d WHERE d.seq = ?", -1, &st, NULL) != SQLITE_OK) {
+	    "d WHERE d.seq = ?1 AND d.seq <= ?2", -1, &st, NULL) != SQLITE_OK) {
 		db_seterr(db, "preparing a delivery query");
 		return (-1);
 	}
 	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, db->committed);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		db_row_record(st, out);
@@ -1306,7 +1340,7 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	*n = 0;
 	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
 	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) FROM "
-	    "deliveries d WHERE d.seq > ?1 ORDER BY d.seq DESC",
+	    "deliveries d WHERE d.seq > ?1 AND d.seq <= ?9 ORDER BY d.seq DESC",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",
@@ -1354,6 +1388,8 @@ db_filter_write(struct db *db, const char *head, const char *tail,
 	free(where);
 	if ((st = db_filter_prepare(db, sql, f)) == NULL)
 		return (-1);
+	/* A write reaches this transaction's own rows too. */
+	sqlite3_bind_int64(st, 9, db->seq);
 	if (db_step_done(db, st, what) == -1) {
 		sqlite3_finalize(st);
 		return (-1);
@@ -1377,6 +1413,11 @@ db_deliveries_delete(struct db *db, const struct db_filter *f,
 	if (f == NULL)
 		f = &db_no_filter;
 	if (db_begin(db) == -1)
+		return (-1);
+	/* The numbers of the rows about to go stay used for ever. */
+	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq);
+	if (db_step_done(db, db->st[ST_STATE_SEQ], "recording the cursor")
+	    == -1)
 		return (-1);
 	/* Notifications first: their ids are found through the deliveries. */
 	if (!keep_notifications &&

@@ -75,8 +75,16 @@ const char	*db_errmsg(const struct db *);
 
 /* Store one delivery; sets d->seq.  Returns -1 on failure. */
 int		 db_delivery_add(struct db *, struct db_delivery *d);
-/* The sequence number the next delivery will get, minus one. */
+/*
+ * The cursor: the sequence number of the last committed delivery.  Every
+ * delivery query (list, count, get, misses, entities) sees only rows up to
+ * it, so nothing a failed commit takes back is ever reported.  Numbers
+ * never repeat for the life of a database file: a delete records the
+ * highest one handed out, and a rolled-back transaction leaves a gap.
+ */
 int64_t		 db_cursor(const struct db *);
+/* The sequence number the next delivery will get. */
+int64_t		 db_seq_next(const struct db *);
 
 int		 db_notification_insert(struct db *, const struct db_notification *);
 /* Find the notification with this scope and origin, for user (NULL: a

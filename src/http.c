@@ -545,8 +545,8 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		http_finish(r);
 	}
-	if (rc == 0 && srv->on_commit != NULL)
-		srv->on_commit(srv, db_cursor(srv->db));
+	if (srv->on_commit != NULL)
+		srv->on_commit(srv, rc == 0, db_cursor(srv->db));
 }
 
 void

@@ -40,9 +40,11 @@ struct server {
 	struct evhttp		*https;		/* TLS listener */
 	struct event		*commit_ev;
 	TAILQ_HEAD(, req)	 deferred;	/* replies waiting for a commit */
-	/* Called after each successful commit with the last stored seq
-	 * (the assertion API wakes its waiters from here). */
-	void			(*on_commit)(struct server *, int64_t seq);
+	/* Called after each commit event, told whether the transaction
+	 * committed (0: it rolled back) and the committed cursor (the
+	 * assertion API wakes its waiters from here). */
+	void			(*on_commit)(struct server *, int committed,
+				    int64_t seq);
 	struct mock		*mock;		/* the assertion API (mock.c) */
 	struct diag		*diag;		/* retry detector (diag.c) */
 	struct catalog		*catalog;	/* --catalog entities (catalog.c) */

@@ -90,6 +90,9 @@ struct mock {
 	struct server			*srv;
 	TAILQ_HEAD(, mock_waiter)	 waiters;
 	TAILQ_HEAD(, mock_stream)	 streams;
+	/* A reset in the open transaction: its stream event, told (and the
+	 * waiters recounted) only once it has committed. */
+	char				*reset_event;
 };
 
 static const char *mock_severities[] = { "critical", "high", "normal", "low",
@@ -1104,7 +1107,7 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 	struct db_record	*v, d;
 	struct db_miss		 miss[MOCK_MISSES];
 	struct json		*o, *arr, *x;
-	char			 msg[512];
+	char			 msg[512], ahead[256];
 	size_t			 n, nmiss = 0, i;
 	int64_t			 total, arrived;
 
@@ -1121,10 +1124,20 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 		mock_db_error(r);
 		return;
 	}
+	/* A since ahead of the cursor is a number no delivery has had yet on
+	 * this database (they never repeat, reset or restart included):
+	 * most likely it was taken from another one. */
+	ahead[0] = '\0';
+	if (opts->f.since > db_cursor(db))
+		snprintf(ahead, sizeof ahead, "; since %lld is ahead of the "
+		    "cursor %lld: only deliveries numbered after it match, and "
+		    "sequence numbers on this database have not reached it "
+		    "(was it taken from another database?)",
+		    (long long)opts->f.since, (long long)db_cursor(db));
 	snprintf(msg, sizeof msg, "wanted %lld matching deliver%s after seq "
-	    "%lld, got %lld in %s", (long long)opts->count,
+	    "%lld, got %lld in %s%s", (long long)opts->count,
 	    opts->count == 1 ? "y" : "ies", (long long)opts->f.since,
-	    (long long)total, opts->timeout_text);
+	    (long long)total, opts->timeout_text, ahead);
 	o = mock_error_json(r, 408, "TimeoutError", msg);
 	json_add_num(o, "wanted", (double)opts->count);
 	json_add_num(o, "matched", (double)total);
@@ -1223,12 +1236,9 @@ mock_reset(struct req *r, struct mock_opts *opts)
 {
 	struct mock		*m = r->srv->mock;
 	struct db		*db = r->srv->db;
-	struct mock_waiter	*w;
-	struct mock_stream	*s, *snext;
 	struct json		*o;
-	char			*data, *ev;
-	int64_t			 deleted, notifs, n;
-	int			 len;
+	char			*data;
+	int64_t			 deleted, notifs;
 
 	if (db_deliveries_delete(db, &opts->f, opts->keep_notifications,
 	    &deleted, &notifs) == -1) {
@@ -1240,19 +1250,10 @@ mock_reset(struct req *r, struct mock_opts *opts)
 	json_add_num(o, "notificationsDeleted", (double)notifs);
 	json_add_num(o, "cursor", (double)db_cursor(db));
 	data = json_print(o, NULL);
-	/* Pending waits counted deliveries that may be gone now. */
-	TAILQ_FOREACH(w, &m->waiters, entry) {
-		if ((n = db_deliveries_count(db, &w->o.f)) != -1)
-			w->matched = n;
-		w->checked = db_cursor(db);
-	}
-	len = xasprintf(&ev, "event: reset\ndata: %s\n\n", data);
-	for (s = TAILQ_FIRST(&m->streams); s != NULL; s = snext) {
-		snext = TAILQ_NEXT(s, entry);
-		if (http_stream_write(s->r, ev, (size_t)len) == -1)
-			mock_stream_end(s);
-	}
-	free(ev);
+	/* Streams hear of it, and waits recount, once it has committed
+	 * (mock_on_commit); a second reset in the batch says it again. */
+	free(m->reset_event);
+	xasprintf(&m->reset_event, "event: reset\ndata: %s\n\n", data);
 	free(data);
 	r->durable = 1;
 	http_send_json(r, 200, o);
@@ -1261,12 +1262,38 @@ mock_reset(struct req *r, struct mock_opts *opts)
 
 /* --- commits --------------------------------------------------------- */
 
+/* A reset has committed: tell the streams, recount the waits (they
+ * counted deliveries that are gone now). */
+static void
+mock_reset_committed(struct mock *m, int64_t seq)
+{
+	struct mock_waiter	*w;
+	struct mock_stream	*s, *snext;
+	char			*ev = m->reset_event;
+	int64_t			 n;
+
+	m->reset_event = NULL;
+	TAILQ_FOREACH(w, &m->waiters, entry) {
+		if ((n = db_deliveries_count(m->srv->db, &w->o.f)) != -1)
+			w->matched = n;
+		w->checked = seq;
+	}
+	for (s = TAILQ_FIRST(&m->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, entry);
+		if (http_stream_write(s->r, ev, strlen(ev)) == -1)
+			mock_stream_end(s);
+	}
+	free(ev);
+}
+
 /*
- * After each commit: load what arrived since the oldest point any waiter
- * or stream has looked at (one query), then let each look at its share.
+ * After each commit event.  Rolled back: nothing happened, so nothing is
+ * told (the cursor has not moved).  Committed: load what arrived since the
+ * oldest point any waiter or stream has looked at (one query), then let
+ * each look at its share.
  */
 static void
-mock_on_commit(struct server *srv, int64_t seq)
+mock_on_commit(struct server *srv, int committed, int64_t seq)
 {
 	struct mock		*m = srv->mock;
 	struct mock_waiter	*w, *wnext;
@@ -1278,6 +1305,13 @@ mock_on_commit(struct server *srv, int64_t seq)
 
 	if (m == NULL)
 		return;
+	if (!committed) {
+		free(m->reset_event);
+		m->reset_event = NULL;
+		return;
+	}
+	if (m->reset_event != NULL)
+		mock_reset_committed(m, seq);
 	TAILQ_FOREACH(s, &m->streams, entry)
 		signals_replay(s->sig_last, mock_stream_signal, s);
 	TAILQ_FOREACH(w, &m->waiters, entry)
@@ -1505,5 +1539,6 @@ mock_free(struct mock *m)
 	/* Nothing can join after mock_stop(): srv->mock is NULL. */
 	if (!TAILQ_EMPTY(&m->waiters) || !TAILQ_EMPTY(&m->streams))
 		fatalx("%s: waits or streams left after mock_stop", __func__);
+	free(m->reset_event);
 	free(m);
 }

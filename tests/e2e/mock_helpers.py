@@ -120,8 +120,12 @@ class Background(threading.Thread):
 class EventStream:
     """A raw /mock/events connection: next_event() parses the stream."""
 
-    def __init__(self, srv, params=None, headers=None, token=None):
-        self.sock = socket.create_connection((srv.host, srv.port), timeout=10)
+    def __init__(self, srv, params=None, headers=None, token=None,
+                 sock=None, read_head=True):
+        """sock: a connection already open; read_head=False only sends
+        the request (call read_head() later)."""
+        self.sock = sock or socket.create_connection((srv.host, srv.port),
+                                                     timeout=10)
         lines = ["GET %s HTTP/1.1" % mock_url("/mock/events", params),
                  "Host: %s:%d" % (srv.host, srv.port)]
         if token is not None:
@@ -131,6 +135,10 @@ class EventStream:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buf = b""
         self.raw = b""	# de-chunked stream bytes
+        if read_head:
+            self.read_head()
+
+    def read_head(self):
         while b"\r\n\r\n" not in self.buf:
             self._recv()
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")

@@ -1067,32 +1067,66 @@ out:
 	return (rv);
 }
 
+/* GET /mock/ca.pem; the PEM, or NULL after saying why. */
+static char *
+client_fetch_ca(struct client *c)
+{
+	char	*body = NULL;
+	size_t	 len = 0;
+	int	 status;
+
+	if ((status = client_request(c, EVHTTP_REQ_GET, "/mock/ca.pem", NULL,
+	    CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
+		return (NULL);
+	if (status != 200 || len != strlen(body) || strncmp(body,
+	    "-----BEGIN CERTIFICATE-----", 27) != 0) {
+		client_server_error(c, status, body, len);
+		free(body);
+		return (NULL);
+	}
+	return (body);
+}
+
+char *
+client_get_ca(const char *name, const char *url, const char *cacert,
+    const char *token)
+{
+	struct client	 c;
+	char		*pem = NULL;
+
+	memset(&c, 0, sizeof c);
+	c.cmd = C_CA;
+	c.name = name;
+	c.url = url;
+	c.cacert = cacert;
+	c.token = token;
+	if (client_parse_url(&c) == 0)
+		pem = client_fetch_ca(&c);
+	client_free(&c);
+	return (pem);
+}
+
 int
 client_ca(int argc, char **argv)
 {
 	struct client	 c;
-	char		*body = NULL;
-	size_t		 len = 0;
-	int		 status, rv = EXIT_ERROR;
+	char		*pem = NULL;
+	size_t		 len;
+	int		 rv = EXIT_ERROR;
 
 	if (client_setup(&c, C_CA, argc, argv) == -1)
 		goto out;
-	if ((status = client_request(&c, EVHTTP_REQ_GET, "/mock/ca.pem", NULL,
-	    CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
+	if ((pem = client_fetch_ca(&c)) == NULL)
 		goto out;
-	if (status != 200 || strncmp(body, "-----BEGIN CERTIFICATE-----",
-	    27) != 0) {
-		client_server_error(&c, status, body, len);
-		goto out;
-	}
-	if (fwrite(body, 1, len, stdout) != len || fflush(stdout) == EOF) {
+	len = strlen(pem);
+	if (fwrite(pem, 1, len, stdout) != len || fflush(stdout) == EOF) {
 		client_warnx(&c, "stdout: write failed");
 		goto out;
 	}
 	rv = EXIT_OK;
 
 out:
-	free(body);
+	free(pem);
 	client_free(&c);
 	return (rv);
 }

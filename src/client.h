@@ -17,5 +17,9 @@ int	client_cursor(int argc, char **argv);
 int	client_ready(int argc, char **argv);
 /* `notimock ca`: print the running server's CA (GET /mock/ca.pem). */
 int	client_ca(int argc, char **argv);
+/* The CA PEM of the server at url (GET /mock/ca.pem), for other commands;
+ * caller frees.  NULL after printing why, as "notimock <name>: ...". */
+char	*client_get_ca(const char *name, const char *url, const char *cacert,
+	    const char *token);
 
 #endif

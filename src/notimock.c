@@ -206,6 +206,7 @@ static const struct {
 	{ "ca", notimock_ca },
 	{ "lint", lint_main },
 	{ "ready", client_ready },
+	{ "argocd-config", cluster_argocd_config },
 	/* The assertion API's client side (client.c). */
 	{ "wait", client_wait },
 	{ "list", client_list },

@@ -135,7 +135,7 @@ settings_usage(void)
 	    "usage: notimock [-hnqVv] [-f file] [--listen addr:port] "
 	    "[--token token[:subject]] [--db path] [option ...]\n"
 	    "       notimock ca [create] | ready | wait | list | reset | cursor | lint\n"
-	    "           [option ...]\n"
+	    "           | argocd-config [option ...]\n"
 	    "Try 'notimock --help' for every option.\n");
 	exit(1);
 }
@@ -151,6 +151,7 @@ settings_help(void)
 	    "       notimock ca       print the running server's CA certificate (see notimock ca -h)\n"
 	    "       notimock ca create  make a new CA (files or a Kubernetes Secret)\n"
 	    "       notimock ready    exit 0 when the server is ready (for health checks)\n"
+	    "       notimock argocd-config  print Argo CD's side (see argocd-config -h)\n"
 	    "       notimock wait     wait until deliveries match (see notimock wait -h)\n"
 	    "       notimock list     list deliveries\n"
 	    "       notimock reset    delete deliveries\n"

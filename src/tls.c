@@ -1898,6 +1898,36 @@ out:
 	return (rv);
 }
 
+int
+tls_check_ca_pem(const char *pem, char **cause)
+{
+	mbedtls_x509_crt	crt;
+	int			r, rv = -1;
+
+	mbedtls_x509_crt_init(&crt);
+	if (strncmp(pem, "-----BEGIN CERTIFICATE-----", 27) != 0) {
+		xasprintf(cause, "not a PEM certificate");
+		goto out;
+	}
+	if ((r = mbedtls_x509_crt_parse(&crt, (const unsigned char *)pem,
+	    strlen(pem) + 1)) != 0) {
+		if (r > 0)
+			xasprintf(cause, "%d certificates do not parse", r);
+		else
+			tls_cause(cause, r, "the certificate does not parse");
+		goto out;
+	}
+	if (!crt.ca_istrue) {
+		xasprintf(cause, "the certificate is not a CA (no "
+		    "basicConstraints CA:TRUE)");
+		goto out;
+	}
+	rv = 0;
+out:
+	mbedtls_x509_crt_free(&crt);
+	return (rv);
+}
+
 void
 tls_stats(struct tls_stats *st)
 {

@@ -50,6 +50,9 @@ const char		*tls_server_ca_pem(const struct tls_server *);
  * -1 with *cause. */
 int			 tls_ca_create(char **crt_pem, char **key_pem,
 			    char **cause);
+/* Is pem (NUL-terminated) one or more certificates, the first a CA?
+ * 0, or -1 with *cause. */
+int			 tls_check_ca_pem(const char *pem, char **cause);
 
 /* Client side, for the CLI (wait/list/reset over https URLs). */
 struct tls_client	*tls_client_new(const char *cafile, char **cause);

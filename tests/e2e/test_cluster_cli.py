@@ -435,3 +435,334 @@ def test_the_committed_demo_ca_secret_serves_the_service_names(own_server,
         ("notimock-token", "notimock")
     assert tok["stringData"]["token"] == \
         "notimock-demo-token-change-me-0123456789"
+
+
+# --- notimock argocd-config --------------------------------------------------
+
+ARGOCD_DIR = os.path.join(KIND, "argocd")
+DEMO_TOKEN = "notimock-demo-token-change-me-0123456789"
+ARGOCD_FILES = ["argocd-notifications-cm.yaml",
+                "argocd-notifications-secret.yaml",
+                "argocd-tls-certs-cm.yaml", "application.yaml",
+                "notificationsconfiguration.yaml", "values-helm.yaml",
+                "kustomization.yaml"]
+TEMPLATES = ["app-sync-succeeded-backstage", "app-sync-failed-backstage",
+             "app-health-degraded-backstage", "app-deployed-backstage"]
+
+
+def demo_ca(tmp_path):
+    with open(os.path.join(KIND, "notimock-ca.yaml")) as f:
+        doc = yaml.safe_load(f)["stringData"]
+    crt, key = str(tmp_path / "demo.crt"), str(tmp_path / "demo.key")
+    with open(crt, "w") as f:
+        f.write(doc["tls.crt"])
+    with open(key, "w") as f:
+        f.write(doc["tls.key"])
+    return crt, key
+
+
+def load(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def yamllint(path):
+    r = subprocess.run(["yamllint", "-d", "relaxed", "-s", path],
+                       capture_output=True, text=True, timeout=60)
+    # -s: warnings fail too; relaxed only warns about long lines, which
+    # the templates' one-line JSON needs.
+    problems = [ln for ln in r.stdout.splitlines()
+                if ("error" in ln or "warning" in ln) and
+                "line-length" not in ln]
+    assert not problems, r.stdout
+
+
+# A small stand-in for Go's text/template with sprig, enough for the
+# actions the templates use: .a.b paths, index, printf, toJson.
+def go_render(text, data):
+    import json
+    import re
+    import shlex
+
+    def path(expr):
+        v = data
+        for part in expr.lstrip(".").split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        return v
+
+    def arg(tok):
+        if tok.startswith('"'):
+            return json.loads(tok)
+        return path(tok)
+
+    def to_json(v):
+        s = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        return s.replace("<", "\\u003c").replace(">", "\\u003e") \
+            .replace("&", "\\u0026")
+
+    def printf(fmt, *args):
+        args = ["<nil>" if a is None else a for a in args]
+        return re.sub(r"%[sv]", "{}", fmt.replace("{", "{{").replace(
+            "}", "}}")).format(*args)
+
+    def action(m):
+        stages = [s.strip() for s in m.group(1).split(" | ")]
+        lex = shlex.shlex(stages[0], posix=False)
+        lex.whitespace_split = True
+        toks = list(lex)
+        if toks[0] == "index":
+            v = (path(toks[1]) or {}).get(json.loads(toks[2]))
+        elif toks[0] == "printf":
+            v = printf(*[arg(t) for t in toks[1:]])
+        else:
+            assert len(toks) == 1, toks
+            v = path(toks[0])
+        for s in stages[1:]:
+            assert s == "toJson", s
+            return to_json(v)
+        return "<no value>" if v is None else str(v)
+    return re.sub(r"\{\{ (.*?) \}\}", action, text)
+
+
+def hostile_app(entity="component:default/guestbook"):
+    return {"metadata": {"name": "guestbook", "annotations": {
+        "backstage.io/entity-ref": entity}},
+        "status": {"health": {"status": "Degraded"},
+                   "sync": {"revision": "0123abc"},
+                   "operationState": {
+                       "phase": "Failed",
+                       "message": 'one or more objects failed: "svc" <x> &'
+                                  '\n\ttab \\ back'}}}
+
+
+def test_argocd_config_committed_files_do_not_drift(tmp_path):
+    """docker/kind/argocd/ is argocd-config's output for the committed demo
+    CA and token; NOTIMOCK_REGENERATE=1 rewrites it."""
+    crt, _ = demo_ca(tmp_path)
+    tok = tmp_path / "token"
+    tok.write_text(load(os.path.join(KIND, "notimock-token.yaml"))
+                   ["stringData"]["token"] + "\n")
+    out = tmp_path / "out"
+    if os.environ.get("NOTIMOCK_REGENERATE"):
+        out = ARGOCD_DIR
+    r = run(["argocd-config", "--token-file", str(tok), "--cacert", crt,
+             "--out-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(str(out))) == sorted(ARGOCD_FILES)
+    for name in ARGOCD_FILES:
+        with open(os.path.join(str(out), name)) as f:
+            fresh = f.read()
+        with open(os.path.join(ARGOCD_DIR, name)) as f:
+            assert f.read() == fresh, \
+                "docker/kind/argocd/%s drifted from notimock argocd-config " \
+                "(NOTIMOCK_REGENERATE=1 run-e2e -k drift rewrites it)" % name
+        yamllint(os.path.join(str(out), name))
+    assert stat.S_IMODE(os.stat(str(out / "argocd-notifications-secret.yaml"))
+                        .st_mode) == 0o600 or out == ARGOCD_DIR
+
+
+def test_the_committed_argocd_files_deliver_to_notimock(own_server, tmp_path):
+    """What Argo CD would do with the committed files, step by step: trust
+    only the CA of argocd-tls-certs-cm for the webhook's host, send the
+    token of argocd-notifications-secret with the service's headers, POST
+    the rendered template to url + path.  notimock (given the demo CA and
+    the service names) accepts it, and `notimock wait` sees it."""
+    import json
+    import urllib.parse
+    crt, key = demo_ca(tmp_path)
+    cm = load(os.path.join(ARGOCD_DIR, "argocd-notifications-cm.yaml"))
+    secret = load(os.path.join(ARGOCD_DIR,
+                               "argocd-notifications-secret.yaml"))
+    tls = load(os.path.join(ARGOCD_DIR, "argocd-tls-certs-cm.yaml"))
+    service = yaml.safe_load(cm["data"]["service.webhook.backstage"])
+    context = yaml.safe_load(cm["data"]["context"])
+    url = urllib.parse.urlsplit(service["url"])
+    assert (url.scheme, url.hostname, url.port) == ("https", SVC, 7443)
+    ca = tmp_path / "trusted.pem"
+    ca.write_text(tls["data"][url.hostname])
+    token = secret["stringData"]["backstage-token"]
+    assert token == DEMO_TOKEN
+    srv = tls_server(own_server, *ca_args(crt, key),
+                     token=DEMO_TOKEN)
+    app = hostile_app()
+    for name in TEMPLATES:
+        tpl = yaml.safe_load(cm["data"]["template." + name])
+        hook = tpl["webhook"]["backstage"]	# the service's name
+        assert hook["method"] == "POST"
+        body = go_render(hook["body"], {"app": app, "context": context})
+        doc = json.loads(body)
+        assert doc["recipients"] == {"type": "entity",
+                                     "entityRef": "component:default/guestbook"}
+        assert doc["payload"]["link"] == \
+            context["argocdUrl"] + "/applications/guestbook"
+        target = service["url"].rstrip("/") + "/" + hook["path"].lstrip("/")
+        assert target == "https://%s:7443/api/notifications/notifications" \
+            % SVC
+        headers = {h["name"]: h["value"].replace("$backstage-token", token)
+                   for h in service["headers"]}
+        ctx = ssl.create_default_context(cafile=str(ca))
+        sock = socket.create_connection(("127.0.0.1", srv.tls_port),
+                                        timeout=10)
+        conn = http.client.HTTPSConnection(SVC, srv.tls_port, timeout=10,
+                                           context=ctx)
+        conn.sock = ctx.wrap_socket(sock, server_hostname=url.hostname)
+        try:
+            conn.request("POST", urllib.parse.urlsplit(target).path,
+                         body.encode(), headers)
+            r = conn.getresponse()
+            answer = r.read()
+        finally:
+            conn.close()
+        assert r.status == 200, (name, answer)
+        w = run(["wait", "--url", "http://127.0.0.1:%d" % srv.port,
+                 "--topic", doc["payload"]["topic"], "--status", "accepted",
+                 "--timeout", "5s"])
+        assert w.returncode == 0, (name, w.stdout, w.stderr)
+    # The failure's message, quotes, tab and all, arrived intact.
+    r = srv.req("GET", "/mock/deliveries?topic=argocd.sync.failed")
+    assert r.status == 200
+    (d,) = r.json()["deliveries"]
+    msg = app["status"]["operationState"]["message"]
+    assert d["payload"]["description"] == \
+        "Application **guestbook** sync has failed.\n\n**Phase:** " \
+        "Failed\n**Message:** " + msg
+    assert d["payload"]["severity"] == "high"
+    assert d["status"] == 200
+
+
+def test_argocd_config_variants_say_the_same(tmp_path):
+    crt, _ = demo_ca(tmp_path)
+    args = ["argocd-config", "--token", DEMO_TOKEN, "--cacert", crt]
+    r = run(args)
+    assert r.returncode == 0, r.stderr
+    docs = list(yaml.safe_load_all(r.stdout))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("ConfigMap", "argocd-notifications-cm"),
+        ("Secret", "argocd-notifications-secret"),
+        ("ConfigMap", "argocd-tls-certs-cm"),
+        ("Application", "guestbook")]
+    assert {d["metadata"]["namespace"] for d in docs} == {"argocd"}
+    cm = docs[0]["data"]
+    assert sorted(k for k in cm if k.startswith("template.")) == \
+        sorted("template." + t for t in TEMPLATES)
+    assert sorted(k for k in cm if k.startswith("trigger.")) == \
+        sorted("trigger.on-" + t[4:] for t in TEMPLATES)
+    for t in TEMPLATES:
+        trig = yaml.safe_load(cm["trigger.on-" + t[4:]])
+        assert trig[0]["send"] == [t]
+    ann = docs[3]["metadata"]["annotations"]
+    assert ann["backstage.io/entity-ref"] == "component:default/guestbook"
+    for t in TEMPLATES:
+        assert ann["notifications.argoproj.io/subscribe.on-%s.backstage"
+                   % t[4:]] == ""
+    with open(crt) as f:
+        assert docs[2]["data"] == {SVC: f.read()}
+
+    # OpenShift GitOps: the NotificationsConfiguration carries the same.
+    r = run(args + ["--openshift"])
+    assert r.returncode == 0, r.stderr
+    odocs = list(yaml.safe_load_all(r.stdout))
+    nc = odocs[0]
+    assert (nc["kind"], nc["metadata"]["name"], nc["metadata"]["namespace"]) \
+        == ("NotificationsConfiguration",
+            "default-notifications-configuration", "openshift-gitops")
+    spec = nc["spec"]
+    assert spec["context"] == yaml.safe_load(cm["context"])
+    assert spec["services"] == {"service.webhook.backstage":
+                                cm["service.webhook.backstage"]}
+    assert spec["templates"] == {k: v for k, v in cm.items()
+                                 if k.startswith("template.")}
+    assert spec["triggers"] == {k: v for k, v in cm.items()
+                                if k.startswith("trigger.")}
+    assert {d["metadata"]["namespace"] for d in odocs} == \
+        {"openshift-gitops"}
+
+    # The argo-cd chart's values: what its templates turn into the same.
+    r = run(args + ["--helm"])
+    assert r.returncode == 0, r.stderr
+    v = yaml.safe_load(r.stdout)
+    n = v["notifications"]
+    assert n["argocdUrl"] == yaml.safe_load(cm["context"])["argocdUrl"]
+    assert n["notifiers"] == {"service.webhook.backstage":
+                              cm["service.webhook.backstage"]}
+    assert n["secret"]["items"] == {"backstage-token": DEMO_TOKEN}
+    assert n["templates"] == spec["templates"]
+    assert n["triggers"] == spec["triggers"]
+    assert v["configs"]["tls"]["certificates"] == docs[2]["data"]
+
+    # Flags reach the output.
+    r = run(args + ["--url", "https://notimock.tests.svc:8443/api/notifications",
+                    "--argocd-url", "https://argocd.tests.example",
+                    "--namespace", "gitops", "--entity-ref",
+                    'component:default/"odd"'])
+    assert r.returncode == 0, r.stderr
+    docs = list(yaml.safe_load_all(r.stdout))
+    assert {d["metadata"]["namespace"] for d in docs} == {"gitops"}
+    assert list(docs[2]["data"]) == ["notimock.tests.svc"]
+    assert yaml.safe_load(docs[0]["data"]["context"]) == \
+        {"argocdUrl": "https://argocd.tests.example"}
+    assert docs[3]["metadata"]["annotations"]["backstage.io/entity-ref"] == \
+        'component:default/"odd"'
+
+
+def test_argocd_config_hostile_token_round_trips(tmp_path):
+    crt, _ = demo_ca(tmp_path)
+    for token in ['a"b\\c: d # e', "x'y$z{{ .w }}", "tab\there"]:
+        r = run(["argocd-config", "--helm", "--token", token, "--cacert",
+                 crt])
+        assert r.returncode == 0, r.stderr
+        v = yaml.safe_load(r.stdout)
+        assert v["notifications"]["secret"]["items"]["backstage-token"] == \
+            token
+
+
+def test_argocd_config_from_a_running_server(own_server, tmp_path):
+    crt, key = make_ca(tmp_path)
+    srv = tls_server(own_server, *ca_args(crt, key), "--admin-token",
+                     "admin-token-0123456789")
+    r = run(["argocd-config", "--token", DEMO_TOKEN, "--from",
+             "http://127.0.0.1:%d" % srv.port, "--admin-token",
+             "admin-token-0123456789"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    docs = list(yaml.safe_load_all(r.stdout))
+    with open(crt) as f:
+        assert docs[2]["data"] == {SVC: f.read()}
+    # Nothing listening: a clear error, nothing printed.
+    r = run(["argocd-config", "--token", DEMO_TOKEN, "--from",
+             "http://127.0.0.1:%d" % free_port()])
+    assert r.returncode == 1 and r.stdout == ""
+    assert "127.0.0.1" in r.stderr
+
+
+def test_argocd_config_refuses_what_would_not_work(tmp_path):
+    crt, key = demo_ca(tmp_path)
+    base = ["argocd-config", "--token", DEMO_TOKEN, "--cacert", crt]
+    for args, words in (
+            (["argocd-config", "--cacert", crt], "--token"),
+            (["argocd-config", "--token", "t0123456"], "--cacert"),
+            (base + ["--url", "http://notimock.notimock.svc:7007/api/"
+                     "notifications"], "https"),
+            (base + ["--url", "https://$host/api/notifications"], "https"),
+            (base + ["--url", "https://[::1]:7443/api/notifications"],
+             "host"),
+            (base + ["--namespace", "Bad NS"], "namespace"),
+            (base + ["--argocd-url", 'https://x"y'], "--argocd-url"),
+            (base + ["--helm", "--openshift"], "exclude"),
+            (["argocd-config", "--token", DEMO_TOKEN, "--cacert", key],
+             key),
+            (["argocd-config", "--token", DEMO_TOKEN, "--cacert",
+              str(tmp_path / "missing.pem")], "missing.pem"),
+            (["argocd-config", "--token-file", str(tmp_path / "none"),
+              "--cacert", crt], "none"),
+            (base + ["extra"], "extra")):
+        r = run(args)
+        assert r.returncode == 1 and r.stdout == "", args
+        assert words in r.stderr, (args, r.stderr)
+    # A leaf is not a CA to trust for the host.
+    leaf, leafkey = str(tmp_path / "leaf.crt"), str(tmp_path / "leaf.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", leafkey,
+            "-out", leaf, "-days", "30", "-subj", "/CN=leaf",
+            "-addext", "basicConstraints=critical,CA:FALSE")
+    r = run(["argocd-config", "--token", DEMO_TOKEN, "--cacert", leaf])
+    assert r.returncode == 1 and "not a CA" in r.stderr

@@ -50,14 +50,55 @@ static void	http_ca_pem(struct req *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 static void	http_req_free(struct req *);
+static int	http_client_left(const struct req *);
+
+/* Answers slower than this check whether the client is still there. */
+#define HTTP_SLOW_US	50000
+#define HTTP_GONE	"client went away before the reply"
+static void	http_log_done(struct req *, const char *);
+static void	http_sent_cb(struct evhttp_request *, void *);
+static struct http_conn *http_conn_begin(struct req *);
+static void	http_accept_hold(int);
+static struct bufferevent *http_conn_new(struct server *,
+		    struct bufferevent *, int);
 static char	*http_redact_uri(const char *);
 static int	http_secret_header(const char *);
 static void	http_accept_watch(struct server *,
 		    struct evhttp_bound_socket *, int);
 static struct bufferevent *http_plain_bevcb(struct event_base *, void *);
 
+/* One per accepted connection (see "connections" below). */
+struct http_client {
+	char			 addr[INET6_ADDRSTRLEN];
+	unsigned int		 n;		/* its connections */
+	LIST_ENTRY(http_client)	 entry;
+};
+
+struct http_conn {
+	struct server			*srv;
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon;
+	struct event			*attach;
+	struct event			*deadline;
+	struct evbuffer_cb_entry	*incb;
+	struct http_client		*client;
+	struct req			*watch;		/* http_on_close */
+	struct req			*inflight;	/* reply being written */
+	int				 tls;
+	int				 reserve;	/* health only */
+	int				 busy;		/* a request is ours */
+	LIST_ENTRY(http_conn)		 entry;
+};
+
+/* NOTIMOCK_TEST_DELAY_MS: FOR TESTS ONLY (README, "Tests").  Every /mock/
+ * request first blocks the loop this long, as a slow query on a large
+ * database does, so that tests can make answers slower than the timeouts. */
+static long	http_test_delay_us;
+
 /* Set while notimock itself writes a reply (see http_refusal_cb). */
 static int	http_writing;
+
+#define nitems(a)	(sizeof (a) / sizeof (a)[0])
 
 #define ROUTE_PREFIX	0x1	/* match the prefix and anything below it */
 
@@ -446,9 +487,9 @@ static void
 http_finish(struct req *r)
 {
 	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->ev);
-	char			 path[256], origin[128];
+	struct http_conn	*c;
 	size_t			 i, len;
-	double			 ms;
+	int			 gone;
 
 	if (r->backstage)
 		for (i = 0; i < sizeof http_helmet / sizeof http_helmet[0]; i++)
@@ -476,20 +517,102 @@ http_finish(struct req *r)
 			evhttp_add_header(oh, "Connection", "close");
 		r->ev->minor = 1;
 	}
+	if (r->conn != NULL && r->conn->reserve)
+		evhttp_add_header(oh, "Connection", "close");
 	http_close_cancel(r);
+	r->len = len;
+	/*
+	 * libevent times the write from the loop's cached clock, read before
+	 * this iteration's callbacks: after a slow handler the write timeout
+	 * (--idle-timeout) would already have passed, and evhttp would drop
+	 * the reply.  Time it from now.
+	 */
+	event_base_update_cache_time(r->srv->base);
+	if ((c = r->conn) != NULL &&
+	    evhttp_request_get_connection(r->ev) != NULL) {
+		/* Logged once written (http_sent_cb) or not (closecb). */
+		c->busy = 0;
+		c->inflight = r;
+		evhttp_request_set_on_complete_cb(r->ev, http_sent_cb, c);
+	} else
+		c = NULL;
+	gone = evhttp_request_get_connection(r->ev) == NULL ||
+	    http_client_left(r);
+	r->gone = gone;
 	http_writing = 1;
 	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
 	http_writing = 0;
+	if (c == NULL) {
+		http_log_done(r, gone ? HTTP_GONE : NULL);
+		http_req_free(r);
+	}
+}
 
-	if (log_enabled(LOG_LVL_INFO)) {
-		ms = (double)(util_mono_us() - r->start_us) / 1000.0;
-		log_info("%s %s %s %d %zu %.3fms origin=%s%s%s", r->remote,
-		    r->method, http_log_uri(r, path, sizeof path),
-		    r->status, len, ms,
+/*
+ * Did the client leave while we worked on a slow answer?  Its FIN (or a
+ * reset, or a TLS alert) is waiting on the socket then; the reply still
+ * goes out (a client that only shut down its sending side reads it), but
+ * the log says what happened.  Quick answers skip the system call.
+ */
+static int
+http_client_left(const struct req *r)
+{
+	struct evhttp_connection	*evcon;
+	unsigned char			 b;
+	ssize_t				 n;
+	evutil_socket_t			 fd;
+
+	if (util_mono_us() - r->start_us < HTTP_SLOW_US ||
+	    (evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	    (fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)))
+	    == -1)
+		return (0);
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR))
+		return (1);
+	return (n == 1 && r->tls && b == 0x15);
+}
+
+/* The access line: what the client got (how: NULL if all of it). */
+static void
+http_log_done(struct req *r, const char *how)
+{
+	char	path[256], origin[128];
+	double	ms;
+
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	ms = (double)(util_mono_us() - r->start_us) / 1000.0;
+	if (how != NULL) {
+		/* 499: nginx's "client closed request". */
+		log_info("%s %s %s 499 0 %.3fms origin=%s%s%s %s (its %d "
+		    "reply of %zu bytes was not delivered)", r->remote,
+		    r->method, http_log_uri(r, path, sizeof path), ms,
 		    r->origin ? log_escape(origin, sizeof origin, r->origin,
 		    strlen(r->origin)) : "-",
-		    r->note ? " diag=" : "", r->note ? r->note : "");
+		    r->note ? " diag=" : "", r->note ? r->note : "", how,
+		    r->status, r->len);
+		return;
 	}
+	log_info("%s %s %s %d %zu %.3fms origin=%s%s%s", r->remote,
+	    r->method, http_log_uri(r, path, sizeof path), r->status, r->len,
+	    ms, r->origin ? log_escape(origin, sizeof origin, r->origin,
+	    strlen(r->origin)) : "-",
+	    r->note ? " diag=" : "", r->note ? r->note : "");
+}
+
+/* evhttp wrote the whole reply. */
+static void
+http_sent_cb(struct evhttp_request *ev, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct req		*r = c->inflight;
+
+	c->inflight = NULL;
+	if (r == NULL)
+		return;
+	http_log_done(r, r->gone ? HTTP_GONE : NULL);
 	http_req_free(r);
 }
 
@@ -717,17 +840,27 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 		snprintf(r->remote, sizeof r->remote, "%s:%u",
 		    addr ? addr : "?", port);
 	}
-	if (tls) {
-		r->tls = 1;
-		tls_request_hook(ev);
-	}
+	r->tls = tls;
+	r->conn = http_conn_begin(r);
+	if (http_test_delay_us > 0 && strncmp(r->path, "/mock/", 6) == 0)
+		usleep((useconds_t)http_test_delay_us);	/* a slow query */
 	srv->nrequests++;
 	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++)
-		if (http_match(r->path, &http_routes[i])) {
-			http_routes[i].fn(r);
-			return;
-		}
-	http_not_found(r);
+		if (http_match(r->path, &http_routes[i]))
+			break;
+	/* Over --max-connections: health only, then the connection closes. */
+	if (r->conn != NULL && r->conn->reserve &&
+	    (i == nitems(http_routes) || http_routes[i].fn != http_health)) {
+		r->backstage = 1;
+		http_error(r, 503, "ServiceUnavailableError", "notimock is "
+		    "serving as many connections as --max-connections allows; "
+		    "try again");
+		return;
+	}
+	if (i < nitems(http_routes))
+		http_routes[i].fn(r);
+	else
+		http_not_found(r);
 }
 
 static void
@@ -782,8 +915,9 @@ http_fds_open(void)
 	return (n);
 }
 
-/* Raise the soft descriptor limit to the hard one, and say what it allows. */
-static void
+/* Raise the soft descriptor limit to the hard one, and say what it allows.
+ * Returns the descriptors left for connections (0: unknown). */
+static unsigned long long
 http_raise_nofile(void)
 {
 	struct rlimit		rl;
@@ -791,7 +925,7 @@ http_raise_nofile(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit(RLIMIT_NOFILE)");
-		return;
+		return (0);
 	}
 	old = (unsigned long long)rl.rlim_cur;
 	/* An infinite hard limit is not a value setrlimit takes here. */
@@ -809,6 +943,7 @@ http_raise_nofile(void)
 	log_info("connections: about %llu at once (file-descriptor limit "
 	    "%llu%s, %llu in use)", lim > open ? lim - open : 0, lim,
 	    lim != old ? ", raised to the hard limit" : "", open);
+	return (lim > open ? lim - open : 1);
 }
 
 static void
@@ -889,6 +1024,355 @@ http_accept_unwatch(void)
 		if (http_pauses[i].resume != NULL)
 			event_free(http_pauses[i].resume);
 		memset(&http_pauses[i], 0, sizeof http_pauses[i]);
+	}
+}
+
+/* --- connections: one record each, their deadline and their bounds ------ */
+
+/*
+ * Every accepted connection gets a struct http_conn, the one place that
+ * sees it open and close (evhttp's close callback, which it owns: the TLS
+ * close_notify and the long-lived replies' departure watch go through it).
+ * It holds:
+ *  - the request deadline (--head-timeout): from accept, or from the first
+ *    byte of a later request on the connection, until evhttp hands us the
+ *    whole request.  Bytes do not extend it (the idle timer, which they do
+ *    extend, let a client sending a byte a second hold a connection for
+ *    hours).  It does not run while notimock works on an answer.
+ *  - the bounds: --max-connections served at once, plus HTTP_RESERVE more
+ *    that answer health only (anything else gets 503 and the connection
+ *    closes), and --max-connections-per-client per client address.  A
+ *    connection over these is closed as it is accepted.  Both are clamped
+ *    to the descriptors the process may open, so that a flood cannot take
+ *    the last one (accept() failing locks everyone out).
+ *  - the reply handed to evhttp and not yet written (inflight), so that the
+ *    access log says what the client got.
+ *
+ * evhttp gives no hook when it accepts: the bevcb runs before the socket is
+ * set, so the record attaches from an event activated there, which runs
+ * later in the same loop iteration and before any read on the connection.
+ */
+#define HTTP_RESERVE		16	/* connections for health at the bound */
+#define HTTP_FD_MARGIN		16	/* descriptors kept for the database,
+					   logs and the CLI's own needs */
+#define HTTP_ACCEPT_BATCH	8	/* accepts before the records attach:
+					   under HTTP_FD_MARGIN, so that a
+					   flood at the bound cannot reach
+					   the descriptor limit */
+#define HTTP_CONN_BUCKETS	1024
+#define HTTP_CLIENT_BUCKETS	256
+
+LIST_HEAD(http_conn_list, http_conn);
+LIST_HEAD(http_client_list, http_client);
+
+static struct {
+	struct http_conn_list	 conns[HTTP_CONN_BUCKETS];	/* by evcon */
+	struct http_client_list	 clients[HTTP_CLIENT_BUCKETS];	/* by addr */
+	unsigned int		 n;
+	unsigned int		 pending;	/* accepted, not attached */
+	int			 held;		/* listeners off meanwhile */
+	unsigned int		 max;		/* served */
+	unsigned int		 ceiling;	/* max + reserve */
+	unsigned int		 per_client;
+	struct timeval		 deadline;
+	struct http_conn_stats	 stats;
+	int64_t			 logged_us;	/* refusals: one line a second */
+	uint64_t		 unlogged;
+} http_conns;
+
+static unsigned int
+http_conn_hash(const void *p)
+{
+	uintptr_t	v = (uintptr_t)p;
+
+	return ((unsigned int)((v >> 4) ^ (v >> 14)) % HTTP_CONN_BUCKETS);
+}
+
+static unsigned int
+http_client_hash(const char *s)
+{
+	unsigned int	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return (h % HTTP_CLIENT_BUCKETS);
+}
+
+static struct http_conn *
+http_conn_find(struct evhttp_connection *evcon)
+{
+	struct http_conn	*c;
+
+	if (evcon == NULL)
+		return (NULL);
+	LIST_FOREACH(c, &http_conns.conns[http_conn_hash(evcon)], entry)
+		if (c->evcon == evcon)
+			return (c);
+	return (NULL);
+}
+
+void
+http_conn_stats(struct http_conn_stats *st)
+{
+	*st = http_conns.stats;
+	st->open = http_conns.n;
+	st->max = http_conns.max;
+	st->per_client = http_conns.per_client;
+}
+
+/* Work out the bounds from the settings and the descriptors left. */
+static void
+http_conn_limits(struct server *srv, unsigned long long fds)
+{
+	struct settings		*s = srv->settings;
+	unsigned long long	 max = (unsigned long long)s->max_connections;
+	unsigned long long	 per = (unsigned long long)
+				    s->max_connections_per_client;
+	long long		 secs;
+	size_t			 i;
+
+	for (i = 0; i < HTTP_CONN_BUCKETS; i++)
+		LIST_INIT(&http_conns.conns[i]);
+	for (i = 0; i < HTTP_CLIENT_BUCKETS; i++)
+		LIST_INIT(&http_conns.clients[i]);
+	if (fds > 0) {
+		fds = fds > HTTP_FD_MARGIN + HTTP_RESERVE + 2 ?
+		    fds - HTTP_FD_MARGIN - HTTP_RESERVE : 2;
+		if (max > fds) {
+			log_warnx("connections: --max-connections %llu is more "
+			    "than the file-descriptor limit allows; serving "
+			    "%llu", max, fds);
+			max = fds;
+		}
+	}
+	/* No one client may hold every connection. */
+	if (per > max / 2)
+		per = max / 2 > 0 ? max / 2 : 1;
+	http_conns.max = (unsigned int)max;
+	http_conns.ceiling = (unsigned int)max + HTTP_RESERVE;
+	http_conns.per_client = (unsigned int)per;
+	secs = s->head_timeout < s->idle_timeout ? s->head_timeout :
+	    s->idle_timeout;
+	http_conns.deadline.tv_sec = (time_t)secs;
+	http_conns.deadline.tv_usec = 0;
+	log_info("connections: %u served at once, %u per client address, %d "
+	    "more for health; a request must arrive within %lld s",
+	    http_conns.max, http_conns.per_client, HTTP_RESERVE, secs);
+}
+
+/* A refusal or a cut, logged at most once a second (a flood would fill
+ * the log otherwise); the counters keep every one. */
+static void
+http_conn_log(const char *addr, const char *what)
+{
+	int64_t	now = util_mono_us();
+
+	if (http_conns.logged_us != 0 &&
+	    now - http_conns.logged_us < 1000000) {
+		http_conns.unlogged++;
+		return;
+	}
+	if (http_conns.unlogged > 0)
+		log_warnx("connections: %s: %s (and %llu more refused or cut "
+		    "in the last second)", addr, what,
+		    (unsigned long long)http_conns.unlogged);
+	else
+		log_warnx("connections: %s: %s", addr, what);
+	http_conns.logged_us = now;
+	http_conns.unlogged = 0;
+}
+
+/* Hand evhttp an error on the connection: its own teardown closes it (and
+ * calls http_conn_closecb if the record is attached). */
+static void
+http_conn_abort(struct bufferevent *bev)
+{
+	bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, 0);
+}
+
+static void
+http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	char			 msg[128];
+
+	if (c->busy)
+		return;		/* cannot happen: the timer stops first */
+	http_conns.stats.cut++;
+	snprintf(msg, sizeof msg, "no whole request within %lld s "
+	    "(--head-timeout); closed", (long long)
+	    http_conns.deadline.tv_sec);
+	http_conn_log(c->client->addr, msg);
+	http_conn_abort(c->bev);	/* frees c */
+}
+
+/* Bytes arrived: the first of a request starts its deadline. */
+static void
+http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*c = arg;
+
+	if (info->n_added > 0 && !c->busy &&
+	    !evtimer_pending(c->deadline, NULL))
+		evtimer_add(c->deadline, &http_conns.deadline);
+}
+
+static void	http_closecb(struct req *);
+
+static void
+http_conn_closecb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct req		*r;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (c->tls)
+		tls_close_notify(evcon);
+	if ((r = c->watch) != NULL) {
+		c->watch = NULL;
+		http_closecb(r);
+	}
+	if ((r = c->inflight) != NULL) {
+		/* evhttp frees the request itself, after this. */
+		c->inflight = NULL;
+		http_log_done(r, HTTP_GONE);
+		http_req_free(r);
+	}
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
+	event_free(c->deadline);
+	LIST_REMOVE(c, entry);
+	if (--c->client->n == 0) {
+		LIST_REMOVE(c->client, entry);
+		free(c->client);
+	}
+	http_conns.n--;
+	free(c);
+}
+
+static void
+http_conn_attach(evutil_socket_t unused, short what, void *arg)
+{
+	struct http_conn		*c = arg;
+	struct bufferevent		*bev = c->bev;
+	struct http_client		*cl;
+	struct http_client_list		*bucket;
+	bufferevent_event_cb		 eventcb;
+	void				*cbarg;
+	char				*got = NULL;
+	const char			*addr, *why = NULL;
+	ev_uint16_t			 port = 0;
+
+	event_free(c->attach);
+	c->attach = NULL;
+	if (--http_conns.pending == 0 && http_conns.held)
+		http_accept_hold(0);
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+	/* evhttp gave the connection up before it started (no memory). */
+	if (bufferevent_getfd(bev) == -1 || eventcb == NULL || cbarg == NULL)
+		goto drop;
+	c->evcon = cbarg;
+	evhttp_connection_get_peer(c->evcon, &got, &port);
+	addr = got != NULL ? got : "?";
+	bucket = &http_conns.clients[http_client_hash(addr)];
+	LIST_FOREACH(cl, bucket, entry)
+		if (strcmp(cl->addr, addr) == 0)
+			break;
+	if (http_conns.n >= http_conns.ceiling) {
+		http_conns.stats.refused++;
+		why = "over --max-connections and the reserve for health; "
+		    "refused";
+	} else if (cl != NULL && cl->n >= http_conns.per_client) {
+		http_conns.stats.refused_client++;
+		why = "over --max-connections-per-client; refused";
+	}
+	if (why != NULL) {
+		http_conn_log(addr, why);
+		http_conn_abort(bev);
+		goto drop;
+	}
+	if (cl == NULL) {
+		cl = xcalloc(1, sizeof *cl);
+		snprintf(cl->addr, sizeof cl->addr, "%s", addr);
+		LIST_INSERT_HEAD(bucket, cl, entry);
+	}
+	cl->n++;
+	c->client = cl;
+	http_conns.n++;
+	http_conns.stats.accepted++;
+	if (http_conns.n > http_conns.max) {
+		c->reserve = 1;
+		http_conns.stats.reserve++;
+	}
+	LIST_INSERT_HEAD(&http_conns.conns[http_conn_hash(c->evcon)], c,
+	    entry);
+	evhttp_connection_set_closecb(c->evcon, http_conn_closecb, c);
+	c->deadline = evtimer_new(c->srv->base, http_conn_deadline_cb, c);
+	evtimer_add(c->deadline, &http_conns.deadline);
+	c->incb = evbuffer_add_cb(bufferevent_get_input(bev),
+	    http_conn_input_cb, c);
+	bufferevent_decref(bev);
+	return;
+drop:
+	bufferevent_decref(bev);
+	free(c);
+}
+
+/* From the bevcbs: watch the new connection's bufferevent. */
+static struct bufferevent *
+http_conn_new(struct server *srv, struct bufferevent *bev, int tls)
+{
+	struct http_conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->bev = bev;
+	c->tls = tls;
+	/* Keeps bev whole until the record attaches, whatever evhttp does. */
+	bufferevent_incref(bev);
+	if ((c->attach = event_new(srv->base, -1, 0, http_conn_attach, c)) ==
+	    NULL) {
+		bufferevent_decref(bev);
+		free(c);
+		return (bev);
+	}
+	event_active(c->attach, EV_TIMEOUT, 0);
+	/* evconnlistener accepts until the backlog is empty, all before any
+	 * record attaches and refuses: pause it after a few. */
+	if (++http_conns.pending >= HTTP_ACCEPT_BATCH && !http_conns.held)
+		http_accept_hold(1);
+	return (bev);
+}
+
+/* A request is ours: stop its deadline. */
+static struct http_conn *
+http_conn_begin(struct req *r)
+{
+	struct http_conn	*c;
+
+	if ((c = http_conn_find(evhttp_request_get_connection(r->ev))) ==
+	    NULL)
+		return (NULL);
+	c->busy = 1;
+	evtimer_del(c->deadline);
+	return (c);
+}
+
+/* Stop accepting until the accepted connections' records attach. */
+static void
+http_accept_hold(int on)
+{
+	size_t	i;
+
+	http_conns.held = on;
+	for (i = 0; i < nitems(http_pauses); i++) {
+		if (http_pauses[i].lev == NULL ||
+		    http_pauses[i].state != HTTP_ACCEPTING)
+			continue;
+		if (on)
+			evconnlistener_disable(http_pauses[i].lev);
+		else
+			evconnlistener_enable(http_pauses[i].lev);
 	}
 }
 
@@ -975,7 +1459,16 @@ http_plain_bevcb(struct event_base *base, void *arg)
 		bufferevent_free(bev);
 		return (NULL);
 	}
-	return (bev);
+	return (http_conn_new(arg, bev, 0));
+}
+
+/* The TLS listener's: tls.c's filter, watched. */
+static struct bufferevent *
+http_tls_bevcb(struct event_base *base, void *arg)
+{
+	struct server	*srv = arg;
+
+	return (http_conn_new(srv, tls_server_bevcb(base, srv->tls), 1));
 }
 
 /* Parse "ADDR:PORT" or "[V6]:PORT". */
@@ -1042,9 +1535,9 @@ http_listen(struct server *srv, const char *spec, int tls, char **cause)
 	evhttp_set_flags(h, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(h, tls ? http_gencb_tls : http_gencb, srv);
 	if (tls)
-		evhttp_set_bevcb(h, tls_server_bevcb, srv->tls);
+		evhttp_set_bevcb(h, http_tls_bevcb, srv);
 	else
-		evhttp_set_bevcb(h, http_plain_bevcb, NULL);
+		evhttp_set_bevcb(h, http_plain_bevcb, srv);
 	if ((bound = evhttp_bind_socket_with_handle(h, addr, (ev_uint16_t)port))
 	    == NULL) {
 		xasprintf(cause, "cannot listen on %s: %s", spec,
@@ -1077,8 +1570,16 @@ int
 http_start(struct server *srv, char **cause)
 {
 	struct settings	*s = srv->settings;
+	const char	*delay, *errstr;
 
 	TAILQ_INIT(&srv->deferred);
+	if ((delay = getenv("NOTIMOCK_TEST_DELAY_MS")) != NULL) {
+		http_test_delay_us = (long)util_strtonum(delay, 0, 60000,
+		    &errstr) * 1000;
+		if (errstr == NULL && http_test_delay_us > 0)
+			log_warnx("NOTIMOCK_TEST_DELAY_MS=%s: every /mock/ "
+			    "request is slowed down (for tests only)", delay);
+	}
 	srv->commit_ev = event_new(srv->base, -1, 0, http_commit_cb, srv);
 	if (strcmp(s->listen, "off") != 0 &&
 	    (srv->http = http_listen(srv, s->listen, 0, cause)) == NULL)
@@ -1090,7 +1591,7 @@ http_start(struct server *srv, char **cause)
 		xasprintf(cause, "both --listen and --tls-listen are off");
 		return (-1);
 	}
-	http_raise_nofile();
+	http_conn_limits(srv, http_raise_nofile());
 	return (0);
 }
 
@@ -1167,20 +1668,15 @@ http_log_uri(const struct req *r, char *buf, size_t len)
  * being freed, the connection still holds the request and frees it itself.
  */
 static void
-http_closecb(struct evhttp_connection *evcon, void *arg)
+http_closecb(struct req *r)
 {
-	struct req	*r = arg;
 	void		(*cb)(struct req *, void *) = r->closecb;
 
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	r->closecb = NULL;
 	if (r->closewatch != NULL) {
 		event_free(r->closewatch);
 		r->closewatch = NULL;
 	}
-	/* Ours replaced tls_request_hook()'s callback: do its work too. */
-	if (r->tls)
-		tls_close_notify(evcon);
 	if (r->status == 0)
 		r->status = 499;	/* nginx's "client closed request" */
 	http_log_long(r, "client went away");
@@ -1191,16 +1687,10 @@ http_closecb(struct evhttp_connection *evcon, void *arg)
 	http_req_free(r);
 }
 
-/*
- * Stop watching for the client's departure before the reply goes out.  On
- * the TLS listener our callback replaced the one tls_request_hook() set
- * (it sends close_notify), so put that one back.
- */
+/* Stop watching for the client's departure before the reply goes out. */
 static void
 http_close_cancel(struct req *r)
 {
-	struct evhttp_connection	*evcon;
-
 	if (r->closecb == NULL)
 		return;
 	r->closecb = NULL;
@@ -1209,11 +1699,8 @@ http_close_cancel(struct req *r)
 		event_free(r->closewatch);
 		r->closewatch = NULL;
 	}
-	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
-		return;
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	if (r->tls)
-		tls_request_hook(r->ev);
+	if (r->conn != NULL && r->conn->watch == r)
+		r->conn->watch = NULL;
 }
 
 /*
@@ -1253,11 +1740,13 @@ http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 	struct evhttp_connection	*evcon;
 	evutil_socket_t			 fd;
 
-	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
+	/* The record watches the close (http_conn_closecb). */
+	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	    r->conn == NULL)
 		return;
 	r->closecb = cb;
 	r->closearg = arg;
-	evhttp_connection_set_closecb(evcon, http_closecb, r);
+	r->conn->watch = r;
 	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd != -1) {
 		r->closewatch = event_new(r->srv->base, fd, EV_READ |
@@ -1309,6 +1798,8 @@ void
 http_stream_end(struct req *r)
 {
 	http_close_cancel(r);
+	if (r->conn != NULL)
+		r->conn->busy = 0;
 	http_writing = 1;
 	evhttp_send_reply_end(r->ev);
 	http_writing = 0;

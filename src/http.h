@@ -23,6 +23,7 @@ struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_request;
+struct http_conn;
 struct json;
 struct settings;
 struct tls_server;
@@ -79,13 +80,29 @@ struct req {
 						   not uri (Backstage's is relative
 						   to the plugin mount) */
 	char			*note;		/* diagnosis codes for the log line */
+	size_t			 len;		/* of the reply body, for the log */
+	int			 gone;		/* the client left first */
 	TAILQ_ENTRY(req)	 entry;
 	/* Long-lived replies (http_on_close, http_stream_*). */
 	void			(*closecb)(struct req *, void *);
 	void			*closearg;
 	struct event		*closewatch;	/* peeks for the client's EOF */
 	int			 streaming;
+	struct http_conn	*conn;		/* its connection (http.c) */
 };
+
+/* The connections' counters (for status pages and metrics). */
+struct http_conn_stats {
+	unsigned int		 open;		/* now */
+	unsigned int		 max;		/* --max-connections, clamped */
+	unsigned int		 per_client;	/* its per-client bound */
+	unsigned long long	 accepted;
+	unsigned long long	 reserve;	/* over max: health only */
+	unsigned long long	 refused;	/* over max and the reserve */
+	unsigned long long	 refused_client; /* over the per-client bound */
+	unsigned long long	 cut;		/* request deadline passed */
+};
+void		 http_conn_stats(struct http_conn_stats *);
 
 /* Set up the listeners from settings.  Returns -1 and *cause. */
 int		 http_start(struct server *, char **cause);

@@ -65,7 +65,9 @@ notimock_tls_options(const struct settings *s, struct tls_server_options *o,
 	o->sans = (const char **)xcalloc(s->tls_sans.n + 1, sizeof *o->sans);
 	if (s->tls_sans.n > 0)
 		memcpy(o->sans, s->tls_sans.v, s->tls_sans.n * sizeof *o->sans);
-	o->handshake_timeout = (int)s->idle_timeout;
+	/* Part of the request's own deadline (http.c), never longer. */
+	o->handshake_timeout = (int)(s->head_timeout < s->idle_timeout ?
+	    s->head_timeout : s->idle_timeout);
 }
 
 /* Load everything the server needs; exits with a message on failure. */

@@ -84,6 +84,16 @@ static const struct setting settings_table[] = {
 	  OFF(max_headers), "limit on the request line and headers" },
 	{ "idle-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "30s",
 	  OFF(idle_timeout), "close connections idle (or stalled) this long" },
+	{ "head-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "10s",
+	  OFF(head_timeout), "a request (TLS handshake, request line, headers "
+	  "and body) must arrive within this time of its first byte; bytes do "
+	  "not extend it (at most --idle-timeout)" },
+	{ "max-connections", 0, SET_NUM, "N", 1, 1000000, NULL, "1024",
+	  OFF(max_connections), "connections served at once (fewer if the "
+	  "file-descriptor limit allows fewer); a few more answer only health" },
+	{ "max-connections-per-client", 0, SET_NUM, "N", 1, 1000000, NULL,
+	  "256", OFF(max_connections_per_client), "connections one client "
+	  "address may hold (at most half of --max-connections)" },
 	{ "log-format", 0, SET_ENUM, "FORMAT", 0, 0, "text|json", "text",
 	  OFF(log_format), "log line format" },
 	{ "verbose", 'v', SET_COUNT, NULL, 0, 0, NULL, NULL, OFF(verbose),

@@ -41,6 +41,9 @@ struct settings {
 	long long	 max_body;	/* transport cap on request bodies */
 	long long	 max_headers;	/* cap on the request line + headers */
 	long long	 idle_timeout;	/* seconds */
+	long long	 head_timeout;	/* seconds, for a whole request */
+	long long	 max_connections;
+	long long	 max_connections_per_client;
 };
 
 /* Parse argv (after the command word, if any) and the environment, load

@@ -1833,12 +1833,6 @@ tls_server_bevcb(struct event_base *base, void *arg)
 	return (c->tc_filter);
 }
 
-static void
-tls_closecb(struct evhttp_connection *evcon, void *arg)
-{
-	tls_close_notify(evcon);
-}
-
 void
 tls_close_notify(struct evhttp_connection *evcon)
 {
@@ -1853,17 +1847,6 @@ tls_close_notify(struct evhttp_connection *evcon)
 		return;
 	c->tc_flags |= TLS_NOTIFIED;
 	mbedtls_ssl_close_notify(&c->tc_ssl);
-}
-
-void
-tls_request_hook(struct evhttp_request *req)
-{
-	struct evhttp_connection	*evcon;
-
-	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    tls_conn_of(evhttp_connection_get_bufferevent(evcon)) == NULL)
-		return;
-	evhttp_connection_set_closecb(evcon, tls_closecb, NULL);
 }
 
 const char *

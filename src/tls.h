@@ -35,12 +35,9 @@ void			 tls_server_free(struct tls_server *);
 /* The evhttp_set_bevcb() callback; arg is the struct tls_server.  Never
  * returns NULL (that would make evhttp serve cleartext on the TLS port). */
 struct bufferevent	*tls_server_bevcb(struct event_base *, void *arg);
-/* Call from every request handler on the TLS listener (cheap): arranges for
- * close_notify when evhttp closes the connection. */
-void			 tls_request_hook(struct evhttp_request *);
-/* What tls_request_hook()'s close callback does: send close_notify if evcon
- * is a TLS connection.  For code that installs its own close callback
- * (evhttp keeps only one), call this from it instead. */
+/* Send close_notify if evcon is a TLS connection whose handshake finished:
+ * call it from the connection's close callback (http.c's owns it), since
+ * evhttp closes without one. */
 void			 tls_close_notify(struct evhttp_connection *);
 /* The CA certificate (PEM) that clients should trust: the generated CA, or
  * with --tls-cert the last certificate of that chain file.  Borrowed. */

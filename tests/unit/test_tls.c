@@ -126,6 +126,13 @@ log_reset(struct env *e)
 		perror("log_reset");
 }
 
+/* What http.c's connection close callback does for TLS. */
+static void
+closecb(struct evhttp_connection *evcon, void *arg)
+{
+	tls_close_notify(evcon);
+}
+
 static void
 handler(struct evhttp_request *req, void *arg)
 {
@@ -134,7 +141,8 @@ handler(struct evhttp_request *req, void *arg)
 	unsigned char	*p;
 	size_t		 n, i;
 
-	tls_request_hook(req);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    closecb, NULL);
 	out = evbuffer_new();
 	if (strstr(uri, "close=1") != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(req),

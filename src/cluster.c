@@ -701,7 +701,7 @@ argo_read_file(const char *path)
 {
 	FILE	*f;
 	char	*buf;
-	size_t	 n;
+	size_t	 n, i, j;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		fprintf(stderr, "notimock argocd-config: --cacert %s: %s\n",
@@ -711,7 +711,11 @@ argo_read_file(const char *path)
 	buf = xmalloc(65536 + 1);
 	n = fread(buf, 1, 65536, f);
 	fclose(f);
-	buf[n] = '\0';
+	/* CRLF (a PEM saved on Windows): a CR would end a YAML line. */
+	for (i = j = 0; i < n; i++)
+		if (buf[i] != '\r')
+			buf[j++] = buf[i];
+	buf[j] = '\0';
 	return (buf);
 }
 

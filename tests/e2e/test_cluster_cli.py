@@ -690,6 +690,14 @@ def test_argocd_config_variants_say_the_same(tmp_path):
     assert n["triggers"] == spec["triggers"]
     assert v["configs"]["tls"]["certificates"] == docs[2]["data"]
 
+    # A CA saved with CRLF line ends gives the same YAML.
+    crlf = tmp_path / "crlf.pem"
+    with open(crt) as f:
+        crlf.write_bytes(f.read().replace("\n", "\r\n").encode())
+    r2 = run(["argocd-config", "--token", DEMO_TOKEN, "--cacert", str(crlf)])
+    assert r2.returncode == 0, r2.stderr
+    assert list(yaml.safe_load_all(r2.stdout))[2] == docs[2]
+
     # Flags reach the output.
     r = run(args + ["--url", "https://notimock.tests.svc:8443/api/notifications",
                     "--argocd-url", "https://argocd.tests.example",

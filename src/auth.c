@@ -398,8 +398,8 @@ auth_new(const struct settings *s, const struct config *cfg, char **cause)
 			goto fail;
 		}
 		*sep = '\0';
-		rc = auth_add(a, PRINCIPAL_USER, copy, sep + 1, "--user-token",
-		    cause);
+		rc = auth_add(a, PRINCIPAL_USER, copy, sep + 1,
+		    settings_source("user-token"), cause);
 		free(copy);
 		if (rc == -1)
 			goto fail;
@@ -411,8 +411,8 @@ auth_new(const struct settings *s, const struct config *cfg, char **cause)
 		if ((sep = strchr(copy, ':')) != NULL)
 			*sep++ = '\0';
 		rc = auth_add(a, PRINCIPAL_SERVICE, copy,
-		    sep != NULL ? sep : "argocd-notifications", "--token",
-		    cause);
+		    sep != NULL ? sep : "argocd-notifications",
+		    settings_source("token"), cause);
 		free(copy);
 		if (rc == -1)
 			goto fail;

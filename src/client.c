@@ -968,6 +968,7 @@ client_reset(int argc, char **argv)
 	char		*query = NULL, *body = NULL, err[JSON_ERRLEN];
 	size_t		 len = 0;
 	int		 status, rv = EXIT_ERROR;
+	double		 deleted, notifs;
 
 	if (client_setup(&c, C_RESET, argc, argv) == -1)
 		goto out;
@@ -987,11 +988,14 @@ client_reset(int argc, char **argv)
 	rv = EXIT_OK;
 	if (c.json)
 		printf("%s\n", body);
-	else
-		printf("deleted %.0f deliveries and %.0f notifications; cursor "
-		    "%.0f\n", json_number(json_get(o, "deleted")),
-		    json_number(json_get(o, "notificationsDeleted")),
+	else {
+		deleted = json_number(json_get(o, "deleted"));
+		notifs = json_number(json_get(o, "notificationsDeleted"));
+		printf("deleted %.0f deliver%s and %.0f notification%s; "
+		    "cursor %.0f\n", deleted, deleted == 1 ? "y" : "ies",
+		    notifs, notifs == 1 ? "" : "s",
 		    json_number(json_get(o, "cursor")));
+	}
 
 out:
 	fflush(stdout);

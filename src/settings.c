@@ -268,6 +268,41 @@ settings_set(struct settings *s, size_t idx, const char *val, enum layer layer,
 	return (0);
 }
 
+/* Backstage's backend.listen (":7007", {port, host}) as --listen, below
+ * the notimock: section, the environment and the flag.  Without a host
+ * notimock keeps its loopback default: Backstage's "all interfaces" is
+ * not what a test tool should open by surprise. */
+static int
+settings_backend_listen(struct settings *s, const struct config *cfg,
+    char **cause)
+{
+	struct config_node	*v;
+	const char		*port = NULL, *host = NULL, *text;
+	char			 spec[300];
+	size_t			 k;
+
+	if ((v = config_get(cfg, "backend.listen")) == NULL)
+		return (0);
+	if ((text = config_scalar(v)) != NULL) {
+		/* "host:port" or ":port" */
+		snprintf(spec, sizeof spec, "%s%s", *text == ':' ?
+		    "127.0.0.1" : "", text);
+	} else {
+		port = config_scalar(config_child(v, "port"));
+		host = config_scalar(config_child(v, "host"));
+		if (port == NULL)
+			return (0);
+		snprintf(spec, sizeof spec, strchr(host != NULL ? host : "",
+		    ':') != NULL ? "[%s]:%s" : "%s:%s", host != NULL &&
+		    *host != '\0' ? host : "127.0.0.1", port);
+	}
+	for (k = 0; k < NSETTINGS; k++)
+		if (strcmp(settings_table[k].name, "listen") == 0)
+			return (settings_set(s, k, spec, L_BACKSTAGE,
+			    config_where(v), cause));
+	return (0);
+}
+
 /* Apply the `notimock:` section of the merged config. */
 static int
 settings_from_yaml(struct settings *s, const struct config *cfg, char **cause)
@@ -285,6 +320,8 @@ settings_from_yaml(struct settings *s, const struct config *cfg, char **cause)
 			    cause) == -1)
 				return (-1);
 	}
+	if (settings_backend_listen(s, cfg, cause) == -1)
+		return (-1);
 	if ((sec = config_get(cfg, "notimock")) == NULL)
 		return (0);
 	if (config_type(sec) != CONFIG_MAP) {
@@ -465,6 +502,42 @@ fail:
 	free(given);
 	config_free(cfg);
 	return (NULL);
+}
+
+/* Which layer gave a setting its value, in the words a user would look
+ * for: "--token", "NOTIMOCK_TOKEN", "notimock.token in the config", or
+ * "the default".  The string lives as long as the program. */
+const char *
+settings_source(const char *name)
+{
+	static char	 env[NSETTINGS][48], yaml[NSETTINGS][64];
+	size_t		 i, j;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings_table[i].name, name) == 0)
+			break;
+	if (i == NSETTINGS)
+		return ("?");
+	switch (settings_layer[i]) {
+	case L_FLAG:
+		/* The flag is the setting's name with two dashes. */
+		snprintf(yaml[i], sizeof yaml[i], "--%s", name);
+		return (yaml[i]);
+	case L_ENV:
+		snprintf(env[i], sizeof env[i], "NOTIMOCK_%s", name);
+		for (j = 0; env[i][j] != '\0'; j++)
+			env[i][j] = env[i][j] == '-' ? '_' :
+			    (char)toupper((unsigned char)env[i][j]);
+		return (env[i]);
+	case L_YAML:
+		snprintf(yaml[i], sizeof yaml[i], "notimock.%s in the config",
+		    name);
+		return (yaml[i]);
+	case L_BACKSTAGE:
+		return ("the Backstage config");
+	default:
+		return ("the default");
+	}
 }
 
 void

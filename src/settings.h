@@ -54,6 +54,8 @@ struct settings {
 struct config	*settings_load(struct settings *s, int argc, char **argv,
 		    char **cause);
 void		 settings_free(struct settings *);
+/* Where a setting's value came from ("--token", "NOTIMOCK_TOKEN", ...). */
+const char	*settings_source(const char *name);
 void		 settings_usage(void) __attribute__((noreturn));
 
 #endif

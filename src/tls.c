@@ -643,6 +643,22 @@ tls_exists(const char *dir, const char *name)
 	return (r);
 }
 
+/* Can path be read?  mbedTLS says only "PK - Read/write of file failed"
+ * for a missing file: say which file, and why, in the system's words. */
+static int
+tls_readable(const char *path, const char *what, char **cause)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		xasprintf(cause, "cannot read %s %s: %s", what, path,
+		    strerror(errno));
+		return (-1);
+	}
+	fclose(f);
+	return (0);
+}
+
 /* Load a certificate chain and its private key from PEM files. */
 static int
 tls_load_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key,
@@ -650,6 +666,9 @@ tls_load_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key,
 {
 	int	r;
 
+	if (tls_readable(crtpath, "the certificate", cause) == -1 ||
+	    tls_readable(keypath, "the private key", cause) == -1)
+		return (-1);
 	if ((r = mbedtls_x509_crt_parse_file(crt, crtpath)) != 0) {
 		if (r > 0)
 			xasprintf(cause, "%s: %d certificates do not parse",
@@ -663,7 +682,8 @@ tls_load_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key,
 		return (-1);
 	}
 	if ((r = mbedtls_pk_check_pair(&crt->pk, key)) != 0) {
-		tls_cause(cause, r, "%s does not match %s", keypath, crtpath);
+		tls_cause(cause, r, "the private key %s does not match the "
+		    "certificate %s", keypath, crtpath);
 		return (-1);
 	}
 	return (0);
@@ -822,8 +842,8 @@ tls_load_given(struct tls_cfg *cf, const struct tls_server_options *o,
 	mbedtls_x509_crt	*last;
 
 	if (o->key_file == NULL) {
-		xasprintf(cause, "%s: no private key given with it",
-		    o->cert_file);
+		xasprintf(cause, "--tls-cert %s needs --tls-key (its private "
+		    "key) as well", o->cert_file);
 		return (-1);
 	}
 	if (tls_load_pair(&cf->cf_chain, &cf->cf_key, o->cert_file,
@@ -1776,6 +1796,11 @@ tls_server_new(struct event_base *base, const struct tls_server_options *o,
 	    o->ca_key_file != NULL)) {
 		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
 		    "other: serve a certificate, or have one issued from a CA");
+		goto fail;
+	}
+	if (o->cert_file == NULL && o->key_file != NULL) {
+		xasprintf(cause, "--tls-key %s needs --tls-cert (the "
+		    "certificate it belongs to) as well", o->key_file);
 		goto fail;
 	}
 	if (o->cert_file != NULL) {

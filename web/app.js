@@ -235,8 +235,9 @@ async function copyText(text) {
 
 /*
  * What Argo CD's templates and Backstage's own UI use: paragraphs (blank
- * lines), line breaks, **bold**, *italic* / _italic_, `code`, [text](url)
- * and bare http(s) URLs.  Links to anything but http(s) stay text.
+ * lines), line breaks, "- " and "1. " lists, **bold**, *italic* / _italic_,
+ * `code`, [text](url) and bare http(s) URLs.  Links to anything but
+ * http(s) stay text.
  */
 function markdown(text) {
 	const frag = document.createDocumentFragment();
@@ -250,11 +251,53 @@ function markdown(text) {
 		const t = para.replace(/^\n+|\n+$/g, '');
 		if (t.trim() === '')
 			continue;
-		const p = document.createElement('p');
-		mdInline(t, p, 0, true);
-		frag.append(p);
+		mdBlock(t, frag);
 	}
 	return frag;
+}
+
+const MD_ITEM = /^[ \t]{0,3}(?:([-*+])|(\d{1,9})[.)])[ \t]+(.*)$/;
+
+/*
+ * One paragraph: runs of "- item" / "* item" / "1. item" lines become a
+ * list (a line indented under an item continues it), the lines between
+ * them a paragraph with line breaks.
+ */
+function mdBlock(t, frag) {
+	let text = [], list = null, kind = null;
+	const endText = () => {
+		if (text.length) {
+			const p = document.createElement('p');
+			mdInline(text.join('\n'), p, 0, true);
+			frag.append(p);
+			text = [];
+		}
+	};
+	for (const line of t.split('\n')) {
+		const m = MD_ITEM.exec(line);
+		const k = m ? (m[1] ? 'ul' : 'ol') : null;
+		if (m) {
+			endText();
+			if (!list || kind !== k) {
+				list = document.createElement(k);
+				kind = k;
+				if (k === 'ol' && m[2] !== '1')
+					list.start = Number(m[2]);
+				frag.append(list);
+			}
+			const li = document.createElement('li');
+			mdInline(m[3], li, 0, true);
+			list.append(li);
+		} else if (list && /^[ \t]+\S/.test(line)) {
+			const li = list.lastChild;
+			li.append(document.createElement('br'));
+			mdInline(line.trim(), li, 0, true);
+		} else {
+			list = null;
+			text.push(line);
+		}
+	}
+	endText();
 }
 
 const MD_ESCAPABLE = '\\`*_[]()#+-.!~>{}|';
@@ -978,14 +1021,19 @@ function render() {
 	renderDetail();
 }
 
+/* Two numbers beside a group: the deliveries not opened yet (a badge,
+ * only when there is any) and every delivery in it.  Both say so
+ * in a tooltip and to screen readers, and the sidebar has a legend. */
 function countsEl(e) {
 	const total = e ? e.total : 0, unread = e ? e.unread : 0;
+	const tu = plural(unread, 'unread delivery', 'unread deliveries') +
+	    ' (not opened yet)';
+	const tt = plural(total, 'delivery', 'deliveries') + ' in all';
 	return h('span', { class: 'counts' },
-	    unread > 0 ? h('span', { class: 'unread-count',
-	    title: plural(unread, 'unread delivery', 'unread deliveries') },
-	    String(unread)) : null,
-	    h('span', { class: 'total-count', title: plural(total,
-	    'delivery', 'deliveries') }, String(total)));
+	    unread > 0 ? h('span', { class: 'unread-count', title: tu,
+	    'aria-label': tu }, String(unread)) : null,
+	    h('span', { class: 'total-count', title: tt, 'aria-label': tt },
+	    String(total)));
 }
 
 function groupLink(id, label, e, extra, cls) {

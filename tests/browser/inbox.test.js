@@ -725,3 +725,45 @@ test('with --admin-token the page asks for the token', T, async () => {
 	assert.deepEqual(w.dialogs, []);
 	await page.close();
 });
+
+test('Markdown lists render as lists; the counts say what they count', T,
+    async () => {
+	const own = await startServer();
+	assert.equal(await send(own, entityMsg('component:default/lists',
+	    'sync failed', { description: 'Failed resources:\n' +
+	    '- deployment/api: **CrashLoopBackOff**\n- job/migrate\n\n' +
+	    'Steps:\n1. fix the image\n2. sync again' })), 200);
+	const { page, w } = await open(own.base + '/');
+	const grp = '#sidebar a[data-group="e:component:default/lists"]';
+	await page.waitForSelector(grp + ' .unread-count');
+
+	/* Each count has a tooltip and an accessible name; the sidebar says
+	 * which is which. */
+	const counts = await page.$eval(grp, (a) =>
+	    [...a.querySelectorAll('.counts > span')].map((s) =>
+	    [s.className, s.title, s.getAttribute('aria-label')]));
+	assert.deepEqual(counts, [
+		['unread-count', '1 unread delivery (not opened yet)',
+		    '1 unread delivery (not opened yet)'],
+		['total-count', '1 delivery in all', '1 delivery in all']]);
+	assert.match(await page.textContent('#counts-legend'),
+	    /unread\s+all deliveries/);
+
+	await page.click('#list li.row');
+	await page.waitForSelector('.detail-desc ul li');
+	const desc = await page.$eval('.detail-desc', (d) => ({
+		ul: [...d.querySelectorAll('ul > li')].map((li) =>
+		    li.textContent),
+		ol: [...d.querySelectorAll('ol > li')].map((li) =>
+		    li.textContent),
+		bold: d.querySelector('ul strong').textContent,
+		text: d.textContent,
+	}));
+	assert.deepEqual(desc.ul, ['deployment/api: CrashLoopBackOff',
+	    'job/migrate']);
+	assert.deepEqual(desc.ol, ['fix the image', 'sync again']);
+	assert.equal(desc.bold, 'CrashLoopBackOff');
+	assert.doesNotMatch(desc.text, /- job/);
+	assertClean(w);
+	await page.close();
+});

@@ -6,11 +6,13 @@ through the real binary and failed before its fix.
 import json
 import os
 import re
+import socket
 import subprocess
 
 import pytest
 
-from conftest import NOTIFS, TOKEN, dumps, notimock_bin, server_env
+from conftest import (NOTIFS, TOKEN, dumps, notimock_bin, run_expect_exit,
+                      server_env)
 from mock_helpers import cli, cursor, get_json, ref, send, topic
 
 
@@ -110,3 +112,52 @@ def test_wait_reached_fails_on_a_send_to_nobody(server):
     p = cli(server, "wait", "--since", str(since), "--entity", e,
             "--reached", "--clean", "--timeout", "0")
     assert p.returncode == 1
+
+
+# --- 12. smaller things ----------------------------------------------------
+
+def test_token_source_is_named(own_server):
+    srv = own_server(token=None, client_token=TOKEN,
+                     env={"NOTIMOCK_TOKEN": TOKEN})
+    assert re.search(r"accepting service token \S+ \(from NOTIMOCK_TOKEN\)",
+                     srv.log()), srv.log()
+    assert "(from --token)" not in srv.log()
+
+
+def test_reset_plurals(own_server):
+    srv = own_server()
+    send(srv, entity="user:default/alice", topic="a")
+    p = cli(srv, "reset", "--topic", "a")
+    assert p.stdout == "deleted 1 delivery and 1 notification; cursor 1\n"
+
+
+def test_missing_tls_cert_names_the_file():
+    missing = "/nonexistent/notimock-cert.pem"
+    rc, err = run_expect_exit(["--tls-listen", "127.0.0.1:0", "--tls-cert",
+                               missing, "--tls-key", missing + ".key"],
+                              token=TOKEN)
+    assert rc != 0
+    assert ("cannot read the certificate %s: No such file or directory" %
+            missing) in err, err
+    assert "PK - " not in err
+
+
+def test_backend_listen_port_is_honoured(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "app-config.yaml"
+    cfg.write_text("backend:\n  listen:\n    port: %d\n" % port)
+    argv = [notimock_bin(), "-f", str(cfg), "--db", ":memory:",
+            "--tls-listen", "off", "--token", TOKEN]
+    p = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, env=server_env(),
+                         text=True)
+    try:
+        for line in p.stderr:
+            if "listening on" in line:
+                break
+        assert "listening on http://127.0.0.1:%d" % port in line
+    finally:
+        p.terminate()
+        p.wait(10)

@@ -194,7 +194,7 @@ def test_reset(own_server):
     send(srv, entity="user:default/bob", topic="b")
     p = cli(srv, "reset", "--topic", "a", "--keep-notifications")
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "deleted 1 deliveries and 0 notifications; cursor 2\n"
+    assert p.stdout == "deleted 1 delivery and 0 notifications; cursor 2\n"
     p = cli(srv, "reset", "--json")
     assert json.loads(p.stdout) == {"deleted": 1, "notificationsDeleted": 1,
                                     "cursor": 2}

@@ -856,20 +856,6 @@ tls_load_given(struct tls_cfg *cf, const struct tls_server_options *o,
 	return (0);
 }
 
-/* mbedTLS says only "Read/write of file failed": name the file and errno. */
-static int
-tls_readable(const char *path, const char *what, char **cause)
-{
-	FILE	*f;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		xasprintf(cause, "%s %s: %s", what, path, strerror(errno));
-		return (-1);
-	}
-	fclose(f);
-	return (0);
-}
-
 static int
 tls_self_signed(const mbedtls_x509_crt *crt)
 {
@@ -905,8 +891,8 @@ tls_issue_from_ca(struct tls_cfg *cf, const struct tls_server_options *o,
 		    "--tls-ca-cert" : "--tls-ca-key");
 		goto out;
 	}
-	if (tls_readable(o->ca_cert_file, "CA certificate", cause) == -1 ||
-	    tls_readable(o->ca_key_file, "CA key", cause) == -1)
+	if (tls_readable(o->ca_cert_file, "the CA certificate", cause) == -1 ||
+	    tls_readable(o->ca_key_file, "the CA key", cause) == -1)
 		goto out;
 	if ((r = mbedtls_x509_crt_parse_file(&ca, o->ca_cert_file)) != 0) {
 		if (r > 0)

@@ -446,14 +446,36 @@ raw_connect(struct env *e)
  * what the server sends until it closes or ms pass.  Returns 1 when the
  * server closed, 0 when not, -1 on a local error.
  */
+/*
+ * Run the loop until the server has closed n more connections than
+ * before (tls_stats), however long the machine takes to get there:
+ * a fixed pause raced the server's accept and read under make -j4.  The
+ * bound only turns a hang into a failure.
+ */
+static void
+run_until_closed(struct env *e, const struct tls_stats *before, uint64_t n)
+{
+	struct tls_stats	now;
+	int			i;
+
+	for (i = 0; i < 30000; i++) {		/* 10 ms slices, 5 min */
+		tls_stats(&now);
+		if (now.closed - before->closed >= n)
+			return;
+		run(e, NULL, 10);
+	}
+}
+
 static int
 raw_exchange(struct env *e, const void *data, size_t len, int hangup,
     struct evbuffer *got, int ms)
 {
-	struct raw	 r;
-	struct event	*ev;
-	int		 fd;
+	struct raw		 r;
+	struct event		*ev;
+	struct tls_stats	 s0;
+	int			 fd;
 
+	tls_stats(&s0);
 	if ((fd = raw_connect(e)) == -1)
 		return (-1);
 	if (len > 0 && write(fd, data, len) != (ssize_t)len) {
@@ -462,7 +484,7 @@ raw_exchange(struct env *e, const void *data, size_t len, int hangup,
 	}
 	if (hangup) {
 		close(fd);
-		run(e, NULL, 100);
+		run_until_closed(e, &s0, 1);
 		return (1);
 	}
 	memset(&r, 0, sizeof r);
@@ -471,10 +493,12 @@ raw_exchange(struct env *e, const void *data, size_t len, int hangup,
 	evutil_make_socket_nonblocking(fd);
 	ev = event_new(e->base, fd, EV_READ | EV_PERSIST, raw_readcb, &r);
 	event_add(ev, NULL);
-	run(e, NULL, ms);
+	/* raw_readcb breaks the loop when the server closes; ms is only the
+	 * least we wait for that (a loaded machine may take longer). */
+	run(e, NULL, ms > 60000 ? ms : 60000);
 	event_free(ev);
 	close(fd);
-	run(e, NULL, 50);
+	run_until_closed(e, &s0, 1);
 	return (r.closed);
 }
 

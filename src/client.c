@@ -8,6 +8,9 @@
  * validates the filters, so its 400 messages reach the user unchanged.
  * Text from the server is escaped before it reaches the terminal.
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -15,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/util.h>
 
 #include "client.h"
 #include "config.h"
@@ -343,6 +348,80 @@ client_parse_url(struct client *c)
 }
 
 /*
+ * Why no answer came, and what to do, in one line: which URL, and whether
+ * the connection was refused, timed out, or the TLS failed.  evhttp
+ * reports all of those alike, so a failed plain connect is tried once
+ * more by hand to get the system's reason.
+ */
+static void
+client_explain(struct client *c, struct tls_client *tc, int error,
+    int64_t timeout_ms)
+{
+	struct evutil_addrinfo	 hints, *ai = NULL;
+	const char		*why = "";
+	char			 port[16];
+	enum tls_client_failure	 tf = TLS_CLIENT_OK;
+	int			 fd, err, rc;
+
+	if (tc != NULL)
+		tf = tls_client_error(tc, &why);
+	if (tf == TLS_CLIENT_UNTRUSTED) {
+		client_warnx(c, "cannot talk to %s: the server's certificate "
+		    "is not trusted (%s).  Pass notimock's CA with --cacert "
+		    "FILE (`notimock ca --url http://HOST:7007 > ca.pem`, or "
+		    "http://HOST:7007/mock/ca.pem)", c->url, why);
+		return;
+	}
+	if (tf == TLS_CLIENT_NOT_TLS) {
+		client_warnx(c, "cannot talk to %s: the server does not speak "
+		    "TLS on port %d (%s).  Is it a plain HTTP port?  Then use "
+		    "http://", c->url, c->port, why);
+		return;
+	}
+	if (error == EVREQ_HTTP_TIMEOUT) {
+		client_warnx(c, "%s did not answer within %lld ms", c->url,
+		    (long long)timeout_ms);
+		return;
+	}
+	/* Connect by hand: was it the name, the port, or the peer? */
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof port, "%d", c->port);
+	if ((rc = evutil_getaddrinfo(c->host, port, &hints, &ai)) != 0) {
+		client_warnx(c, "cannot talk to %s: cannot resolve %s (%s)",
+		    c->url, c->host, evutil_gai_strerror(rc));
+		return;
+	}
+	err = 0;
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1)
+		err = errno;
+	if (fd != -1)
+		close(fd);
+	evutil_freeaddrinfo(ai);
+	if (err == ECONNREFUSED)
+		client_warnx(c, "cannot talk to %s: connection refused: nothing "
+		    "listens on %s port %d.  Is notimock running, on that "
+		    "port?  Point --url or NOTIMOCK_URL at it", c->url,
+		    c->host, c->port);
+	else if (err == ETIMEDOUT)
+		client_warnx(c, "cannot talk to %s: connecting timed out (a "
+		    "wrong address, or a firewall dropping the packets)",
+		    c->url);
+	else if (err != 0)
+		client_warnx(c, "cannot talk to %s: connecting failed: %s",
+		    c->url, strerror(err));
+	else if (tf != TLS_CLIENT_OK)
+		client_warnx(c, "cannot talk to %s: TLS failed: %s", c->url,
+		    why);
+	else
+		client_warnx(c, "cannot talk to %s: the connection closed "
+		    "without an answer%s", c->url, c->https ? "" : ".  If "
+		    "this is notimock's TLS port, use https:// (and --cacert)");
+}
+
+/*
  * One request.  Returns the HTTP status with the body in *body (caller
  * frees, NUL-terminated), or -1 after printing why there is none.
  */
@@ -420,12 +499,7 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 	event_base_dispatch(rep.base);
 
 	if (rep.status == 0) {
-		if (rep.error == EVREQ_HTTP_TIMEOUT)
-			client_warnx(c, "%s did not answer within %lld ms",
-			    c->url, (long long)timeout_ms);
-		else
-			client_warnx(c, "cannot talk to %s: the connection "
-			    "failed or closed without an answer", c->url);
+		client_explain(c, tc, rep.error, timeout_ms);
 		goto out;
 	}
 	len = evbuffer_get_length(rep.body);

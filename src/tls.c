@@ -89,6 +89,10 @@ struct tls_cfg {
 	mbedtls_pk_context	 cf_key;
 	int			 cf_client;
 	unsigned int		 cf_refs;
+	/* Client side: why the last connection failed, for the CLI to
+	 * explain (a command prints no server-style log lines). */
+	enum tls_client_failure	 cf_fail;
+	char			 cf_why[512];
 };
 
 struct tls_server {
@@ -1143,7 +1147,15 @@ tls_conn_fail(struct tls_conn *c, short what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-	log_warnx("tls: %s: %s", tls_conn_peer(c, peer, sizeof peer), reason);
+	if (c->tc_cfg->cf_client) {
+		/* The command says it in its own words (tls_client_error). */
+		snprintf(c->tc_cfg->cf_why, sizeof c->tc_cfg->cf_why, "%s",
+		    reason);
+		if (c->tc_cfg->cf_fail == TLS_CLIENT_OK)
+			c->tc_cfg->cf_fail = TLS_CLIENT_FAILED;
+	} else
+		log_warnx("tls: %s: %s", tls_conn_peer(c, peer, sizeof peer),
+		    reason);
 	c->tc_flags |= TLS_LOGGED;
 	tls_conn_count_failure(c);
 	tls_conn_report(c, what);
@@ -1198,14 +1210,23 @@ tls_conn_fail_ssl(struct tls_conn *c, short what, const char *doing, int r)
 		    tls_alert_name(alert));
 	} else if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED &&
 	    (flags = mbedtls_ssl_get_verify_result(&c->tc_ssl)) != 0) {
+		if (c->tc_cfg->cf_client)
+			c->tc_cfg->cf_fail = TLS_CLIENT_UNTRUSTED;
 		mbedtls_x509_crt_verify_info(msg, sizeof msg, "", flags);
 		for (i = 0; msg[i] != '\0'; i++)
 			if (msg[i] == '\n')
 				msg[i] = msg[i + 1] == '\0' ? '\0' : ';';
 		snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
 		    " (certificate verification failed)");
-	} else
+	} else {
+		/* A plain-HTTP server answers our ClientHello with text:
+		 * no TLS record header parses. */
+		if (c->tc_cfg->cf_client && (r == MBEDTLS_ERR_SSL_INVALID_RECORD
+		    || r == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION ||
+		    r == MBEDTLS_ERR_SSL_INVALID_MAC))
+			c->tc_cfg->cf_fail = TLS_CLIENT_NOT_TLS;
 		mbedtls_strerror(r, msg, sizeof msg);
+	}
 	tls_conn_fail(c, what, "%s: %s", doing, msg);
 }
 
@@ -1654,7 +1675,13 @@ tls_sock_eventcb(struct bufferevent *sock, short what, void *arg)
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) &&
 	    !(c->tc_flags & (TLS_HANDSHAKE | TLS_LOGGED))) {
 		tls_conn_peer(c, peer, sizeof peer);
-		if (c->tc_bytes_in > 0 || c->tc_cfg->cf_client) {
+		if (c->tc_cfg->cf_client) {
+			snprintf(c->tc_cfg->cf_why, sizeof c->tc_cfg->cf_why,
+			    "the connection closed during the handshake");
+			if (c->tc_cfg->cf_fail == TLS_CLIENT_OK)
+				c->tc_cfg->cf_fail = TLS_CLIENT_FAILED;
+			c->tc_flags |= TLS_LOGGED;
+		} else if (c->tc_bytes_in > 0) {
 			log_warnx("tls: %s: connection closed during the "
 			    "handshake", peer);
 			c->tc_flags |= TLS_LOGGED;
@@ -1972,6 +1999,13 @@ fail:
 	return (NULL);
 }
 
+enum tls_client_failure
+tls_client_error(const struct tls_client *cl, const char **why)
+{
+	*why = cl->tl_cfg->cf_why;
+	return (cl->tl_cfg->cf_fail);
+}
+
 void
 tls_client_free(struct tls_client *cl)
 {
@@ -2009,6 +2043,8 @@ tls_client_bev(struct tls_client *cl, struct event_base *base,
 	char		*cause = NULL;
 
 	c = tls_conn_new(cl->tl_cfg, base);
+	cl->tl_cfg->cf_fail = TLS_CLIENT_OK;	/* this connection's, now */
+	cl->tl_cfg->cf_why[0] = '\0';
 	snprintf(c->tc_peer, sizeof c->tc_peer, "%s", host);
 	if (tls_san_parse(host, &san, &cause) == 0 &&
 	    san.san_tag == TLS_SAN_IP) {

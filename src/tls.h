@@ -51,7 +51,18 @@ int			 tls_ca_create(char **crt_pem, char **key_pem,
  * 0, or -1 with *cause. */
 int			 tls_check_ca_pem(const char *pem, char **cause);
 
-/* Client side, for the CLI (wait/list/reset over https URLs). */
+/* Client side, for the CLI (wait/list/reset over https URLs).  Client
+ * connections log nothing: tls_client_error() says why the last one
+ * failed (*why: mbedTLS's or the system's words) for the command to
+ * explain. */
+enum tls_client_failure {
+	TLS_CLIENT_OK,
+	TLS_CLIENT_FAILED,	/* connect or handshake, see *why */
+	TLS_CLIENT_UNTRUSTED,	/* the certificate did not verify */
+	TLS_CLIENT_NOT_TLS	/* the peer does not speak TLS */
+};
+enum tls_client_failure	 tls_client_error(const struct tls_client *,
+			    const char **why);
 struct tls_client	*tls_client_new(const char *cafile, char **cause);
 void			 tls_client_free(struct tls_client *);
 /* A filter bufferevent that speaks TLS to host (SNI + verification against

@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -161,3 +162,52 @@ def test_backend_listen_port_is_honoured(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+# --- 9. client errors say what failed and what to do ----------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_client_connection_refused(server):
+    port = _free_port()
+    p = cli(server, "cursor", "--url", "http://127.0.0.1:%d" % port,
+            url=False)
+    assert p.returncode == 2
+    assert p.stderr == (
+        "notimock cursor: cannot talk to http://127.0.0.1:%d: connection "
+        "refused: nothing listens on 127.0.0.1 port %d.  Is notimock "
+        "running, on that port?  Point --url or NOTIMOCK_URL at it\n" %
+        (port, port))
+
+
+def test_client_tls_errors(own_server):
+    srv = own_server(["--tls-listen", "127.0.0.1:0"])
+    m = None
+    for _ in range(100):
+        m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", srv.log())
+        if m:
+            break
+        time.sleep(0.05)
+    assert m, srv.log()
+    tls = int(m.group(1))
+    # No CA: the certificate is not trusted, and --cacert is the fix.
+    p = cli(srv, "cursor", "--url", "https://127.0.0.1:%d" % tls, url=False)
+    assert p.returncode == 2
+    assert p.stderr.startswith(
+        "notimock cursor: cannot talk to https://127.0.0.1:%d: the server's "
+        "certificate is not trusted (" % tls), p.stderr
+    assert "Pass notimock's CA with --cacert FILE" in p.stderr
+    assert "warn" not in p.stderr and "tls: " not in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    # https:// to the plain port.
+    p = cli(srv, "cursor", "--url", "https://127.0.0.1:%d" % srv.port,
+            url=False)
+    assert p.returncode == 2
+    assert ("cannot talk to https://127.0.0.1:%d: the server does not speak "
+            "TLS on port %d" % (srv.port, srv.port)) in p.stderr, p.stderr
+    assert "Then use http://" in p.stderr
+    assert len(p.stderr.splitlines()) == 1

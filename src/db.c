@@ -1005,6 +1005,26 @@ db_clean(const char *diagnoses)
 	    strstr(diagnoses, "\"level\":\"error\"") == NULL));
 }
 
+int
+db_filter_signal(const struct db_filter *f, const char *user)
+{
+	char	*canon;
+	size_t	 i;
+	int	 haskind, found = 0;
+
+	/* A signal has no topic, severity, origin, text or outcome. */
+	if (f->topic != NULL || f->severity != NULL || f->origin != NULL ||
+	    f->q != NULL || f->status != 0 || f->reached != 0 || f->clean != 0)
+		return (0);
+	if (f->entity_n == 0 || user == NULL)
+		return (1);	/* a broadcast reaches every user */
+	canon = db_ref_canon(user, &haskind);
+	for (i = 0; i < f->entity_n && !found; i++)
+		found = db_filter_ref(f, i, canon, haskind);
+	free(canon);
+	return (found);
+}
+
 unsigned int
 db_filter_check(const struct db_filter *f, const struct db_record *r)
 {

@@ -173,6 +173,10 @@ void		 db_filter_clear(struct db_filter *);
 /* The DB_F_* bits of the filters r fails; 0 if it matches. */
 unsigned int	 db_filter_check(const struct db_filter *,
 		    const struct db_record *r);
+/* Does a Backstage signal to user (NULL: everyone) pass the filter?  Only
+ * entity filters can match one (the recipient, or any for a broadcast);
+ * the others describe deliveries, which a signal is not. */
+int		 db_filter_signal(const struct db_filter *, const char *user);
 
 void		 db_record_clear(struct db_record *);
 void		 db_records_free(struct db_record *, size_t n);

@@ -1055,10 +1055,11 @@ http_accept_unwatch(void)
 #define HTTP_RESERVE		16	/* connections for health at the bound */
 #define HTTP_FD_MARGIN		16	/* descriptors kept for the database,
 					   logs and the CLI's own needs */
-#define HTTP_ACCEPT_BATCH	8	/* accepts before the records attach:
+#define HTTP_ACCEPT_BATCH	8	/* accepts past the bound before the
+					   records attach and refuse them:
 					   under HTTP_FD_MARGIN, so that a
-					   flood at the bound cannot reach
-					   the descriptor limit */
+					   flood cannot reach the descriptor
+					   limit */
 #define HTTP_CONN_BUCKETS	1024
 #define HTTP_CLIENT_BUCKETS	256
 
@@ -1338,8 +1339,11 @@ http_conn_new(struct server *srv, struct bufferevent *bev, int tls)
 	}
 	event_active(c->attach, EV_TIMEOUT, 0);
 	/* evconnlistener accepts until the backlog is empty, all before any
-	 * record attaches and refuses: pause it after a few. */
-	if (++http_conns.pending >= HTTP_ACCEPT_BATCH && !http_conns.held)
+	 * record attaches and refuses: near the bound, pause it after a few
+	 * (the bound is clamped to leave HTTP_FD_MARGIN descriptors). */
+	if (++http_conns.pending +
+	    http_conns.n >= http_conns.ceiling + HTTP_ACCEPT_BATCH &&
+	    !http_conns.held)
 		http_accept_hold(1);
 	return (bev);
 }

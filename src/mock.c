@@ -834,42 +834,40 @@ mock_stream_gone(struct req *r, void *arg)
 
 static void	mock_stream_end(struct mock_stream *);
 
-/* Send one delivery; -1 if the client is too far behind (end it). */
-static int
-mock_stream_event(struct mock_stream *s, const struct db_record *d)
+/*
+ * An event's text, built once however many streams send it: `event:
+ * delivery` with the delivery's JSON.  Caller frees.
+ */
+static char *
+mock_delivery_event(const struct db_record *d, size_t *lenp)
 {
 	struct json	*o;
 	char		*data, *ev;
-	int		 len, rc;
+	int		 len;
 
 	o = mock_delivery_json(d, 0);
 	data = json_print(o, NULL);
 	json_free(o);
 	len = xasprintf(&ev, "event: delivery\nid: %lld\ndata: %s\n\n",
 	    (long long)d->seq, data);
-	rc = http_stream_write(s->r, ev, (size_t)len);
-	free(ev);
 	free(data);
-	return (rc);
+	*lenp = (size_t)len;
+	return (ev);
 }
 
 /*
  * Backstage's signals channel "notifications" (new_notification,
  * notification_read, notification_unread), carried on the same stream as
  * `event: notifications` with data {"channel","recipient","message"}:
- * recipient is the user ref, or null for everyone.
+ * recipient is the user ref, or null for everyone.  Caller frees.
  */
-static void
-mock_stream_signal(const struct signals_entry *sig, void *arg)
+static char *
+mock_signal_event(const struct signals_entry *sig, size_t *lenp)
 {
-	struct mock_stream	*s = arg;
-	struct json		*o, *msg;
-	char			*data, *ev, err[64];
-	int			 len;
+	struct json	*o, *msg;
+	char		*data, *ev, err[64];
+	int		 len;
 
-	if (s->sig_last >= sig->id)
-		return;
-	s->sig_last = sig->id;
 	msg = json_parse(sig->message, strlen(sig->message), 0, err,
 	    sizeof err, NULL);
 	o = json_new_object();
@@ -879,9 +877,102 @@ mock_stream_signal(const struct signals_entry *sig, void *arg)
 	data = json_print(o, NULL);
 	json_free(o);
 	len = xasprintf(&ev, "event: notifications\ndata: %s\n\n", data);
-	http_stream_write(s->r, ev, (size_t)len);
-	free(ev);
 	free(data);
+	*lenp = (size_t)len;
+	return (ev);
+}
+
+/* Send one delivery; -1 if the client is too far behind (end it). */
+static int
+mock_stream_event(struct mock_stream *s, const struct db_record *d)
+{
+	char	*ev;
+	size_t	 len;
+	int	 rc;
+
+	ev = mock_delivery_event(d, &len);
+	rc = http_stream_write(s->r, ev, len);
+	free(ev);
+	return (rc);
+}
+
+/*
+ * One commit's events for every stream.  Each stream's filter is checked
+ * first, and an event's text is built the first time a stream wants it,
+ * then shared: with a thousand streams, formatting once per stream was
+ * what made POSTs slow (issue 15).  Slots are NULL until built.
+ */
+struct mock_fanout {
+	const struct signals_entry	*sig[SIGNALS_KEEP_MAX];
+	char				*sigtxt[SIGNALS_KEEP_MAX];
+	size_t				 siglen[SIGNALS_KEEP_MAX];
+	size_t				 nsig;
+	const struct db_record		*v;
+	char				**txt;
+	size_t				*len;
+	size_t				 n;
+};
+
+static void
+mock_fanout_collect(const struct signals_entry *sig, void *arg)
+{
+	struct mock_fanout	*fo = arg;
+
+	if (fo->nsig < SIGNALS_KEEP_MAX)
+		fo->sig[fo->nsig++] = sig;
+}
+
+/* Send a stream the signals it has not seen and its filter passes. */
+static void
+mock_fanout_signals(struct mock_fanout *fo, struct mock_stream *s)
+{
+	const struct signals_entry	*sig;
+	size_t				 i;
+
+	for (i = 0; i < fo->nsig; i++) {
+		sig = fo->sig[i];
+		if (sig->id <= s->sig_last)
+			continue;
+		s->sig_last = sig->id;
+		if (!db_filter_signal(&s->o.f, sig->user))
+			continue;
+		if (fo->sigtxt[i] == NULL)
+			fo->sigtxt[i] = mock_signal_event(sig, &fo->siglen[i]);
+		http_stream_write(s->r, fo->sigtxt[i], fo->siglen[i]);
+	}
+}
+
+/* Send a stream the deliveries after s->last that pass its filter;
+ * -1 if the client is too far behind. */
+static int
+mock_fanout_deliveries(struct mock_fanout *fo, struct mock_stream *s)
+{
+	size_t	i;
+
+	for (i = 0; i < fo->n; i++) {
+		if (fo->v[i].seq <= s->last ||
+		    db_filter_check(&s->o.f, &fo->v[i]) != 0)
+			continue;
+		if (fo->txt[i] == NULL)
+			fo->txt[i] = mock_delivery_event(&fo->v[i],
+			    &fo->len[i]);
+		if (http_stream_write(s->r, fo->txt[i], fo->len[i]) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static void
+mock_fanout_clear(struct mock_fanout *fo)
+{
+	size_t	i;
+
+	for (i = 0; i < fo->nsig; i++)
+		free(fo->sigtxt[i]);
+	for (i = 0; i < fo->n; i++)
+		free(fo->txt[i]);
+	free(fo->txt);
+	free(fo->len);
 }
 
 static void
@@ -1300,8 +1391,10 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 	struct mock_stream	*s, *snext;
 	struct db_filter	 after;
 	struct db_record	*v;
+	struct mock_fanout	*fo;
 	size_t			 n, i;
 	int64_t			 from = INT64_MAX;
+	uint64_t		 sig_from = UINT64_MAX;
 
 	if (m == NULL)
 		return;
@@ -1312,8 +1405,15 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 	}
 	if (m->reset_event != NULL)
 		mock_reset_committed(m, seq);
-	TAILQ_FOREACH(s, &m->streams, entry)
-		signals_replay(s->sig_last, mock_stream_signal, s);
+	fo = xcalloc(1, sizeof *fo);
+	if (!TAILQ_EMPTY(&m->streams)) {
+		TAILQ_FOREACH(s, &m->streams, entry)
+			if (s->sig_last < sig_from)
+				sig_from = s->sig_last;
+		signals_replay(sig_from, mock_fanout_collect, fo);
+		TAILQ_FOREACH(s, &m->streams, entry)
+			mock_fanout_signals(fo, s);
+	}
 	TAILQ_FOREACH(w, &m->waiters, entry)
 		if (w->checked < from)
 			from = w->checked;
@@ -1321,13 +1421,13 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 		if (s->last < from)
 			from = s->last;
 	if (from >= seq)
-		return;
+		goto out;
 	memset(&after, 0, sizeof after);
 	after.since = from;
 	if (db_deliveries_list(srv->db, &after, 1, -1, 0, &v, &n) == -1) {
 		log_warnx("mock: cannot read new deliveries: %s",
 		    db_errmsg(srv->db));
-		return;
+		goto out;
 	}
 	for (w = TAILQ_FIRST(&m->waiters); w != NULL; w = wnext) {
 		wnext = TAILQ_NEXT(w, entry);
@@ -1340,14 +1440,13 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 		if (w->matched >= w->o.count)
 			mock_waiter_done(w);
 	}
+	fo->v = v;
+	fo->n = n;
+	fo->txt = xcalloc(n + 1, sizeof *fo->txt);
+	fo->len = xcalloc(n + 1, sizeof *fo->len);
 	for (s = TAILQ_FIRST(&m->streams); s != NULL; s = snext) {
 		snext = TAILQ_NEXT(s, entry);
-		for (i = 0; i < n; i++)
-			if (v[i].seq > s->last &&
-			    db_filter_check(&s->o.f, &v[i]) == 0 &&
-			    mock_stream_event(s, &v[i]) == -1)
-				break;
-		if (i < n) {
+		if (mock_fanout_deliveries(fo, s) == -1) {
 			mock_stream_end(s);	/* too far behind */
 			continue;
 		}
@@ -1355,6 +1454,9 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 			s->last = seq;
 	}
 	db_records_free(v, n);
+out:
+	mock_fanout_clear(fo);
+	free(fo);
 }
 
 /* --- routing --------------------------------------------------------- */

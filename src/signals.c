@@ -18,7 +18,7 @@
  * and go into a ring of the last SIGNALS_KEEP, from which the event
  * stream (mock.c) reads them with signals_replay().
  */
-#define SIGNALS_KEEP	1024
+#define SIGNALS_KEEP	SIGNALS_KEEP_MAX
 
 struct signals_queued {
 	char	*user;

@@ -16,6 +16,9 @@
 
 struct server;
 
+/* How many published signals are kept for replay. */
+#define SIGNALS_KEEP_MAX	1024
+
 struct signals_entry {
 	uint64_t	 id;
 	int64_t		 at;		/* epoch ms, when published */

@@ -161,3 +161,49 @@ def test_stream_carries_backstage_signals(user_server):
                         "notification_ids": [nid]}}
     finally:
         es.close()
+
+
+def test_filters_apply_to_signals(user_server):
+    """Filters pass a signal only when they could match one: a stream with
+    no filter gets them all, an entity filter those to its user (and
+    broadcasts), a filter on deliveries (topic) none (issue 15)."""
+    srv = user_server
+    t = topic("sig")
+    alice, bob = "user:default/alice", "user:default/bob"
+    every = EventStream(srv)
+    by_topic = EventStream(srv, {"topic": t})
+    to_alice = EventStream(srv, {"entity": alice})
+    to_bob = EventStream(srv, {"entity": bob})
+    streams_ = (every, by_topic, to_alice, to_bob)
+    try:
+        for es in streams_:
+            es.next_block()
+        send(srv, entity=alice, topic=t, title="for alice")
+        send(srv, broadcast=True, topic=t, title="for everyone")
+
+        def kinds(es, n):
+            got = []
+            for _ in range(n):
+                ev = es.next_event()
+                got.append((ev["event"], ev["json"].get("recipient",
+                                                        ev["json"].get(
+                                                            "title"))))
+            return got
+
+        assert kinds(every, 4) == [
+            ("notifications", alice), ("delivery", "for alice"),
+            ("notifications", None), ("delivery", "for everyone")]
+        assert kinds(by_topic, 2) == [("delivery", "for alice"),
+                                      ("delivery", "for everyone")]
+        assert kinds(to_alice, 3) == [
+            ("notifications", alice), ("delivery", "for alice"),
+            ("notifications", None)]
+        assert kinds(to_bob, 1) == [("notifications", None)]
+        # Nothing else is queued: the next event everywhere is this one.
+        send(srv, entity=bob, topic=t, title="for bob")
+        assert kinds(by_topic, 1) == [("delivery", "for bob")]
+        assert kinds(to_bob, 2) == [("notifications", bob),
+                                    ("delivery", "for bob")]
+    finally:
+        for es in streams_:
+            es.close()

@@ -1405,6 +1405,8 @@ mock_on_commit(struct server *srv, int committed, int64_t seq)
 	}
 	if (m->reset_event != NULL)
 		mock_reset_committed(m, seq);
+	if (TAILQ_EMPTY(&m->streams) && TAILQ_EMPTY(&m->waiters))
+		return;
 	fo = xcalloc(1, sizeof *fo);
 	if (!TAILQ_EMPTY(&m->streams)) {
 		TAILQ_FOREACH(s, &m->streams, entry)

@@ -20,6 +20,8 @@ struct config_node {
 	struct config_node	**kids;
 	size_t			  n;
 	char			 *where;
+	size_t			  line;		/* 0-based, in its file */
+	int			  style;	/* CONFIG_STYLE_* (scalars) */
 };
 
 struct config {
@@ -52,6 +54,7 @@ config_node_new(enum config_type type, const char *file, size_t line)
 
 	n = xcalloc(1, sizeof *n);
 	n->type = type;
+	n->line = line;
 	xasprintf(&n->where, "%s:%zu", file, line + 1);
 	return (n);
 }
@@ -114,7 +117,7 @@ config_substitute(const char *s)
 /* Parse one document's value starting at the current event. */
 static struct config_node *
 config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
-    int raw, char **cause)
+    int raw, size_t base, char **cause)
 {
 	struct config_node	*n = NULL, *kid;
 	yaml_event_t		 kev, vev;
@@ -123,7 +126,22 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		n = config_node_new(CONFIG_SCALAR, file, ev->start_mark.line);
+		n = config_node_new(CONFIG_SCALAR, file,
+		    base + ev->start_mark.line);
+		switch (ev->data.scalar.style) {
+		case YAML_PLAIN_SCALAR_STYLE:
+			n->style = CONFIG_STYLE_PLAIN;
+			break;
+		case YAML_LITERAL_SCALAR_STYLE:
+			n->style = CONFIG_STYLE_LITERAL;
+			break;
+		case YAML_FOLDED_SCALAR_STYLE:
+			n->style = CONFIG_STYLE_FOLDED;
+			break;
+		default:
+			n->style = CONFIG_STYLE_QUOTED;
+			break;
+		}
 		text = (const char *)ev->data.scalar.value;
 		if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 		    (strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
@@ -135,7 +153,8 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 			n->value = config_substitute(text);
 		return (n);
 	case YAML_SEQUENCE_START_EVENT:
-		n = config_node_new(CONFIG_SEQ, file, ev->start_mark.line);
+		n = config_node_new(CONFIG_SEQ, file,
+		    base + ev->start_mark.line);
 		for (;;) {
 			if (!yaml_parser_parse(p, &vev))
 				goto syntax;
@@ -143,14 +162,16 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 				yaml_event_delete(&vev);
 				return (n);
 			}
-			kid = config_parse_node(p, &vev, file, raw, cause);
+			kid = config_parse_node(p, &vev, file, raw, base,
+			    cause);
 			yaml_event_delete(&vev);
 			if (kid == NULL)
 				goto fail;
 			config_node_add(n, NULL, kid);
 		}
 	case YAML_MAPPING_START_EVENT:
-		n = config_node_new(CONFIG_MAP, file, ev->start_mark.line);
+		n = config_node_new(CONFIG_MAP, file,
+		    base + ev->start_mark.line);
 		for (;;) {
 			if (!yaml_parser_parse(p, &kev))
 				goto syntax;
@@ -160,7 +181,8 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 			}
 			if (kev.type != YAML_SCALAR_EVENT) {
 				xasprintf(cause, "%s:%zu: only scalar keys are "
-				    "supported", file, kev.start_mark.line + 1);
+				    "supported", file, base + kev.start_mark.line +
+				    1);
 				yaml_event_delete(&kev);
 				goto fail;
 			}
@@ -170,7 +192,8 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 				free(key);
 				goto syntax;
 			}
-			kid = config_parse_node(p, &vev, file, raw, cause);
+			kid = config_parse_node(p, &vev, file, raw, base,
+			    cause);
 			yaml_event_delete(&vev);
 			if (kid == NULL) {
 				free(key);
@@ -202,16 +225,16 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 		}
 	case YAML_ALIAS_EVENT:
 		xasprintf(cause, "%s:%zu: YAML aliases are not supported",
-		    file, ev->start_mark.line + 1);
+		    file, base + ev->start_mark.line + 1);
 		return (NULL);
 	default:
 		xasprintf(cause, "%s:%zu: unexpected YAML event", file,
-		    ev->start_mark.line + 1);
+		    base + ev->start_mark.line + 1);
 		return (NULL);
 	}
 
 syntax:
-	xasprintf(cause, "%s:%zu:%zu: %s", file, p->problem_mark.line + 1,
+	xasprintf(cause, "%s:%zu:%zu: %s", file, base + p->problem_mark.line + 1,
 	    p->problem_mark.column + 1, p->problem ? p->problem : "syntax error");
 fail:
 	config_node_free(n);
@@ -258,7 +281,7 @@ config_parse_file(const char *file, char **cause)
 				root = NULL;
 				goto out;
 			}
-			root = config_parse_node(&p, &ev, file, 0, cause);
+			root = config_parse_node(&p, &ev, file, 0, 0, cause);
 			if (root == NULL) {
 				yaml_event_delete(&ev);
 				goto out;
@@ -368,7 +391,7 @@ config_load_documents(const char *file, struct config ***docsp, size_t *np,
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 		case YAML_ALIAS_EVENT:
-			root = config_parse_node(&p, &ev, file, 1, cause);
+			root = config_parse_node(&p, &ev, file, 1, 0, cause);
 			if (root == NULL) {
 				yaml_event_delete(&ev);
 				goto out;
@@ -407,6 +430,94 @@ out:
 	yaml_parser_delete(&p);
 	fclose(f);
 	return (rc);
+}
+
+/*
+ * Every document of a buffer, for `notimock lint` (Kubernetes objects as
+ * kubectl prints them, and the YAML held in their string values).  Like
+ * config_load_documents, scalars are kept as written; a document may be
+ * of any type.  Lines count from base, so that YAML found inside a block
+ * scalar reports the lines of the file that holds it.
+ */
+int
+config_parse_string(const char *name, const char *buf, size_t len,
+    size_t base, struct config ***docsp, size_t *np, char **cause)
+{
+	yaml_parser_t		 p;
+	yaml_event_t		 ev;
+	struct config_node	*root;
+	struct config		**docs = NULL, *cfg;
+	size_t			 n = 0, i;
+	int			 done = 0, rc = -1;
+
+	*docsp = NULL;
+	*np = 0;
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			xasprintf(cause, "%s:%zu:%zu: %s", name,
+			    base + p.problem_mark.line + 1,
+			    p.problem_mark.column + 1,
+			    p.problem ? p.problem : "syntax error");
+			goto out;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+		case YAML_ALIAS_EVENT:
+			root = config_parse_node(&p, &ev, name, 1, base, cause);
+			if (root == NULL) {
+				yaml_event_delete(&ev);
+				goto out;
+			}
+			if (root->type == CONFIG_SCALAR && root->value == NULL) {
+				config_node_free(root);
+				break;
+			}
+			cfg = xcalloc(1, sizeof *cfg);
+			cfg->root = root;
+			docs = xreallocarray(docs, n + 1, sizeof *docs);
+			docs[n++] = cfg;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	*docsp = docs;
+	*np = n;
+	docs = NULL;
+	n = 0;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		config_free(docs[i]);
+	free(docs);
+	yaml_parser_delete(&p);
+	return (rc);
+}
+
+struct config_node *
+config_root(const struct config *cfg)
+{
+	return (cfg->root);
+}
+
+size_t
+config_line(const struct config_node *n)
+{
+	return (n->line + 1);
+}
+
+enum config_style
+config_style(const struct config_node *n)
+{
+	return (n->type == CONFIG_SCALAR ? n->style : CONFIG_STYLE_PLAIN);
 }
 
 void

@@ -15,6 +15,12 @@ struct config;		/* the merged tree; owns every node */
 struct config_node;
 
 enum config_type { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ };
+/* How a scalar was written: plain (7, true, a word), quoted, or a block
+ * (| keeps lines as written, > folds them). */
+enum config_style {
+	CONFIG_STYLE_PLAIN = 0, CONFIG_STYLE_QUOTED, CONFIG_STYLE_LITERAL,
+	CONFIG_STYLE_FOLDED
+};
 
 /* Load and merge files in order.  Returns NULL and *cause on failure (file
  * missing, YAML syntax with line:column, unsupported construct). */
@@ -27,6 +33,19 @@ void			 config_free(struct config *);
  * *cause. */
 int			 config_load_documents(const char *file,
 			    struct config ***docs, size_t *n, char **cause);
+
+/* Every document of buf (len bytes, named name in messages), for Kubernetes
+ * objects and the YAML inside their values: scalars as written, documents
+ * of any type, lines counted from base (0 for a file; the line before a
+ * block scalar's first line for YAML held in one).  Returns 0 with *docs
+ * (free each with config_free, then the array), or -1 and *cause. */
+int			 config_parse_string(const char *name, const char *buf,
+			    size_t len, size_t base, struct config ***docs,
+			    size_t *n, char **cause);
+struct config_node	*config_root(const struct config *);
+/* The 1-based line where the node was written. */
+size_t			 config_line(const struct config_node *);
+enum config_style	 config_style(const struct config_node *);
 
 /* Look up a dotted path from the root ("backend.auth.externalAccess"),
  * or a key below node.  NULL if absent or undefined. */

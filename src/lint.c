@@ -1,9 +1,11 @@
 /*
- * lint.c: `notimock lint [--json] [--base-url URL] FILE|- ...`.  Each file
- * is one rendered request body, diagnosed as if Argo CD had POSTed it with
- * the right headers (diag.c, offline mode): JSON syntax, template leftovers
- * and the Backstage contract.  Exit 0 without error-level diagnoses, 1 with
- * some, 2 for usage or read errors.
+ * lint.c: `notimock lint [--json] [--base-url URL] [--url URL] FILE|- ...`.
+ * A file is either Kubernetes objects (Argo CD's notification
+ * configuration, Applications: lint_argocd.c cross-checks them all
+ * together) or one rendered request body, diagnosed as if Argo CD had
+ * POSTed it with the right headers (diag.c, offline mode).  Exit 0 without
+ * error- or warning-level findings, 1 with some, 2 for usage or read
+ * errors.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include "diag.h"
 #include "json.h"
 #include "lint.h"
+#include "lint_argocd.h"
 #include "log.h"
 #include "url.h"
 #include "xmalloc.h"
@@ -24,15 +27,25 @@
 static void
 lint_usage(FILE *f)
 {
-	fprintf(f, "usage: notimock lint [--json] [--base-url URL] FILE|- "
-	    "...\n"
-	    "Diagnose rendered Argo CD webhook bodies offline: exit 0 when no "
-	    "body has an\nerror-level diagnosis, 1 otherwise, 2 on usage or "
-	    "read errors.\n"
+	fprintf(f, "usage: notimock lint [--json] [--render] [--base-url URL] "
+	    "[--url URL]\n                     [--cacert FILE]"
+	    " FILE|- ...\n"
+	    "Check Argo CD's notification objects (argocd-notifications-cm, "
+	    "-secret,\nargocd-tls-certs-cm, NotificationsConfiguration, "
+	    "Applications; as kubectl get\n-o yaml prints them) and rendered "
+	    "webhook bodies, offline: exit 0 when clean,\n1 on findings (errors "
+	    "or warnings), 2 on usage or read errors.\n"
 	    "  --json          one JSON object per file: "
-	    "{\"file\",\"errors\",\"diagnoses\"}\n"
+	    "{\"file\",\"errors\",\"warnings\",\"diagnoses\"}\n"
 	    "  --base-url URL  app.baseUrl for the link check "
-	    "[http://localhost:3000]\n");
+	    "[http://localhost:3000]\n"
+	    "  --url URL       the notimock Argo CD sends to "
+	    "[$NOTIMOCK_URL]: check tokens and\n"
+	    "                  argocd-tls-certs-cm against it\n"
+	    "  --cacert FILE   CA to reach --url over https\n"
+	    "  --render        print each webhook body as Argo CD would send "
+	    "it, instead\n"
+	    "                  of the findings (one JSON object a line)\n");
 }
 
 /* Read all of f; returns -1 with errno on failure or if too big. */
@@ -67,7 +80,8 @@ lint_read(FILE *f, unsigned char **bufp, size_t *lenp)
 	return (0);
 }
 
-/* Diagnose one body; returns the number of error-level diagnoses. */
+/* Diagnose one body; returns the number of error- and warning-level
+ * diagnoses. */
 static size_t
 lint_one(const char *name, const unsigned char *body, size_t len,
     const char *base, int json)
@@ -87,11 +101,14 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 	in.base_url = base;
 	diag_run(NULL, &in, &res);
 	nerr = diag_errors(&res);
+	for (nwarn = 0, i = 0; i < res.n; i++)
+		nwarn += res.v[i].level == DIAG_WARNING;
 
 	if (json) {
 		o = json_new_object();
 		json_add_str(o, "file", name);
 		json_add_num(o, "errors", (double)nerr);
+		json_add_num(o, "warnings", (double)nwarn);
 		s = diag_json(&res, &slen);
 		arr = s != NULL ? json_parse(s, slen, 0, err, sizeof err,
 		    NULL) : json_new_array();
@@ -104,8 +121,6 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 	} else {
 		/* Diagnoses quote the body: diag_print_text escapes them for
 		 * the terminal, as the name is escaped here. */
-		for (nwarn = 0, i = 0; i < res.n; i++)
-			nwarn += res.v[i].level == DIAG_WARNING;
 		log_escape_term(ename, sizeof ename, name, strlen(name));
 		if (res.n == 0)
 			printf("%s: OK\n", ename);
@@ -118,8 +133,81 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 		}
 	}
 	diag_clear(&res);
-	return (nerr);
+	return (nerr + nwarn);
 }
+
+/* Print the findings about one file of Kubernetes objects; returns the
+ * number of errors and warnings. */
+static size_t
+lint_objects(const char *name, const struct lint_finding *f, size_t n,
+    int json)
+{
+	struct json	*o, *arr, *d, *tarr;
+	char		*s, ename[1024], *ev;
+	size_t		 i, nerr = 0, nwarn = 0, slen;
+
+	arr = json_new_array();
+	tarr = json_new_array();
+	for (i = 0; i < n; i++) {
+		if (strcmp(f[i].file, name) != 0)
+			continue;
+		nerr += f[i].level == DIAG_ERROR;
+		nwarn += f[i].level == DIAG_WARNING;
+		d = json_new_object();
+		json_add_str(d, "code", f[i].code);
+		json_add_str(d, "level", diag_level_name(f[i].level));
+		json_add_str(d, "message", f[i].message);
+		json_add_str(d, "evidence", f[i].evidence);
+		json_add_str(d, "fix", f[i].fix);
+		json_add_num(d, "line", (double)f[i].line);
+		json_append(arr, d);
+		/* For people: the line leads the evidence. */
+		d = json_new_object();
+		json_add_str(d, "code", f[i].code);
+		json_add_str(d, "level", diag_level_name(f[i].level));
+		json_add_str(d, "message", f[i].message);
+		xasprintf(&ev, "line %zu: %s", f[i].line, f[i].evidence);
+		json_add_str(d, "evidence", ev);
+		free(ev);
+		json_add_str(d, "fix", f[i].fix);
+		json_append(tarr, d);
+	}
+	if (json) {
+		o = json_new_object();
+		json_add_str(o, "file", name);
+		json_add_num(o, "errors", (double)nerr);
+		json_add_num(o, "warnings", (double)nwarn);
+		json_add(o, "diagnoses", arr);
+		arr = NULL;
+		s = json_print(o, NULL);
+		printf("%s\n", s);
+		free(s);
+		json_free(o);
+	} else {
+		log_escape_term(ename, sizeof ename, name, strlen(name));
+		if (json_size(tarr) == 0)
+			printf("%s: OK\n", ename);
+		else {
+			printf("%s: %zu error%s, %zu warning%s\n", ename, nerr,
+			    nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
+			s = json_print(tarr, &slen);
+			diag_print_text(stdout, s, slen, "  ");
+			free(s);
+		}
+	}
+	json_free(arr);
+	json_free(tarr);
+	return (nerr + nwarn);
+}
+
+/* One input, read before anything is printed. */
+struct lint_input {
+	const char	*name;
+	unsigned char	*body;
+	size_t		 len;
+	int		 objects;	/* Kubernetes objects, not a body */
+	int		 failed;
+};
 
 int
 lint_main(int argc, char **argv)
@@ -127,16 +215,27 @@ lint_main(int argc, char **argv)
 	static const struct option	 opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "base-url", required_argument, NULL, 'b' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "cacert", required_argument, NULL, 'c' },
+		{ "render", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*base_arg = "http://localhost:3000";
-	char		*base, ename[1024];
-	unsigned char	*body;
-	size_t		 len, errors = 0;
-	FILE		*f;
-	int		 ch, json = 0, i, rc = 0, saved;
+	struct lint_argocd_opts		 lo;
+	struct lint_argocd		*la = NULL;
+	const struct lint_finding	*f = NULL;
+	struct lint_input		*in = NULL;
+	const char			*base_arg = "http://localhost:3000";
+	char				*base, ename[1024], *cause;
+	size_t				 len, errors = 0, nf = 0;
+	FILE				*fp;
+	int				 ch, json = 0, i, n = 0, rc = 0, saved;
+	int				 objects = 0;
 
+	memset(&lo, 0, sizeof lo);
+	lo.url = getenv("NOTIMOCK_URL");
+	if (lo.url != NULL && *lo.url == '\0')
+		lo.url = NULL;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -145,6 +244,15 @@ lint_main(int argc, char **argv)
 			break;
 		case 'b':
 			base_arg = optarg;
+			break;
+		case 'u':
+			lo.url = optarg;
+			break;
+		case 'c':
+			lo.cacert = optarg;
+			break;
+		case 'r':
+			lo.render = 1;
 			break;
 		case 'h':
 			lint_usage(stdout);
@@ -164,35 +272,76 @@ lint_main(int argc, char **argv)
 		    base_arg, strlen(base_arg)));
 		return (2);
 	}
+	if (lo.url != NULL && url_check_absolute(lo.url) != URL_OK) {
+		fprintf(stderr, "notimock lint: --url '%s' is not an http(s) "
+		    "URL\n", log_escape_term(ename, sizeof ename, lo.url,
+		    strlen(lo.url)));
+		return (2);
+	}
+	lo.admin_token = getenv("NOTIMOCK_ADMIN_TOKEN");
 	len = strlen(base_arg);
 	xasprintf(&base, "%s%s", base_arg, len > 0 && base_arg[len - 1] ==
 	    '/' ? "" : "/");
+	lo.base_url = base;
+	la = lint_argocd_new(&lo);
 
-	for (i = optind; i < argc; i++) {
+	in = xcalloc((size_t)(argc - optind), sizeof *in);
+	for (i = optind; i < argc; i++, n++) {
+		in[n].name = strcmp(argv[i], "-") == 0 ? "-" : argv[i];
 		if (strcmp(argv[i], "-") == 0)
-			f = stdin;
-		else if ((f = fopen(argv[i], "rb")) == NULL) {
+			fp = stdin;
+		else if ((fp = fopen(argv[i], "rb")) == NULL) {
 			saved = errno;
 			fprintf(stderr, "notimock lint: %s: %s\n",
 			    log_escape_term(ename, sizeof ename, argv[i],
 			    strlen(argv[i])), strerror(saved));
+			in[n].failed = 1;
 			rc = 2;
 			continue;
 		}
-		if (lint_read(f, &body, &len) == -1) {
+		if (lint_read(fp, &in[n].body, &in[n].len) == -1) {
 			saved = errno;
 			fprintf(stderr, "notimock lint: %s: %s\n",
 			    log_escape_term(ename, sizeof ename, argv[i],
 			    strlen(argv[i])), strerror(saved));
+			in[n].failed = 1;
 			rc = 2;
 		} else {
-			errors += lint_one(f == stdin ? "-" : argv[i], body,
-			    len, base, json);
-			free(body);
+			cause = NULL;
+			switch (lint_argocd_add(la, in[n].name,
+			    (const char *)in[n].body, in[n].len, &cause)) {
+			case 1:
+				in[n].objects = objects = 1;
+				break;
+			case 0:
+				break;
+			default:
+				fprintf(stderr, "notimock lint: %s\n",
+				    log_escape_term(ename, sizeof ename,
+				    cause, strlen(cause)));
+				free(cause);
+				in[n].failed = 1;
+				rc = 2;
+			}
 		}
-		if (f != stdin)
-			fclose(f);
+		if (fp != stdin)
+			fclose(fp);
 	}
+	if (objects)
+		nf = lint_argocd_run(la, &f);
+	for (i = 0; i < n && !lo.render; i++) {
+		if (in[i].failed)
+			continue;
+		if (in[i].objects)
+			errors += lint_objects(in[i].name, f, nf, json);
+		else
+			errors += lint_one(in[i].name, in[i].body, in[i].len,
+			    base, json);
+	}
+	for (i = 0; i < n; i++)
+		free(in[i].body);
+	free(in);
+	lint_argocd_free(la);
 	free(base);
 	if (rc != 0)
 		return (rc);

@@ -77,7 +77,8 @@ def test_json_output_and_stdin(files):
         '"severity":"high"', '"severity":"High"').encode())
     assert rc == 1
     first, second = [json.loads(l) for l in out.splitlines()]
-    assert first == {"file": good, "errors": 0, "diagnoses": []}
+    assert first == {"file": good, "errors": 0, "warnings": 0,
+                     "diagnoses": []}
     assert second["file"] == "-" and second["errors"] == 1
     codes = [d["code"] for d in second["diagnoses"]]
     assert codes == ["severity-case"]

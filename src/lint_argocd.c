@@ -116,13 +116,14 @@ struct lint_argocd {
 	size_t			  nfiles;
 	struct config		**docs;
 	size_t			  ndocs;
-	struct la_obj		 *cms, *crs, *secrets, *tlss, *apps;
-	size_t			  ncms, ncrs, nsecrets, ntlss, napps;
+	struct la_obj		 *cms, *crs, *secrets, *tlss, *apps, *helms;
+	size_t			  ncms, ncrs, nsecrets, ntlss, napps, nhelms;
 	/* The configuration in force. */
 	struct la_entry		 *svcs, *tmpls, *trigs;
 	size_t			  nsvcs, ntmpls, ntrigs;
 	struct la_entry		  ctx, subs, deftrig;
 	const struct config_node *ctx_map;	/* CR spec.context */
+	const char		 *ctx_url;	/* Helm's notifications.argocdUrl */
 	struct la_secret	 *sec;
 	size_t			  nsec;
 	struct la_sub		 *sublist;
@@ -257,6 +258,7 @@ lint_argocd_free(struct lint_argocd *la)
 	free(la->secrets);
 	free(la->tlss);
 	free(la->apps);
+	free(la->helms);
 	for (i = 0; i < la->nfiles; i++)
 		free(la->files[i]);
 	free(la->files);
@@ -302,8 +304,24 @@ la_object(struct lint_argocd *la, const char *file,
 
 	if (obj == NULL || config_type(obj) != CONFIG_MAP)
 		return (0);
-	if ((kind = la_str(obj, "kind")) == NULL)
-		return (0);
+	if ((kind = la_str(obj, "kind")) == NULL) {
+		/* Values of the argo-cd Helm chart (spec 11). */
+		items = config_child(obj, "notifications");
+		if (depth > 0 || (config_child(items, "notifiers") == NULL &&
+		    config_child(items, "templates") == NULL &&
+		    config_child(items, "triggers") == NULL))
+			return (0);
+		la_push(&la->helms, &la->nhelms, file, obj);
+		if (config_child(config_child(items, "secret"), "items") !=
+		    NULL)
+			la_push(&la->secrets, &la->nsecrets, file,
+			    config_child(items, "secret"));
+		if ((items = config_child(config_child(config_child(obj,
+		    "configs"), "tls"), "certificates")) != NULL)
+			la_push(&la->tlss, &la->ntlss, file, config_child(
+			    config_child(obj, "configs"), "tls"));
+		return (2);
+	}
 	name = la_str(obj, "metadata.name");
 	items = config_child(obj, "items");
 	if (depth == 0 && items != NULL && config_type(items) == CONFIG_SEQ &&
@@ -336,7 +354,7 @@ lint_argocd_add(struct lint_argocd *la, const char *name, const char *buf,
 	const char	 *file, *p;
 	size_t		  n = 0, i, k8s = 0;
 	char		 *why = NULL;
-	int		  jsonish;
+	int		  jsonish, r;
 
 	for (p = buf; p < buf + len && isspace((unsigned char)*p); p++)
 		;
@@ -357,9 +375,11 @@ lint_argocd_add(struct lint_argocd *la, const char *name, const char *buf,
 	la->files = xreallocarray(la->files, la->nfiles + 1,
 	    sizeof *la->files);
 	file = la->files[la->nfiles++] = xstrdup(name);
-	for (i = 0; i < n; i++)
-		k8s += la_object(la, file, config_root(docs[i]), 0) &&
-		    la_str(config_root(docs[i]), "apiVersion") != NULL;
+	for (i = 0; i < n; i++) {
+		r = la_object(la, file, config_root(docs[i]), 0);
+		k8s += r == 2 || (r == 1 && la_str(config_root(docs[i]),
+		    "apiVersion") != NULL);
+	}
 	if (n > 0) {
 		la->docs = xreallocarray(la->docs, la->ndocs + n,
 		    sizeof *la->docs);
@@ -568,6 +588,25 @@ la_config(struct lint_argocd *la)
 	for (i = 0; i < la->ncms; i++)
 		la_take(la, config_child(la->cms[i].n, "data"),
 		    la->cms[i].file);
+	for (i = 0; i < la->nhelms; i++) {
+		n = config_child(la->helms[i].n, "notifications");
+		la_take(la, config_child(n, "notifiers"), la->helms[i].file);
+		la_take(la, config_child(n, "templates"), la->helms[i].file);
+		la_take(la, config_child(n, "triggers"), la->helms[i].file);
+		if (config_child(n, "context") != NULL) {
+			la->ctx_map = config_child(n, "context");
+			la->ctx.file = la->helms[i].file;
+		}
+		if ((la->ctx_url = la_str(n, "argocdUrl")) != NULL &&
+		    la->ctx.file == NULL)
+			la->ctx.file = la->helms[i].file;
+		if (config_child(n, "subscriptions") != NULL) {
+			la_entry_clear(&la->subs);
+			la->subs.name = xstrdup("subscriptions");
+			la->subs.val = config_child(n, "subscriptions");
+			la->subs.file = la->helms[i].file;
+		}
+	}
 	/* The CR wins: the operator writes the ConfigMap from it. */
 	if (la->ncrs > 0) {
 		cr = &la->crs[la->ncrs - 1];
@@ -643,9 +682,10 @@ la_secrets(struct lint_argocd *la)
 	int				 pass;
 
 	for (i = 0; i < la->nsecrets; i++)
-		for (pass = 0; pass < 2; pass++) {
+		for (pass = 0; pass < 3; pass++) {
+			/* Helm's notifications.secret.items is stringData. */
 			m = config_child(la->secrets[i].n, pass == 0 ? "data" :
-			    "stringData");
+			    pass == 1 ? "stringData" : "items");
 			for (j = 0; j < config_len(m); j++) {
 				v = config_scalar(config_at(m, j));
 				if (v == NULL)
@@ -1024,6 +1064,8 @@ la_tls(struct lint_argocd *la, const struct la_entry *e,
 	}
 	for (i = 0; i < la->ntlss; i++) {
 		data = config_child(la->tlss[i].n, "data");
+		if (data == NULL)	/* Helm: configs.tls.certificates */
+			data = config_child(la->tlss[i].n, "certificates");
 		for (j = 0; j < config_len(data); j++)
 			if (strcmp(config_key_at(data, j), host) == 0)
 				pem = config_scalar(config_at(data, j));
@@ -1222,6 +1264,8 @@ la_vars(const struct lint_argocd *la, const struct json *app,
 			json_add_str(ctx, config_key_at(la->ctx_map, i),
 			    config_scalar(config_at(la->ctx_map, i)) ?
 			    config_scalar(config_at(la->ctx_map, i)) : "");
+	if (la->ctx_url != NULL)
+		json_add_str(ctx, "argocdUrl", la->ctx_url);
 	json_add_str(ctx, "notificationType", service);
 	json_add(v, "context", ctx);
 	sec = json_new_object();
@@ -1482,12 +1526,14 @@ la_check_path(struct lint_argocd *la, const struct la_entry *t,
 static int
 la_have_config(const struct lint_argocd *la)
 {
-	return (la->ncms > 0 || la->ncrs > 0);
+	return (la->ncms > 0 || la->ncrs > 0 || la->nhelms > 0);
 }
 
 static int
 la_ctx_has(const struct lint_argocd *la, const char *key)
 {
+	if (strcmp(key, "argocdUrl") == 0 && la->ctx_url != NULL)
+		return (1);
 	return (config_scalar(config_child(la->ctx_map, key)) != NULL);
 }
 

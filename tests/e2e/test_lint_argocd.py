@@ -286,3 +286,45 @@ def test_rendering_matches_the_go_sender(files):
             # body: |- keeps the text without its final newline.
             want = render(text.rstrip("\n"), dot)
             assert got[("t-" + name, app["metadata"]["name"])] == want, name
+
+
+# --- what notimock argocd-config writes lints clean -------------------------
+
+KIND = os.path.join(os.path.dirname(os.path.dirname(DATA)), "..", "..",
+                    "docker", "kind", "argocd")
+KIND = os.path.normpath(KIND)
+
+
+@pytest.mark.parametrize("names", [
+    ["argocd-notifications-cm.yaml", "argocd-notifications-secret.yaml",
+     "argocd-tls-certs-cm.yaml", "application.yaml"],
+    ["notificationsconfiguration.yaml", "argocd-notifications-secret.yaml",
+     "argocd-tls-certs-cm.yaml", "application.yaml"],
+    ["values-helm.yaml", "application.yaml"],
+    None,
+], ids=["manifests", "openshift", "helm", "everything"])
+def test_committed_kind_argocd_files_lint_clean(names):
+    if names is None:
+        names = sorted(n for n in os.listdir(KIND) if n.endswith(".yaml"))
+    paths = [os.path.join(KIND, n) for n in names]
+    rc, out, err = lint(*paths)
+    assert (rc, err) == (0, ""), out
+    assert out == "".join("%s: OK\n" % p for p in paths)
+
+
+@pytest.mark.parametrize("variant", [[], ["--openshift"], ["--helm"]],
+                         ids=["manifests", "openshift", "helm"])
+def test_argocd_config_output_lints_clean(tmp_path, variant):
+    """notimock argocd-config ... | notimock lint -"""
+    p = subprocess.run([notimock_bin(), "ca", "create", "--out",
+                        str(tmp_path / "ca")], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([notimock_bin(), "argocd-config", "--token",
+                        "lint-token-0123456789abcdef0123456789", "--cacert",
+                        str(tmp_path / "ca" / "tls.crt")] + variant,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    rc, out, err = lint("-", stdin=p.stdout)
+    assert (rc, out, err) == (0, "-: OK\n", "")

@@ -46,7 +46,7 @@
 #define EXIT_TIMEOUT	1
 #define EXIT_ERROR	2
 
-enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA };
+enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA, C_NCMDS };
 
 /* Options, and which commands take them. */
 enum {
@@ -91,49 +91,61 @@ static const struct client_opt {
 };
 #define CLIENT_NOPTS (sizeof client_opts / sizeof client_opts[0])
 
-static const char *client_names[] = { "wait", "list", "reset", "cursor",
-    "ready", "ca" };
-
-static const char *client_usages[] = {
-	"usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
-	"           [--entity REF]... [--topic T] [--severity S] [--origin O]\n"
-	"           [--status accepted|rejected|CODE] [--q TEXT] [--reached]\n"
-	"           [--clean] [--since SEQ|now] [--count N] [--timeout DURATION]\n"
-	"           [--json]\n"
-	"  --reached: the send stored a notification for someone (an accepted\n"
-	"             entity send that resolved to nobody does not count)\n"
-	"  --clean:   no warning or error diagnosis (e.g. no-recipients)\n",
-	"usage: notimock list [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
-	"           [filters as for wait] [--limit N] [--offset N] [--json]\n",
-	"usage: notimock reset [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
-	"           [filters as for wait] [--keep-notifications] [--json]\n",
-	"usage: notimock cursor [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
-	"           [--json]\n",
-	"usage: notimock ready [--url URL] [--cacert FILE] [--timeout DURATION]\n"
-	"Exit 0 when /.backstage/health/v1/readiness answers 200 {\"status\":\"ok\"},\n"
-	"1 when it answers otherwise, 2 on a usage or connection error.  Without\n"
-	"--url or NOTIMOCK_URL, the URL comes from the server's own settings\n"
-	"(NOTIMOCK_LISTEN, or NOTIMOCK_TLS_LISTEN when that is off; 0.0.0.0 and\n"
-	":: mean loopback).  Default timeout 5s.\n",
-	"usage: notimock ca [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
-	"       notimock ca create [--out DIR] [--secret [--name NAME]\n"
-	"           [--namespace NS]]\n"
-	"Print the CA certificate of the running server (GET /mock/ca.pem at\n"
-	"--url, NOTIMOCK_URL or http://127.0.0.1:7007); it never reads or writes\n"
-	"the server's files.  'ca create' makes new CA material (see ca create -h).\n",
-};
-
-/* More words for -h than a usage error needs. */
-static const char *client_helps[] = {
-	"\n"
-	"Waits until --count deliveries (default 1) match every filter given.\n"
-	"Without --since, deliveries already stored match too: to see only\n"
-	"what an action sends, pass --since now (or the number `notimock\n"
-	"cursor` printed before the action).  Sequence numbers never repeat\n"
-	"on a database, reset and restart included, so a --since taken from\n"
-	"another database may be ahead of this one's cursor: the time-out\n"
-	"says so.  Exit status: 0 matched, 1 timed out, 2 error.\n",
-	"", "", "",
+/*
+ * Each command's name, its usage (also printed on a usage error) and what
+ * -h adds to it, indexed by enum client_cmd so that a command without an
+ * entry is a NULL here, never a read past the end of a shorter list.
+ */
+static const struct client_text {
+	const char	*name;
+	const char	*usage;
+	const char	*help;		/* NULL: nothing more */
+} client_texts[C_NCMDS] = {
+	[C_WAIT] = { "wait",
+	    "usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	    "           [--entity REF]... [--topic T] [--severity S] [--origin O]\n"
+	    "           [--status accepted|rejected|CODE] [--q TEXT] [--reached]\n"
+	    "           [--clean] [--since SEQ|now] [--count N] [--timeout DURATION]\n"
+	    "           [--json]\n"
+	    "  --reached: the send stored a notification for someone (an accepted\n"
+	    "             entity send that resolved to nobody does not count)\n"
+	    "  --clean:   no warning or error diagnosis (e.g. no-recipients)\n",
+	    "\n"
+	    "Waits until --count deliveries (default 1) match every filter given.\n"
+	    "Without --since, deliveries already stored match too: to see only\n"
+	    "what an action sends, pass --since now (or the number `notimock\n"
+	    "cursor` printed before the action).  Sequence numbers never repeat\n"
+	    "on a database, reset and restart included, so a --since taken from\n"
+	    "another database may be ahead of this one's cursor: the time-out\n"
+	    "says so.  Exit status: 0 matched, 1 timed out, 2 error.\n" },
+	[C_LIST] = { "list",
+	    "usage: notimock list [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	    "           [filters as for wait] [--limit N] [--offset N] [--json]\n",
+	    NULL },
+	[C_RESET] = { "reset",
+	    "usage: notimock reset [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	    "           [filters as for wait] [--keep-notifications] [--json]\n",
+	    NULL },
+	[C_CURSOR] = { "cursor",
+	    "usage: notimock cursor [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	    "           [--json]\n",
+	    NULL },
+	[C_READY] = { "ready",
+	    "usage: notimock ready [--url URL] [--cacert FILE] [--timeout DURATION]\n"
+	    "Exit 0 when /.backstage/health/v1/readiness answers 200 {\"status\":\"ok\"},\n"
+	    "1 when it answers otherwise, 2 on a usage or connection error.  Without\n"
+	    "--url or NOTIMOCK_URL, the URL comes from the server's own settings\n"
+	    "(NOTIMOCK_LISTEN, or NOTIMOCK_TLS_LISTEN when that is off; 0.0.0.0 and\n"
+	    ":: mean loopback).  Default timeout 5s.\n",
+	    NULL },
+	[C_CA] = { "ca",
+	    "usage: notimock ca [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
+	    "       notimock ca create [--out DIR] [--secret [--name NAME]\n"
+	    "           [--namespace NS]]\n"
+	    "Print the CA certificate of the running server (GET /mock/ca.pem at\n"
+	    "--url, NOTIMOCK_URL or http://127.0.0.1:7007); it never reads or writes\n"
+	    "the server's files.  'ca create' makes new CA material (see ca create -h).\n",
+	    NULL },
 };
 
 struct client {
@@ -183,7 +195,7 @@ client_warnx(const struct client *c, const char *fmt, ...)
 static int
 client_usage(const struct client *c)
 {
-	fputs(client_usages[c->cmd], stderr);
+	fputs(client_texts[c->cmd].usage, stderr);
 	return (EXIT_ERROR);
 }
 
@@ -634,8 +646,9 @@ client_options(struct client *c, int argc, char **argv)
 		}
 		switch (ch) {
 		case O_HELP:
-			fputs(client_usages[c->cmd], stdout);
-			fputs(client_helps[c->cmd], stdout);
+			fputs(client_texts[c->cmd].usage, stdout);
+			if (client_texts[c->cmd].help != NULL)
+				fputs(client_texts[c->cmd].help, stdout);
 			exit(EXIT_OK);
 		case O_URL:
 			c->url = optarg;
@@ -818,7 +831,7 @@ client_setup(struct client *c, enum client_cmd cmd, int argc, char **argv)
 
 	memset(c, 0, sizeof *c);
 	c->cmd = cmd;
-	c->name = client_names[cmd];
+	c->name = client_texts[cmd].name;
 	if (client_options(c, argc, argv) == -1) {
 		client_usage(c);
 		return (-1);

@@ -160,6 +160,25 @@ def test_ready_usage_errors_exit_2():
     assert r.returncode == 0 and "readiness" in r.stdout
 
 
+def test_each_client_commands_help_is_its_own():
+    """-h printed ready's usage and then wait's, ca's and then list's: the
+    per-command help list was two entries short (a read past its end)."""
+    words = {"wait": "Waits until", "list": None, "reset": None,
+             "cursor": None, "ready": "readiness", "ca": "/mock/ca.pem"}
+    for cmd, word in words.items():
+        r = run([cmd, "-h"])
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert r.stdout.startswith("usage: notimock %s " % cmd), cmd
+        assert r.stdout.count("usage: notimock") == 1, \
+            (cmd, r.stdout)
+        for other in words:
+            if other != cmd:
+                assert "usage: notimock %s " % other not in r.stdout, \
+                    (cmd, other, r.stdout)
+        if word:
+            assert word in r.stdout, cmd
+
+
 def test_ready_times_out_quickly_on_a_silent_peer():
     """A peer that accepts and never answers: exit 2 after --timeout."""
     s = socket.socket()

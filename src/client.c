@@ -1158,11 +1158,12 @@ out:
 	return (rv);
 }
 
-/* GET /mock/ca.pem; the PEM, or NULL after saying why. */
+/* GET /mock/ca.pem; the certificates (re-encoded, so that nothing else the
+ * answer held reaches a terminal or a file), or NULL after saying why. */
 static char *
 client_fetch_ca(struct client *c)
 {
-	char	*body = NULL;
+	char	*body = NULL, *pem, *cause = NULL;
 	size_t	 len = 0;
 	int	 status;
 
@@ -1175,7 +1176,12 @@ client_fetch_ca(struct client *c)
 		free(body);
 		return (NULL);
 	}
-	return (body);
+	if ((pem = tls_pem_certs(body, 0, &cause)) == NULL) {
+		client_warnx(c, "%s served no usable CA: %s", c->url, cause);
+		free(cause);
+	}
+	free(body);
+	return (pem);
 }
 
 char *

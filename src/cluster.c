@@ -775,7 +775,7 @@ cluster_argocd_config(int argc, char **argv)
 	struct argo	 a;
 	const char	*token = NULL, *token_file = NULL, *cacert = NULL;
 	const char	*from = NULL, *admin = NULL, *out = NULL, *ns;
-	char		*cause = NULL;
+	char		*cause = NULL, *pem;
 	int		 ch, openshift = 0, helm = 0, rv = 1;
 
 	memset(&a, 0, sizeof a);
@@ -876,12 +876,16 @@ cluster_argocd_config(int argc, char **argv)
 		goto out;
 	}
 	if (from != NULL)
-		a.ca = client_get_ca("argocd-config", from, NULL, admin);
+		pem = client_get_ca("argocd-config", from, NULL, admin);
 	else
-		a.ca = argo_read_file(cacert);
-	if (a.ca == NULL)
+		pem = argo_read_file(cacert);
+	if (pem == NULL)
 		goto out;
-	if (tls_check_ca_pem(a.ca, &cause) == -1) {
+	/* Only the certificates go into the YAML, whatever else the text
+	 * held. */
+	a.ca = tls_pem_certs(pem, 1, &cause);
+	free(pem);
+	if (a.ca == NULL) {
 		fprintf(stderr, "notimock argocd-config: %s: %s\n",
 		    from != NULL ? from : cacert, cause);
 		free(cause);

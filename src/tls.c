@@ -1919,14 +1919,23 @@ out:
 	return (rv);
 }
 
-int
-tls_check_ca_pem(const char *pem, char **cause)
+/*
+ * Only the certificates: mbedTLS skips any text around and between the
+ * PEM blocks, and that text would otherwise travel on (into a YAML block
+ * scalar, where a U+2028 or NEL ends the line, or onto a terminal).
+ */
+char *
+tls_pem_certs(const char *pem, int want_ca, char **cause)
 {
-	mbedtls_x509_crt	crt;
-	int			r, rv = -1;
+	mbedtls_x509_crt	 crt;
+	const mbedtls_x509_crt	*c;
+	struct evbuffer		*out = NULL;
+	char			*one, *res = NULL;
+	size_t			 len;
+	int			 r;
 
 	mbedtls_x509_crt_init(&crt);
-	if (strncmp(pem, "-----BEGIN CERTIFICATE-----", 27) != 0) {
+	if (strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL) {
 		xasprintf(cause, "not a PEM certificate");
 		goto out;
 	}
@@ -1938,15 +1947,27 @@ tls_check_ca_pem(const char *pem, char **cause)
 			tls_cause(cause, r, "the certificate does not parse");
 		goto out;
 	}
-	if (!crt.ca_istrue) {
+	if (want_ca && !crt.ca_istrue) {
 		xasprintf(cause, "the certificate is not a CA (no "
 		    "basicConstraints CA:TRUE)");
 		goto out;
 	}
-	rv = 0;
+	if ((out = evbuffer_new()) == NULL)
+		fatalx("tls: out of memory");
+	for (c = &crt; c != NULL && c->raw.p != NULL; c = c->next) {
+		one = tls_der_pem(c->raw.p, c->raw.len);
+		evbuffer_add(out, one, strlen(one));
+		free(one);
+	}
+	len = evbuffer_get_length(out);
+	res = xmalloc(len + 1);
+	evbuffer_remove(out, res, len);
+	res[len] = '\0';
 out:
+	if (out != NULL)
+		evbuffer_free(out);
 	mbedtls_x509_crt_free(&crt);
-	return (rv);
+	return (res);
 }
 
 void

@@ -47,9 +47,11 @@ const char		*tls_server_ca_pem(const struct tls_server *);
  * -1 with *cause. */
 int			 tls_ca_create(char **crt_pem, char **key_pem,
 			    char **cause);
-/* Is pem (NUL-terminated) one or more certificates, the first a CA?
- * 0, or -1 with *cause. */
-int			 tls_check_ca_pem(const char *pem, char **cause);
+/* The certificates in pem (NUL-terminated), re-encoded from their DER and
+ * nothing else; with want_ca the first must be a CA.  Returns the PEM
+ * (caller frees), or NULL with *cause. */
+char			*tls_pem_certs(const char *pem, int want_ca,
+			    char **cause);
 
 /* Client side, for the CLI (wait/list/reset over https URLs).  Client
  * connections log nothing: tls_client_error() says why the last one

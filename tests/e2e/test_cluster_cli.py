@@ -793,3 +793,77 @@ def test_argocd_config_refuses_what_would_not_work(tmp_path):
             "-addext", "basicConstraints=critical,CA:FALSE")
     r = run(["argocd-config", "--token", DEMO_TOKEN, "--cacert", leaf])
     assert r.returncode == 1 and "not a CA" in r.stderr
+
+
+def test_argocd_config_passes_on_only_the_certificates(tmp_path):
+    """mbedTLS ignores text after the last PEM block, and YAML ends a line
+    at U+2028 or NEL, so a CA file with such a tail put its own top-level
+    keys into the output (Helm values that set anything).  Only the
+    certificates, re-encoded, go out."""
+    crt, _ = demo_ca(tmp_path)
+    with open(crt) as f:
+        pem = f.read()
+    evil = tmp_path / "evil.pem"
+    evil.write_text(pem + "x\u2028evil: 1\u2028configs: {secret: {x: pwned}}"
+                    "\n\u0085nel: 2\n\x1b]0;title\x07\n", encoding="utf-8")
+    for variant in ([], ["--helm"], ["--openshift"]):
+        r = run(["argocd-config", "--token", DEMO_TOKEN, "--cacert",
+                 str(evil)] + variant)
+        assert r.returncode == 0, r.stderr
+        assert "evil" not in r.stdout and "pwned" not in r.stdout
+        assert "\x1b" not in r.stdout
+        docs = list(yaml.safe_load_all(r.stdout))
+        if variant == ["--helm"]:
+            (v,) = docs
+            assert sorted(v) == ["configs", "notifications"]
+            assert v["configs"] == {"tls": {"certificates": {SVC: pem}}}
+        else:
+            assert [sorted(d) for d in docs] == [
+                sorted(["apiVersion", "kind", "metadata",
+                        "spec" if variant else "data"]),
+                ["apiVersion", "kind", "metadata", "stringData", "type"],
+                ["apiVersion", "data", "kind", "metadata"],
+                ["apiVersion", "kind", "metadata", "spec"]]
+            assert docs[2]["data"] == {SVC: pem}
+    # Text before the first block (openssl pkcs12's "Bag Attributes"
+    # lines) is dropped the same way.
+    evil.write_text("Bag Attributes\n    friendlyName: x\n" + pem)
+    r = run(["argocd-config", "--token", DEMO_TOKEN, "--cacert", str(evil)])
+    assert r.returncode == 0, r.stderr
+    assert list(yaml.safe_load_all(r.stdout))[2]["data"] == {SVC: pem}
+
+
+def test_ca_prints_only_the_certificates_it_was_served(tmp_path):
+    """`notimock ca --url` of something that is not notimock: the answer's
+    text beyond the certificate (terminal escapes here) is not printed."""
+    import http.server
+    import threading
+    crt, _ = demo_ca(tmp_path)
+    with open(crt) as f:
+        pem = f.read()
+    answer = (pem + "\x1b]0;owned\x07\x1b[2J\u2028more\n").encode()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-pem-file")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        r = run(["ca", "--url", url])
+        assert (r.returncode, r.stdout) == (0, pem), r.stderr
+        r = run(["argocd-config", "--token", DEMO_TOKEN, "--from", url])
+        assert r.returncode == 0, r.stderr
+        assert list(yaml.safe_load_all(r.stdout))[2]["data"] == {SVC: pem}
+    finally:
+        srv.shutdown()
+        srv.server_close()

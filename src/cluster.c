@@ -642,6 +642,7 @@ argo_out_dir(const char *dir, const struct argo *a, const char *ns,
 {
 	char	*path;
 	FILE	*f;
+	mode_t	 mode;
 	int	 i, fd, rv = -1;
 
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
@@ -651,10 +652,14 @@ argo_out_dir(const char *dir, const struct argo *a, const char *ns,
 	}
 	for (i = 0; i < AF_COUNT; i++) {
 		xasprintf(&path, "%s/%s", dir, argo_files[i]);
-		/* The token is a secret; the rest is not. */
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
-		    i == AF_SECRET || i == AF_HELM ? 0600 : 0644);
-		if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+		/* The token is a secret; the rest is not.  open() keeps the
+		 * mode of a file that exists (a checkout of
+		 * docker/kind/argocd/ is 0644), hence fchmod. */
+		mode = i == AF_SECRET || i == AF_HELM ? 0600 : 0644;
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+		    mode);
+		if (fd == -1 || fchmod(fd, mode) == -1 ||
+		    (f = fdopen(fd, "w")) == NULL) {
 			fprintf(stderr, "notimock argocd-config: %s: %s\n",
 			    path, strerror(errno));
 			if (fd != -1)

@@ -867,3 +867,24 @@ def test_ca_prints_only_the_certificates_it_was_served(tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_argocd_config_out_dir_makes_token_files_private_again(tmp_path):
+    """open() keeps the mode of a file that exists: regenerating into a
+    checkout (files 0644) left the token world-readable."""
+    crt, _ = demo_ca(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ARGOCD_FILES:
+        (out / name).write_text("old\n")
+        os.chmod(str(out / name), 0o644)
+    r = run(["argocd-config", "--token", "a-real-token-0123456789",
+             "--cacert", crt, "--out-dir", str(out)])
+    assert r.returncode == 0, r.stderr
+    for name in ARGOCD_FILES:
+        mode = stat.S_IMODE(os.stat(str(out / name)).st_mode)
+        secret = name in ("argocd-notifications-secret.yaml",
+                          "values-helm.yaml")
+        assert mode == (0o600 if secret else 0o644), (name, oct(mode))
+        text = (out / name).read_text()
+        assert ("a-real-token-0123456789" in text) == secret, name

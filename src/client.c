@@ -467,9 +467,13 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 			free(cause);
 			goto out;
 		}
-		bev = tls_client_bev(tc, rep.base, c->host);
-		evcon = evhttp_connection_base_bufferevent_new(rep.base, NULL,
-		    bev, c->host, (unsigned short)c->port);
+		/* evhttp would make a plain one in place of NULL. */
+		if ((bev = tls_client_bev(tc, rep.base, c->host)) == NULL)
+			evcon = NULL;
+		else
+			evcon = evhttp_connection_base_bufferevent_new(
+			    rep.base, NULL, bev, c->host,
+			    (unsigned short)c->port);
 	} else
 		evcon = evhttp_connection_base_new(rep.base, NULL, c->host,
 		    (unsigned short)c->port);

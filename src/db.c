@@ -1529,14 +1529,18 @@ static const char *const db_severities[] = {
 	"critical", "high", "normal", "low"
 };
 
-/* A statement's text under construction, with its bindings. */
+/* A statement's text under construction, with its bindings (the read
+ * side binds at most 8 today; more marks the statement as too long). */
+#define DB_SQL_BINDS	16
+
 struct db_sql {
 	char		*s;
 	size_t		 len;
-	const char	*text[16];	/* bound as ?2, ?3, ... */
-	int64_t		 num[16];
-	int		 isnum[16];
+	const char	*text[DB_SQL_BINDS];	/* bound as ?2, ?3, ... */
+	int64_t		 num[DB_SQL_BINDS];
+	int		 isnum[DB_SQL_BINDS];
 	int		 n;
+	int		 overflow;	/* db_sql_prepare refuses it */
 };
 
 static void
@@ -1555,6 +1559,10 @@ db_sql_bind(struct db_sql *q, const char *text, int64_t num)
 {
 	char	ph[16];
 
+	if (q->n >= DB_SQL_BINDS) {
+		q->overflow = 1;
+		return;
+	}
 	snprintf(ph, sizeof ph, "?%d", q->n + 2);
 	db_sql_add(q, ph);
 	q->text[q->n] = text;
@@ -1657,6 +1665,12 @@ db_sql_prepare(struct db *db, struct db_sql *q, const char *user)
 	sqlite3_stmt	*st;
 	int		 i;
 
+	if (q->overflow) {
+		snprintf(db->err, sizeof db->err, "reading notifications: more "
+		    "than %d values to bind", DB_SQL_BINDS);
+		log_warnx("db: %s", db->err);
+		return (NULL);
+	}
 	if (sqlite3_prepare_v2(db->h, q->s, -1, &st, NULL) != SQLITE_OK) {
 		db_seterr(db, "reading notifications");
 		return (NULL);

@@ -60,7 +60,7 @@ static void	http_sent_cb(struct evhttp_request *, void *);
 static struct http_conn *http_conn_begin(struct req *);
 static void	http_accept_hold(int);
 static struct bufferevent *http_conn_new(struct server *,
-		    struct bufferevent *, int);
+		    struct bufferevent *, int, int);
 static char	*http_redact_uri(const char *);
 static int	http_secret_header(const char *);
 static void	http_accept_watch(struct server *,
@@ -87,6 +87,7 @@ struct http_conn {
 	int				 tls;
 	int				 reserve;	/* health only */
 	int				 busy;		/* a request is ours */
+	int				 refuse;	/* close as it attaches */
 	LIST_ENTRY(http_conn)		 entry;
 };
 
@@ -327,8 +328,11 @@ http_headers_json(const struct req *r)
 	 * through a cJSON tree: the same bytes as json_print() of the array
 	 * of pairs, without an allocation per node (this runs per request).
 	 */
-	if ((b = evbuffer_new()) == NULL)
-		fatalx("evbuffer_new failed");
+	if ((b = evbuffer_new()) == NULL) {
+		/* Nothing in the request path exits: store no headers. */
+		log_warnx("%s: evbuffer_new failed", __func__);
+		return (xstrdup("[]"));
+	}
 	evbuffer_add(b, "[", 1);
 	TAILQ_FOREACH(kv, h, next) {
 		if (util_strcaseeq(kv->key, "authorization")) {
@@ -828,7 +832,13 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	r->cmd = evhttp_request_get_command(ev);
 	r->method = http_method_name(r->cmd);
 	r->uri = evhttp_request_get_uri(ev);
-	r->out = evbuffer_new();
+	if ((r->out = evbuffer_new()) == NULL) {
+		/* No memory even for the reply: evhttp's own, bodiless. */
+		log_warnx("%s: evbuffer_new failed; answering 503", __func__);
+		free(r);
+		evhttp_send_error(ev, 503, NULL);
+		return;
+	}
 	if ((q = strchr(r->uri, '?')) != NULL) {
 		r->path = http_decode_path(r->uri, (size_t)(q - r->uri));
 		r->query = q + 1;
@@ -1279,7 +1289,10 @@ http_conn_attach(evutil_socket_t unused, short what, void *arg)
 	LIST_FOREACH(cl, bucket, entry)
 		if (strcmp(cl->addr, addr) == 0)
 			break;
-	if (http_conns.n >= http_conns.ceiling) {
+	if (c->refuse) {
+		http_conns.stats.refused++;
+		why = "no memory for its TLS state; refused";
+	} else if (http_conns.n >= http_conns.ceiling) {
 		http_conns.stats.refused++;
 		why = "over --max-connections and the reserve for health; "
 		    "refused";
@@ -1319,9 +1332,11 @@ drop:
 	free(c);
 }
 
-/* From the bevcbs: watch the new connection's bufferevent. */
+/* From the bevcbs: watch the new connection's bufferevent (refuse: close
+ * it as soon as it attaches). */
 static struct bufferevent *
-http_conn_new(struct server *srv, struct bufferevent *bev, int tls)
+http_conn_new(struct server *srv, struct bufferevent *bev, int tls,
+    int refuse)
 {
 	struct http_conn	*c;
 
@@ -1329,6 +1344,7 @@ http_conn_new(struct server *srv, struct bufferevent *bev, int tls)
 	c->srv = srv;
 	c->bev = bev;
 	c->tls = tls;
+	c->refuse = refuse;
 	/* Keeps bev whole until the record attaches, whatever evhttp does. */
 	bufferevent_incref(bev);
 	if ((c->attach = event_new(srv->base, -1, 0, http_conn_attach, c)) ==
@@ -1463,16 +1479,24 @@ http_plain_bevcb(struct event_base *base, void *arg)
 		bufferevent_free(bev);
 		return (NULL);
 	}
-	return (http_conn_new(arg, bev, 0));
+	return (http_conn_new(arg, bev, 0, 0));
 }
 
 /* The TLS listener's: tls.c's filter, watched. */
 static struct bufferevent *
 http_tls_bevcb(struct event_base *base, void *arg)
 {
-	struct server	*srv = arg;
+	struct server		*srv = arg;
+	struct bufferevent	*bev;
 
-	return (http_conn_new(srv, tls_server_bevcb(base, srv->tls), 1));
+	if ((bev = tls_server_bevcb(base, srv->tls)) != NULL)
+		return (http_conn_new(srv, bev, 1, 0));
+	/* No memory for TLS: evhttp must not speak cleartext here, so a
+	 * plain bufferevent whose record closes it as it attaches. */
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		return (NULL);
+	return (http_conn_new(srv, bev, 1, 1));
 }
 
 /* Parse "ADDR:PORT" or "[V6]:PORT". */

@@ -1733,9 +1733,11 @@ tls_conn_free(void *arg)
 			tls_conn_count_failure(c);
 		}
 	}
-	evbuffer_remove_cb_entry(bufferevent_get_output(c->tc_filter),
-	    c->tc_outcb);
-	event_free(c->tc_kick);
+	if (c->tc_outcb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->tc_filter),
+		    c->tc_outcb);
+	if (c->tc_kick != NULL)
+		event_free(c->tc_kick);
 	if (c->tc_timer != NULL)
 		event_free(c->tc_timer);
 	mbedtls_ssl_free(&c->tc_ssl);
@@ -1743,10 +1745,15 @@ tls_conn_free(void *arg)
 	free(c);
 }
 
+/*
+ * A connection's TLS state and its filter bufferevent, or NULL (logged)
+ * when memory runs out: this runs per connection, where nothing may exit.
+ */
 static struct tls_conn *
 tls_conn_new(struct tls_cfg *cf, struct event_base *base)
 {
 	struct tls_conn	*c;
+	const char	*what;
 	int		 r;
 
 	c = xcalloc(1, sizeof *c);
@@ -1755,28 +1762,51 @@ tls_conn_new(struct tls_cfg *cf, struct event_base *base)
 	c->tc_fd = -1;
 	snprintf(c->tc_peer, sizeof c->tc_peer, "(unknown peer)");
 	mbedtls_ssl_init(&c->tc_ssl);
-	if ((r = mbedtls_ssl_setup(&c->tc_ssl, &cf->cf_conf)) != 0)
-		fatalx("tls: mbedtls_ssl_setup failed: -0x%04x", -r);
+	if ((r = mbedtls_ssl_setup(&c->tc_ssl, &cf->cf_conf)) != 0) {
+		log_warnx("tls: mbedtls_ssl_setup failed: -0x%04x", -r);
+		goto fail;
+	}
 	mbedtls_ssl_set_bio(&c->tc_ssl, c, tls_bio_send, tls_bio_recv, NULL);
+	what = "event_new";
+	if ((c->tc_kick = event_new(base, -1, 0, tls_kick_cb, c)) == NULL)
+		goto fail_what;
 
 	/* No fd yet: evhttp calls bufferevent_setfd() on the filter, which
 	 * 2.1.12 forwards to the socket bev (pitfall 8). */
+	what = "bufferevent_socket_new";
 	if ((c->tc_sock = bufferevent_socket_new(base, -1,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		fatalx("tls: bufferevent_socket_new failed");
+		goto fail_what;
+	what = "bufferevent_filter_new";
 	if ((c->tc_filter = bufferevent_filter_new(c->tc_sock, tls_filter_in,
-	    tls_filter_out, BEV_OPT_CLOSE_ON_FREE, tls_conn_free, c)) == NULL)
-		fatalx("tls: bufferevent_filter_new failed");
+	    tls_filter_out, BEV_OPT_CLOSE_ON_FREE, tls_conn_free, c)) == NULL) {
+		bufferevent_free(c->tc_sock);
+		goto fail_what;
+	}
 	bufferevent_getcb(c->tc_sock, &c->tc_readcb, &c->tc_writecb,
 	    &c->tc_eventcb, &c->tc_cbarg);
 	bufferevent_setcb(c->tc_sock, tls_sock_readcb, tls_sock_writecb,
 	    tls_sock_eventcb, c);
-	if ((c->tc_kick = event_new(base, -1, 0, tls_kick_cb, c)) == NULL)
-		fatalx("tls: event_new failed");
 	if ((c->tc_outcb = evbuffer_add_cb(bufferevent_get_output(c->tc_filter),
-	    tls_outbuf_cb, c)) == NULL)
-		fatalx("tls: evbuffer_add_cb failed");
+	    tls_outbuf_cb, c)) == NULL) {
+		log_warnx("tls: evbuffer_add_cb failed");
+		/* The filter's finalizer frees c, and counts it closed. */
+		if (!cf->cf_client)
+			tls_counters.opened++;
+		bufferevent_free(c->tc_filter);
+		return (NULL);
+	}
 	return (c);
+
+fail_what:
+	log_warnx("tls: %s failed", what);
+fail:
+	if (c->tc_kick != NULL)
+		event_free(c->tc_kick);
+	mbedtls_ssl_free(&c->tc_ssl);
+	tls_cfg_unref(cf);
+	free(c);
+	return (NULL);
 }
 
 /* Ours, or NULL for a bufferevent of a plain listener. */
@@ -1858,15 +1888,20 @@ tls_server_bevcb(struct event_base *base, void *arg)
 	struct tls_conn		*c;
 	struct timeval		 tv;
 
-	c = tls_conn_new(srv->ts_cfg, base);
+	if ((c = tls_conn_new(srv->ts_cfg, base)) == NULL)
+		return (NULL);
 	tls_counters.opened++;
 	if (srv->ts_hs_timeout > 0) {
 		c->tc_hs_timeout = srv->ts_hs_timeout;
+		/* Without it, http.c's request deadline still ends a stalled
+		 * handshake (only the log line is less precise). */
 		if ((c->tc_timer = evtimer_new(base, tls_timer_cb, c)) == NULL)
-			fatalx("tls: evtimer_new failed");
-		tv.tv_sec = srv->ts_hs_timeout;
-		tv.tv_usec = 0;
-		evtimer_add(c->tc_timer, &tv);
+			log_warnx("tls: evtimer_new failed");
+		else {
+			tv.tv_sec = srv->ts_hs_timeout;
+			tv.tv_usec = 0;
+			evtimer_add(c->tc_timer, &tv);
+		}
 	}
 	return (c->tc_filter);
 }
@@ -2063,7 +2098,8 @@ tls_client_bev(struct tls_client *cl, struct event_base *base,
 	struct tls_san	 san;
 	char		*cause = NULL;
 
-	c = tls_conn_new(cl->tl_cfg, base);
+	if ((c = tls_conn_new(cl->tl_cfg, base)) == NULL)
+		return (NULL);
 	cl->tl_cfg->cf_fail = TLS_CLIENT_OK;	/* this connection's, now */
 	cl->tl_cfg->cf_why[0] = '\0';
 	snprintf(c->tc_peer, sizeof c->tc_peer, "%s", host);

@@ -32,8 +32,9 @@ struct tls_server_options {
 struct tls_server	*tls_server_new(struct event_base *,
 			    const struct tls_server_options *, char **cause);
 void			 tls_server_free(struct tls_server *);
-/* The evhttp_set_bevcb() callback; arg is the struct tls_server.  Never
- * returns NULL (that would make evhttp serve cleartext on the TLS port). */
+/* The evhttp_set_bevcb() callback; arg is the struct tls_server.  NULL
+ * only when memory runs out (logged): evhttp would then serve cleartext,
+ * so the caller must close the connection instead (http.c does). */
 struct bufferevent	*tls_server_bevcb(struct event_base *, void *arg);
 /* Send close_notify if evcon is a TLS connection whose handshake finished:
  * call it from the connection's close callback (http.c's owns it), since
@@ -68,7 +69,8 @@ enum tls_client_failure	 tls_client_error(const struct tls_client *,
 struct tls_client	*tls_client_new(const char *cafile, char **cause);
 void			 tls_client_free(struct tls_client *);
 /* A filter bufferevent that speaks TLS to host (SNI + verification against
- * cafile or the system store); use with evhttp_connection_base_bufferevent_new. */
+ * cafile or the system store); use with evhttp_connection_base_bufferevent_new.
+ * NULL (logged) when memory runs out. */
 struct bufferevent	*tls_client_bev(struct tls_client *, struct event_base *,
 			    const char *host);
 

@@ -151,6 +151,8 @@ web_disk(struct req *r, const char *dir, const char *name)
 		n = read(fd, buf + got, (size_t)st.st_size - got);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = EIO;	/* the file shrank: errno is stale */
 		if (n <= 0)
 			goto fail;
 		got += (size_t)n;

@@ -34,6 +34,7 @@
 #include "json.h"
 #include "log.h"
 #include "schema.h"
+#include "settings.h"
 #include "signals.h"
 #include "url.h"
 #include "util.h"
@@ -41,6 +42,8 @@
 
 #define API_MOUNT		"/api/notifications"
 #define API_BODY_LIMIT		102400	/* express.json()'s 100kb, inclusive */
+#define API_REFUSED_KEEP	4096	/* bytes kept of a body the barrier
+					   refused (401, 403) */
 #define JSON_CTYPE		"application/json; charset=utf-8"
 
 /* The routes' validation rules, as const data. */
@@ -247,7 +250,21 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	d.path = http_uri_redacted(r);
 	d.headers = headers;
 	d.body = http_body(r, &blen);
-	d.body_len = blen;
+	d.body_len = d.body_size = blen;
+	/*
+	 * Bodies are stored only up to --max-stored-body, and a body the
+	 * barrier refused (which Backstage never reads) only up to its first
+	 * API_REFUSED_KEEP bytes: otherwise anyone could fill the disk with
+	 * unauthenticated 4 MiB POSTs.  The delivery says so (bodySize).
+	 */
+	if ((status == 401 || status == 403) && blen > API_REFUSED_KEEP)
+		d.body_len = API_REFUSED_KEEP;
+	if (d.body_len > (size_t)srv->settings->max_stored_body)
+		d.body_len = (size_t)srv->settings->max_stored_body;
+	if (d.body_len < blen) {
+		srv->bodies_truncated++;
+		srv->body_bytes_dropped += blen - d.body_len;
+	}
 	d.status = status;
 	d.response = body;
 	d.response_len = len;

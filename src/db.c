@@ -82,6 +82,9 @@ static const char *db_migrations[] = {
 	") WITHOUT ROWID;"
 	"INSERT INTO state (key, value) "
 	"SELECT 'seq', coalesce(max(seq), 0) FROM deliveries;",
+	/* 3: a body stored truncated keeps its original size here (NULL:
+	 * stored whole). */
+	"ALTER TABLE deliveries ADD COLUMN body_size INTEGER;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 
@@ -111,8 +114,8 @@ static const char *db_sql[ST_MAX] = {
 	[ST_DELIVERY_ADD] = "INSERT INTO deliveries (seq, received, remote, "
 	    "method, path, headers, body, status, response, origin, token_fp, "
 	    "payload, recipients, title, topic, severity, entities, users, "
-	    "ids, diagnoses, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ids, diagnoses, duration_us, body_size) VALUES (?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_DELIVERY_ENTITY] = "INSERT OR IGNORE INTO delivery_entities "
 	    "(seq, ref) VALUES (?, ?)",
 	[ST_NOTIF_INSERT] = "INSERT INTO notifications (" DB_NOTIF_COLS ") "
@@ -610,6 +613,10 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 	db_bind_text(st, 19, d->ids ? d->ids : "[]");
 	db_bind_text(st, 20, d->diagnoses ? d->diagnoses : "[]");
 	sqlite3_bind_int64(st, 21, d->duration_us);
+	if (d->body_size > d->body_len)
+		sqlite3_bind_int64(st, 22, (int64_t)d->body_size);
+	else
+		sqlite3_bind_null(st, 22);
 	if (db_step_done(db, st, "storing a delivery") == -1)
 		return (-1);
 	db->seq = d->seq;
@@ -787,7 +794,8 @@ db_notification_clear(struct db_notification *n)
 #define DB_REC_COLS "d.seq, d.received, d.remote, d.method, d.path, " \
 	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
 	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
-	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR
+	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
+	", d.body_size"
 #define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
 	"json_extract(d.payload, '$.description') END"
 
@@ -1247,6 +1255,7 @@ db_row_record(sqlite3_stmt *st, struct db_record *r)
 	r->duration_us = sqlite3_column_int64(st, 20);
 	if (sqlite3_column_type(st, 21) == SQLITE_TEXT)
 		r->description = db_col_text(st, 21);
+	r->body_size = sqlite3_column_int64(st, 22);
 }
 
 int

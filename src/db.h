@@ -27,6 +27,8 @@ struct db_delivery {
 	const char	*headers;	/* JSON array of [name, value], redacted */
 	const void	*body;
 	size_t		 body_len;
+	size_t		 body_size;	/* if more than body_len: body holds
+					   only the start of this many */
 	int		 status;
 	const char	*response;	/* the body answered */
 	size_t		 response_len;
@@ -144,6 +146,7 @@ struct db_record {
 	char		*remote, *method, *path, *headers;
 	unsigned char	*body;
 	size_t		  body_len;
+	int64_t		  body_size;	/* original size if truncated, or 0 */
 	char		*response, *origin, *token_fp, *payload, *recipients;
 	char		*title, *topic, *severity;
 	char		*description;	/* payload.description, if any */

@@ -52,6 +52,9 @@ struct server {
 	uint64_t		 nrequests;
 	uint64_t		 ncommits;	/* transactions committed */
 	uint64_t		 ndeferred;	/* replies that waited for one */
+	/* Request bodies stored truncated (api.c), and the bytes not kept. */
+	uint64_t		 bodies_truncated;
+	uint64_t		 body_bytes_dropped;
 };
 
 struct req {

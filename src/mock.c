@@ -341,6 +341,11 @@ mock_delivery_json(const struct db_record *d, int full)
 	json_add_str(o, "body", s);
 	free(s);
 	json_add_num(o, "bodyBytes", (double)d->body_len);
+	if (d->body_size > 0) {
+		/* Stored truncated (README, "Limits"): what arrived. */
+		json_add_bool(o, "bodyTruncated", 1);
+		json_add_num(o, "bodySize", (double)d->body_size);
+	}
 	if (!valid) {
 		s = mock_base64(d->body, d->body_len);
 		json_add_str(o, "bodyBase64", s);
@@ -650,6 +655,10 @@ mock_cursor(struct req *r)
 	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
 	json_add_num(o, "waits", (double)nw);
 	json_add_num(o, "streams", (double)ns);
+	/* Bodies stored truncated, and the bytes not kept (api.c). */
+	json_add_num(o, "bodiesTruncated", (double)r->srv->bodies_truncated);
+	json_add_num(o, "bodyBytesNotStored",
+	    (double)r->srv->body_bytes_dropped);
 	http_send_json(r, 200, o);
 	json_free(o);
 }

@@ -80,6 +80,10 @@ static const struct setting settings_table[] = {
 	{ "max-body", 0, SET_NUM, "BYTES", 102400, 1LL << 30, NULL, "4194304",
 	  OFF(max_body), "transport limit on a request body (Backstage's own "
 	  "102400-byte limit applies below it)" },
+	{ "max-stored-body", 0, SET_NUM, "BYTES", 0, 1LL << 30, NULL, "1048576",
+	  OFF(max_stored_body), "store at most this much of a request body "
+	  "(a body the barrier refuses: 4096 bytes); the delivery says when "
+	  "it was cut" },
 	{ "max-headers", 0, SET_NUM, "BYTES", 1024, 1 << 20, NULL, "16384",
 	  OFF(max_headers), "limit on the request line and headers" },
 	{ "idle-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "30s",

@@ -40,6 +40,7 @@ struct settings {
 	char		*db_sync;	/* normal | full */
 	long long	 max_body;	/* transport cap on request bodies */
 	long long	 max_headers;	/* cap on the request line + headers */
+	long long	 max_stored_body; /* bytes of a body the store keeps */
 	long long	 idle_timeout;	/* seconds */
 	long long	 head_timeout;	/* seconds, for a whole request */
 	long long	 max_connections;

@@ -10,6 +10,7 @@ a handful of seconds of deadlines, a few hundred sockets at most.
 
 import functools
 import http.client
+import os
 import re
 import resource
 import socket
@@ -19,7 +20,7 @@ import threading
 import time
 
 from conftest import NOTIFS, TOKEN, dumps, parse_response, read_response
-from mock_helpers import wait_until
+from mock_helpers import get_json, wait_until
 from test_tls import ca_of, context, with_tls_port
 
 READY = "/.backstage/health/v1/readiness"
@@ -279,3 +280,52 @@ def test_client_gone_before_slow_answer_is_logged(own_server):
             if "/mock/deliveries?limit=2" in l][0]
     assert re.search(r" 499 0 .* client went away before the reply \(its "
                      r"200 reply of \d+ bytes was not delivered\)", line), line
+
+
+# --- disk fillers -------------------------------------------------------------
+
+def test_refused_bodies_are_stored_truncated(own_server):
+    """20 unauthenticated 1 MB POSTs (all 401) used to add their whole
+    bodies to the store; now a refused body keeps its first 4 KiB, the
+    delivery says how large it was, and the bytes not kept are counted."""
+    srv = own_server()
+    body = dumps({"recipients": {"type": "entity",
+                                 "entityRef": "component:default/filler"},
+                  "payload": {"title": "filler",
+                              "description": "x" * 1000000}})
+    size0 = os.path.getsize(srv.db_path)
+    for _ in range(20):
+        r = srv.post_json(NOTIFS, body, token=None)
+        assert r.status == 401
+    cur = get_json(srv, "/mock/cursor")
+    d = get_json(srv, "/mock/deliveries/%d" % cur["cursor"])
+    assert d["status"] == 401
+    assert d["bodyBytes"] == 4096
+    assert d["bodyTruncated"] is True
+    assert d["bodySize"] == len(body)
+    assert d["body"] == body[:4096]
+    assert cur["bodiesTruncated"] == 20
+    assert cur["bodyBytesNotStored"] == 20 * (len(body) - 4096)
+    wal = srv.db_path + "-wal"
+    grown = os.path.getsize(srv.db_path) - size0 + \
+        (os.path.getsize(wal) if os.path.exists(wal) else 0)
+    assert grown < 4 * 1024 * 1024, grown
+    # An accepted body is kept up to --max-stored-body (1 MiB): whole here.
+    ok = dumps({"recipients": {"type": "broadcast"},
+                "payload": {"title": "kept", "description": "y" * 50000}})
+    assert srv.post_json(NOTIFS, ok).status == 200
+    d = get_json(srv, "/mock/deliveries/%d" %
+                 get_json(srv, "/mock/cursor")["cursor"])
+    assert d["bodyBytes"] == len(ok) and "bodyTruncated" not in d
+
+
+def test_stored_body_cap(own_server):
+    srv = own_server(["--max-stored-body", "1000"])
+    body = dumps({"recipients": {"type": "broadcast"},
+                  "payload": {"title": "capped", "description": "z" * 5000}})
+    assert srv.post_json(NOTIFS, body).status == 200
+    d = get_json(srv, "/mock/deliveries/%d" %
+                 get_json(srv, "/mock/cursor")["cursor"])
+    assert (d["bodyBytes"], d["bodySize"], d["bodyTruncated"]) == \
+        (1000, len(body), True)
+    assert d["payload"]["title"] == "capped"	# parsed before the cut

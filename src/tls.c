@@ -471,6 +471,105 @@ tls_eku_der(unsigned char *buf, size_t size, unsigned char **start)
 	return (n + r);
 }
 
+/*
+ * The keyIdentifier of crt's subjectKeyIdentifier, which the
+ * authorityKeyIdentifier of what it issues must repeat: OpenSSL (curl,
+ * Python) takes a mismatch to mean "not the issuer".  mbedTLS 2.28 derives
+ * the AKI from the key (SHA-1), which is only one way to make an SKI (Go
+ * 1.25 uses truncated SHA-256), and does not parse the SKI itself.
+ * Returns 0 with *id pointing into crt, or -1 when it has none.
+ */
+static int
+tls_crt_ski(const mbedtls_x509_crt *crt, const unsigned char **id,
+    size_t *idlen)
+{
+	unsigned char	*p = crt->v3_ext.p, *end, *ext_end, *oid;
+	size_t		 len, oidlen;
+	int		 critical, r;
+
+	if (p == NULL || crt->v3_ext.len == 0)
+		return (-1);
+	end = p + crt->v3_ext.len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE) != 0)
+		return (-1);
+	end = p + len;
+	while (p < end) {
+		if (mbedtls_asn1_get_tag(&p, end, &len,
+		    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return (-1);
+		ext_end = p + len;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &oidlen,
+		    MBEDTLS_ASN1_OID) != 0)
+			return (-1);
+		oid = p;
+		p += oidlen;
+		if ((r = mbedtls_asn1_get_bool(&p, ext_end, &critical)) != 0 &&
+		    r != MBEDTLS_ERR_ASN1_UNEXPECTED_TAG)
+			return (-1);
+		if (mbedtls_asn1_get_tag(&p, ext_end, &len,
+		    MBEDTLS_ASN1_OCTET_STRING) != 0)
+			return (-1);
+		if (oidlen == MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER)
+		    && memcmp(oid, MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER,
+		    oidlen) == 0) {
+			if (mbedtls_asn1_get_tag(&p, ext_end, &len,
+			    MBEDTLS_ASN1_OCTET_STRING) != 0 || len == 0)
+				return (-1);
+			*id = p;
+			*idlen = len;
+			return (0);
+		}
+		p = ext_end;
+	}
+	return (-1);
+}
+
+/* authorityKeyIdentifier = SEQUENCE { [0] keyIdentifier }. */
+static int
+tls_aki_der(const unsigned char *id, size_t idlen, unsigned char *buf,
+    size_t size, unsigned char **start)
+{
+	unsigned char	*p = buf + size;
+	int		 n, r;
+
+	if ((n = tls_asn1_tlv(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0, id,
+	    idlen)) < 0)
+		return (n);
+	if ((r = mbedtls_asn1_write_len(&p, buf, (size_t)n)) < 0)
+		return (r);
+	n += r;
+	if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE)) < 0)
+		return (r);
+	*start = p;
+	return (n + r);
+}
+
+/*
+ * The issuer name as the CA's subject reads, string types included:
+ * mbedTLS writes the issuer from text as UTF8String, where Go (and so
+ * cert-manager) and OpenSSL's default mask write PrintableString, and
+ * verifiers match issuer to subject byte for byte.
+ */
+static void
+tls_issuer_types(mbedtls_asn1_named_data *issuer,
+    const mbedtls_x509_name *subject)
+{
+	mbedtls_asn1_named_data	*n;
+	const mbedtls_x509_name	*s;
+
+	for (n = issuer; n != NULL; n = n->next)
+		for (s = subject; s != NULL; s = s->next)
+			if (s->oid.p != NULL && s->oid.len == n->oid.len &&
+			    s->val.len == n->val.len &&
+			    memcmp(s->oid.p, n->oid.p, n->oid.len) == 0 &&
+			    memcmp(s->val.p, n->val.p, n->val.len) == 0) {
+				n->val.tag = s->val.tag;
+				break;
+			}
+}
+
 static void
 tls_x509_date(time_t t, char out[16])
 {
@@ -482,17 +581,21 @@ tls_x509_date(time_t t, char out[16])
 
 /*
  * Issue a certificate for key, signed by issuer_key: a CA when sans is
- * NULL, else a server leaf with those names.  Returns its PEM or NULL.
+ * NULL, else a server leaf with those names.  issuer_crt is the issuing
+ * CA's certificate (its name's string types and its SKI are copied), or
+ * NULL for a self-signed one.  Returns its PEM or NULL.
  */
 static char *
 tls_issue(struct tls_cfg *cf, mbedtls_pk_context *key, const char *subject,
-    mbedtls_pk_context *issuer_key, const char *issuer, int days,
+    mbedtls_pk_context *issuer_key, const char *issuer,
+    const mbedtls_x509_crt *issuer_crt, int days,
     const struct tls_san *sans, size_t nsans, char **cause)
 {
 	mbedtls_x509write_cert	 crt;
 	mbedtls_mpi		 serial;
-	unsigned char		*ext = NULL, *der, *pem = NULL;
-	size_t			 extlen;
+	unsigned char		*ext = NULL, *der, *pem = NULL, akibuf[128];
+	const unsigned char	*ski;
+	size_t			 extlen, skilen;
 	char			 from[16], to[16];
 	time_t			 now = time(NULL);
 	int			 r, len;
@@ -512,8 +615,24 @@ tls_issue(struct tls_cfg *cf, mbedtls_pk_context *key, const char *subject,
 	    (r = mbedtls_x509write_crt_set_validity(&crt, from, to)) != 0 ||
 	    (r = mbedtls_x509write_crt_set_subject_name(&crt, subject)) != 0 ||
 	    (r = mbedtls_x509write_crt_set_issuer_name(&crt, issuer)) != 0 ||
-	    (r = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) != 0 ||
-	    (r = mbedtls_x509write_crt_set_authority_key_identifier(&crt)) != 0)
+	    (r = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) != 0)
+		goto fail;
+	if (issuer_crt != NULL)
+		tls_issuer_types(crt.issuer, &issuer_crt->subject);
+	if (issuer_crt != NULL && tls_crt_ski(issuer_crt, &ski, &skilen) == 0 &&
+	    skilen <= sizeof akibuf - 8) {
+		if ((len = tls_aki_der(ski, skilen, akibuf, sizeof akibuf,
+		    &der)) < 0) {
+			r = len;
+			goto fail;
+		}
+		if ((r = mbedtls_x509write_crt_set_extension(&crt,
+		    MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER,
+		    MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER), 0,
+		    der, (size_t)len)) != 0)
+			goto fail;
+	} else if ((r = mbedtls_x509write_crt_set_authority_key_identifier(
+	    &crt)) != 0)
 		goto fail;
 
 	if (sans == NULL) {
@@ -782,7 +901,7 @@ tls_state_load(struct tls_cfg *cf, const char *dir, const char **extra,
 		if (tls_genkey(cf, &cakey, cause) == -1 ||
 		    (keypem = tls_key_pem(&cakey, cause)) == NULL ||
 		    (pem = tls_issue(cf, &cakey, TLS_CA_SUBJECT, &cakey,
-		    TLS_CA_SUBJECT, TLS_CA_DAYS, NULL, 0, cause)) == NULL)
+		    TLS_CA_SUBJECT, NULL, TLS_CA_DAYS, NULL, 0, cause)) == NULL)
 			goto out;
 		if (tls_write_file(dir, "ca-key.pem", keypem, 0600,
 		    cause) == -1 ||
@@ -812,7 +931,7 @@ tls_state_load(struct tls_cfg *cf, const char *dir, const char **extra,
 		if (tls_genkey(cf, &cf->cf_key, cause) == -1 ||
 		    (keypem = tls_key_pem(&cf->cf_key, cause)) == NULL ||
 		    (pem = tls_issue(cf, &cf->cf_key, TLS_LEAF_SUBJECT, &cakey,
-		    issuer, TLS_LEAF_DAYS, sans, nsans, cause)) == NULL)
+		    issuer, &ca, TLS_LEAF_DAYS, sans, nsans, cause)) == NULL)
 			goto out;
 		if (tls_write_file(dir, "key.pem", keypem, 0600, cause) == -1 ||
 		    tls_write_file(dir, "cert.pem", pem, 0644, cause) == -1)
@@ -939,7 +1058,7 @@ tls_issue_from_ca(struct tls_cfg *cf, const struct tls_server_options *o,
 	}
 	if (tls_genkey(cf, &cf->cf_key, cause) == -1 ||
 	    (pem = tls_issue(cf, &cf->cf_key, TLS_LEAF_SUBJECT, &cakey, issuer,
-	    TLS_LEAF_DAYS, sans, nsans, cause)) == NULL)
+	    &ca, TLS_LEAF_DAYS, sans, nsans, cause)) == NULL)
 		goto out;
 	if ((r = mbedtls_x509_crt_parse(&cf->cf_chain, (unsigned char *)pem,
 	    strlen(pem) + 1)) != 0) {
@@ -1942,7 +2061,7 @@ tls_ca_create(char **crt_pem, char **key_pem, char **cause)
 	if (tls_genkey(cf, &key, cause) == -1 ||
 	    (*key_pem = tls_key_pem(&key, cause)) == NULL ||
 	    (*crt_pem = tls_issue(cf, &key, TLS_CA_SUBJECT, &key,
-	    TLS_CA_SUBJECT, TLS_CA_DAYS, NULL, 0, cause)) == NULL) {
+	    TLS_CA_SUBJECT, NULL, TLS_CA_DAYS, NULL, 0, cause)) == NULL) {
 		free(*key_pem);
 		*key_pem = NULL;
 		goto out;

@@ -254,6 +254,64 @@ def test_an_openssl_made_ca_works_too(own_server, tmp_path):
     assert status == 200
 
 
+def test_a_ca_whose_ski_is_not_sha1_of_its_key_works(own_server, tmp_path):
+    """The leaf's authorityKeyIdentifier repeats the CA's own SKI.  It was
+    SHA-1 of the CA key, which only some tools use for the SKI (Go 1.25
+    uses truncated SHA-256): OpenSSL (Python, curl) then took the CA for
+    someone else and verification failed."""
+    d = tmp_path / "ski"
+    d.mkdir()
+    crt, key = str(d / "ca.crt"), str(d / "ca.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+            "-days", "30", "-subj", "/CN=Test CA with its own SKI",
+            "-addext", "subjectKeyIdentifier=" + "a5" * 20,
+            "-addext", "authorityKeyIdentifier=none",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")
+    srv = tls_server(own_server, *ca_args(crt, key))
+    status, leaf = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+    pem = tmp_path / "leaf.pem"
+    pem.write_text(ssl.DER_cert_to_PEM_cert(leaf))
+    assert "A5:A5:A5:A5" in openssl("x509", "-in", str(pem), "-noout",
+                                    "-ext", "authorityKeyIdentifier")
+    assert openssl("verify", "-x509_strict", "-purpose", "sslserver",
+                   "-CAfile", crt, "-verify_hostname", SVC,
+                   str(pem)).strip().endswith("OK")
+
+
+def test_a_ca_with_printablestring_names_works(own_server, tmp_path):
+    """Go (cert-manager, step) and OpenSSL's default string mask write
+    names as PrintableString; the leaf's issuer was written back as
+    UTF8String, which verifiers do not match to the CA's subject, so the
+    start was refused.  The issuer now keeps the CA's string types."""
+    d = tmp_path / "printable"
+    d.mkdir()
+    cnf = d / "req.cnf"
+    cnf.write_text("[req]\ndistinguished_name = dn\nstring_mask = default\n"
+                   "prompt = no\nx509_extensions = v3\n"
+                   "[dn]\nC = DE\nO = Example Tests\nCN = Printable CA\n"
+                   "[v3]\nbasicConstraints = critical,CA:TRUE\n"
+                   "keyUsage = critical,keyCertSign\n"
+                   "subjectKeyIdentifier = hash\n")
+    crt, key = str(d / "ca.crt"), str(d / "ca.key")
+    openssl("req", "-x509", "-config", str(cnf), "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+            "-out", crt, "-days", "30")
+    assert "PRINTABLESTRING   :Printable CA" in openssl("asn1parse", "-in",
+                                                        crt)
+    srv = tls_server(own_server, *ca_args(crt, key))
+    assert srv.tls_port is not None
+    status, leaf = get_verified(srv.tls_port, crt, SVC)
+    assert status == 200
+    pem = tmp_path / "leaf.pem"
+    pem.write_text(ssl.DER_cert_to_PEM_cert(leaf))
+    assert openssl("verify", "-x509_strict", "-purpose", "sslserver",
+                   "-CAfile", crt, "-verify_hostname", SVC,
+                   str(pem)).strip().endswith("OK")
+
+
 def expect_refusal(args, *words):
     rc, err = run_expect_exit(["--tls-listen", "127.0.0.1:0"] + args)
     assert rc != 0, err

@@ -30,6 +30,7 @@
 #include "db.h"
 #include "diag.h"
 #include "entity.h"
+#include "fault.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -96,7 +97,7 @@ static const char api_openapi[] =
  */
 static char *
 api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
-    char **codes)
+    char **codes, int *attempt, int64_t *retry_of)
 {
 	struct req		*r = c->r;
 	struct diag_input	 in;
@@ -132,6 +133,15 @@ api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
 	in.now_ms = r->received;
 	in.seq = db_seq_next(r->srv->db);	/* this delivery's */
 	diag_run(r->srv->diag, &in, &res);
+	/* A retry (not a repeat of an accepted send) links to its first
+	 * attempt: the oldest the detector remembers. */
+	*attempt = 1;
+	*retry_of = 0;
+	for (size_t i = 0; i < res.n; i++)
+		if (strcmp(res.v[i].code, "retry") == 0 && res.nprevious > 0) {
+			*attempt = res.attempt;
+			*retry_of = res.previous[0];
+		}
 	dj = diag_json(&res, NULL);
 	*codes = diag_codes(&res);
 	diag_clear(&res);
@@ -299,7 +309,9 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	d.duration_us = util_mono_us() - r->start_us;
 	d.entity_v = ev;
 	d.entity_n = en;
-	d.diagnoses = dj = api_diagnose(c, status, body, len, &dcodes);
+	d.diagnoses = dj = api_diagnose(c, status, body, len, &dcodes,
+	    &d.attempt, &d.retry_of);
+	d.fault = c->fault;
 
 	if (db_delivery_add(srv->db, &d) == -1) {
 		free(body);
@@ -312,6 +324,9 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	}
 	if (c->authenticated)
 		r->origin = xstrdup(c->who.subject);
+	r->seq = d.seq;
+	if (c->fault != NULL)
+		r->fault = xstrdup(c->fault);
 	r->url = xstrdup(c->url);
 	r->note = dcodes;
 	r->durable = 1;
@@ -1022,6 +1037,49 @@ out:
 
 /* --- the pipeline ------------------------------------------------------ */
 
+/*
+ * Step 0: a fault rule (fault.c) that matches answers instead of Backstage,
+ * as a failing proxy or backend in front of the plugin would: a status in
+ * Backstage's error shape, no answer, or a reset.  A delay alone lets the
+ * pipeline run and holds its answer (http.c).  Returns 1 if the request
+ * has been answered.
+ */
+static int
+api_fault(struct api_ctx *c)
+{
+	struct req		*r = c->r;
+	struct fault_in		 in;
+	struct fault_hit	 hit;
+	char			 msg[128], ra[16];
+	size_t			 len;
+
+	memset(&in, 0, sizeof in);
+	in.method = r->method;
+	in.path = r->path;
+	in.origin = c->authenticated ? c->who.subject : NULL;
+	in.body = http_body(r, &len);
+	in.body_len = len;
+	if (!fault_check(r->srv->faults, &in, &hit))
+		return (0);
+	c->fault = fault_hit_json(&hit);
+	r->hold_ms = hit.delay_ms;
+	if (hit.drop || hit.reset) {
+		r->cut = hit.reset ? HTTP_CUT_RESET : HTTP_CUT_DROP;
+		api_finish(c, 0, NULL, 0);	/* stored as status 0 */
+		return (1);
+	}
+	if (hit.status == 0)
+		return (0);
+	if (hit.retry_after >= 0) {
+		snprintf(ra, sizeof ra, "%d", hit.retry_after);
+		http_add_header(r, "Retry-After", ra);
+	}
+	snprintf(msg, sizeof msg, "Injected by notimock fault rule %s",
+	    hit.id);
+	api_fail(c, hit.status, fault_error_name(hit.status), msg, NULL);
+	return (1);
+}
+
 void
 api_notifications(struct req *r)
 {
@@ -1057,6 +1115,11 @@ api_notifications(struct req *r)
 		c.auth_checked = 1;
 		c.auth = auth_check(r->srv->auth, auth, &c.who, msg,
 		    sizeof msg);
+		c.authenticated = c.auth == AUTH_OK || c.auth == AUTH_RESTRICTED;
+	}
+	if (api_fault(&c))
+		goto out;
+	if (c.auth_checked) {
 		switch (c.auth) {
 		case AUTH_MISSING:
 			api_fail(&c, 401, "AuthenticationError",
@@ -1067,14 +1130,12 @@ api_notifications(struct req *r)
 			    "Illegal token", NULL);
 			goto out;
 		case AUTH_RESTRICTED:
-			c.authenticated = 1;
 			api_fail(&c, 403, "NotAllowedError", msg, NULL);
 			goto out;
 		case AUTH_INVALID:	/* a user JWT that did not verify */
 			api_fail(&c, 401, "AuthenticationError", msg, NULL);
 			goto out;
 		case AUTH_OK:
-			c.authenticated = 1;
 			break;
 		}
 	}
@@ -1198,4 +1259,5 @@ out:
 	json_free(c.users);
 	json_free(c.ids);
 	free(c.url);
+	free(c.fault);
 }

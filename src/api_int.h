@@ -47,6 +47,7 @@ struct api_ctx {
 	enum auth_result	 auth;
 	const char		*jerr;		/* json_parse message, or NULL */
 	long			 jpos;		/* its byte offset, -1: none */
+	char			*fault;		/* JSON of the rule that fired */
 };
 
 /* One parameter of the raw query, decoded as Express's qs does. */

@@ -46,13 +46,16 @@
 #define EXIT_TIMEOUT	1
 #define EXIT_ERROR	2
 
-enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA, C_NCMDS };
+enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA, C_FAULT,
+    C_NCMDS };
 
 /* Options, and which commands take them. */
 enum {
 	O_URL = 256, O_CACERT, O_TOKEN, O_ENTITY, O_TOPIC, O_SEVERITY,
 	O_ORIGIN, O_STATUS, O_Q, O_SINCE, O_COUNT, O_TIMEOUT, O_JSON, O_LIMIT,
-	O_OFFSET, O_KEEP, O_REACHED, O_CLEAN, O_HELP
+	O_OFFSET, O_KEEP, O_REACHED, O_CLEAN, O_HELP, O_RETRY, O_F_TIMES, O_F_DELAY,
+	O_F_DROP, O_F_RESET, O_F_RETRY_AFTER, O_F_PATH, O_F_METHOD, O_F_TITLE,
+	O_F_FOR
 };
 
 #define W	(1 << C_WAIT)
@@ -61,33 +64,45 @@ enum {
 #define C	(1 << C_CURSOR)
 #define Y	(1 << C_READY)
 #define A	(1 << C_CA)
+#define F	(1 << C_FAULT)
 #define FILTERS	(W | L | R)
 
 static const struct client_opt {
 	struct option	 lo;
 	int		 cmds;
 } client_opts[] = {
-	{ { "url", required_argument, NULL, O_URL }, W | L | R | C | Y | A },
+	{ { "url", required_argument, NULL, O_URL }, W | L | R | C | Y | A | F },
 	{ { "cacert", required_argument, NULL, O_CACERT },
-	    W | L | R | C | Y | A },
+	    W | L | R | C | Y | A | F },
 	{ { "admin-token", required_argument, NULL, O_TOKEN },
-	    W | L | R | C | A },
-	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS },
-	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS },
+	    W | L | R | C | A | F },
+	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS | F },
+	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS | F },
 	{ { "severity", required_argument, NULL, O_SEVERITY }, FILTERS },
-	{ { "origin", required_argument, NULL, O_ORIGIN }, FILTERS },
-	{ { "status", required_argument, NULL, O_STATUS }, FILTERS },
+	{ { "origin", required_argument, NULL, O_ORIGIN }, FILTERS | F },
+	{ { "status", required_argument, NULL, O_STATUS }, FILTERS | F },
+	{ { "retry", required_argument, NULL, O_RETRY }, FILTERS },
 	{ { "q", required_argument, NULL, O_Q }, FILTERS },
 	{ { "since", required_argument, NULL, O_SINCE }, FILTERS },
 	{ { "reached", no_argument, NULL, O_REACHED }, FILTERS },
 	{ { "clean", no_argument, NULL, O_CLEAN }, FILTERS },
 	{ { "count", required_argument, NULL, O_COUNT }, W },
 	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W | Y },
-	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C },
+	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C | F },
 	{ { "limit", required_argument, NULL, O_LIMIT }, L },
 	{ { "offset", required_argument, NULL, O_OFFSET }, L },
 	{ { "keep-notifications", no_argument, NULL, O_KEEP }, R },
-	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C | Y | A },
+	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C | Y | A | F },
+	/* fault add: the keys of a fault rule (fault.c), sent as JSON. */
+	{ { "times", required_argument, NULL, O_F_TIMES }, F },
+	{ { "delay", required_argument, NULL, O_F_DELAY }, F },
+	{ { "drop", no_argument, NULL, O_F_DROP }, F },
+	{ { "reset", no_argument, NULL, O_F_RESET }, F },
+	{ { "retry-after", required_argument, NULL, O_F_RETRY_AFTER }, F },
+	{ { "path", required_argument, NULL, O_F_PATH }, F },
+	{ { "method", required_argument, NULL, O_F_METHOD }, F },
+	{ { "title", required_argument, NULL, O_F_TITLE }, F },
+	{ { "for", required_argument, NULL, O_F_FOR }, F },
 };
 #define CLIENT_NOPTS (sizeof client_opts / sizeof client_opts[0])
 
@@ -105,11 +120,12 @@ static const struct client_text {
 	    "usage: notimock wait [--url URL] [--cacert FILE] [--admin-token TOKEN]\n"
 	    "           [--entity REF]... [--topic T] [--severity S] [--origin O]\n"
 	    "           [--status accepted|rejected|CODE] [--q TEXT] [--reached]\n"
-	    "           [--clean] [--since SEQ|now] [--count N] [--timeout DURATION]\n"
-	    "           [--json]\n"
+	    "           [--clean] [--retry yes|no] [--since SEQ|now] [--count N]\n"
+	    "           [--timeout DURATION] [--json]\n"
 	    "  --reached: the send stored a notification for someone (an accepted\n"
 	    "             entity send that resolved to nobody does not count)\n"
-	    "  --clean:   no warning or error diagnosis (e.g. no-recipients)\n",
+	    "  --clean:   no warning or error diagnosis (e.g. no-recipients)\n"
+	    "  --retry:   yes: only retries of an earlier attempt; no: none\n",
 	    "\n"
 	    "Waits until --count deliveries (default 1) match every filter given.\n"
 	    "Without --since, deliveries already stored match too: to see only\n"
@@ -146,6 +162,15 @@ static const struct client_text {
 	    "--url, NOTIMOCK_URL or http://127.0.0.1:7007); it never reads or writes\n"
 	    "the server's files.  'ca create' makes new CA material (see ca create -h).\n",
 	    NULL },
+	[C_FAULT] = { "fault",
+	    "usage: notimock fault add [--status CODE[,CODE...]] [--times N]\n"
+	    "           [--delay DURATION] [--drop] [--reset] [--retry-after SECONDS]\n"
+	    "           [--entity REF] [--topic TOPIC] [--origin SUBJECT] [--path PREFIX]\n"
+	    "           [--method M] [--title TEXT] [--for DURATION] [connection options]\n"
+	    "       notimock fault list [connection options] [--json]\n"
+	    "       notimock fault clear [ID] [connection options] [--json]\n"
+	    "connection options: [--url URL] [--cacert FILE] [--admin-token TOKEN]\n",
+	    NULL },
 };
 
 struct client {
@@ -161,6 +186,9 @@ struct client {
 	int64_t		 timeout_ms;	/* wait's, for our own timeout */
 	int		 url_given;	/* --url or NOTIMOCK_URL */
 	struct evbuffer	*query;		/* "&name=value..." */
+	struct json	*rule;		/* fault add: the rule, as JSON */
+	const char	*operand;	/* fault clear: the rule id */
+	const char	*post;		/* a JSON body to send, or NULL */
 	/* From the URL. */
 	struct evhttp_uri *uri;
 	const char	*host;
@@ -248,14 +276,16 @@ client_join(const struct json *arr)
 	return (out);
 }
 
-#define CLIENT_COLS 8
+#define CLIENT_COLS 9
 
 /* A table of deliveries (summaries or full) for people. */
 static void
 client_table(FILE *f, const struct json *arr)
 {
 	static const char	*head[CLIENT_COLS] = { "SEQ", "RECEIVED",
-	    "STATUS", "ORIGIN", "SEVERITY", "TOPIC", "ENTITIES", "TITLE" };
+	    "STATUS", "ATTEMPT", "ORIGIN", "SEVERITY", "TOPIC", "ENTITIES",
+	    "TITLE" };
+	const struct json	*fault;
 	const struct json	*d;
 	char			*(*rows)[CLIENT_COLS], buf[CLIENT_CELL], *ents;
 	size_t			 n = json_size(arr), i = 0, j, k, w[CLIENT_COLS];
@@ -269,19 +299,38 @@ client_table(FILE *f, const struct json *arr)
 		xasprintf(&rows[i][0], "%.0f", json_number(json_get(d, "seq")));
 		rows[i][1] = xstrdup(client_escape(client_str(d, "received"),
 		    buf, sizeof buf));
-		xasprintf(&rows[i][2], "%.0f",
-		    json_number(json_get(d, "status")));
-		rows[i][3] = xstrdup(client_escape(client_str(d, "origin"), buf,
+		/* A faulted delivery names its rule: "503 (f1)", and one
+		 * that got no answer at all "- (f2 drop)". */
+		fault = json_get(d, "fault");
+		if (json_type(fault) != JSON_OBJECT)
+			xasprintf(&rows[i][2], "%.0f",
+			    json_number(json_get(d, "status")));
+		else if (json_number(json_get(d, "status")) == 0)
+			xasprintf(&rows[i][2], "- (%s %s)", client_escape(
+			    client_str(fault, "id"), buf, sizeof buf),
+			    client_str(fault, "action"));
+		else
+			xasprintf(&rows[i][2], "%.0f (%s)",
+			    json_number(json_get(d, "status")), client_escape(
+			    client_str(fault, "id"), buf, sizeof buf));
+		/* "3 of #12": the third attempt of delivery 12. */
+		if (json_type(json_get(d, "retryOf")) == JSON_NUMBER)
+			xasprintf(&rows[i][3], "%.0f of #%.0f",
+			    json_number(json_get(d, "attempt")),
+			    json_number(json_get(d, "retryOf")));
+		else
+			rows[i][3] = xstrdup("1");
+		rows[i][4] = xstrdup(client_escape(client_str(d, "origin"), buf,
 		    sizeof buf));
-		rows[i][4] = xstrdup(client_escape(client_str(d, "severity"),
+		rows[i][5] = xstrdup(client_escape(client_str(d, "severity"),
 		    buf, sizeof buf));
-		rows[i][5] = xstrdup(client_escape(client_str(d, "topic"), buf,
+		rows[i][6] = xstrdup(client_escape(client_str(d, "topic"), buf,
 		    sizeof buf));
 		ents = client_join(json_get(d, "entities"));
-		rows[i][6] = xstrdup(client_escape(*ents ? ents : "-", buf,
+		rows[i][7] = xstrdup(client_escape(*ents ? ents : "-", buf,
 		    sizeof buf));
 		free(ents);
-		rows[i][7] = xstrdup(client_escape(client_str(d, "title"), buf,
+		rows[i][8] = xstrdup(client_escape(client_str(d, "title"), buf,
 		    sizeof buf));
 		for (j = 0; j < CLIENT_COLS; j++)
 			if (client_width(rows[i][j]) > w[j])
@@ -498,6 +547,11 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 	evhttp_add_header(h, "Accept", "application/json");
 	evhttp_add_header(h, "Connection", "close");
 	evhttp_add_header(h, "User-Agent", "notimock-client/" PACKAGE_VERSION);
+	if (c->post != NULL) {
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), c->post,
+		    strlen(c->post));
+	}
 	if (c->token != NULL && *c->token != '\0') {
 		xasprintf(&auth, "Bearer %s", c->token);
 		evhttp_add_header(h, "Authorization", auth);
@@ -632,6 +686,7 @@ client_options(struct client *c, int argc, char **argv)
 	c->token = getenv("NOTIMOCK_ADMIN_TOKEN");
 	c->query = evbuffer_new();
 	/* wait: the server's default; ready: a health check answers fast. */
+	c->rule = json_new_object();
 	c->timeout_ms = c->cmd == C_READY ? CLIENT_READY_TIMEOUT : 30000;
 	optind = 1;
 	opterr = 1;
@@ -676,6 +731,13 @@ client_options(struct client *c, int argc, char **argv)
 		case O_CLEAN:
 			client_param(c, "clean", "true");
 			break;
+		case O_F_DROP:
+		case O_F_RESET:
+			json_add_bool(c->rule, client_opts[i].lo.name, 1);
+			break;
+		case O_F_RETRY_AFTER:
+			json_add_str(c->rule, "retryAfter", optarg);
+			break;
 		case O_SINCE:
 			if (strcmp(optarg, "now") == 0) {
 				c->since_now = 1;
@@ -700,10 +762,16 @@ client_options(struct client *c, int argc, char **argv)
 			break;
 		default:
 			/* The rest are the API's parameters, checked there. */
-			client_param(c, client_opts[i].lo.name, optarg);
+			if (c->cmd == C_FAULT)
+				json_add_str(c->rule, client_opts[i].lo.name,
+				    optarg);
+			else
+				client_param(c, client_opts[i].lo.name, optarg);
 			break;
 		}
 	}
+	if (c->cmd == C_FAULT && optind < argc && c->operand == NULL)
+		c->operand = argv[optind++];
 	if (optind < argc) {
 		client_warnx(c, "unexpected argument '%s'", argv[optind]);
 		return (-1);
@@ -718,6 +786,7 @@ client_free(struct client *c)
 		evbuffer_free(c->query);
 	if (c->uri != NULL)
 		evhttp_uri_free(c->uri);
+	json_free(c->rule);
 	free(c->prefix);
 	free(c->url_owned);
 	free(c->cacert_owned);
@@ -1228,6 +1297,125 @@ client_ca(int argc, char **argv)
 
 out:
 	free(pem);
+	client_free(&c);
+	return (rv);
+}
+
+/* --- fault add | list | clear ------------------------------------------ */
+
+/* One line of `fault list`: the rule as its fault add flags. */
+static void
+client_fault_line(const struct json *f)
+{
+	static const char	*keys[] = { "status", "retryAfter", "delayMs",
+	    "drop", "reset", "times", "forMs", "method", "path", "entity",
+	    "topic", "origin", "title" };
+	const struct json	*v;
+	char			 buf[CLIENT_CELL], *s;
+	size_t			 i;
+
+	printf("%-6s %-6s %-6.0f", client_escape(client_str(f, "id"), buf,
+	    sizeof buf), json_type(json_get(f, "active")) == JSON_TRUE ?
+	    "yes" : "no", json_number(json_get(f, "fired")));
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if ((v = json_get(f, keys[i])) == NULL)
+			continue;
+		s = json_type(v) == JSON_STRING ? xstrdup(json_string(v)) :
+		    json_print(v, NULL);
+		printf(" %s=%s", keys[i], client_escape(s, buf, sizeof buf));
+		free(s);
+	}
+	putchar('\n');
+}
+
+int
+client_fault(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	const struct json *f;
+	char		*body = NULL, *route = NULL, err[JSON_ERRLEN], *post = NULL;
+	size_t		 len = 0;
+	int		 status, rv = EXIT_ERROR, want = 200;
+	enum evhttp_cmd_type method;
+	const char	*sub = argc > 1 ? argv[1] : "";
+
+	memset(&c, 0, sizeof c);
+	c.cmd = C_FAULT;
+	c.name = "fault";
+	if (strcmp(sub, "add") == 0)
+		method = EVHTTP_REQ_POST, want = 201;
+	else if (strcmp(sub, "list") == 0)
+		method = EVHTTP_REQ_GET;
+	else if (strcmp(sub, "clear") == 0)
+		method = EVHTTP_REQ_DELETE;
+	else if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		fputs(client_texts[C_FAULT].usage, stdout);
+		return (EXIT_OK);
+	} else {
+		client_warnx(&c, "add, list or clear, not '%s'", sub);
+		return (client_usage(&c));
+	}
+	if (client_options(&c, argc - 1, argv + 1) == -1) {
+		client_usage(&c);
+		goto out;
+	}
+	if ((c.operand != NULL && method != EVHTTP_REQ_DELETE) ||
+	    (json_size(c.rule) > 0 && method != EVHTTP_REQ_POST)) {
+		client_warnx(&c, "only 'fault add' takes rule options, and only "
+		    "'fault clear' an id");
+		client_usage(&c);
+		goto out;
+	}
+	if (client_parse_url(&c) == -1)
+		goto out;
+	if (c.operand != NULL) {
+		char *enc = evhttp_encode_uri(c.operand);
+
+		xasprintf(&route, "/mock/faults/%s", enc);
+		free(enc);
+	} else
+		route = xstrdup("/mock/faults");
+	if (method == EVHTTP_REQ_POST)
+		c.post = post = json_print(c.rule, NULL);
+	if ((status = client_request(&c, method, route, NULL,
+	    CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
+		goto out;
+	o = json_parse(body, len, 0, err, sizeof err, NULL);
+	if (status != want || json_type(o) != JSON_OBJECT) {
+		if (c.json && o != NULL)
+			printf("%s\n", body);
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	rv = EXIT_OK;
+	if (c.json)
+		printf("%s\n", body);
+	else if (method == EVHTTP_REQ_POST)
+		printf("%s\n", client_escape(client_str(o, "id"), err,
+		    sizeof err));
+	else if (method == EVHTTP_REQ_DELETE)
+		printf("deleted %.0f fault rule%s\n",
+		    json_number(json_get(o, "deleted")),
+		    json_number(json_get(o, "deleted")) == 1 ? "" : "s");
+	else {
+		if (json_size(json_get(o, "faults")) > 0)
+			printf("%-6s %-6s %-6s %s\n", "ID", "ACTIVE", "FIRED",
+			    "RULE");
+		for (f = json_first(json_get(o, "faults")); f != NULL;
+		    f = json_next(f))
+			client_fault_line(f);
+		printf("%zu rule%s; %.0f fired in all\n",
+		    json_size(json_get(o, "faults")),
+		    json_size(json_get(o, "faults")) == 1 ? "" : "s",
+		    json_number(json_get(o, "fired")));
+	}
+out:
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	free(route);
+	free(post);
 	client_free(&c);
 	return (rv);
 }

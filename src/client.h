@@ -21,5 +21,7 @@ int	client_ca(int argc, char **argv);
  * caller frees.  NULL after printing why, as "notimock <name>: ...". */
 char	*client_get_ca(const char *name, const char *url, const char *cacert,
 	    const char *token);
+/* `notimock fault add | list | clear`: /mock/faults (fault.c). */
+int	client_fault(int argc, char **argv);
 
 #endif

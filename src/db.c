@@ -85,6 +85,10 @@ static const char *db_migrations[] = {
 	/* 3: a body stored truncated keeps its original size here (NULL:
 	 * stored whole). */
 	"ALTER TABLE deliveries ADD COLUMN body_size INTEGER;",
+	/* 4: faults and retries (fault.c; the attempts diag.c links). */
+	"ALTER TABLE deliveries ADD COLUMN fault TEXT;"	/* JSON, or NULL */
+	"ALTER TABLE deliveries ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE deliveries ADD COLUMN retry_of INTEGER;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 
@@ -100,6 +104,7 @@ enum db_stmt {
 	ST_NOTIF_RESCOPE,
 	ST_NOTIF_GET,
 	ST_STATE_SEQ,
+	ST_DELIVERY_FAULT,
 	ST_MAX
 };
 
@@ -114,8 +119,9 @@ static const char *db_sql[ST_MAX] = {
 	[ST_DELIVERY_ADD] = "INSERT INTO deliveries (seq, received, remote, "
 	    "method, path, headers, body, status, response, origin, token_fp, "
 	    "payload, recipients, title, topic, severity, entities, users, "
-	    "ids, diagnoses, duration_us, body_size) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ids, diagnoses, duration_us, body_size, fault, attempt, retry_of) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?)",
 	[ST_DELIVERY_ENTITY] = "INSERT OR IGNORE INTO delivery_entities "
 	    "(seq, ref) VALUES (?, ?)",
 	[ST_NOTIF_INSERT] = "INSERT INTO notifications (" DB_NOTIF_COLS ") "
@@ -133,6 +139,7 @@ static const char *db_sql[ST_MAX] = {
 	    "WHERE id = ?",
 	[ST_STATE_SEQ] = "INSERT INTO state (key, value) VALUES ('seq', ?1) "
 	    "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+	[ST_DELIVERY_FAULT] = "UPDATE deliveries SET fault = ? WHERE seq = ?",
 };
 
 /*
@@ -617,6 +624,12 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 		sqlite3_bind_int64(st, 22, (int64_t)d->body_size);
 	else
 		sqlite3_bind_null(st, 22);
+	db_bind_text(st, 23, d->fault);
+	sqlite3_bind_int(st, 24, d->attempt > 0 ? d->attempt : 1);
+	if (d->retry_of > 0)
+		sqlite3_bind_int64(st, 25, d->retry_of);
+	else
+		sqlite3_bind_null(st, 25);
 	if (db_step_done(db, st, "storing a delivery") == -1)
 		return (-1);
 	db->seq = d->seq;
@@ -628,6 +641,18 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 			return (-1);
 	}
 	return (0);
+}
+
+int
+db_delivery_set_fault(struct db *db, int64_t seq, const char *fault)
+{
+	sqlite3_stmt	*st = db->st[ST_DELIVERY_FAULT];
+
+	if (db_begin(db) == -1)
+		return (-1);
+	db_bind_text(st, 1, fault);
+	sqlite3_bind_int64(st, 2, seq);
+	return (db_step_done(db, st, "noting a fault"));
 }
 
 int64_t
@@ -795,7 +820,7 @@ db_notification_clear(struct db_notification *n)
 	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
 	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
 	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
-	", d.body_size"
+	", d.body_size, d.fault, d.attempt, d.retry_of"
 #define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
 	"json_extract(d.payload, '$.description') END"
 
@@ -1063,13 +1088,16 @@ db_filter_check(const struct db_filter *f, const struct db_record *r)
 		failed |= DB_F_REACHED;
 	if (f->clean != 0 && db_clean(r->diagnoses) != (f->clean > 0))
 		failed |= DB_F_CLEAN;
+	if ((f->retry > 0 && r->attempt <= 1) ||
+	    (f->retry < 0 && r->attempt > 1))
+		failed |= DB_F_RETRY;
 	return (failed);
 }
 
 /*
  * notimock_filter(filter, seq, status, topic, severity, origin, title,
- * description, body, entities, ids, diagnoses): db_filter_check() on a
- * row.  The record's
+ * description, body, entities, ids, diagnoses, attempt): db_filter_check()
+ * on a row.  The record's
  * strings are borrowed from SQLite for the call and never written.
  */
 static void
@@ -1078,7 +1106,7 @@ db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const struct db_filter	*f;
 	struct db_record	 r;
 
-	if (argc != 12 || (f = sqlite3_value_pointer(argv[0],
+	if (argc != 13 || (f = sqlite3_value_pointer(argv[0],
 	    "notimock_filter")) == NULL) {
 		sqlite3_result_error(ctx, "notimock_filter: no filter", -1);
 		return;
@@ -1096,6 +1124,7 @@ db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	r.entities = (char *)sqlite3_value_text(argv[9]);
 	r.ids = (char *)sqlite3_value_text(argv[10]);
 	r.diagnoses = (char *)sqlite3_value_text(argv[11]);
+	r.attempt = sqlite3_value_int(argv[12]);
 	sqlite3_result_int(ctx, (int)db_filter_check(f, &r));
 }
 
@@ -1119,7 +1148,7 @@ db_sql_ref(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int
 db_assert_functions(struct db *db, char **cause)
 {
-	if (sqlite3_create_function_v2(db->h, "notimock_filter", 12,
+	if (sqlite3_create_function_v2(db->h, "notimock_filter", 13,
 	    SQLITE_UTF8, NULL, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function_v2(db->h, "notimock_ref", 1,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref, NULL, NULL,
@@ -1145,7 +1174,8 @@ db_filter_where(const struct db_filter *f)
 
 	xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9 AND "
 	    "notimock_filter(?2, d.seq, d.status, "
-	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) = 0",
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
+	    "d.attempt) = 0",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",
@@ -1193,6 +1223,7 @@ db_record_clear(struct db_record *r)
 	free(r->users);
 	free(r->ids);
 	free(r->diagnoses);
+	free(r->fault);
 	memset(r, 0, sizeof *r);
 }
 
@@ -1256,6 +1287,9 @@ db_row_record(sqlite3_stmt *st, struct db_record *r)
 	if (sqlite3_column_type(st, 21) == SQLITE_TEXT)
 		r->description = db_col_text(st, 21);
 	r->body_size = sqlite3_column_int64(st, 22);
+	r->fault = db_col_text(st, 23);
+	r->attempt = sqlite3_column_int(st, 24);
+	r->retry_of = sqlite3_column_int64(st, 25);
 }
 
 int
@@ -1368,8 +1402,9 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 
 	*n = 0;
 	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
-	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s) FROM "
-	    "deliveries d WHERE d.seq > ?1 AND d.seq <= ?9 ORDER BY d.seq DESC",
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
+	    "d.attempt) FROM deliveries d WHERE d.seq > ?1 AND d.seq <= ?9 "
+	    "ORDER BY d.seq DESC",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",

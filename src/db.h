@@ -42,6 +42,9 @@ struct db_delivery {
 	const char	*ids;		/* JSON array of notification ids */
 	const char	*diagnoses;	/* JSON array, or NULL */
 	int64_t		 duration_us;
+	const char	*fault;		/* JSON of the fault rule that answered */
+	int		 attempt;	/* 1, or which retry (diag.c) */
+	int64_t		 retry_of;	/* seq of the first attempt, or 0 */
 	/* Entity refs addressed, for the delivery_entities index. */
 	const char	**entity_v;
 	size_t		 entity_n;
@@ -77,6 +80,10 @@ const char	*db_errmsg(const struct db *);
 
 /* Store one delivery; sets d->seq.  Returns -1 on failure. */
 int		 db_delivery_add(struct db *, struct db_delivery *d);
+/* Replace the fault JSON of a stored delivery (the client left during a
+ * fault's delay).  A write.  Returns -1 on failure. */
+int		 db_delivery_set_fault(struct db *, int64_t seq,
+		    const char *fault);
 /*
  * The cursor: the sequence number of the last committed delivery.  Every
  * delivery query (list, count, get, misses, entities) sees only rows up to
@@ -120,6 +127,7 @@ void		 db_notification_clear(struct db_notification *);
 #define DB_F_Q			0x40
 #define DB_F_REACHED		0x80
 #define DB_F_CLEAN		0x100
+#define DB_F_RETRY		0x200
 
 #define DB_STATUS_ANY		0
 #define DB_STATUS_ACCEPTED	(-1)	/* 2xx */
@@ -133,6 +141,7 @@ struct db_filter {
 	size_t		  entity_n;
 	char		 *topic, *severity, *origin, *q;
 	int		  status;	/* DB_STATUS_* or an HTTP code */
+	int		  retry;	/* 1: only retries, -1: none, 0: any */
 	int64_t		  since;	/* only seq > since */
 	int		  reached;	/* 1: stored a notification; -1: none */
 	int		  clean;	/* 1: no warning or error diagnosis;
@@ -151,6 +160,9 @@ struct db_record {
 	char		*title, *topic, *severity;
 	char		*description;	/* payload.description, if any */
 	char		*entities, *users, *ids, *diagnoses;	/* JSON arrays */
+	char		*fault;		/* JSON object, or NULL */
+	int		 attempt;
+	int64_t		 retry_of;	/* 0: a first attempt */
 };
 
 /* One (ref, severity, topic, accepted) group of db_entities_scan(). */

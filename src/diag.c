@@ -2002,7 +2002,10 @@ diag_no_recipients(struct diag_ctx *x)
 static int
 diag_retriable(int status)
 {
-	return (status == 429 || (status >= 500 && status != 501));
+	/* 0: no answer at all (a fault's drop or reset): Argo CD's client
+	 * retries connection errors too. */
+	return (status == 0 || status == 429 ||
+	    (status >= 500 && status != 501));
 }
 
 static void
@@ -2100,10 +2103,11 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 	if (diag_retriable(prev->status))
 		diag_add(res, "retry", DIAG_INFO,
 		    diag_fmt("Attempt %d of this notification: the previous "
-		    "attempt (delivery #%lld, %s earlier) was answered %d, "
-		    "and Argo CD retries 429 and 5xx (except 501) up to 3 "
-		    "times, after 1 s, 2 s and 4 s.%s", s->attempt,
-		    (long long)prev->seq, gap, prev->status,
+		    "attempt (delivery #%lld, %s earlier) %s %d, "
+		    "and Argo CD retries 429, 5xx (except 501) and connection "
+		    "errors up to 3 times, after 1 s, 2 s and 4 s.%s",
+		    s->attempt, (long long)prev->seq, gap, prev->status ?
+		    "was answered" : "got no answer, status", prev->status,
 		    s->attempt > DIAG_ARGOCD_ATTEMPTS ? "  That is more than "
 		    "Argo CD's 4 attempts: retryMax was raised, or several "
 		    "senders repeat the same request." : ""),

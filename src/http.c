@@ -31,6 +31,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "db.h"
+#include "fault.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -114,6 +115,7 @@ static const struct http_route {
 	{ "/.backstage/health/v1/readiness", 0, http_health },
 	{ "/.backstage/health/v1/liveness", 0, http_health },
 	{ "/mock/ca.pem", 0, http_ca_pem },		/* public: no admin token */
+	{ "/mock/faults", ROUTE_PREFIX, fault_route },
 	{ "/mock", ROUTE_PREFIX, mock_route },
 	{ "/api/auth", ROUTE_PREFIX, signin_route },	/* guest sign-in */
 	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
@@ -486,6 +488,90 @@ http_secret_header(const char *name)
 	return (0);
 }
 
+/* --- what a fault rule does to the reply (fault.c decides) ------------- */
+
+static void	http_finish(struct req *);
+
+/* The client left while its reply was held: say so in the delivery. */
+static void
+http_hold_gone(struct req *r, void *arg)
+{
+	struct server	*srv = r->srv;
+	char		*note;
+
+	if (r->hold != NULL) {
+		event_free(r->hold);
+		r->hold = NULL;
+	}
+	if (r->seq == 0 || r->fault == NULL)
+		return;
+	note = fault_note_gone(r->fault, (util_mono_us() - r->start_us) / 1000);
+	if (db_delivery_set_fault(srv->db, r->seq, note) == 0 &&
+	    TAILQ_EMPTY(&srv->deferred))
+		event_active(srv->commit_ev, EV_WRITE, 0);
+	free(note);
+}
+
+static void
+http_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct req	*r = arg;
+
+	event_free(r->hold);
+	r->hold = NULL;
+	http_finish(r);
+}
+
+/* Hold the reply for r->hold_ms on a timer: the loop serves everyone else
+ * meanwhile, and a client that gives up is noticed (http_on_close). */
+static void
+http_hold(struct req *r)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(r->hold_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->hold_ms % 1000 * 1000);
+	r->hold_ms = 0;
+	r->hold = evtimer_new(r->srv->base, http_hold_cb, r);
+	evtimer_add(r->hold, &tv);
+	http_on_close(r, http_hold_gone, NULL);
+}
+
+/* No reply: close the connection, with a TCP RST for HTTP_CUT_RESET
+ * (SO_LINGER 0 makes close() send one). */
+static void
+http_cut(struct req *r)
+{
+	struct evhttp_connection	*evcon;
+	struct linger			 lg = { 1, 0 };
+	evutil_socket_t			 fd;
+	char				 path[256];
+
+	http_close_cancel(r);
+	log_info("%s %s %s - %s (fault)", r->remote, r->method,
+	    http_log_uri(r, path, sizeof path), r->cut == HTTP_CUT_RESET ?
+	    "reset the connection" : "closed the connection without an answer");
+	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL) {
+		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+		/* evhttp shuts the socket down (a FIN) before it closes it;
+		 * for a reset, abort the connection first: with SO_LINGER 0
+		 * a disconnect (connect to AF_UNSPEC) sends the RST now. */
+		if (r->cut == HTTP_CUT_RESET && fd != -1) {
+			struct sockaddr sa;
+
+			memset(&sa, 0, sizeof sa);
+			sa.sa_family = AF_UNSPEC;
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+			(void)connect(fd, &sa, sizeof sa);
+		}
+		/* Frees the request with the connection. */
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+		evhttp_connection_free(evcon);
+	} else
+		evhttp_request_free(r->ev);
+	http_req_free(r);
+}
+
 /* Send the reply, log it, free the request.  The only place that does. */
 static void
 http_finish(struct req *r)
@@ -495,6 +581,14 @@ http_finish(struct req *r)
 	size_t			 i, len;
 	int			 gone;
 
+	if (r->hold_ms > 0) {
+		http_hold(r);
+		return;
+	}
+	if (r->cut) {
+		http_cut(r);
+		return;
+	}
 	if (r->backstage)
 		for (i = 0; i < sizeof http_helmet / sizeof http_helmet[0]; i++)
 			evhttp_add_header(oh, http_helmet[i][0],
@@ -1663,6 +1757,9 @@ http_req_free(struct req *r)
 	free(r->origin);
 	free(r->url);
 	free(r->note);
+	free(r->fault);
+	if (r->hold != NULL)
+		event_free(r->hold);
 	free(r);
 }
 

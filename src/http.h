@@ -49,6 +49,7 @@ struct server {
 	struct mock		*mock;		/* the assertion API (mock.c) */
 	struct diag		*diag;		/* retry detector (diag.c) */
 	struct catalog		*catalog;	/* --catalog entities (catalog.c) */
+	struct faults		*faults;	/* fault rules (fault.c) */
 	uint64_t		 nrequests;
 	uint64_t		 ncommits;	/* transactions committed */
 	uint64_t		 ndeferred;	/* replies that waited for one */
@@ -56,6 +57,9 @@ struct server {
 	uint64_t		 bodies_truncated;
 	uint64_t		 body_bytes_dropped;
 };
+
+#define HTTP_CUT_DROP	1	/* close the connection */
+#define HTTP_CUT_RESET	2	/* close it with a TCP RST */
 
 struct req {
 	struct server		*srv;
@@ -85,6 +89,12 @@ struct req {
 	char			*note;		/* diagnosis codes for the log line */
 	size_t			 len;		/* of the reply body, for the log */
 	int			 gone;		/* the client left first */
+	int64_t			 seq;		/* the delivery stored, or 0 */
+	/* Set by a fault rule (fault.c) that answered the request: */
+	char			*fault;		/* its JSON, as stored */
+	int64_t			 hold_ms;	/* hold the reply this long */
+	int			 cut;		/* HTTP_CUT_*: no reply at all */
+	struct event		*hold;
 	TAILQ_ENTRY(req)	 entry;
 	/* Long-lived replies (http_on_close, http_stream_*). */
 	void			(*closecb)(struct req *, void *);

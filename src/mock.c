@@ -333,6 +333,14 @@ mock_delivery_json(const struct db_record *d, int full)
 	mock_add_stored(o, "notificationIds", d->ids, 1);
 	mock_add_stored(o, "diagnoses", d->diagnoses, 1);
 	json_add_num(o, "durationUs", (double)d->duration_us);
+	/* Which attempt of which first delivery (diag.c's retry detector),
+	 * and the fault rule that answered, if one did (fault.c). */
+	json_add_num(o, "attempt", d->attempt > 0 ? d->attempt : 1);
+	if (d->retry_of > 0)
+		json_add_num(o, "retryOf", (double)d->retry_of);
+	else
+		json_add(o, "retryOf", json_new_null());
+	mock_add_stored(o, "fault", d->fault, 0);
 	if (!full)
 		return (o);
 
@@ -381,7 +389,8 @@ mock_param_allowed(const char *name, int allowed)
 		{ "severity", P_FILTER }, { "origin", P_FILTER },
 		{ "status", P_FILTER }, { "since", P_FILTER },
 		{ "q", P_FILTER }, { "reached", P_FILTER },
-		{ "clean", P_FILTER }, { "limit", P_PAGE | P_WAIT },
+		{ "clean", P_FILTER }, { "retry", P_FILTER },
+		{ "limit", P_PAGE | P_WAIT },
 		{ "offset", P_PAGE }, { "view", P_VIEW },
 		{ "count", P_WAIT }, { "timeout", P_WAIT },
 		{ "notifications", P_RESET }, { "heartbeat", P_EVENTS },
@@ -536,6 +545,17 @@ mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
 				o->f.reached = (int)num;
 			else
 				o->f.clean = (int)num;
+		} else if (strcmp(p->name, "retry") == 0) {
+			if (strcmp(p->value, "yes") == 0)
+				o->f.retry = 1;
+			else if (strcmp(p->value, "no") == 0)
+				o->f.retry = -1;
+			else {
+				mock_input_error(r, "invalid 'retry': must be "
+				    "yes or no, not '%s'", mock_show(p->value,
+				    show, sizeof show));
+				return (-1);
+			}
 		} else if (strcmp(p->name, "since") == 0) {
 			if (mock_number(r, p, 0, INT64_MAX, "a sequence number "
 			    "(0 or more)", &o->f.since) == -1)
@@ -635,6 +655,19 @@ mock_authorized(struct req *r, const struct http_param *v, size_t n)
 		return (0);
 	}
 	return (1);
+}
+
+int
+mock_authorize(struct req *r)
+{
+	struct http_param	*v = NULL;
+	size_t			 n = 0;
+	int			 ok;
+
+	(void)http_query_parse(r->query, 0, &v, &n);
+	ok = mock_authorized(r, v, n);
+	http_params_free(v, n);
+	return (ok);
 }
 
 /* --- simple routes --------------------------------------------------- */
@@ -1150,6 +1183,8 @@ mock_failed_json(const struct db_filter *f, unsigned int failed,
 	MOCK_FAILED(DB_F_SEVERITY, "severity", f->severity, d->severity);
 	MOCK_FAILED(DB_F_ORIGIN, "origin", f->origin, d->origin);
 	MOCK_FAILED(DB_F_Q, "q", f->q, d->title);
+	MOCK_FAILED(DB_F_RETRY, "retry", f->retry > 0 ? "yes" : "no",
+	    d->attempt > 1 ? "yes" : "no");
 #undef MOCK_FAILED
 	if (failed & DB_F_REACHED) {
 		x = json_new_object();

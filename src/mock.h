@@ -11,6 +11,9 @@ struct server;
 
 /* The route handler for /mock and everything below it. */
 void	mock_route(struct req *);
+/* The admin token check of /mock/ for routes that live elsewhere
+ * (/mock/faults, /metrics): 1 if r may pass, else 0 with the 401 sent. */
+int	mock_authorize(struct req *);
 /* Set up srv->mock and hook srv->on_commit (waking waiters and streams).
  * Call once the event base and the database are open. */
 void	mock_start(struct server *);

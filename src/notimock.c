@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "client.h"
 #include "cluster.h"
+#include "fault.h"
 #include "config.h"
 #include "db.h"
 #include "diag.h"
@@ -97,6 +98,7 @@ static void
 notimock_teardown(struct server *srv, struct settings *s)
 {
 	catalog_free(srv->catalog);
+	fault_free(srv->faults);
 	auth_free(srv->auth);
 	config_free(srv->config);
 	settings_free(s);
@@ -121,6 +123,11 @@ notimock_serve(int argc, char **argv)
 	if ((srv.catalog = catalog_load(s.catalogs.v, s.catalogs.n, &cause))
 	    == NULL)
 		fatalx("catalog: %s", cause);
+	/* The --fault rules (fault.c), checked by -n as well. */
+	srv.faults = fault_new();
+	for (size_t i = 0; i < s.faults.n; i++)
+		if (fault_add_spec(srv.faults, s.faults.v[i], &cause) == -1)
+			fatalx("%s", cause);
 	if (s.check) {
 		printf("configuration OK\n");
 		notimock_teardown(&srv, &s);
@@ -214,6 +221,7 @@ static const struct {
 	{ "list", client_list },
 	{ "reset", client_reset },
 	{ "cursor", client_cursor },
+	{ "fault", client_fault },
 };
 
 int

@@ -18,6 +18,7 @@ enum setting_type {
 	SET_STR,	/* one string */
 	SET_ENUM,	/* one of a '|'-separated list (in `min`'s place: choices) */
 	SET_LIST,	/* repeatable; env and YAML take several */
+	SET_LINES,	/* as SET_LIST, but env separates them by newlines */
 	SET_NUM,	/* integer in [min, max] */
 	SET_DURATION,	/* "30s", "2m", stored as seconds */
 	SET_COUNT,	/* -v / -q */
@@ -98,6 +99,9 @@ static const struct setting settings_table[] = {
 	{ "max-connections-per-client", 0, SET_NUM, "N", 1, 1000000, NULL,
 	  "256", OFF(max_connections_per_client), "connections one client "
 	  "address may hold (at most half of --max-connections)" },
+	{ "fault", 0, SET_LINES, "SPEC", 0, 0, NULL, NULL, OFF(faults),
+	  "inject a fault, e.g. 'status=503,503;times=2' (repeatable; "
+	  "README.md, \"Testing failures\")" },
 	{ "log-format", 0, SET_ENUM, "FORMAT", 0, 0, "text|json", "text",
 	  OFF(log_format), "log line format" },
 	{ "verbose", 'v', SET_COUNT, NULL, 0, 0, NULL, NULL, OFF(verbose),
@@ -142,14 +146,27 @@ strlist_add_env(struct strlist *l, const char *val)
 	free(copy);
 }
 
+/* One value per line (values that hold commas: --fault). */
+static void
+strlist_add_lines(struct strlist *l, const char *val)
+{
+	char	*copy, *p, *tok;
+
+	copy = xstrdup(val);
+	for (p = copy; (tok = strsep(&p, "\n")) != NULL;)
+		if (*tok != '\0')
+			strlist_add(l, tok);
+	free(copy);
+}
+
 void
 settings_usage(void)
 {
 	fprintf(stderr,
 	    "usage: notimock [-hnqVv] [-f file] [--listen addr:port] "
 	    "[--token token[:subject]] [--db path] [option ...]\n"
-	    "       notimock ca [create] | ready | wait | list | reset | cursor | lint\n"
-	    "           | argocd-config [option ...]\n"
+	    "       notimock ca [create] | ready | wait | list | reset | cursor | fault |\n"
+	    "           lint | argocd-config [option ...]\n"
 	    "Try 'notimock --help' for every option.\n");
 	exit(1);
 }
@@ -170,6 +187,7 @@ settings_help(void)
 	    "       notimock list     list deliveries\n"
 	    "       notimock reset    delete deliveries\n"
 	    "       notimock cursor   print the current sequence number\n"
+	    "       notimock fault    add, list or clear fault rules (notimock fault -h)\n"
 	    "       notimock lint     diagnose a request body offline\n\n"
 	    "A stand-in for the Backstage notifications backend.\n\n"
 	    "Options (each has an environment twin NOTIMOCK_<NAME> and a key in\n"
@@ -238,9 +256,12 @@ settings_set(struct settings *s, size_t idx, const char *val, enum layer layer,
 		*(char **)field = xstrdup(val);
 		break;
 	case SET_LIST:
+	case SET_LINES:
 		if (settings_layer[idx] != layer)
 			strlist_clear(field);
-		if (layer == L_ENV)
+		if (layer == L_ENV && e->type == SET_LINES)
+			strlist_add_lines(field, val);
+		else if (layer == L_ENV)
 			strlist_add_env(field, val);
 		else
 			strlist_add(field, val);
@@ -348,7 +369,8 @@ settings_from_yaml(struct settings *s, const struct config *cfg, char **cause)
 		}
 		snprintf(where, sizeof where, "%s", config_where(v));
 		if (config_type(v) == CONFIG_SEQ &&
-		    settings_table[k].type == SET_LIST) {
+		    (settings_table[k].type == SET_LIST ||
+		    settings_table[k].type == SET_LINES)) {
 			for (j = 0; j < config_len(v); j++) {
 				text = config_scalar(config_at(v, j));
 				if (text != NULL && settings_set(s, k, text,
@@ -559,6 +581,7 @@ settings_free(struct settings *s)
 			*(char **)field = NULL;
 			break;
 		case SET_LIST:
+		case SET_LINES:
 			strlist_clear(field);
 			break;
 		default:

@@ -45,6 +45,7 @@ struct settings {
 	long long	 head_timeout;	/* seconds, for a whole request */
 	long long	 max_connections;
 	long long	 max_connections_per_client;
+	struct strlist	 faults;	/* --fault SPEC (fault.c) */
 };
 
 /* Parse argv (after the command word, if any) and the environment, load

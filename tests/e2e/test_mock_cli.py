@@ -167,8 +167,9 @@ def test_list_table_escapes_hostile_text(server):
     assert "\u202e" not in p.stdout
     assert "evil \\x1b[31mred\\x07 \\u{202e}txet ok" in p.stdout
     lines = p.stdout.splitlines()
-    assert lines[0].split() == ["SEQ", "RECEIVED", "STATUS", "ORIGIN",
-                                "SEVERITY", "TOPIC", "ENTITIES", "TITLE"]
+    assert lines[0].split() == ["SEQ", "RECEIVED", "STATUS", "ATTEMPT",
+                                "ORIGIN", "SEVERITY", "TOPIC", "ENTITIES",
+                                "TITLE"]
     assert lines[1].startswith("%d " % (since + 1))
     assert lines[-1] == "1 of 1 deliveries; cursor %d" % (since + 1)
     p = cli(server, "list", "--since", str(since), "--json")

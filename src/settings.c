@@ -165,8 +165,8 @@ settings_usage(void)
 	fprintf(stderr,
 	    "usage: notimock [-hnqVv] [-f file] [--listen addr:port] "
 	    "[--token token[:subject]] [--db path] [option ...]\n"
-	    "       notimock ca [create] | ready | wait | list | reset | cursor | fault |\n"
-	    "           lint | argocd-config [option ...]\n"
+	    "       notimock ca [create] | ready | wait | list | reset | cursor |\n"
+	    "           fault | lint | argocd-config [option ...]\n"
 	    "Try 'notimock --help' for every option.\n");
 	exit(1);
 }

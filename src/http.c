@@ -537,13 +537,24 @@ http_hold(struct req *r)
 	http_on_close(r, http_hold_gone, NULL);
 }
 
-/* No reply: close the connection, with a TCP RST for HTTP_CUT_RESET
- * (SO_LINGER 0 makes close() send one). */
+static void
+http_cut_done(struct req *r, void *arg)
+{
+}
+
+/*
+ * No reply: close the connection, with a TCP RST for HTTP_CUT_RESET.  The
+ * teardown is evhttp's own, as when a waiting client leaves (http_peek_cb):
+ * the request is watched, an EOF is handed to evhttp, and the connection's
+ * record (http_conn_closecb) frees the request through http_closecb.
+ */
 static void
 http_cut(struct req *r)
 {
 	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
 	struct linger			 lg = { 1, 0 };
+	struct sockaddr			 sa;
 	evutil_socket_t			 fd;
 	char				 path[256];
 
@@ -551,25 +562,28 @@ http_cut(struct req *r)
 	log_info("%s %s %s - %s (fault)", r->remote, r->method,
 	    http_log_uri(r, path, sizeof path), r->cut == HTTP_CUT_RESET ?
 	    "reset the connection" : "closed the connection without an answer");
-	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL) {
-		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-		/* evhttp shuts the socket down (a FIN) before it closes it;
-		 * for a reset, abort the connection first: with SO_LINGER 0
-		 * a disconnect (connect to AF_UNSPEC) sends the RST now. */
-		if (r->cut == HTTP_CUT_RESET && fd != -1) {
-			struct sockaddr sa;
-
-			memset(&sa, 0, sizeof sa);
-			sa.sa_family = AF_UNSPEC;
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-			(void)connect(fd, &sa, sizeof sa);
-		}
-		/* Frees the request with the connection. */
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-		evhttp_connection_free(evcon);
-	} else
-		evhttp_request_free(r->ev);
-	http_req_free(r);
+	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	    r->conn == NULL) {
+		/* Not attached: cannot happen for a plugin request. */
+		r->cut = 0;
+		r->status = 500;
+		http_finish(r);
+		return;
+	}
+	bev = evhttp_connection_get_bufferevent(evcon);
+	/* evhttp shuts the socket down (a FIN) before it closes it; for a
+	 * reset, abort the connection first: with SO_LINGER 0, a disconnect
+	 * (connect to AF_UNSPEC) sends the RST at once. */
+	if (r->cut == HTTP_CUT_RESET && (fd = bufferevent_getfd(bev)) != -1) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_family = AF_UNSPEC;
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		(void)connect(fd, &sa, sizeof sa);
+	}
+	r->status = 444;	/* nginx's "closed without a response" */
+	r->closecb = http_cut_done;
+	r->conn->watch = r;
+	bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_EOF, 0);
 }
 
 /* Send the reply, log it, free the request.  The only place that does. */

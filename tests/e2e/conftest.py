@@ -243,6 +243,17 @@ class Server:
         with self._lock:
             return b"".join(self._lines).decode("utf-8", "replace")
 
+    def wait_log(self, *texts, timeout=10.0):
+        """The log once it holds every one of texts.  A line is written
+        after the reply it describes, and read by another thread: a test
+        that looks at once can miss it on a loaded machine."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if all(t in log for t in texts) or time.monotonic() > deadline:
+                return log
+            time.sleep(0.02)
+
     def alive(self):
         return self.proc is None or self.proc.poll() is None
 

@@ -57,7 +57,8 @@ def test_full_disk_answers_503_and_keeps_running(monkeypatch):
                               "WHERE status = 200").fetchone()[0]
         conn.close()
         assert stored == acked
-        assert "db:" in srv.log() and "503" in srv.log()
+        log = srv.wait_log("db:", "503")
+        assert "db:" in log and "503" in log
         # Small requests keep getting a clear answer, never a hang.
         r = srv.send({"recipients": {"type": "broadcast"},
                       "payload": {"title": "small"}})

@@ -19,6 +19,7 @@
 #include "xmalloc.h"
 
 static int	db_assert_functions(struct db *, char **);
+static char	*db_ref_key(const char *, int);
 
 #define DB_STR_(x)	#x
 #define DB_STR(x)	DB_STR_(x)
@@ -89,6 +90,25 @@ static const char *db_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN fault TEXT;"	/* JSON, or NULL */
 	"ALTER TABLE deliveries ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
 	"ALTER TABLE deliveries ADD COLUMN retry_of INTEGER;",
+	/* 5: indexes for the assertion API's filters, so that a query on a
+	 * large store reads only the rows a filter can match (db_scan).
+	 * delivery_refs holds the keys entity filters look up: "kind:ns/name"
+	 * (canonical) and "*:ns/name" (any kind), see db_ref_keys(). */
+	"CREATE INDEX deliveries_topic ON deliveries(topic);"
+	"CREATE INDEX deliveries_severity ON deliveries(severity);"
+	"CREATE INDEX deliveries_origin ON deliveries(origin);"
+	"CREATE INDEX deliveries_status ON deliveries(status);"
+	"CREATE TABLE delivery_refs ("
+	"  key TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL REFERENCES deliveries(seq) ON DELETE CASCADE,"
+	"  PRIMARY KEY (key, seq)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX delivery_refs_seq ON delivery_refs(seq);"
+	"INSERT OR IGNORE INTO delivery_refs (key, seq) "
+	"SELECT notimock_ref_key(ref, 0), seq FROM delivery_entities "
+	"WHERE notimock_ref_key(ref, 0) IS NOT NULL;"
+	"INSERT OR IGNORE INTO delivery_refs (key, seq) "
+	"SELECT notimock_ref_key(ref, 1), seq FROM delivery_entities;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 
@@ -105,6 +125,7 @@ enum db_stmt {
 	ST_NOTIF_GET,
 	ST_STATE_SEQ,
 	ST_DELIVERY_FAULT,
+	ST_DELIVERY_REF,
 	ST_MAX
 };
 
@@ -137,6 +158,8 @@ static const char *db_sql[ST_MAX] = {
 	    "WHERE id = ?",
 	[ST_NOTIF_GET] = "SELECT " DB_NOTIF_COLS " FROM notifications "
 	    "WHERE id = ?",
+	[ST_DELIVERY_REF] = "INSERT OR IGNORE INTO delivery_refs (key, seq) "
+	    "VALUES (?, ?)",
 	[ST_STATE_SEQ] = "INSERT INTO state (key, value) VALUES ('seq', ?1) "
 	    "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
 	[ST_DELIVERY_FAULT] = "UPDATE deliveries SET fault = ? WHERE seq = ?",
@@ -150,16 +173,21 @@ static const char *db_sql[ST_MAX] = {
  * thing that bounds the WAL: the loop wakes it from the hook once the log
  * holds DB_CKPT_PAGES; it also runs once a second while idle.
  *
- * The bound, with 4 KiB pages: the WAL restarts from its first frame once
- * a checkpoint has copied all of it, and journal_size_limit then cuts the
- * file back to DB_WAL_LIMIT (16 MiB).  A PASSIVE checkpoint never waits, but under a
- * steady stream of commits it may never catch the last frames; past
- * DB_CKPT_HARD_PAGES (16 MiB) the thread asks for a RESTART, which holds
- * new writers back (the loop's BEGIN waits on its busy handler) for at
- * most DB_CKPT_BUSY_MS plus the copy of what the PASSIVE pass before it
- * left.  So the file stays near 16 MiB under any load, well inside the
- * 64 MiB the README promises (tests/e2e/test_store_wal.py holds it to
- * that); idle, a TRUNCATE empties it.
+ * The bound, with 4 KiB pages: the WAL restarts from its first frame when
+ * a write transaction begins with all of it copied, and journal_size_limit
+ * then cuts the file back to DB_WAL_LIMIT (16 MiB).  Under a steady stream
+ * of commits the thread's PASSIVE checkpoints never quite catch up: the
+ * loop commits again while each one runs, so that moment never comes.  So
+ * once the WAL holds DB_CKPT_HARD_PAGES (16 MiB), the loop holds the
+ * thread back (hold) and db_begin() itself runs a PASSIVE checkpoint on
+ * the loop's connection first: it copies only what the thread has not (the
+ * frames of its last pass or so), and the BEGIN that follows restarts the
+ * log.  While the thread is still in a pass, that checkpoint is BUSY at
+ * once and the next BEGIN tries again.  The file stays near 16 MiB under any
+ * load, inside the 64 MiB the README promises (tests/e2e/test_store_wal.py
+ * holds it to that); idle for a second, a TRUNCATE empties it.  (A RESTART
+ * from the thread would do the same, but it holds the loop's BEGIN on the
+ * busy handler, and under load it loses the race for the write lock.)
  */
 #define DB_CKPT_PAGES		1000
 #define DB_CKPT_HARD_PAGES	4096
@@ -174,6 +202,8 @@ struct db_ckpt {
 	int		 stop;
 	char		*path;
 	int		 running;
+	int		 pages;		/* WAL size after the last commit */
+	int		 hold;		/* the loop checkpoints: stay out */
 };
 
 struct db {
@@ -190,6 +220,9 @@ struct db {
 	 */
 	int64_t		 seq;
 	int64_t		 committed;
+	/* What the last bounded read looked at (db_scan_bound). */
+	int		 scan_complete;
+	int64_t		 scan_from;
 	char		 err[256];
 };
 
@@ -298,10 +331,7 @@ db_ckpt_pass(sqlite3 *h, int idle)
 		log_warnx("db: checkpoint: %s", sqlite3_errmsg(h));
 		return;
 	}
-	if (log >= DB_CKPT_HARD_PAGES && done < log)
-		rc = sqlite3_wal_checkpoint_v2(h, NULL,
-		    SQLITE_CHECKPOINT_RESTART, &log, &done);
-	else if (idle && log > 0 && done == log)
+	if (idle && log > 0 && done == log)
 		rc = sqlite3_wal_checkpoint_v2(h, NULL,
 		    SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
 	/* BUSY: a reader or the loop's transaction was in the way; the next
@@ -316,7 +346,7 @@ db_ckpt_main(void *arg)
 	struct db_ckpt	*c = arg;
 	sqlite3		*h = NULL;
 	struct timespec	 ts;
-	int		 stop = 0, wanted;
+	int		 stop = 0, wanted, hold;
 
 	if (sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -325,7 +355,7 @@ db_ckpt_main(void *arg)
 		sqlite3_close(h);
 		return (NULL);
 	}
-	/* Short: while a RESTART or TRUNCATE waits, new writers wait too. */
+	/* Short: while a TRUNCATE waits, new writers wait too. */
 	sqlite3_busy_timeout(h, DB_CKPT_BUSY_MS);
 	db_ckpt_attach(h);
 	while (!stop) {
@@ -338,8 +368,9 @@ db_ckpt_main(void *arg)
 		wanted = c->wanted;
 		c->wanted = 0;
 		stop = c->stop;
+		hold = c->hold;
 		pthread_mutex_unlock(&c->lock);
-		if (!stop)
+		if (!stop && !hold)
 			db_ckpt_pass(h, !wanted);
 	}
 	sqlite3_close(h);
@@ -354,6 +385,7 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 
 	(void)h;
 	(void)name;
+	c->pages = pages;	/* the loop's own: db_begin reads it */
 	pthread_mutex_lock(&c->lock);
 	if (pages >= DB_CKPT_PAGES) {
 		c->wanted = 1;
@@ -361,6 +393,26 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return (SQLITE_OK);
+}
+
+/* On the loop: the WAL is past the hard bound. */
+static void
+db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
+{
+	int	log = -1, done = -1;
+
+	pthread_mutex_lock(&c->lock);
+	c->hold = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+	    &done) == SQLITE_OK && done == log) {
+		/* The BEGIN after this restarts the log; the thread may go
+		 * on (the hook will say how small the WAL is). */
+		c->pages = 0;
+		pthread_mutex_lock(&c->lock);
+		c->hold = 0;
+		pthread_mutex_unlock(&c->lock);
+	}
 }
 
 static int
@@ -448,9 +500,10 @@ db_open(const char *path, int sync_full, char **cause)
 		free(err);
 		goto fail;
 	}
-	if (db_migrate(db, path, cause) == -1)
-		goto fail;
+	/* Before the migrations: migration 5 calls notimock_ref_key. */
 	if (db_assert_functions(db, cause) == -1)
+		goto fail;
+	if (db_migrate(db, path, cause) == -1)
 		goto fail;
 	for (i = 0; i < ST_MAX; i++) {
 		if (sqlite3_prepare_v3(db->h, db_sql[i], -1,
@@ -530,6 +583,9 @@ db_begin(struct db *db)
 		return (-1);
 	if (db->in_txn)
 		return (0);
+	/* "The checkpointer", above: let this BEGIN restart the WAL. */
+	if (db->ckpt.running && db->ckpt.pages >= DB_CKPT_HARD_PAGES)
+		db_ckpt_catch_up(&db->ckpt, db->h);
 	if (db_step_done(db, db->st[ST_BEGIN], "begin") == -1)
 		return (-1);
 	db->in_txn = 1;
@@ -593,6 +649,8 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 {
 	sqlite3_stmt	*st = db->st[ST_DELIVERY_ADD];
 	size_t		 i;
+	char		*key;
+	int		 any;
 
 	if (db_begin(db) == -1)
 		return (-1);
@@ -639,6 +697,17 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 		db_bind_text(st, 2, d->entity_v[i]);
 		if (db_step_done(db, st, "storing an entity ref") == -1)
 			return (-1);
+	}
+	st = db->st[ST_DELIVERY_REF];
+	for (i = 0; i < d->entity_n; i++) {
+		for (any = 0; any < 2; any++) {
+			if ((key = db_ref_key(d->entity_v[i], any)) == NULL)
+				continue;
+			sqlite3_bind_text(st, 1, key, -1, free);
+			sqlite3_bind_int64(st, 2, d->seq);
+			if (db_step_done(db, st, "storing an entity key") == -1)
+				return (-1);
+		}
 	}
 	return (0);
 }
@@ -981,6 +1050,48 @@ db_filter_ref(const struct db_filter *f, size_t i, const char *canon,
 	return (strcmp(canon, f->entity_key[i]) == 0);
 }
 
+/*
+ * The delivery_refs key under which a filter value finds a stored ref:
+ * any = 0, "kind:ns/name" as an exact filter (one with a kind) compares it
+ * (NULL for a ref without a kind, which no such filter matches); any = 1,
+ * "*:ns/name" as a filter without a kind does.  db_filter_ref() decides;
+ * a key only has to lead to every ref it would accept.  Caller frees.
+ */
+static char *
+db_ref_key(const char *ref, int any)
+{
+	char	*canon, *key, *p;
+	int	 haskind;
+
+	canon = db_ref_canon(ref, &haskind);
+	if (!any) {
+		if (haskind)
+			return (canon);
+		free(canon);
+		return (NULL);
+	}
+	p = canon;
+	if (haskind && (p = strchr(canon, ':')) != NULL)
+		p++;
+	else if (haskind)
+		p = canon;
+	xasprintf(&key, "*:%s", p);
+	free(canon);
+	return (key);
+}
+
+/* The key filter value i looks up (caller frees). */
+static char *
+db_filter_key(const struct db_filter *f, size_t i)
+{
+	char	*key;
+
+	if (!f->entity_anykind[i])
+		return (xstrdup(f->entity_key[i]));
+	xasprintf(&key, "*:%s", f->entity_key[i]);
+	return (key);
+}
+
 /* Did the delivery (its entities JSON array) address one of f's refs? */
 static int
 db_filter_entities(const struct db_filter *f, const char *entities)
@@ -1145,11 +1256,29 @@ db_sql_ref(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, canon, -1, free);
 }
 
+/* notimock_ref_key(ref, any): db_ref_key() for migration 5. */
+static void
+db_sql_ref_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char	*ref;
+
+	if (argc != 2 || (ref = (const char *)sqlite3_value_text(argv[0])) ==
+	    NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, db_ref_key(ref, sqlite3_value_int(argv[1])),
+	    -1, free);
+}
+
 static int
 db_assert_functions(struct db *db, char **cause)
 {
 	if (sqlite3_create_function_v2(db->h, "notimock_filter", 13,
 	    SQLITE_UTF8, NULL, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db->h, "notimock_ref_key", 2,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref_key, NULL, NULL,
+	    NULL) != SQLITE_OK ||
 	    sqlite3_create_function_v2(db->h, "notimock_ref", 1,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref, NULL, NULL,
 	    NULL) != SQLITE_OK) {
@@ -1161,32 +1290,124 @@ db_assert_functions(struct db *db, char **cause)
 }
 
 /*
- * The WHERE clause for f, binding ?1 (since), ?2 (the filter) and ?9 (the
- * committed cursor: readers never see this iteration's uncommitted rows,
- * which a failed commit would take back).  Large columns are handed to
- * the function only when a filter reads them, so that listing without q
- * does not pull every body through the cache.
+ * Delivery queries on a large store (issue: nothing may hold the event
+ * loop for long).  Each reads the rows in a range (?1, ?9]: ?9 is the
+ * committed cursor (readers never see this iteration's uncommitted rows,
+ * which a failed commit would take back), and ?1 is since, raised by
+ * db_scan_bound() so that at most DB_SCAN_MAX candidate rows are looked
+ * at.  Candidates are the rows the indexes give for the equality filters
+ * (topic ?5, severity ?6, origin ?7, an exact status ?8, entity keys ?10
+ * and up in delivery_refs), or every row in the range when there are none;
+ * notimock_filter() (?2) then decides, so SQL and C never disagree.  A
+ * query that met the bound says so (db_scan_complete), and the assertion
+ * API passes that on ("complete": false).
+ */
+#define DB_SCAN_MAX	2000
+
+/* Does an index narrow f's candidates? */
+static int
+db_filter_indexed(const struct db_filter *f)
+{
+	return (f->topic != NULL || f->severity != NULL || f->origin != NULL ||
+	    f->status > 0 || f->entity_n > 0);
+}
+
+/* Do the indexed equalities decide f alone (no notimock_filter needed)? */
+static int
+db_filter_exact(const struct db_filter *f)
+{
+	return (f->q == NULL && f->entity_n == 0 && f->reached == 0 &&
+	    f->clean == 0 && f->retry == 0 && f->status >= 0);
+}
+
+/* The entity keys as "?10, ?11, ...". */
+static char *
+db_filter_keys_sql(const struct db_filter *f)
+{
+	char	*s = xstrdup(""), *t;
+	size_t	 i;
+
+	for (i = 0; i < f->entity_n; i++) {
+		xasprintf(&t, "%s%s?%zu", s, i ? ", " : "", 10 + i);
+		free(s);
+		s = t;
+	}
+	return (s);
+}
+
+/* " AND ..." for the indexed equalities of f. */
+static char *
+db_prefilter_sql(const struct db_filter *f)
+{
+	char	*keys, *s;
+
+	keys = db_filter_keys_sql(f);
+	xasprintf(&s, "%s%s%s%s%s%s%s",
+	    f->topic != NULL ? " AND d.topic = ?5" : "",
+	    f->severity != NULL ? " AND d.severity = ?6" : "",
+	    f->origin != NULL ? " AND d.origin = ?7" : "",
+	    f->status > 0 ? " AND d.status = ?8" : "",
+	    f->entity_n > 0 ? " AND d.seq IN (SELECT r.seq FROM delivery_refs r "
+	    "WHERE r.key IN (" : "", keys,
+	    f->entity_n > 0 ? ") AND r.seq > ?1 AND r.seq <= ?9)" : "");
+	free(keys);
+	return (s);
+}
+
+static void
+db_prefilter_bind(sqlite3_stmt *st, const struct db_filter *f)
+{
+	size_t	i;
+
+	if (f->topic != NULL)
+		sqlite3_bind_text(st, 5, f->topic, -1, SQLITE_STATIC);
+	if (f->severity != NULL)
+		sqlite3_bind_text(st, 6, f->severity, -1, SQLITE_STATIC);
+	if (f->origin != NULL)
+		sqlite3_bind_text(st, 7, f->origin, -1, SQLITE_STATIC);
+	if (f->status > 0)
+		sqlite3_bind_int(st, 8, f->status);
+	for (i = 0; i < f->entity_n; i++)
+		sqlite3_bind_text(st, (int)(10 + i), db_filter_key(f, i), -1,
+		    free);
+}
+
+/*
+ * The WHERE clause for f.  Large columns are handed to the function only
+ * when a filter reads them, so that listing without q does not pull every
+ * body through the cache; with fn = 0 and an exact filter there is no
+ * function at all (a count then reads only an index).
  */
 static char *
-db_filter_where(const struct db_filter *f)
+db_filter_where(const struct db_filter *f, int fn)
 {
-	char	*s;
+	char	*s, *pre;
 
-	xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9 AND "
+	pre = db_prefilter_sql(f);
+	if (!fn && db_filter_exact(f)) {
+		xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9%s", pre);
+		free(pre);
+		return (s);
+	}
+	xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9%s AND "
 	    "notimock_filter(?2, d.seq, d.status, "
 	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
 	    "d.attempt) = 0",
+	    pre,
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",
 	    f->reached != 0 ? "d.ids" : "NULL",
 	    f->clean != 0 ? "d.diagnoses" : "NULL");
+	free(pre);
 	return (s);
 }
 
-/* Prepare sql (taking it) with the filter bound; NULL on error. */
+/* Prepare sql (taking it) with the filter and the range (lo, upto]
+ * bound; NULL on error. */
 static sqlite3_stmt *
-db_filter_prepare(struct db *db, char *sql, const struct db_filter *f)
+db_filter_prepare(struct db *db, char *sql, const struct db_filter *f,
+    int64_t lo, int64_t upto)
 {
 	sqlite3_stmt	*st;
 
@@ -1196,10 +1417,64 @@ db_filter_prepare(struct db *db, char *sql, const struct db_filter *f)
 		return (NULL);
 	}
 	free(sql);
-	sqlite3_bind_int64(st, 1, f->since);
+	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_pointer(st, 2, (void *)f, "notimock_filter", NULL);
-	sqlite3_bind_int64(st, 9, db->committed);
+	sqlite3_bind_int64(st, 9, upto);
+	db_prefilter_bind(st, f);
 	return (st);
+}
+
+/*
+ * The lower end of a read's range: f->since, or higher so that at most
+ * DB_SCAN_MAX candidates lie in (lo, committed].  Without an index, the
+ * newest DB_SCAN_MAX sequence numbers.  Sets db->scan_complete.
+ */
+static int64_t
+db_scan_bound(struct db *db, const struct db_filter *f)
+{
+	sqlite3_stmt	*st;
+	char		*sql, *pre;
+	int64_t		 lo = f->since, upto = db->committed;
+
+	db->scan_complete = 1;
+	if (!db_filter_indexed(f)) {
+		if (upto - DB_SCAN_MAX > lo) {
+			lo = upto - DB_SCAN_MAX;
+			db->scan_complete = 0;
+		}
+		db->scan_from = lo;
+		return (lo);
+	}
+	if (f->entity_n > 0) {
+		pre = db_filter_keys_sql(f);
+		xasprintf(&sql, "SELECT r.seq FROM delivery_refs r WHERE r.key "
+		    "IN (%s) AND r.seq > ?1 AND r.seq <= ?9 ORDER BY r.seq DESC "
+		    "LIMIT 1 OFFSET ?3", pre);
+	} else {
+		pre = db_prefilter_sql(f);
+		xasprintf(&sql, "SELECT d.seq FROM deliveries d WHERE d.seq > ?1 "
+		    "AND d.seq <= ?9%s ORDER BY d.seq DESC LIMIT 1 OFFSET ?3",
+		    pre);
+	}
+	free(pre);
+	if ((st = db_filter_prepare(db, sql, f, lo, upto)) == NULL)
+		return (lo);	/* the query itself will report the error */
+	sqlite3_bind_int64(st, 3, DB_SCAN_MAX - 1);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		lo = sqlite3_column_int64(st, 0) - 1;
+		db->scan_complete = 0;
+	}
+	sqlite3_finalize(st);
+	db->scan_from = lo;
+	return (lo);
+}
+
+int
+db_scan_complete(const struct db *db, int64_t *from)
+{
+	if (from != NULL)
+		*from = db->scan_from;
+	return (db->scan_complete);
 }
 
 void
@@ -1296,6 +1571,7 @@ int
 db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
     int64_t limit, int64_t offset, struct db_record **out, size_t *n)
 {
+	int64_t		 lo;
 	sqlite3_stmt	*st;
 	char		*where, *sql;
 	size_t		 cap = 0;
@@ -1305,12 +1581,13 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 	*n = 0;
 	if (f == NULL)
 		f = &db_no_filter;
-	where = db_filter_where(f);
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 1);
 	xasprintf(&sql, "SELECT " DB_REC_COLS " FROM deliveries d WHERE %s "
 	    "ORDER BY d.seq %s LIMIT ?3 OFFSET ?4", where,
 	    ascending ? "ASC" : "DESC");
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
 		return (-1);
 	sqlite3_bind_int64(st, 3, limit);
 	sqlite3_bind_int64(st, 4, offset);
@@ -1336,16 +1613,18 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 int64_t
 db_deliveries_count(struct db *db, const struct db_filter *f)
 {
+	int64_t		 lo;
 	sqlite3_stmt	*st;
 	char		*where, *sql;
 	int64_t		 count = -1;
 
 	if (f == NULL)
 		f = &db_no_filter;
-	where = db_filter_where(f);
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 0);
 	xasprintf(&sql, "SELECT count(*) FROM deliveries d WHERE %s", where);
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
 		return (-1);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		count = sqlite3_column_int64(st, 0);
@@ -1394,6 +1673,7 @@ int
 db_deliveries_misses(struct db *db, const struct db_filter *f,
     struct db_miss *out, size_t max, size_t *n)
 {
+	int64_t		 lo;
 	sqlite3_stmt	*st;
 	char		*sql;
 	struct db_miss	 m;
@@ -1410,7 +1690,12 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	    f->entity_n > 0 ? "d.entities" : "NULL",
 	    f->reached != 0 ? "d.ids" : "NULL",
 	    f->clean != 0 ? "d.diagnoses" : "NULL");
-	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+	/* Near misses fail some filter, so no index finds them: look at the
+	 * newest DB_SCAN_MAX numbers at most. */
+	lo = f->since;
+	if (db->committed - DB_SCAN_MAX > lo)
+		lo = db->committed - DB_SCAN_MAX;
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
 		return (-1);
 	/* Keep out[] sorted by failed-filter count; rows come newest first,
 	 * so an equal count never displaces an earlier (newer) one. */
@@ -1447,13 +1732,12 @@ db_filter_write(struct db *db, const char *head, const char *tail,
 	sqlite3_stmt	*st;
 	char		*where, *sql;
 
-	where = db_filter_where(f);
+	where = db_filter_where(f, 1);
 	xasprintf(&sql, "%s%s%s", head, where, tail);
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+	/* A write reaches every row, this transaction's own too. */
+	if ((st = db_filter_prepare(db, sql, f, f->since, db->seq)) == NULL)
 		return (-1);
-	/* A write reaches this transaction's own rows too. */
-	sqlite3_bind_int64(st, 9, db->seq);
 	if (db_step_done(db, st, what) == -1) {
 		sqlite3_finalize(st);
 		return (-1);
@@ -1500,6 +1784,7 @@ int
 db_entities_scan(struct db *db, const struct db_filter *f,
     void (*cb)(void *, const struct db_entity_group *), void *arg)
 {
+	int64_t		 lo;
 	sqlite3_stmt		*st;
 	struct db_entity_group	 g;
 	char			*where, *sql;
@@ -1507,14 +1792,15 @@ db_entities_scan(struct db *db, const struct db_filter *f,
 
 	if (f == NULL)
 		f = &db_no_filter;
-	where = db_filter_where(f);
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 1);
 	xasprintf(&sql, "SELECT notimock_ref(e.ref), d.severity, d.topic, "
 	    "d.status BETWEEN 200 AND 299, count(DISTINCT d.seq), max(d.seq), "
 	    "max(d.received) FROM deliveries d JOIN delivery_entities e ON "
 	    "e.seq = d.seq WHERE %s GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
 	    where);
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
 		return (-1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		g.ref = (const char *)sqlite3_column_text(st, 0);

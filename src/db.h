@@ -202,6 +202,15 @@ void		 db_records_free(struct db_record *, size_t n);
 int		 db_deliveries_list(struct db *, const struct db_filter *f,
 		    int ascending, int64_t limit, int64_t offset,
 		    struct db_record **out, size_t *n);
+/*
+ * Reads of many deliveries (list, count, entities, misses) look at no more
+ * than the newest 2,000 candidate rows after since: those the indexes
+ * give for the equality filters (topic, severity, origin, an exact status,
+ * entity), or the newest 2,000 sequence numbers when none applies.  This
+ * says whether the last such read saw every candidate (1), or only those
+ * after *from (0).
+ */
+int		 db_scan_complete(const struct db *, int64_t *from);
 /* Number of deliveries matching f, or -1 on error. */
 int64_t		 db_deliveries_count(struct db *, const struct db_filter *f);
 /* One delivery: 1 and *out filled, 0 if there is none, -1 on error. */

@@ -672,6 +672,24 @@ mock_authorize(struct req *r)
 
 /* --- simple routes --------------------------------------------------- */
 
+/*
+ * On a large store a read looks at the newest candidates only (db.h,
+ * db_scan_complete): say whether this one saw them all, and if not where
+ * it started, so that nobody mistakes a bounded answer for the whole.
+ */
+static void
+mock_add_scan(struct json *o, struct db *db)
+{
+	int64_t	from;
+
+	if (db_scan_complete(db, &from)) {
+		json_add_bool(o, "complete", 1);
+		return;
+	}
+	json_add_bool(o, "complete", 0);
+	json_add_num(o, "searchedAfter", (double)from);
+}
+
 static void
 mock_cursor(struct req *r)
 {
@@ -714,6 +732,7 @@ mock_list(struct req *r, struct mock_opts *opts)
 	o = json_new_object();
 	json_add_num(o, "cursor", (double)db_cursor(db));
 	json_add_num(o, "total", (double)total);
+	mock_add_scan(o, db);
 	json_add_num(o, "offset", (double)opts->offset);
 	json_add_num(o, "limit", (double)opts->limit);
 	json_add(o, "deliveries", mock_records_json(v, n, !opts->summary));
@@ -831,6 +850,7 @@ mock_entities(struct req *r, struct mock_opts *opts)
 		qsort(es.v, es.n, sizeof *es.v, mock_ent_cmp);
 	o = json_new_object();
 	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
+	mock_add_scan(o, r->srv->db);
 	arr = json_new_array();
 	for (i = 0; i < es.n; i++) {
 		e = json_new_object();
@@ -1134,6 +1154,7 @@ mock_wait_satisfied(struct req *r, struct mock_opts *opts)
 	json_add_num(o, "since", (double)opts->f.since);
 	json_add_num(o, "cursor", (double)db_cursor(db));
 	json_add_num(o, "waitedMs", mock_waited_ms(r));
+	mock_add_scan(o, db);
 	json_add(o, "deliveries", mock_records_json(v, n, 1));
 	db_records_free(v, n);
 	http_send_json(r, 200, o);
@@ -1242,23 +1263,21 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 	struct db_record	*v, d;
 	struct db_miss		 miss[MOCK_MISSES];
 	struct json		*o, *arr, *x;
-	char			 msg[512], ahead[256];
+	char			 msg[512], ahead[256], part[128];
 	size_t			 n, nmiss = 0, i;
-	int64_t			 total, arrived;
+	int64_t			 total, arrived, from;
+	int			 complete;
 
 	memset(&after, 0, sizeof after);
 	after.since = opts->f.since;
-	if ((total = db_deliveries_count(db, &opts->f)) == -1 ||
-	    (arrived = db_deliveries_count(db, &after)) == -1 ||
+	if ((total = db_deliveries_count(db, &opts->f)) == -1)
+		goto fail;
+	complete = db_scan_complete(db, &from);
+	if ((arrived = db_deliveries_count(db, &after)) == -1 ||
 	    db_deliveries_misses(db, &opts->f, miss, MOCK_MISSES, &nmiss) ==
-	    -1) {
-		mock_db_error(r);
-		return;
-	}
-	if (db_deliveries_list(db, &opts->f, 0, opts->limit, 0, &v, &n) == -1) {
-		mock_db_error(r);
-		return;
-	}
+	    -1 ||
+	    db_deliveries_list(db, &opts->f, 0, opts->limit, 0, &v, &n) == -1)
+		goto fail;
 	/* A since ahead of the cursor is a number no delivery has had yet on
 	 * this database (they never repeat, reset or restart included):
 	 * most likely it was taken from another one. */
@@ -1269,10 +1288,15 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 		    "sequence numbers on this database have not reached it "
 		    "(was it taken from another database?)",
 		    (long long)opts->f.since, (long long)db_cursor(db));
+	/* On a large store only the newest candidates were searched. */
+	part[0] = '\0';
+	if (!complete)
+		snprintf(part, sizeof part, " (searching only the newest "
+		    "deliveries, after seq %lld)", (long long)from);
 	snprintf(msg, sizeof msg, "wanted %lld matching deliver%s after seq "
-	    "%lld, got %lld in %s%s", (long long)opts->count,
+	    "%lld, got %lld%s in %s%s", (long long)opts->count,
 	    opts->count == 1 ? "y" : "ies", (long long)opts->f.since,
-	    (long long)total, opts->timeout_text, ahead);
+	    (long long)total, part, opts->timeout_text, ahead);
 	o = mock_error_json(r, 408, "TimeoutError", msg);
 	json_add_num(o, "wanted", (double)opts->count);
 	json_add_num(o, "matched", (double)total);
@@ -1295,8 +1319,18 @@ mock_wait_timed_out(struct req *r, struct mock_opts *opts)
 		db_record_clear(&d);
 	}
 	json_add(o, "nearMisses", arr);
+	if (complete)
+		json_add_bool(o, "complete", 1);
+	else {
+		json_add_bool(o, "complete", 0);
+		json_add_num(o, "searchedAfter", (double)from);
+	}
 	http_send_json(r, 408, o);
 	json_free(o);
+	return;
+
+fail:
+	mock_db_error(r);
 }
 
 static void

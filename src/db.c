@@ -368,6 +368,10 @@ db_ckpt_main(void *arg)
 		wanted = c->wanted;
 		c->wanted = 0;
 		stop = c->stop;
+		/* A second without a commit: the loop is not catching up
+		 * any more (its last try found this thread busy). */
+		if (c->hold && !wanted)
+			c->hold = 0;
 		hold = c->hold;
 		pthread_mutex_unlock(&c->lock);
 		if (!stop && !hold)

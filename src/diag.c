@@ -1334,7 +1334,10 @@ diag_invalid_json(struct diag_ctx *x)
 {
 	const struct diag_input	*in = x->in;
 	size_t			 pos, line, col;
-	int			 eos = x->jpos < 0;
+	/* The parser may place an error at the very end (pos == len), past
+	 * the last byte: that is the end of the body too (fuzz_diag). */
+	int			 eos = x->jpos < 0 ||
+				    (size_t)x->jpos >= in->body_len;
 	char			*cause, *snip, *cn, *answer;
 	const char		*fix;
 

@@ -454,6 +454,30 @@ auth_free(struct auth *a)
 	free(a);
 }
 
+int
+auth_service_match_mac(const struct auth *a, const unsigned char *key,
+    size_t keylen, const unsigned char mac[CRYPTO_SHA256_LEN],
+    const char **subject)
+{
+	unsigned char	m[CRYPTO_SHA256_LEN];
+	size_t		i;
+	int		found = 0;
+
+	*subject = NULL;
+	/* Every entry, match or not: the time says nothing about which. */
+	for (i = 0; i < a->n; i++) {
+		if (a->v[i].type != PRINCIPAL_SERVICE)
+			continue;
+		crypto_hmac_sha256(key, keylen, a->v[i].digest,
+		    sizeof a->v[i].digest, m);
+		if (crypto_equal(m, mac, sizeof m) && !found) {
+			found = 1;
+			*subject = a->v[i].subject;
+		}
+	}
+	return (found);
+}
+
 size_t
 auth_service_count(const struct auth *a)
 {

@@ -39,6 +39,16 @@ enum auth_result {
 struct auth		*auth_new(const struct settings *, const struct config *,
 			    char **cause);
 void			 auth_free(struct auth *);
+/*
+ * `notimock lint --url`: is one of the service tokens t such that
+ * HMAC-SHA256(key, SHA-256(t)) is mac?  The client picks key at random, so
+ * the token itself never travels.  Returns 1 and its subject (borrowed),
+ * or 0.
+ */
+int			 auth_service_match_mac(const struct auth *,
+			    const unsigned char *key, size_t keylen,
+			    const unsigned char mac[CRYPTO_SHA256_LEN],
+			    const char **subject);
 /* Number of service (static) tokens configured. */
 size_t			 auth_service_count(const struct auth *);
 /* Log one line per configured credential (subject and fingerprint). */

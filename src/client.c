@@ -195,6 +195,11 @@ struct client {
 	int		 port;
 	int		 https;
 	char		*prefix;	/* the URL's path, no trailing '/' */
+	/* For other commands (client_post_json, client_tls_verifies). */
+	const char	*post_body;	/* JSON to POST */
+	const char	*tls_host;	/* the name to verify, if not host */
+	int		 tls_probe;	/* untrusted: -2 and tls_why, quietly */
+	char		 tls_why[256];
 };
 
 struct client_reply {
@@ -517,7 +522,8 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 			goto out;
 		}
 		/* evhttp would make a plain one in place of NULL. */
-		if ((bev = tls_client_bev(tc, rep.base, c->host)) == NULL)
+		if ((bev = tls_client_bev(tc, rep.base, c->tls_host != NULL ?
+		    c->tls_host : c->host)) == NULL)
 			evcon = NULL;
 		else
 			evcon = evhttp_connection_base_bufferevent_new(
@@ -557,6 +563,11 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 		evhttp_add_header(h, "Authorization", auth);
 		free(auth);
 	}
+	if (c->post_body != NULL) {
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req),
+		    c->post_body, strlen(c->post_body));
+	}
 	xasprintf(&target, "%s%s%s%s", c->prefix, route,
 	    query != NULL && *query != '\0' ? "?" : "",
 	    query != NULL ? query : "");
@@ -569,6 +580,14 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 	event_base_dispatch(rep.base);
 
 	if (rep.status == 0) {
+		const char *why = "";
+
+		if (c->tls_probe && tc != NULL && tls_client_error(tc, &why) ==
+		    TLS_CLIENT_UNTRUSTED) {
+			snprintf(c->tls_why, sizeof c->tls_why, "%s", why);
+			rv = -2;
+			goto out;
+		}
 		client_explain(c, tc, rep.error, timeout_ms);
 		goto out;
 	}
@@ -1274,6 +1293,53 @@ client_get_ca(const char *name, const char *url, const char *cacert,
 		pem = client_fetch_ca(&c);
 	client_free(&c);
 	return (pem);
+}
+
+int
+client_post_json(const char *name, const char *url, const char *cacert,
+    const char *token, const char *route, const char *json, char **reply)
+{
+	struct client	 c;
+	int		 status = -1;
+
+	*reply = NULL;
+	memset(&c, 0, sizeof c);
+	c.cmd = C_CA;
+	c.name = name;
+	c.url = url;
+	c.cacert = cacert;
+	c.token = token;
+	c.post_body = json;
+	if (client_parse_url(&c) == 0)
+		status = client_request(&c, EVHTTP_REQ_POST, route, NULL,
+		    CLIENT_TIMEOUT * 1000, reply, NULL);
+	client_free(&c);
+	return (status);
+}
+
+int
+client_tls_verifies(const char *name, const char *url, const char *cafile,
+    const char *host, char *why, size_t whylen)
+{
+	struct client	 c;
+	char		*body = NULL;
+	int		 status = -1;
+
+	memset(&c, 0, sizeof c);
+	c.cmd = C_CA;
+	c.name = name;
+	c.url = url;
+	c.cacert = cafile;
+	c.tls_host = host;
+	c.tls_probe = 1;
+	if (client_parse_url(&c) == 0 && c.https)
+		status = client_request(&c, EVHTTP_REQ_GET,
+		    "/.backstage/health/v1/liveness", NULL,
+		    CLIENT_TIMEOUT * 1000, &body, NULL);
+	free(body);
+	snprintf(why, whylen, "%s", c.tls_why);
+	client_free(&c);
+	return (status == -2 ? 0 : status == -1 ? -1 : 1);
 }
 
 int

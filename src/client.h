@@ -24,4 +24,17 @@ char	*client_get_ca(const char *name, const char *url, const char *cacert,
 /* `notimock fault add | list | clear`: /mock/faults (fault.c). */
 int	client_fault(int argc, char **argv);
 
+/* POST json to route at url (its path prefix kept), for other commands.
+ * Returns the status with the body in *reply (caller frees), or -1 after
+ * printing why there is none, as "notimock <name>: ...". */
+int	client_post_json(const char *name, const char *url, const char *cacert,
+	    const char *token, const char *route, const char *json,
+	    char **reply);
+/* Does the https server at url present a certificate that verifies against
+ * cafile for the name host (not the URL's host: the name Argo CD uses)?
+ * 1 yes, 0 no (mbedTLS's reason in why), -1 could not ask (printed, or
+ * url is not https). */
+int	client_tls_verifies(const char *name, const char *url,
+	    const char *cafile, const char *host, char *why, size_t whylen);
+
 #endif

@@ -133,6 +133,15 @@ crypto_fingerprint_keyed(const char *secret, size_t len,
 	return (crypto_fp_hex(out, "hmac:", d));
 }
 
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t len, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    key, keylen, msg, len, out) != 0)
+		memset(out, 0, CRYPTO_SHA256_LEN);
+}
+
 int
 crypto_equal(const void *a, const void *b, size_t len)
 {

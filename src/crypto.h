@@ -29,6 +29,9 @@ char	*crypto_fingerprint_digest(const unsigned char d[CRYPTO_SHA256_LEN],
  */
 char	*crypto_fingerprint_keyed(const char *secret, size_t len,
 	    char out[CRYPTO_FP_LEN]);
+/* HMAC-SHA256 (RFC 2104). */
+void	crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+	    size_t len, unsigned char out[CRYPTO_SHA256_LEN]);
 /* Compare two equal-length buffers in time independent of their contents. */
 int	crypto_equal(const void *, const void *, size_t);
 

@@ -1006,7 +1006,7 @@ la_auth(struct lint_argocd *la, const struct la_entry *e,
 		    "Authorization = Bearer <text and a $key>"),
 		    xstrdup("value: Bearer $backstage-token, nothing else."));
 	}
-	if (la->nsecrets == 0)
+	if (la->nsecrets == 0 && strchr(tok, '$') != NULL)
 		return;
 	res = la_resolve(la, tok, &len);
 	if (strchr(res, '$') == NULL) {
@@ -1074,8 +1074,8 @@ la_tls(struct lint_argocd *la, const struct la_entry *e,
 	incluster = strstr(host, ".svc") != NULL || strchr(host, '.') == NULL ||
 	    strspn(host, "0123456789.") == strlen(host) || host[0] == '[' ||
 	    strstr(host, ".local") != NULL;
-	if (pem == NULL && (la->ntlss > 0 || la->opts.url != NULL) &&
-	    (incluster || la->opts.url != NULL))
+	if (pem == NULL && incluster && (la->ntlss > 0 ||
+	    la->opts.url != NULL))
 		la_add(la, e->file, config_line(urln), "tls-no-ca",
 		    DIAG_WARNING, la_fmt("service.%s sends over https to %s, "
 		    "but argocd-tls-certs-cm has no entry for that host: Argo "

@@ -15,15 +15,18 @@
  */
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "auth.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -688,6 +691,73 @@ mock_add_scan(struct json *o, struct db *db)
 	}
 	json_add_bool(o, "complete", 0);
 	json_add_num(o, "searchedAfter", (double)from);
+}
+
+/* "hex" into out (outlen bytes at most); the byte count, or -1. */
+static int
+mock_unhex(const char *s, unsigned char *out, size_t outlen)
+{
+	size_t	n = 0;
+	int	hi, lo;
+
+	if (s == NULL || strlen(s) % 2 != 0 || strlen(s) / 2 > outlen)
+		return (-1);
+	for (; s[0] != '\0'; s += 2) {
+		hi = isdigit((unsigned char)s[0]) ? s[0] - '0' :
+		    isxdigit((unsigned char)s[0]) ? tolower((unsigned char)s[0]) -
+		    'a' + 10 : -1;
+		lo = isdigit((unsigned char)s[1]) ? s[1] - '0' :
+		    isxdigit((unsigned char)s[1]) ? tolower((unsigned char)s[1]) -
+		    'a' + 10 : -1;
+		if (hi < 0 || lo < 0)
+			return (-1);
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return ((int)n);
+}
+
+/*
+ * POST /mock/token-check {"key":hex,"mac":hex}: would a POST with the
+ * token t such that mac = HMAC-SHA256(key, SHA-256(t)) pass the barrier?
+ * For `notimock lint --url`: the token never travels, and key is the
+ * client's, fresh each time.  Answers {"accepted","subject","tokens"}.
+ */
+static void
+mock_token_check(struct req *r)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->ev);
+	struct json	*o;
+	unsigned char	 key[64], mac[CRYPTO_SHA256_LEN];
+	char		 body[1024], err[JSON_ERRLEN];
+	const char	*subject;
+	size_t		 len = evbuffer_get_length(in);
+	int		 klen, ok;
+
+	if (len >= sizeof body) {
+		mock_input_error(r, "the body is longer than %zu bytes",
+		    sizeof body - 1);
+		return;
+	}
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	if ((o = json_parse(body, len, 1, err, sizeof err, NULL)) == NULL ||
+	    (klen = mock_unhex(json_string(json_get(o, "key")), key,
+	    sizeof key)) < 16 || mock_unhex(json_string(json_get(o, "mac")),
+	    mac, sizeof mac) != (int)sizeof mac) {
+		json_free(o);
+		mock_input_error(r, "expected {\"key\": 32 to 128 hex digits, "
+		    "\"mac\": 64 hex digits}");
+		return;
+	}
+	json_free(o);
+	ok = auth_service_match_mac(r->srv->auth, key, (size_t)klen, mac,
+	    &subject);
+	o = json_new_object();
+	json_add_bool(o, "accepted", ok);
+	json_add_str(o, "subject", subject);
+	json_add_num(o, "tokens", (double)auth_service_count(r->srv->auth));
+	http_send_json(r, 200, o);
+	json_free(o);
 }
 
 static void
@@ -1616,6 +1686,13 @@ mock_route(struct req *r)
 	} else if (util_strcaseeq(path, "/events")) {
 		what = M_EVENTS;
 		allowed = P_FILTER | P_EVENTS;
+	} else if (util_strcaseeq(path, "/token-check")) {
+		if (r->cmd != EVHTTP_REQ_POST) {
+			mock_method_not_allowed(r, "POST");
+			goto out;
+		}
+		mock_token_check(r);
+		goto out;
 	} else {
 		snprintf(msg, sizeof msg, "no route %s under /mock/ (see "
 		    "doc/mock-api.md)", mock_show(r->path, show, sizeof show));

@@ -328,3 +328,109 @@ def test_argocd_config_output_lints_clean(tmp_path, variant):
     assert p.returncode == 0, p.stderr
     rc, out, err = lint("-", stdin=p.stdout)
     assert (rc, out, err) == (0, "-: OK\n", "")
+
+
+# --- --url: the notimock Argo CD sends to ----------------------------------
+
+def _with_token(token):
+    with open(fixture("guide-configmap.yaml")) as f:
+        text = f.read()
+    return text.replace("backstage-token: test-token-0123456789abcdef"
+                        "0123456789", "backstage-token: " + token)
+
+
+def test_url_token_check(own_server, files):
+    """With --url, the token of argocd-notifications-secret (or a literal
+    one in the ConfigMap) is checked against that notimock, which answers
+    from a keyed fingerprint: the token never travels, is never printed,
+    and no delivery is recorded."""
+    from conftest import TOKEN, db
+    srv = own_server()
+    url = "http://127.0.0.1:%d" % srv.port
+    good = files("good.yaml", _with_token(TOKEN))
+    assert lint("--url", url, good) == (0, "%s: OK\n" % good, "")
+    other = "other-token-0123456789abcdef012345678"
+    bad = files("bad.yaml", _with_token(other))
+    rc, out, err = lint("--json", "--url", url, bad)
+    assert (rc, err) == (1, "")
+    (d,) = json.loads(out)["diagnoses"]
+    # The line of the Authorization header.
+    assert (d["code"], d["level"], d["line"]) == ("token-refused", "error",
+                                                  26)
+    assert d["evidence"] == ("token of 37 characters, compared by keyed "
+                             "fingerprint; notimock has 1 token")
+    # NOTIMOCK_URL does the same; a literal token in the ConfigMap too.
+    rc, out, err = lint("--json", fixture("token-in-configmap.yaml"),
+                        env={"NOTIMOCK_URL": url})
+    assert [x["code"] for x in json.loads(out)["diagnoses"]] == \
+        ["token-in-configmap"]
+    for text in (out, err, srv.log()):
+        assert other not in text and TOKEN not in text
+    conn = db(srv)
+    try:
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] \
+            == 0
+    finally:
+        conn.close()
+
+
+def test_token_check_endpoint_refuses_junk(own_server):
+    srv = own_server()
+    r = srv.req("POST", "/mock/token-check", b'{"key":"zz","mac":"00"}',
+                headers={"Content-Type": "application/json"}, token=None)
+    assert r.status == 400
+    r = srv.req("GET", "/mock/token-check", token=None)
+    assert r.status == 405
+
+
+def _ca(tmp_path, name):
+    d = tmp_path / name
+    p = subprocess.run([notimock_bin(), "ca", "create", "--out", str(d)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    return str(d / "tls.crt"), str(d / "tls.key")
+
+
+def _tls_files(files, ca_pem):
+    host = "notimock.notimock.svc"
+    entry = "\n".join("    " + l for l in ca_pem.strip().split("\n"))
+    return files("tls.yaml", (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        "  name: argocd-tls-certs-cm\ndata:\n  %s: |\n%s\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        "  name: argocd-notifications-cm\ndata:\n"
+        "  service.webhook.backstage: |\n"
+        "    url: https://%s:7443/api/notifications/notifications\n"
+        "    headers:\n    - name: Content-Type\n"
+        "      value: application/json\n    - name: Authorization\n"
+        "      value: Bearer $backstage-token\n") % (host, entry, host))
+
+
+def test_url_tls_check(own_server, files, tmp_path):
+    """The argocd-tls-certs-cm entry must verify the certificate notimock
+    presents for the webhook's host name: a real handshake over https, a
+    comparison with /mock/ca.pem over http."""
+    from test_tls import tls_server
+    crt, key = _ca(tmp_path, "ca")
+    other, _ = _ca(tmp_path, "other")
+    srv = tls_server(own_server, "--tls-ca-cert", crt, "--tls-ca-key", key,
+                     "--tls-san", "notimock.notimock.svc")
+    https = "https://127.0.0.1:%d" % srv.tls_port
+    http = "http://127.0.0.1:%d" % srv.port
+    with open(crt) as f:
+        good = _tls_files(files, f.read())
+    for url in (https, http):
+        assert lint("--url", url, "--cacert", crt, good) == \
+            (0, "%s: OK\n" % good, ""), url
+    with open(other) as f:
+        bad = _tls_files(files, f.read())
+    for url, ev in ((https, "TLS handshake as notimock.notimock.svc with "
+                     "the entry as the only CA: "),
+                    (http, "the entry holds no copy of %s/mock/ca.pem" %
+                     http)):
+        rc, out, err = lint("--json", "--url", url, "--cacert", crt, bad)
+        assert (rc, err) == (1, ""), err
+        (d,) = json.loads(out)["diagnoses"]
+        assert (d["code"], d["level"]) == ("tls-ca-mismatch", "error")
+        assert d["evidence"].startswith(ev), d["evidence"]

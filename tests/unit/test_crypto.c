@@ -122,7 +122,27 @@ end:
 	rmdir(dir);
 }
 
+/* RFC 4231 test case 2 (the token check of `notimock lint --url`). */
+static void
+test_hmac_sha256(void)
+{
+	static const unsigned char	 want[] = {
+		0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04,
+		0x24, 0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08,
+		0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec,
+		0x38, 0x43
+	};
+	unsigned char			 out[CRYPTO_SHA256_LEN];
+
+	crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28,
+	    out);
+	CHECK(memcmp(out, want, sizeof out) == 0);
+end:
+	;
+}
+
 static const struct unit_test tests[] = {
+	{ "HMAC-SHA256: RFC 4231 case 2", test_hmac_sha256 },
 	{ "base64url: RFC 4648 vectors, both ways", test_b64url_vectors },
 	{ "base64url: padding and other alphabets refused", test_b64url_rejects },
 	{ "ES256: sign, verify, refuse tampering", test_es256_sign_verify },

@@ -220,6 +220,10 @@ struct db {
 	 */
 	int64_t		 seq;
 	int64_t		 committed;
+	/* Rows of deliveries: committed, and the open transaction's
+	 * change to that (for retention's count cap). */
+	int64_t		 rows;
+	int64_t		 rows_txn;
 	/* What the last bounded read looked at (db_scan_bound). */
 	int		 scan_complete;
 	int64_t		 scan_from;
@@ -280,6 +284,22 @@ db_migrate(struct db *db, const char *path, char **cause)
 		log_info("db: %s migrated to schema %zu", path, i + 1);
 	}
 	return (0);
+}
+
+/* How many deliveries are stored (once, at start; a small index serves). */
+static int64_t
+db_count_rows(struct db *db)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = 0;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM deliveries", -1,
+	    &st, NULL) != SQLITE_OK)
+		return (0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (n);
 }
 
 /* The highest sequence number this database ever handed out: its rows',
@@ -518,6 +538,7 @@ db_open(const char *path, int sync_full, char **cause)
 		}
 	}
 	db->seq = db->committed = db_max_seq(db);
+	db->rows = db_count_rows(db);
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
 		goto fail;
@@ -616,6 +637,8 @@ db_commit(struct db *db, const char **cause)
 		db->in_txn = 0;
 		if (db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
 			db->committed = db->seq;
+			db->rows += db->rows_txn;
+			db->rows_txn = 0;
 			return (0);
 		}
 	}
@@ -626,6 +649,7 @@ db_commit(struct db *db, const char **cause)
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_txn = 0;
+	db->rows_txn = 0;
 	*cause = db->err;
 	return (-1);
 }
@@ -695,6 +719,7 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 	if (db_step_done(db, st, "storing a delivery") == -1)
 		return (-1);
 	db->seq = d->seq;
+	db->rows_txn++;
 	st = db->st[ST_DELIVERY_ENTITY];
 	for (i = 0; i < d->entity_n; i++) {
 		sqlite3_bind_int64(st, 1, d->seq);
@@ -1780,8 +1805,96 @@ db_deliveries_delete(struct db *db, const struct db_filter *f,
 	    DB_IDS_OF, ")", f, notifs, "deleting notifications") == -1))
 		return (-1);
 	/* delivery_entities rows go by ON DELETE CASCADE. */
-	return (db_filter_write(db, "DELETE FROM deliveries AS d WHERE ", "",
-	    f, deleted, "deleting deliveries"));
+	if (db_filter_write(db, "DELETE FROM deliveries AS d WHERE ", "",
+	    f, deleted, "deleting deliveries") == -1)
+		return (-1);
+	db->rows_txn -= *deleted;
+	return (0);
+}
+
+int64_t
+db_rows(const struct db *db)
+{
+	return (db->rows);
+}
+
+/* Run sql (a write) with ?1 = x; *changes gets the rows it touched. */
+static int
+db_write_upto(struct db *db, const char *sql, int64_t x, int64_t *changes,
+    const char *what)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, what);
+		return (-1);
+	}
+	sqlite3_bind_int64(st, 1, x);
+	rc = db_step_done(db, st, what);
+	if (rc == 0 && changes != NULL)
+		*changes = sqlite3_changes(db->h);
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+int
+db_prune(struct db *db, int64_t keep, int64_t before_ms, int64_t max,
+    int64_t *deleted, int64_t *notifs, int64_t *upto)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = 0, x = 0, seq, received;
+
+	*deleted = *notifs = *upto = 0;
+	/* Only committed rows: the count the cap compares is theirs. */
+	if (keep > 0 && db->rows + db->rows_txn > keep)
+		n = db->rows + db->rows_txn - keep;
+	if (n > max)
+		n = max;
+	/* The newest of the n oldest, and of the oldest before before_ms
+	 * (received grows with seq, near enough: only the oldest are
+	 * looked at, never the whole table). */
+	if (sqlite3_prepare_v2(db->h, "SELECT seq, received FROM deliveries "
+	    "WHERE seq <= ?1 ORDER BY seq LIMIT ?2", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		db_seterr(db, "pruning");
+		return (-1);
+	}
+	sqlite3_bind_int64(st, 1, db->committed);
+	sqlite3_bind_int64(st, 2, max);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0);
+		received = sqlite3_column_int64(st, 1);
+		if (n > 0) {
+			n--;
+			x = seq;
+		} else if (before_ms > 0 && received < before_ms)
+			x = seq;
+		else
+			break;
+	}
+	sqlite3_finalize(st);
+	if (x == 0)
+		return (0);
+	if (db_begin(db) == -1)
+		return (-1);
+	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq);
+	if (db_step_done(db, db->st[ST_STATE_SEQ], "recording the cursor")
+	    == -1 ||
+	    db_write_upto(db, "DELETE FROM broadcast_user_status WHERE "
+	    "notification_id IN (SELECT j.value FROM deliveries d, "
+	    "json_each(CASE WHEN json_valid(d.ids) THEN d.ids ELSE '[]' END) j "
+	    "WHERE d.seq <= ?1)", x, NULL, "pruning broadcast state") == -1 ||
+	    db_write_upto(db, "DELETE FROM notifications WHERE id IN (SELECT "
+	    "j.value FROM deliveries d, json_each(CASE WHEN json_valid(d.ids) "
+	    "THEN d.ids ELSE '[]' END) j WHERE d.seq <= ?1)", x, notifs,
+	    "pruning notifications") == -1 ||
+	    db_write_upto(db, "DELETE FROM deliveries WHERE seq <= ?1", x,
+	    deleted, "pruning deliveries") == -1)
+		return (-1);
+	db->rows_txn -= *deleted;
+	*upto = x;
+	return (0);
 }
 
 int

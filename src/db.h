@@ -224,6 +224,17 @@ int		 db_deliveries_misses(struct db *, const struct db_filter *f,
  * runs in the iteration's transaction.  Returns -1 on error. */
 int		 db_deliveries_delete(struct db *, const struct db_filter *f,
 		    int keep_notifications, int64_t *deleted, int64_t *notifs);
+/* Deliveries stored (committed). */
+int64_t		 db_rows(const struct db *);
+/*
+ * Retention: delete at most max of the oldest deliveries, those beyond
+ * the newest keep (0: no cap) and those received before before_ms (0: no
+ * limit), with the notifications they created.  A write.  *upto gets the
+ * last seq deleted (0: nothing to do).  Returns -1 on error.
+ */
+int		 db_prune(struct db *, int64_t keep, int64_t before_ms,
+		    int64_t max, int64_t *deleted, int64_t *notifs,
+		    int64_t *upto);
 /* Call cb for each group of entity refs addressed by deliveries matching
  * f.  Returns -1 on error. */
 int		 db_entities_scan(struct db *, const struct db_filter *f,

@@ -47,6 +47,7 @@ struct server {
 	void			(*on_commit)(struct server *, int committed,
 				    int64_t seq);
 	struct mock		*mock;		/* the assertion API (mock.c) */
+	struct retain		*retain;	/* retention (retain.c) */
 	struct diag		*diag;		/* retry detector (diag.c) */
 	struct catalog		*catalog;	/* --catalog entities (catalog.c) */
 	struct faults		*faults;	/* fault rules (fault.c) */

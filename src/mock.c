@@ -33,6 +33,7 @@
 #include "json.h"
 #include "log.h"
 #include "mock.h"
+#include "retain.h"
 #include "settings.h"
 #include "signals.h"
 #include "util.h"
@@ -780,6 +781,7 @@ mock_cursor(struct req *r)
 	json_add_num(o, "bodiesTruncated", (double)r->srv->bodies_truncated);
 	json_add_num(o, "bodyBytesNotStored",
 	    (double)r->srv->body_bytes_dropped);
+	retain_json(r->srv, o);
 	http_send_json(r, 200, o);
 	json_free(o);
 }

@@ -25,6 +25,7 @@
 #include "lint.h"
 #include "log.h"
 #include "mock.h"
+#include "retain.h"
 #include "settings.h"
 #include "tls.h"
 #include "url.h"
@@ -170,6 +171,7 @@ notimock_serve(int argc, char **argv)
 	if (http_start(&srv, &cause) == -1)
 		fatalx("%s", cause);
 	mock_start(&srv);		/* the assertion API (mock.c) */
+	retain_start(&srv);		/* retention (retain.c) */
 
 	sigint = evsignal_new(srv.base, SIGINT, notimock_signal, &srv);
 	sigterm = evsignal_new(srv.base, SIGTERM, notimock_signal, &srv);
@@ -178,6 +180,7 @@ notimock_serve(int argc, char **argv)
 
 	event_base_dispatch(srv.base);
 
+	retain_stop(&srv);
 	m = mock_stop(&srv);
 	http_stop(&srv);
 	mock_free(m);

@@ -85,6 +85,12 @@ static const struct setting settings_table[] = {
 	  OFF(max_stored_body), "store at most this much of a request body "
 	  "(a body the barrier refuses: 4096 bytes); the delivery says when "
 	  "it was cut" },
+	{ "retain-count", 0, SET_NUM, "N", 0, 1000000000, NULL, "50000",
+	  OFF(retain_count), "keep at most this many deliveries, pruning the "
+	  "oldest (0: keep all)" },
+	{ "retain-age", 0, SET_DURATION, "DURATION", 0, 86400 * 3650, NULL,
+	  "7d", OFF(retain_age), "prune deliveries older than this, like 12h "
+	  "or 7d (0: keep any age)" },
 	{ "max-headers", 0, SET_NUM, "BYTES", 1024, 1 << 20, NULL, "16384",
 	  OFF(max_headers), "limit on the request line and headers" },
 	{ "idle-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "30s",

@@ -41,6 +41,8 @@ struct settings {
 	long long	 max_body;	/* transport cap on request bodies */
 	long long	 max_headers;	/* cap on the request line + headers */
 	long long	 max_stored_body; /* bytes of a body the store keeps */
+	long long	 retain_count;	/* deliveries kept at most (0: all) */
+	long long	 retain_age;	/* seconds (0: any age) */
 	long long	 idle_timeout;	/* seconds */
 	long long	 head_timeout;	/* seconds, for a whole request */
 	long long	 max_connections;

@@ -357,7 +357,7 @@ util_parse_duration(const char *s, int64_t *ms)
 		return (-1);
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || v < 0 || v > 86400.0 * 365)
+	if (errno != 0 || v < 0 || v > 86400.0 * 365 * 10)
 		return (-1);
 	if (*end == '\0' || strcmp(end, "s") == 0)
 		v *= 1000;
@@ -367,6 +367,8 @@ util_parse_duration(const char *s, int64_t *ms)
 		v *= 60000;
 	else if (strcmp(end, "h") == 0)
 		v *= 3600000;
+	else if (strcmp(end, "d") == 0)
+		v *= 86400000;
 	else
 		return (-1);
 	*ms = (int64_t)v;

@@ -1,0 +1,148 @@
+/*
+ * retain.c: retention, so that a notimock that runs for weeks (a demo
+ * cluster on a small emptyDir) does not fill its disk.
+ *
+ * Every RETAIN_TICK_MS a timer asks db_prune() for one slice: at most
+ * RETAIN_SLICE of the oldest deliveries beyond --retain-count or older
+ * than --retain-age, with the notifications they created.  The slice is a
+ * write in the loop iteration's transaction, committed by the server's
+ * commit event like any other.  A full slice means more is due: the next
+ * one runs on the next iteration, so pruning keeps up with any POST rate
+ * while requests are still served between slices.  The space freed is
+ * reused by later deliveries: the file stops growing at the cap.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "retain.h"
+#include "settings.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define RETAIN_SLICE	500
+#define RETAIN_TICK_MS	250
+#define RETAIN_LOG_MS	10000	/* at most one log line this often */
+
+struct retain {
+	struct server	*srv;
+	struct event	*timer;
+	int64_t		 keep;		/* 0: no count cap */
+	int64_t		 age_ms;	/* 0: no age limit */
+	int64_t		 pruned, notifs, upto;	/* since start */
+	int64_t		 unlogged, unlogged_notifs;
+	int64_t		 logged_at;	/* monotonic us */
+};
+
+static void	retain_tick(evutil_socket_t, short, void *);
+
+static void
+retain_schedule(struct retain *rt, int now)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = 0;
+	tv.tv_usec = now ? 0 : RETAIN_TICK_MS * 1000;
+	evtimer_add(rt->timer, &tv);
+}
+
+static void
+retain_log(struct retain *rt, int force)
+{
+	int64_t	now = util_mono_us();
+
+	if (rt->unlogged == 0 || (!force &&
+	    now - rt->logged_at < RETAIN_LOG_MS * 1000))
+		return;
+	log_info("retention: pruned %lld deliveries and %lld notifications "
+	    "(up to seq %lld; --retain-count %lld, --retain-age %llds)",
+	    (long long)rt->unlogged, (long long)rt->unlogged_notifs,
+	    (long long)rt->upto, (long long)rt->keep,
+	    (long long)(rt->age_ms / 1000));
+	rt->unlogged = rt->unlogged_notifs = 0;
+	rt->logged_at = now;
+}
+
+static void
+retain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct retain	*rt = arg;
+	struct server	*srv = rt->srv;
+	int64_t		 deleted, notifs, upto, before = 0;
+	int		 more = 0;
+
+	(void)fd;
+	(void)what;
+	if (rt->age_ms > 0)
+		before = util_now_ms() - rt->age_ms;
+	if (db_prune(srv->db, rt->keep, before, RETAIN_SLICE, &deleted,
+	    &notifs, &upto) == -1)
+		log_warnx("retention: %s", db_errmsg(srv->db));
+	else if (upto > 0) {
+		/* Committed by the commit event, with whatever else this
+		 * iteration wrote. */
+		event_active(srv->commit_ev, EV_WRITE, 0);
+		rt->pruned += deleted;
+		rt->notifs += notifs;
+		rt->unlogged += deleted;
+		rt->unlogged_notifs += notifs;
+		rt->upto = upto;
+		more = deleted == RETAIN_SLICE;
+	}
+	retain_log(rt, !more);
+	retain_schedule(rt, more);
+}
+
+void
+retain_start(struct server *srv)
+{
+	struct retain	*rt;
+
+	rt = xcalloc(1, sizeof *rt);
+	rt->srv = srv;
+	rt->keep = srv->settings->retain_count;
+	rt->age_ms = srv->settings->retain_age * 1000;
+	rt->logged_at = util_mono_us();
+	srv->retain = rt;
+	if (rt->keep == 0 && rt->age_ms == 0)
+		return;
+	rt->timer = evtimer_new(srv->base, retain_tick, rt);
+	retain_schedule(rt, 1);
+}
+
+void
+retain_stop(struct server *srv)
+{
+	struct retain	*rt = srv->retain;
+
+	if (rt == NULL)
+		return;
+	retain_log(rt, 1);
+	if (rt->timer != NULL)
+		event_free(rt->timer);
+	free(rt);
+	srv->retain = NULL;
+}
+
+void
+retain_json(const struct server *srv, struct json *o)
+{
+	const struct retain	*rt = srv->retain;
+	struct json		*x = json_new_object();
+
+	json_add_num(x, "stored", (double)db_rows(srv->db));
+	if (rt != NULL) {
+		json_add_num(x, "maxDeliveries", (double)rt->keep);
+		json_add_num(x, "maxAgeSeconds", (double)(rt->age_ms / 1000));
+		json_add_num(x, "pruned", (double)rt->pruned);
+		json_add_num(x, "notificationsPruned", (double)rt->notifs);
+		json_add_num(x, "prunedUpTo", (double)rt->upto);
+	}
+	json_add(o, "retention", x);
+}

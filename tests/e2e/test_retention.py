@@ -1,0 +1,80 @@
+"""
+Retention (src/retain.c): at most --retain-count deliveries and none older
+than --retain-age, the oldest pruned first in slices with the
+notifications they created; shown in /mock/cursor and the log.  Sequence
+numbers go on from where they were.
+"""
+
+import http.client
+import time
+
+from conftest import NOTIFS, TOKEN, db, dumps
+from mock_helpers import get_json, wait_until
+
+
+def post(srv, n, tag):
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    for i in range(n):
+        c.request("POST", NOTIFS,
+                  dumps({"recipients": {"type": "broadcast"},
+                         "payload": {"title": "%s %d" % (tag, i)}}),
+                  {"Authorization": "Bearer " + TOKEN,
+                   "Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+    c.close()
+
+
+def retention(srv):
+    return get_json(srv, "/mock/cursor")["retention"]
+
+
+def test_count_cap_prunes_the_oldest(own_server):
+    srv = own_server(["--retain-count", "50"])
+    r = retention(srv)
+    assert r["maxDeliveries"] == 50 and r["maxAgeSeconds"] == 7 * 86400
+    post(srv, 1220, "cap")		# more than two slices of 500
+    wait_until(lambda: retention(srv)["stored"] == 50, what="pruning")
+    r = retention(srv)
+    assert r["pruned"] == 1170 and r["prunedUpTo"] == 1170
+    got = get_json(srv, "/mock/deliveries", {"limit": 1000})["deliveries"]
+    assert [d["seq"] for d in got] == list(range(1220, 1170, -1))
+    conn = db(srv)
+    assert conn.execute("SELECT count(*) FROM notifications").fetchone()[0] \
+        == 50
+    conn.close()
+    wait_until(lambda: "retention: pruned" in srv.log(), what="the log line")
+    # The read side shows only what is kept.
+    post(srv, 1, "after")
+    assert get_json(srv, "/mock/cursor")["cursor"] == 1221
+
+
+def test_age_limit_prunes_what_is_older(own_server):
+    srv = own_server(["--retain-age", "1s", "--retain-count", "0"])
+    post(srv, 5, "old")
+    wait_until(lambda: retention(srv)["stored"] == 0, what="pruning by age")
+    assert retention(srv)["pruned"] == 5
+    post(srv, 1, "new")
+    got = get_json(srv, "/mock/deliveries")["deliveries"]
+    assert [d["seq"] for d in got] == [6]	# numbers never repeat
+
+
+def test_retention_off(own_server):
+    srv = own_server(["--retain-age", "0", "--retain-count", "0"])
+    post(srv, 3, "kept")
+    time.sleep(0.5)
+    r = retention(srv)
+    assert r["stored"] == 3 and r["pruned"] == 0
+
+
+def test_config_and_environment_twins(own_server, tmp_path):
+    cfg = tmp_path / "app-config.yaml"
+    cfg.write_text("notimock:\n  retain-count: 7\n  retain-age: 2d\n")
+    srv = own_server(["-f", str(cfg)])
+    r = retention(srv)
+    assert (r["maxDeliveries"], r["maxAgeSeconds"]) == (7, 2 * 86400)
+    srv = own_server([], env={"NOTIMOCK_RETAIN_COUNT": "9",
+                              "NOTIMOCK_RETAIN_AGE": "12h"})
+    r = retention(srv)
+    assert (r["maxDeliveries"], r["maxAgeSeconds"]) == (9, 12 * 3600)

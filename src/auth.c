@@ -488,6 +488,16 @@ auth_service_count(const struct auth *a)
 	return (n);
 }
 
+/* Fingerprint the tokens again, after crypto_fingerprint_setkey(). */
+void
+auth_refingerprint(struct auth *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++)
+		crypto_fingerprint_digest(a->v[i].digest, a->v[i].fp);
+}
+
 void
 auth_log(const struct auth *a)
 {

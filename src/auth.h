@@ -52,6 +52,8 @@ int			 auth_service_match_mac(const struct auth *,
 /* Number of service (static) tokens configured. */
 size_t			 auth_service_count(const struct auth *);
 /* Log one line per configured credential (subject and fingerprint). */
+/* Fingerprint the tokens again once the key is set (crypto.h). */
+void			 auth_refingerprint(struct auth *);
 void			 auth_log(const struct auth *);
 /* Check an Authorization header value (NULL if absent) for plugin
  * "notifications".  Fills *p on AUTH_OK; on AUTH_RESTRICTED and

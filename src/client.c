@@ -28,6 +28,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "crypto.h"
 #include "diag.h"
 #include "json.h"
 #include "log.h"
@@ -47,7 +48,7 @@
 #define EXIT_ERROR	2
 
 enum client_cmd { C_WAIT, C_LIST, C_RESET, C_CURSOR, C_READY, C_CA, C_FAULT,
-    C_NCMDS };
+    C_FINGERPRINT, C_NCMDS };
 
 /* Options, and which commands take them. */
 enum {
@@ -65,17 +66,19 @@ enum {
 #define Y	(1 << C_READY)
 #define A	(1 << C_CA)
 #define F	(1 << C_FAULT)
+#define P	(1 << C_FINGERPRINT)
 #define FILTERS	(W | L | R)
 
 static const struct client_opt {
 	struct option	 lo;
 	int		 cmds;
 } client_opts[] = {
-	{ { "url", required_argument, NULL, O_URL }, W | L | R | C | Y | A | F },
+	{ { "url", required_argument, NULL, O_URL },
+	    W | L | R | C | Y | A | F | P },
 	{ { "cacert", required_argument, NULL, O_CACERT },
-	    W | L | R | C | Y | A | F },
+	    W | L | R | C | Y | A | F | P },
 	{ { "admin-token", required_argument, NULL, O_TOKEN },
-	    W | L | R | C | A | F },
+	    W | L | R | C | A | F | P },
 	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS | F },
 	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS | F },
 	{ { "severity", required_argument, NULL, O_SEVERITY }, FILTERS },
@@ -92,7 +95,8 @@ static const struct client_opt {
 	{ { "limit", required_argument, NULL, O_LIMIT }, L },
 	{ { "offset", required_argument, NULL, O_OFFSET }, L },
 	{ { "keep-notifications", no_argument, NULL, O_KEEP }, R },
-	{ { "help", no_argument, NULL, O_HELP }, W | L | R | C | Y | A | F },
+	{ { "help", no_argument, NULL, O_HELP },
+	    W | L | R | C | Y | A | F | P },
 	/* fault add: the keys of a fault rule (fault.c), sent as JSON. */
 	{ { "times", required_argument, NULL, O_F_TIMES }, F },
 	{ { "delay", required_argument, NULL, O_F_DELAY }, F },
@@ -170,6 +174,14 @@ static const struct client_text {
 	    "       notimock fault list [connection options] [--json]\n"
 	    "       notimock fault clear [ID] [connection options] [--json]\n"
 	    "connection options: [--url URL] [--cacert FILE] [--admin-token TOKEN]\n",
+	    NULL },
+	[C_FINGERPRINT] = { "fingerprint",
+	    "usage: notimock fingerprint [--url URL] [--cacert FILE] "
+	    "[--admin-token TOKEN]\n"
+	    "           < token\n"
+	    "Print the fingerprint (hmac:...) of the token on stdin, in the keyed\n"
+	    "form the server at --url logs, stores and diagnoses with.  One trailing\n"
+	    "newline is not part of the token (echo's); the rest is, as sent.\n",
 	    NULL },
 };
 
@@ -1211,6 +1223,67 @@ client_cursor(int argc, char **argv)
 
 out:
 	fflush(stdout);
+	json_free(o);
+	free(body);
+	client_free(&c);
+	return (rv);
+}
+
+int
+client_fingerprint(int argc, char **argv)
+{
+	struct client	 c;
+	struct json	*o = NULL;
+	char		*body = NULL, *tok = NULL, err[JSON_ERRLEN], buf[1024];
+	const char	*fp;
+	unsigned char	 d[CRYPTO_SHA256_LEN];
+	char		 hex[2 * CRYPTO_SHA256_LEN + 1], req[128];
+	size_t		 len = 0, n = 0, cap = 0, i;
+	int		 status, ch, rv = EXIT_ERROR;
+
+	if (client_setup(&c, C_FINGERPRINT, argc, argv) == -1)
+		goto out;
+	while ((ch = getchar()) != EOF) {
+		if (n + 1 >= cap)
+			tok = xreallocarray(tok, (cap = cap ? cap * 2 : 256), 1);
+		tok[n++] = (char)ch;
+		if (n > 65536) {
+			client_warnx(&c, "stdin holds more than 64 KiB: not a "
+			    "token");
+			goto out;
+		}
+	}
+	if (n > 0 && tok[n - 1] == '\n')
+		n--;
+	if (n > 0 && tok[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		client_warnx(&c, "no token on stdin (try: printf %%s \"$TOKEN\" "
+		    "| notimock fingerprint)");
+		goto out;
+	}
+	/* The token does not travel: its SHA-256 is all the server needs. */
+	crypto_sha256(tok, n, d);
+	for (i = 0; i < sizeof d; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	snprintf(req, sizeof req, "{\"sha256\":\"%s\"}", hex);
+	c.post = req;
+	if ((status = client_request(&c, EVHTTP_REQ_POST, "/mock/fingerprint",
+	    NULL, CLIENT_TIMEOUT * 1000, &body, &len)) == -1)
+		goto out;
+	o = json_parse(body, len, 0, err, sizeof err, NULL);
+	if (status != 200 || (fp = json_string(json_get(o,
+	    "fingerprint"))) == NULL) {
+		client_server_error(&c, status, body, len);
+		goto out;
+	}
+	printf("%s\n", client_escape(fp, buf, sizeof buf));
+	rv = EXIT_OK;
+out:
+	fflush(stdout);
+	if (tok != NULL)
+		explicit_bzero(tok, cap);
+	free(tok);
 	json_free(o);
 	free(body);
 	client_free(&c);

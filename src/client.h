@@ -15,6 +15,9 @@ int	client_reset(int argc, char **argv);
 int	client_cursor(int argc, char **argv);
 /* `notimock ready`: 0 ready, 1 answered but not ready, 2 usage/connection. */
 int	client_ready(int argc, char **argv);
+/* `notimock fingerprint`: the server's keyed fingerprint of the token on
+ * stdin (POST /mock/fingerprint). */
+int	client_fingerprint(int argc, char **argv);
 /* `notimock ca`: print the running server's CA (GET /mock/ca.pem). */
 int	client_ca(int argc, char **argv);
 /* The CA PEM of the server at url (GET /mock/ca.pem), for other commands;

@@ -22,6 +22,7 @@
 #include <mbedtls/sha256.h>
 
 #include "crypto.h"
+#include "log.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -63,74 +64,87 @@ crypto_fp_hex(char out[CRYPTO_FP_LEN], const char *prefix,
 	return (out);
 }
 
-char *
-crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN])
-{
-	unsigned char	d[CRYPTO_SHA256_LEN];
+/*
+ * The one fingerprint of a secret (tokens, redacted headers), wherever it
+ * appears: the start-up log, stored deliveries, /mock/, the event stream,
+ * the inbox and diagnoses.  "hmac:" and the first 12 hex digits of
+ * HMAC-SHA256(key, SHA-256(secret)): keyed, so that nobody reading /mock/
+ * can test guesses offline as against a bare SHA-256 prefix of a short
+ * token; over the digest, so that auth.c's one hash per request serves it.
+ * The key is the database's (crypto_fingerprint_setkey), so prints stay
+ * comparable across restarts; without one, a random key per process.
+ *
+ * The hash states after the key's inner and outer pads are kept, so each
+ * call hashes two SHA-256 blocks and allocates nothing; every caller runs
+ * on the one main thread.
+ */
+static mbedtls_sha256_context	crypto_fp_inner, crypto_fp_outer;
+static int			crypto_fp_keyed;
 
-	crypto_sha256(secret, len, d);
-	return (crypto_fp_hex(out, "sha256:", d));
+void
+crypto_fingerprint_setkey(const unsigned char key[CRYPTO_FP_KEY_LEN])
+{
+	unsigned char	pad[64];
+	size_t		i;
+	int		rc = 0;
+
+	if (crypto_fp_keyed) {
+		mbedtls_sha256_free(&crypto_fp_inner);
+		mbedtls_sha256_free(&crypto_fp_outer);
+	}
+	mbedtls_sha256_init(&crypto_fp_inner);
+	mbedtls_sha256_init(&crypto_fp_outer);
+	memset(pad, 0x36, sizeof pad);
+	for (i = 0; i < CRYPTO_FP_KEY_LEN; i++)
+		pad[i] ^= key[i];
+	rc |= mbedtls_sha256_starts_ret(&crypto_fp_inner, 0);
+	rc |= mbedtls_sha256_update_ret(&crypto_fp_inner, pad, sizeof pad);
+	memset(pad, 0x5c, sizeof pad);
+	for (i = 0; i < CRYPTO_FP_KEY_LEN; i++)
+		pad[i] ^= key[i];
+	rc |= mbedtls_sha256_starts_ret(&crypto_fp_outer, 0);
+	rc |= mbedtls_sha256_update_ret(&crypto_fp_outer, pad, sizeof pad);
+	mbedtls_platform_zeroize(pad, sizeof pad);
+	if (rc != 0)
+		fatalx("SHA-256 failed");	/* in software: never */
+	crypto_fp_keyed = 1;
 }
 
 char *
 crypto_fingerprint_digest(const unsigned char d[CRYPTO_SHA256_LEN],
     char out[CRYPTO_FP_LEN])
 {
-	return (crypto_fp_hex(out, "sha256:", d));
-}
+	mbedtls_sha256_context	c;
+	unsigned char		key[CRYPTO_FP_KEY_LEN], m[CRYPTO_SHA256_LEN];
+	int			rc = 0;
 
-char *
-crypto_fingerprint_keyed(const char *secret, size_t len,
-    char out[CRYPTO_FP_LEN])
-{
-	/*
-	 * HMAC-SHA256 (RFC 2104) under a key drawn on first use; every caller
-	 * runs on the one main thread.  The hash states after the key's inner
-	 * and outer pads are kept, so each call (one per request) hashes only
-	 * the secret and the inner digest: two SHA-256 blocks instead of four,
-	 * and no context allocated.  The digest is mbedtls_md_hmac()'s.
-	 */
-	static mbedtls_sha256_context	inner, outer;
-	static int			keyed;
-	mbedtls_sha256_context		c;
-	unsigned char			key[CRYPTO_SHA256_LEN], pad[64];
-	unsigned char			d[CRYPTO_SHA256_LEN];
-	size_t				i;
-	int				rc = 0;
-
-	if (!keyed) {
+	if (!crypto_fp_keyed) {
 		util_random(key, sizeof key);
-		mbedtls_sha256_init(&inner);
-		mbedtls_sha256_init(&outer);
-		memset(pad, 0x36, sizeof pad);
-		for (i = 0; i < sizeof key; i++)
-			pad[i] ^= key[i];
-		rc |= mbedtls_sha256_starts_ret(&inner, 0);
-		rc |= mbedtls_sha256_update_ret(&inner, pad, sizeof pad);
-		memset(pad, 0x5c, sizeof pad);
-		for (i = 0; i < sizeof key; i++)
-			pad[i] ^= key[i];
-		rc |= mbedtls_sha256_starts_ret(&outer, 0);
-		rc |= mbedtls_sha256_update_ret(&outer, pad, sizeof pad);
+		crypto_fingerprint_setkey(key);
 		mbedtls_platform_zeroize(key, sizeof key);
-		mbedtls_platform_zeroize(pad, sizeof pad);
-		keyed = 1;
 	}
 	mbedtls_sha256_init(&c);
-	mbedtls_sha256_clone(&c, &inner);
-	rc |= mbedtls_sha256_update_ret(&c, (const unsigned char *)secret,
-	    len);
-	rc |= mbedtls_sha256_finish_ret(&c, d);
-	mbedtls_sha256_clone(&c, &outer);
-	rc |= mbedtls_sha256_update_ret(&c, d, sizeof d);
-	rc |= mbedtls_sha256_finish_ret(&c, d);
+	mbedtls_sha256_clone(&c, &crypto_fp_inner);
+	rc |= mbedtls_sha256_update_ret(&c, d, CRYPTO_SHA256_LEN);
+	rc |= mbedtls_sha256_finish_ret(&c, m);
+	mbedtls_sha256_clone(&c, &crypto_fp_outer);
+	rc |= mbedtls_sha256_update_ret(&c, m, sizeof m);
+	rc |= mbedtls_sha256_finish_ret(&c, m);
 	mbedtls_sha256_free(&c);
 	if (rc != 0) {
-		/* SHA-256 in software does not fail; say so if it did. */
 		snprintf(out, CRYPTO_FP_LEN, "hmac:?");
 		return (out);
 	}
-	return (crypto_fp_hex(out, "hmac:", d));
+	return (crypto_fp_hex(out, "hmac:", m));
+}
+
+char *
+crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN])
+{
+	unsigned char	d[CRYPTO_SHA256_LEN];
+
+	crypto_sha256(secret, len, d);
+	return (crypto_fingerprint_digest(d, out));
 }
 
 void

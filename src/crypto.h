@@ -9,25 +9,24 @@
 #include <stddef.h>
 
 #define CRYPTO_SHA256_LEN	32
-#define CRYPTO_FP_LEN		20	/* "sha256:" + 12 hex + NUL */
+#define CRYPTO_FP_LEN		20	/* "hmac:" + 12 hex + NUL, with room */
 #define CRYPTO_ES256_SIGLEN	64	/* JWS form: r and s, 32 bytes each */
 #define CRYPTO_P256_LEN		32	/* one coordinate of a P-256 point */
 
 void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
-/* A short, non-reversible fingerprint of a secret for logs and the store:
- * "sha256:" and the first 12 hex digits of its SHA-256. */
+/*
+ * The one fingerprint of a secret for logs, the store, /mock/ and
+ * diagnoses: "hmac:" and the first 12 hex digits of HMAC-SHA256 under the
+ * key set by crypto_fingerprint_setkey() (the database's, so prints
+ * compare across restarts; `notimock fingerprint` asks the server for the
+ * print of a token), of the secret's SHA-256.  Without a key set, one is
+ * drawn at random for the process.
+ */
+#define CRYPTO_FP_KEY_LEN	32
+void	crypto_fingerprint_setkey(const unsigned char key[CRYPTO_FP_KEY_LEN]);
 char	*crypto_fingerprint(const char *secret, size_t len, char out[CRYPTO_FP_LEN]);
 /* The same fingerprint from a SHA-256 the caller already has. */
 char	*crypto_fingerprint_digest(const unsigned char d[CRYPTO_SHA256_LEN],
-	    char out[CRYPTO_FP_LEN]);
-/*
- * A fingerprint for text that anyone may read (diagnoses under /mock/):
- * "hmac:" and the first 12 hex digits of HMAC-SHA256 under a key drawn at
- * random once per process.  Two fingerprints of one run can be compared,
- * but none can be checked offline against guessed secrets, as a bare
- * SHA-256 prefix of a short token can.
- */
-char	*crypto_fingerprint_keyed(const char *secret, size_t len,
 	    char out[CRYPTO_FP_LEN]);
 /* HMAC-SHA256 (RFC 2104). */
 void	crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,

@@ -565,6 +565,57 @@ db_close(struct db *db)
 	free(db);
 }
 
+/*
+ * The key of the fingerprints (crypto.h), kept in the state table as four
+ * 64-bit rows so that prints stay comparable across restarts of one
+ * database; drawn by the caller's random source the first time.
+ */
+int
+db_fingerprint_key(struct db *db, unsigned char key[32],
+    void (*random)(void *, size_t), char **cause)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 v;
+	int		 i, rc;
+
+	random(key, 32);
+	/* INSERT OR IGNORE keeps a key already there; read back what is. */
+	if (sqlite3_prepare_v2(db->h, "INSERT OR IGNORE INTO state (key, "
+	    "value) VALUES ('fingerprint-key-' || ?1, ?2)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	for (i = 0; i < 4; i++) {
+		memcpy(&v, key + 8 * i, 8);
+		sqlite3_bind_int(st, 1, i);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			goto fail;
+		}
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db->h, "SELECT value FROM state WHERE key = "
+	    "'fingerprint-key-' || ?1", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < 4; i++) {
+		sqlite3_bind_int(st, 1, i);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(key + 8 * i, &v, 8);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return (0);
+fail:
+	xasprintf(cause, "the fingerprint key: %s", sqlite3_errmsg(db->h));
+	return (-1);
+}
+
 const char *
 db_version(void)
 {

@@ -67,6 +67,10 @@ struct db_notification {
 struct db	*db_open(const char *path, int sync_full, char **cause);
 void		 db_close(struct db *);
 const char	*db_version(void);
+/* The fingerprint key of this database (32 bytes), made with random the
+ * first time.  Returns -1 with *cause on error. */
+int		 db_fingerprint_key(struct db *, unsigned char key[32],
+		    void (*random)(void *, size_t), char **cause);
 
 /* Open the iteration's transaction if none is open.  Returns -1 on failure. */
 int		 db_begin(struct db *);

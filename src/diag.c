@@ -9,7 +9,7 @@
  * fires, so a clean accepted POST allocates nothing here.
  *
  * Evidence never quotes a token: credentials appear by shape and keyed
- * fingerprint (crypto_fingerprint_keyed), and text from an Authorization
+ * fingerprint (crypto_fingerprint, the one form everywhere), and text from an Authorization
  * header is shown only when the whole token is a $key reference or one
  * {{ ... }} template.  Diagnoses are stored as text; the command line
  * escapes them for the terminal when it prints them (diag_print_text).
@@ -482,22 +482,16 @@ diag_b64encode(const unsigned char *p, size_t len, char *out)
 }
 
 /*
- * Are these bytes one of the configured tokens?  The comparison uses the
- * configured SHA-256 fingerprints; what goes into a diagnosis is the keyed
- * fingerprint in fp (crypto_fingerprint_keyed), which anyone reading
- * /mock/ cannot test guesses against.
+ * Are these bytes one of the configured tokens?  Compared by fingerprint
+ * (the keyed one, as the configured tokens' in in->token_fps), left in fp
+ * for the diagnosis.
  */
 static int
 diag_fp_known(const struct diag_input *in, const void *p, size_t len,
     char fp[CRYPTO_FP_LEN])
 {
-	char	sha[CRYPTO_FP_LEN];
-	int	known;
-
-	crypto_fingerprint(p, len, sha);
-	known = in->token_fps != NULL && strstr(in->token_fps, sha) != NULL;
-	crypto_fingerprint_keyed(p, len, fp);
-	return (known);
+	crypto_fingerprint(p, len, fp);
+	return (in->token_fps != NULL && strstr(in->token_fps, fp) != NULL);
 }
 
 /* --- the transport: method, path, Content-Type ------------------------- */
@@ -749,9 +743,10 @@ diag_content_type(struct diag_ctx *x)
  * A presented credential is never quoted.  Evidence shows its text only
  * when it cannot be a secret: a whole $key reference that Argo CD left as
  * written, or a whole {{ ... }} template.  Anything else is described by
- * its shape and a keyed fingerprint (crypto_fingerprint_keyed), which
- * matches across the deliveries of one run but, unlike a bare SHA-256
- * prefix, cannot be checked against guesses offline.
+ * its shape and its keyed fingerprint (crypto_fingerprint), which
+ * matches the start-up log and every other print of the same database
+ * but, unlike a bare SHA-256 prefix, cannot be checked against guesses
+ * offline.
  */
 
 /* Schemes named in evidence by our own spelling (never the sender's text). */
@@ -863,7 +858,7 @@ diag_token_shape(const char *tok, size_t len, int withfp, char *buf,
 		    i + 1 == n ? " and " : ", ", what[i]);
 	if (withfp && o < buflen)
 		o += (size_t)snprintf(buf + o, buflen - o, "; %s",
-		    crypto_fingerprint_keyed(tok, len, fp));
+		    crypto_fingerprint(tok, len, fp));
 	if (o < buflen)
 		snprintf(buf + o, buflen - o, ">");
 }
@@ -880,7 +875,7 @@ diag_presented_fp(const char *h, char fp[CRYPTO_FP_LEN])
 		return (fp);
 	}
 	tok = diag_auth_token(h, &len);
-	return (crypto_fingerprint_keyed(tok, len, fp));
+	return (crypto_fingerprint(tok, len, fp));
 }
 
 /* How many service tokens are configured (entries of in->token_fps). */
@@ -1137,7 +1132,7 @@ diag_auth(struct diag_ctx *x)
 			    "service credentials may create notifications "
 			    "anyway."),
 			    diag_fmt("token %s is a user JWT",
-			    crypto_fingerprint_keyed(tok, tlen, fp)),
+			    crypto_fingerprint(tok, tlen, fp)),
 			    xstrdup("Configure a static token under "
 			    "backend.auth.externalAccess (notimock: --token) "
 			    "and send that one from "
@@ -1166,10 +1161,13 @@ diag_auth(struct diag_ctx *x)
 		    "Put the same string in backend.auth.externalAccess[]."
 		    "options.token (notimock: --token) and in "
 		    "argocd-notifications-secret: tokens are compared "
-		    "verbatim.  notimock logs the SHA-256 fingerprint of each "
+		    "verbatim.  notimock logs the fingerprint of each "
 		    "configured token at start-up (\"accepting service token "
-		    "sha256:...\"); compare it with the secret's value: "
-		    "printf %s \"$TOKEN\" | sha256sum | cut -c1-12" :
+		    "hmac:...\"), in the same keyed form as here; get the "
+		    "secret's from the running server: kubectl get secret "
+		    "argocd-notifications-secret -o "
+		    "jsonpath='{.data.backstage-token}' | base64 -d | "
+		    "notimock fingerprint --url URL" :
 		    "notimock has no service token: start it with --token "
 		    "TOKEN (or ARGOCD_NOTIFICATION_TOKEN, or "
 		    "backend.auth.externalAccess in --config) and put the same "

@@ -1624,6 +1624,47 @@ mock_method_not_allowed(struct req *r, const char *allow)
 	http_error(r, 405, "MethodNotAllowedError", msg);
 }
 
+/*
+ * POST /mock/fingerprint {"sha256": "<64 hex digits>"}: the fingerprint of
+ * the token with that SHA-256, in the keyed form this server logs, stores
+ * and diagnoses with, whose key a user cannot have.  The token itself
+ * never travels (`notimock fingerprint` hashes it), and the answer tells
+ * nothing a POST to the API with the token would not.
+ */
+static void
+mock_fingerprint(struct req *r)
+{
+	struct json		*in, *o;
+	const unsigned char	*body;
+	const char		*hex;
+	unsigned char		 d[CRYPTO_SHA256_LEN];
+	char			 fp[CRYPTO_FP_LEN], err[JSON_ERRLEN];
+	size_t			 len, i;
+	unsigned int		 byte;
+
+	body = http_body(r, &len);
+	in = body != NULL ? json_parse((const char *)body, len, 0, err,
+	    sizeof err, NULL) : NULL;
+	hex = json_string(json_get(in, "sha256"));
+	if (hex == NULL || strlen(hex) != 2 * CRYPTO_SHA256_LEN ||
+	    strspn(hex, "0123456789abcdefABCDEF") != 2 * CRYPTO_SHA256_LEN) {
+		json_free(in);
+		mock_input_error(r, "the body must be {\"sha256\": \"<64 hex "
+		    "digits>\"}, the SHA-256 of the token (printf %%s \"$TOKEN\" "
+		    "| notimock fingerprint)");
+		return;
+	}
+	for (i = 0; i < CRYPTO_SHA256_LEN; i++) {
+		(void)sscanf(hex + 2 * i, "%2x", &byte);
+		d[i] = (unsigned char)byte;
+	}
+	json_free(in);
+	o = json_new_object();
+	json_add_str(o, "fingerprint", crypto_fingerprint_digest(d, fp));
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
 void
 mock_route(struct req *r)
 {
@@ -1634,7 +1675,7 @@ mock_route(struct req *r)
 	size_t			 nparams = 0, len;
 	int			 allowed = 0, get = r->cmd == EVHTTP_REQ_GET;
 	enum { M_NONE, M_LIST, M_RESET, M_ONE, M_ENTITIES, M_CURSOR, M_WAIT,
-	    M_EVENTS } what = M_NONE;
+	    M_EVENTS, M_FINGERPRINT } what = M_NONE;
 
 	memset(&opts, 0, sizeof opts);
 	/* Replies wait for the iteration's commit: nothing uncommitted is
@@ -1695,13 +1736,20 @@ mock_route(struct req *r)
 		}
 		mock_token_check(r);
 		goto out;
+	} else if (util_strcaseeq(path, "/fingerprint")) {
+		if (r->cmd != EVHTTP_REQ_POST) {
+			mock_method_not_allowed(r, "POST");
+			goto out;
+		}
+		what = M_FINGERPRINT;
 	} else {
 		snprintf(msg, sizeof msg, "no route %s under /mock/ (see "
 		    "doc/mock-api.md)", mock_show(r->path, show, sizeof show));
 		http_error(r, 404, "NotFoundError", msg);
 		goto out;
 	}
-	if (what != M_LIST && what != M_RESET && !get) {
+	if (what != M_LIST && what != M_RESET && what != M_FINGERPRINT &&
+	    !get) {
 		mock_method_not_allowed(r, "GET");
 		goto out;
 	}
@@ -1729,6 +1777,9 @@ mock_route(struct req *r)
 		break;
 	case M_EVENTS:
 		mock_events(r, &opts);
+		break;
+	case M_FINGERPRINT:
+		mock_fingerprint(r);
 		break;
 	case M_NONE:
 		break;

@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "fault.h"
 #include "config.h"
+#include "crypto.h"
 #include "db.h"
 #include "diag.h"
 #include "http.h"
@@ -29,6 +30,7 @@
 #include "settings.h"
 #include "tls.h"
 #include "url.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static void
@@ -115,6 +117,7 @@ notimock_serve(int argc, char **argv)
 	struct event			*sigint, *sigterm;
 	struct mock			*m;
 	char				*cause = NULL, *state;
+	unsigned char			 fpkey[CRYPTO_FP_KEY_LEN];
 
 	memset(&srv, 0, sizeof srv);
 	notimock_setup(&srv, &s, argc, argv);
@@ -138,7 +141,6 @@ notimock_serve(int argc, char **argv)
 	log_info("notimock %s: libevent %s, SQLite %s, %s, cJSON %s, "
 	    "libyaml %s", PACKAGE_VERSION, event_get_version(), db_version(),
 	    tls_version(), json_version(), config_version());
-	auth_log(srv.auth);
 	if (s.catalogs.n > 0)
 		log_info("catalog: %zu entities from %zu file(s)",
 		    catalog_count(srv.catalog), s.catalogs.n);
@@ -160,6 +162,14 @@ notimock_serve(int argc, char **argv)
 	if ((srv.db = db_open(s.db, strcmp(s.db_sync, "full") == 0, &cause))
 	    == NULL)
 		fatalx("database: %s", cause);
+	/* One keyed fingerprint form everywhere, the key the database's, so
+	 * prints of one database compare across restarts (crypto.h). */
+	if (db_fingerprint_key(srv.db, fpkey, util_random, &cause) == -1)
+		fatalx("database: %s", cause);
+	crypto_fingerprint_setkey(fpkey);
+	explicit_bzero(fpkey, sizeof fpkey);
+	auth_refingerprint(srv.auth);
+	auth_log(srv.auth);
 	state = notimock_state_dir(s.db);
 	if (strcmp(s.tls_listen, "off") != 0) {
 		notimock_tls_options(&s, &to, state);
@@ -225,6 +235,7 @@ static const struct {
 	{ "reset", client_reset },
 	{ "cursor", client_cursor },
 	{ "fault", client_fault },
+	{ "fingerprint", client_fingerprint },
 };
 
 int

@@ -24,10 +24,19 @@ ILLEGAL = err_body("AuthenticationError", "Illegal token", "POST",
 CT = ("Content-Type", "application/json")
 
 
-def fp(token):
-    """The bare SHA-256 fingerprint: the start-up log's, never a
-    diagnosis's."""
+def sha(token):
+    """A bare SHA-256 fingerprint, brute-forceable offline: never shown."""
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def fp(srv, token):
+    """The server's one keyed fingerprint of token (POST /mock/fingerprint,
+    what `notimock fingerprint` asks)."""
+    r = srv.req("POST", "/mock/fingerprint", json.dumps(
+        {"sha256": hashlib.sha256(token.encode()).hexdigest()}).encode(),
+        token=None)
+    assert r.status == 200, r
+    return r.json()["fingerprint"]
 
 
 KEYED = r"hmac:[0-9a-f]{12}"
@@ -103,13 +112,14 @@ def test_unknown_token(server):
     d = assert_diagnosed(sent, "auth-unknown-token", "error")
     keyed(d, "sent <%d characters; " % len(wrong),
           ">, which does not match the one configured token")
-    assert "sha256sum" in d["fix"]
-    assert sent.row()["token_fp"] == fp(wrong)
+    assert "notimock fingerprint" in d["fix"]
+    assert sent.row()["token_fp"] == fp(server, wrong)
+    assert fp(server, wrong) in d["evidence"]
     no_secret(sent, wrong)
     no_secret(sent, TOKEN)
     # No bare SHA-256 prefix (brute-forceable offline) of either token.
-    no_secret(sent, fp(TOKEN))
-    no_secret(sent, fp(wrong)[7:])
+    no_secret(sent, sha(TOKEN))
+    no_secret(sent, sha(wrong)[7:])
 
 
 def test_base64_token(server):
@@ -122,7 +132,7 @@ def test_base64_token(server):
     assert re.search("It is the base64 encoding of the configured token %s "
                      "plus a newline" % KEYED, d["message"])
     no_secret(sent, b64)
-    no_secret(sent, fp(TOKEN))
+    no_secret(sent, sha(TOKEN))
 
 
 def test_template_in_header(server):
@@ -157,7 +167,7 @@ def test_user_token_posting(own_server):
     keyed(d, "token ", " is the user token of %s" % USER_REF)
     assert "backend.auth.externalAccess" in d["fix"]
     no_secret(sent, USER_TOKEN)
-    no_secret(sent, fp(USER_TOKEN))
+    no_secret(sent, sha(USER_TOKEN))
 
 
 # --- no piece of a presented token (security review, item 3) ----------------
@@ -211,12 +221,16 @@ def test_fingerprints_keyed_per_run(own_server):
                          ">, which matches none of the 2 configured "
                          "tokens"))
         for t in (TOKEN, other):
-            no_secret(sent, fp(t))
-            no_secret(sent, fp(t)[7:])
-        no_secret(sent, fp(wrong)[7:])
+            no_secret(sent, sha(t))
+            no_secret(sent, sha(t)[7:])
+        no_secret(sent, sha(wrong)[7:])
     assert fps[0] == fps[1]
-    # The operator's log keeps the configured tokens' SHA-256 prints.
-    assert fp(other) in srv.log()
+    # One form everywhere: the start-up log's print of a configured token
+    # is the one `notimock fingerprint` gives, and the sent token's is the
+    # diagnosis's.
+    assert fp(srv, other) in srv.log()
+    assert fp(srv, wrong) == fps[0]
+    assert sha(other) not in srv.log()
     srv2 = own_server()
     sent = raw_send(srv2, "Bearer " + wrong)
     d = assert_diagnosed(sent, "auth-unknown-token", "error")

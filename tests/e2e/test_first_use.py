@@ -211,3 +211,42 @@ def test_client_tls_errors(own_server):
             "TLS on port %d" % (srv.port, srv.port)) in p.stderr, p.stderr
     assert "Then use http://" in p.stderr
     assert len(p.stderr.splitlines()) == 1
+
+
+# --- 8. one keyed fingerprint form everywhere ------------------------------
+
+def test_one_fingerprint_everywhere(own_server, tmp_path):
+    db_path = str(tmp_path / "fp.db")
+    srv = own_server(db_path=db_path)
+    m = re.search(r"accepting service token (\S+) \(from --token\)",
+                  srv.log())
+    assert m, srv.log()
+    logged = m.group(1)
+    assert re.fullmatch(r"hmac:[0-9a-f]{12}", logged)
+    p = subprocess.run([notimock_bin(), "fingerprint", "--url",
+                        "http://127.0.0.1:%d" % srv.port],
+                       input=TOKEN + "\n", capture_output=True, text=True,
+                       env=server_env(), timeout=30)
+    assert (p.returncode, p.stdout) == (0, logged + "\n"), p.stderr
+    since = cursor(srv)
+    send(srv, entity="user:default/guest", title="fp")
+    d = get_json(srv, "/mock/deliveries", {"since": since})["deliveries"][0]
+    assert d["tokenFingerprint"] == logged
+    assert dict(d["headers"])["Authorization"] == "Bearer " + logged
+    # A wrong token: the diagnosis shows what `notimock fingerprint` says.
+    wrong = "wrong-token-for-backstage-42"
+    send(srv, entity="user:default/guest", token=wrong)
+    d = get_json(srv, "/mock/deliveries", {"since": since,
+                                            "status": "401"})["deliveries"][0]
+    p = subprocess.run([notimock_bin(), "fingerprint", "--url",
+                        "http://127.0.0.1:%d" % srv.port], input=wrong,
+                       capture_output=True, text=True, env=server_env(),
+                       timeout=30)
+    wfp = p.stdout.strip()
+    assert d["tokenFingerprint"] == wfp
+    assert wfp in d["diagnoses"][0]["evidence"]
+    assert "notimock fingerprint" in d["diagnoses"][0]["fix"]
+    # The key is the database's: the same print after a restart.
+    srv.stop()
+    srv2 = own_server(db_path=db_path)
+    assert "accepting service token %s " % logged in srv2.log()

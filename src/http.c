@@ -1894,6 +1894,27 @@ http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 	}
 }
 
+/*
+ * evhttp keeps reading (for close detection) while it writes, with the
+ * read timeout (--idle-timeout) restarted by every write: a stream whose
+ * heartbeat is longer than the idle timeout was cut between two beats.
+ * While streaming, only the write timeout applies (a client that stops
+ * reading), and http_on_close's watch sees a client leave.
+ */
+static void
+http_stream_timeouts(struct req *r, int streaming)
+{
+	struct evhttp_connection	*evcon;
+	struct timeval			 tv;
+
+	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
+		return;
+	tv.tv_sec = (time_t)r->srv->settings->idle_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon),
+	    streaming ? NULL : &tv, &tv);
+}
+
 void
 http_stream_start(struct req *r, const char *ctype)
 {
@@ -1909,6 +1930,7 @@ http_stream_start(struct req *r, const char *ctype)
 	http_writing = 1;
 	evhttp_send_reply_start(r->ev, 200, http_reason(200));
 	http_writing = 0;
+	http_stream_timeouts(r, 1);
 	http_log_long(r, "stream started");
 }
 
@@ -1936,6 +1958,7 @@ http_stream_write(struct req *r, const void *buf, size_t len)
 void
 http_stream_end(struct req *r)
 {
+	http_stream_timeouts(r, 0);
 	http_close_cancel(r);
 	if (r->conn != NULL)
 		r->conn->busy = 0;

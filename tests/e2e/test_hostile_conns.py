@@ -330,3 +330,17 @@ def test_stored_body_cap(own_server):
     assert (d["bodyBytes"], d["bodySize"], d["bodyTruncated"]) == \
         (1000, len(body), True)
     assert d["payload"]["title"] == "capped"	# parsed before the cut
+
+
+def test_stream_heartbeat_longer_than_idle_timeout(own_server):
+    """heartbeat=2s with --idle-timeout 1s: the stream used to be cut
+    between two beats (evhttp's read timeout, restarted by each write)."""
+    from mock_helpers import EventStream
+    srv = own_server(["--idle-timeout", "1s"])
+    es = EventStream(srv, {"heartbeat": "2s"})
+    try:
+        assert es.next_block() == "retry: 2000"
+        assert es.next_block(timeout=5) == ": heartbeat"
+        assert es.next_block(timeout=5) == ": heartbeat"
+    finally:
+        es.close()

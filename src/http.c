@@ -51,6 +51,7 @@ static void	http_ca_pem(struct req *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 static void	http_req_free(struct req *);
+static void	http_store_state(struct server *, const char *);
 static int	http_client_left(const struct req *);
 
 /* Answers slower than this check whether the client is still there. */
@@ -744,6 +745,29 @@ http_complete(struct req *r)
 }
 
 /*
+ * Whether the store writes: failing from a failed commit until one
+ * succeeds (/mock/cursor shows it, and the log says when it starts and
+ * ends).  Readiness stays 200 meanwhile, on purpose: a pod that is not
+ * ready gets no traffic, so it would never see a write succeed again;
+ * the writes themselves answer 503 in Backstage's shape (README).
+ */
+static void
+http_store_state(struct server *srv, const char *cause)
+{
+	if (cause == NULL) {
+		if (srv->store_failing_since != 0)
+			log_warnx("db: writing again after %.1f s of failures",
+			    (double)(util_now_ms() - srv->store_failing_since) /
+			    1000.0);
+		srv->store_failing_since = 0;
+		return;
+	}
+	if (srv->store_failing_since == 0)
+		srv->store_failing_since = util_now_ms();
+	snprintf(srv->store_error, sizeof srv->store_error, "%s", cause);
+}
+
+/*
  * The commit event: it runs after the I/O callbacks of this loop iteration,
  * so one transaction holds every request that arrived together.  Replies go
  * out only once their writes are on disk.
@@ -762,6 +786,7 @@ http_commit_cb(evutil_socket_t fd, short what, void *arg)
 	srv->ncommits++;
 	if (rc == -1)
 		log_warnx("db: commit failed, answering 503: %s", cause);
+	http_store_state(srv, rc == 0 ? NULL : cause);
 	/* Signals announce only what is stored (signals.c). */
 	signals_commit(srv, rc == 0);
 	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
@@ -1760,7 +1785,6 @@ http_stop(struct server *srv)
 
 /* --- long-lived replies: long-polls and event streams (mock.c) --- */
 
-#define HTTP_STREAM_BACKLOG	(4 * 1024 * 1024)	/* unsent bytes */
 
 static void
 http_req_free(struct req *r)
@@ -1944,7 +1968,7 @@ http_stream_write(struct req *r, const void *buf, size_t len)
 	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) >
-	    HTTP_STREAM_BACKLOG)
+	    (size_t)r->srv->settings->stream_buffer)
 		return (-1);
 	evbuffer_add(r->out, buf, len);
 	http_writing = 1;

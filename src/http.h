@@ -57,6 +57,10 @@ struct server {
 	/* Request bodies stored truncated (api.c), and the bytes not kept. */
 	uint64_t		 bodies_truncated;
 	uint64_t		 body_bytes_dropped;
+	/* The store: epoch ms since every commit has failed (0: it writes),
+	 * and the last failure's cause. */
+	int64_t			 store_failing_since;
+	char			 store_error[256];
 };
 
 #define HTTP_CUT_DROP	1	/* close the connection */

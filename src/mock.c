@@ -767,7 +767,8 @@ mock_cursor(struct req *r)
 	struct mock		*m = r->srv->mock;
 	struct mock_waiter	*w;
 	struct mock_stream	*s;
-	struct json		*o = json_new_object();
+	struct json		*o = json_new_object(), *store;
+	char			 iso[UTIL_ISO_LEN];
 	size_t			 nw = 0, ns = 0;
 
 	TAILQ_FOREACH(w, &m->waiters, entry)
@@ -782,6 +783,16 @@ mock_cursor(struct req *r)
 	json_add_num(o, "bodyBytesNotStored",
 	    (double)r->srv->body_bytes_dropped);
 	retain_json(r->srv, o);
+	/* Whether writes work (http.c): {"writes": true} or false with
+	 * since and error. */
+	store = json_new_object();
+	json_add_bool(store, "writes", r->srv->store_failing_since == 0);
+	if (r->srv->store_failing_since != 0) {
+		json_add_str(store, "failingSince",
+		    util_iso_ms(r->srv->store_failing_since, iso));
+		json_add_str(store, "error", r->srv->store_error);
+	}
+	json_add(o, "store", store);
 	http_send_json(r, 200, o);
 	json_free(o);
 }

@@ -93,6 +93,9 @@ static const struct setting settings_table[] = {
 	  "or 7d (0: keep any age)" },
 	{ "max-headers", 0, SET_NUM, "BYTES", 1024, 1 << 20, NULL, "16384",
 	  OFF(max_headers), "limit on the request line and headers" },
+	{ "stream-buffer", 0, SET_NUM, "BYTES", 65536, 1LL << 30, NULL,
+	  "4194304", OFF(stream_buffer), "end a /mock/events stream whose "
+	  "client leaves more than this unread" },
 	{ "idle-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "30s",
 	  OFF(idle_timeout), "close connections idle (or stalled) this long" },
 	{ "head-timeout", 0, SET_DURATION, "DURATION", 1, 3600, NULL, "10s",

@@ -59,6 +59,10 @@ def test_full_disk_answers_503_and_keeps_running(monkeypatch):
         assert stored == acked
         log = srv.wait_log("db:", "503")
         assert "db:" in log and "503" in log
+        # The store's state is on /mock/cursor (readiness stays 200).
+        store = json.loads(srv.req("GET", "/mock/cursor").body)["store"]
+        assert store["writes"] is False, store
+        assert store["error"] and store["failingSince"].endswith("Z")
         # Small requests keep getting a clear answer, never a hang.
         r = srv.send({"recipients": {"type": "broadcast"},
                       "payload": {"title": "small"}})

@@ -34,6 +34,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "schema.h"
 #include "settings.h"
 #include "signals.h"
@@ -325,6 +326,8 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	if (c->authenticated)
 		r->origin = xstrdup(c->who.subject);
 	r->seq = d.seq;
+	metrics_delivery(status, c->authenticated && c->who.type ==
+	    PRINCIPAL_SERVICE ? c->who.subject : NULL, dcodes);
 	if (c->fault != NULL)
 		r->fault = xstrdup(c->fault);
 	r->url = xstrdup(c->url);

@@ -171,6 +171,23 @@ fault_fired_total(const struct faults *f)
 	return (f != NULL ? f->fired : 0);
 }
 
+static int	fault_active(const struct fault_rule *, int64_t);
+
+size_t
+fault_active_count(const struct faults *f)
+{
+	const struct fault_rule	*r;
+	int64_t			 now = util_now_ms();
+	size_t			 n = 0;
+
+	if (f == NULL)
+		return (0);
+	TAILQ_FOREACH(r, &f->rules, entry)
+		if (fault_active(r, now))
+			n++;
+	return (n);
+}
+
 /* --- the vocabulary ---------------------------------------------------- */
 
 /* A canonical entity key; NULL (and err) if ref does not parse. */

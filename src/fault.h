@@ -54,6 +54,8 @@ char		*fault_hit_json(const struct fault_hit *);
 /* That JSON once the client left during the delay, after_ms into the
  * request: "answered": false (caller frees). */
 char		*fault_note_gone(const char *fault, int64_t after_ms);
+/* Rules that can still fire (for /metrics). */
+size_t		 fault_active_count(const struct faults *);
 /* Rules that fired, in total, since start (for /metrics). */
 uint64_t	 fault_fired_total(const struct faults *);
 

@@ -35,6 +35,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "mock.h"
 #include "settings.h"
 #include "signals.h"
@@ -117,6 +118,7 @@ static const struct http_route {
 	{ "/.backstage/health/v1/liveness", 0, http_health },
 	{ "/mock/ca.pem", 0, http_ca_pem },		/* public: no admin token */
 	{ "/mock/faults", ROUTE_PREFIX, fault_route },
+	{ "/metrics", 0, metrics_route },	/* admin token when set */
 	{ "/mock", ROUTE_PREFIX, mock_route },
 	{ "/api/auth", ROUTE_PREFIX, signin_route },	/* guest sign-in */
 	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
@@ -694,6 +696,8 @@ http_log_done(struct req *r, const char *how)
 	char	path[256], origin[128];
 	double	ms;
 
+	metrics_request(r->route, how != NULL ? 499 : r->status,
+	    util_mono_us() - r->start_us);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	ms = (double)(util_mono_us() - r->start_us) / 1000.0;
@@ -991,6 +995,10 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++)
 		if (http_match(r->path, &http_routes[i]))
 			break;
+	/* The route's path is the request's label in /metrics: a set as
+	 * small as the table. */
+	r->route = i < nitems(http_routes) && http_routes[i].fn !=
+	    http_not_found ? http_routes[i].path : "other";
 	/* Over --max-connections: health only, then the connection closes. */
 	if (r->conn != NULL && r->conn->reserve &&
 	    (i == nitems(http_routes) || http_routes[i].fn != http_health)) {
@@ -1807,6 +1815,10 @@ http_log_long(struct req *r, const char *how)
 	char	path[256];
 	double	ms;
 
+	/* A stream's start is not the end of its request. */
+	if (strcmp(how, "stream started") != 0)
+		metrics_request(r->route, r->status, util_mono_us() -
+		    r->start_us);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	ms = (double)(util_mono_us() - r->start_us) / 1000.0;

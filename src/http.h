@@ -94,6 +94,8 @@ struct req {
 	char			*note;		/* diagnosis codes for the log line */
 	size_t			 len;		/* of the reply body, for the log */
 	int			 gone;		/* the client left first */
+	const char		*route;		/* the route table's path, or
+						   "other" (metrics label) */
 	int64_t			 seq;		/* the delivery stored, or 0 */
 	/* Set by a fault rule (fault.c) that answered the request: */
 	char			*fault;		/* its JSON, as stored */

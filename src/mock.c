@@ -761,20 +761,30 @@ mock_token_check(struct req *r)
 	json_free(o);
 }
 
+void
+mock_counts(struct server *srv, size_t *nw, size_t *ns)
+{
+	struct mock		*m = srv->mock;
+	struct mock_waiter	*w;
+	struct mock_stream	*s;
+
+	*nw = *ns = 0;
+	if (m == NULL)
+		return;
+	TAILQ_FOREACH(w, &m->waiters, entry)
+		(*nw)++;
+	TAILQ_FOREACH(s, &m->streams, entry)
+		(*ns)++;
+}
+
 static void
 mock_cursor(struct req *r)
 {
-	struct mock		*m = r->srv->mock;
-	struct mock_waiter	*w;
-	struct mock_stream	*s;
 	struct json		*o = json_new_object(), *store;
 	char			 iso[UTIL_ISO_LEN];
-	size_t			 nw = 0, ns = 0;
+	size_t			 nw, ns;
 
-	TAILQ_FOREACH(w, &m->waiters, entry)
-		nw++;
-	TAILQ_FOREACH(s, &m->streams, entry)
-		ns++;
+	mock_counts(r->srv, &nw, &ns);
 	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
 	json_add_num(o, "waits", (double)nw);
 	json_add_num(o, "streams", (double)ns);

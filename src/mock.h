@@ -5,6 +5,8 @@
 #ifndef NOTIMOCK_MOCK_H
 #define NOTIMOCK_MOCK_H
 
+#include <stddef.h>
+
 struct mock;
 struct req;
 struct server;
@@ -14,6 +16,8 @@ void	mock_route(struct req *);
 /* The admin token check of /mock/ for routes that live elsewhere
  * (/mock/faults, /metrics): 1 if r may pass, else 0 with the 401 sent. */
 int	mock_authorize(struct req *);
+/* Pending waits and open event streams (0 when the API is stopped). */
+void	mock_counts(struct server *, size_t *waits, size_t *streams);
 /* Set up srv->mock and hook srv->on_commit (waking waiters and streams).
  * Call once the event base and the database are open. */
 void	mock_start(struct server *);

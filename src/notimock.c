@@ -17,6 +17,7 @@
 #include "client.h"
 #include "cluster.h"
 #include "fault.h"
+#include "metrics.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -128,6 +129,7 @@ notimock_serve(int argc, char **argv)
 	    == NULL)
 		fatalx("catalog: %s", cause);
 	/* The --fault rules (fault.c), checked by -n as well. */
+	metrics_init();
 	srv.faults = fault_new();
 	for (size_t i = 0; i < s.faults.n; i++)
 		if (fault_add_spec(srv.faults, s.faults.v[i], &cause) == -1)

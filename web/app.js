@@ -1155,6 +1155,20 @@ function diagChips(diags) {
 	    '+' + (diags.length - 3)) : null);
 }
 
+/* Which attempt of which first delivery (Argo CD resends the same bytes
+ * after a failure), and the fault rule that answered, if one did. */
+function attemptChips(d) {
+	const f = d.fault && typeof d.fault === 'object' ? d.fault : null;
+	return [
+	    typeof d.retryOf === 'number' ? h('span', { class: 'chip retry',
+	    title: 'a retry: attempt ' + d.attempt + ' of delivery #' +
+	    d.retryOf }, 'attempt ' + d.attempt + ' of #' + d.retryOf) : null,
+	    f ? h('span', { class: 'chip fault', title: 'answered by fault ' +
+	    'rule ' + f.id + (f.answered === false ? '; the client left ' +
+	    'before the answer' : '') }, 'fault ' + f.id + ' ' +
+	    String(f.action || '')) : null];
+}
+
 function levelClass(level) {
 	return level === 'error' || level === 'warning' ? level : 'info';
 }
@@ -1196,7 +1210,7 @@ function buildRow(d, full) {
 	    '\u2192 ' + d.users.slice(0, 3).map((u) =>
 	    splitRef(canonRef(u)).name).join(', ') + (d.users.length > 3 ?
 	    ' +' + (d.users.length - 3) : '')) : null,
-	    diagChips(d.diagnoses),
+	    attemptChips(d), diagChips(d.diagnoses),
 	    h('span', { class: 'seq' }, '#' + d.seq));
 	li.append(top, meta);
 	if (payload && typeof payload.description === 'string' &&
@@ -1533,7 +1547,7 @@ function detailContent(d) {
 	    h('span', { class: 'badge ' + (d.accepted ? 'status-accepted' :
 	    'status-rejected') }, d.status + (d.accepted ? ' accepted' :
 	    ' rejected')), d.topic ? h('span', { class: 'chip topic' },
-	    d.topic) : null),
+	    d.topic) : null, attemptChips(d)),
 	    h('h2', { class: 'detail-title' + (titleOf(d, d).real ? '' :
 	    ' untitled') }, titleOf(d, d).text),
 	    h('div', { class: 'detail-when' }, timeEl(d.receivedMs),

@@ -559,12 +559,8 @@ http_cut(struct req *r)
 	struct linger			 lg = { 1, 0 };
 	struct sockaddr			 sa;
 	evutil_socket_t			 fd;
-	char				 path[256];
 
 	http_close_cancel(r);
-	log_info("%s %s %s - %s (fault)", r->remote, r->method,
-	    http_log_uri(r, path, sizeof path), r->cut == HTTP_CUT_RESET ?
-	    "reset the connection" : "closed the connection without an answer");
 	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL ||
 	    r->conn == NULL) {
 		/* Not attached: cannot happen for a plugin request. */
@@ -584,6 +580,9 @@ http_cut(struct req *r)
 		(void)connect(fd, &sa, sizeof sa);
 	}
 	r->status = 444;	/* nginx's "closed without a response" */
+	/* http_closecb logs it, with this as what happened. */
+	r->cut_how = r->cut == HTTP_CUT_RESET ? "fault: reset the connection" :
+	    "fault: closed the connection without an answer";
 	r->closecb = http_cut_done;
 	r->conn->watch = r;
 	bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_EOF, 0);
@@ -690,11 +689,60 @@ http_client_left(const struct req *r)
 }
 
 /* The access line: what the client got (how: NULL if all of it). */
+/* What the access log says of a request, for --log-format json (log.h):
+ * the text line's parts as fields, and more. */
+struct http_logx {
+	char			 path[256], origin[128], fault[32];
+	struct log_field	 f[14];
+	size_t			 n;
+};
+
+static void
+http_log_fields(const struct req *r, int status, size_t bytes, double ms,
+    const char *outcome, struct http_logx *x)
+{
+	struct json	*o;
+	char		 err[JSON_ERRLEN];
+	const char	*id;
+
+	http_log_uri(r, x->path, sizeof x->path);
+	if (r->origin != NULL)
+		log_escape(x->origin, sizeof x->origin, r->origin,
+		    strlen(r->origin));
+	x->fault[0] = '\0';
+	if (r->fault != NULL && (o = json_parse(r->fault, strlen(r->fault), 0,
+	    err, sizeof err, NULL)) != NULL) {
+		if ((id = json_string(json_get(o, "id"))) != NULL)
+			snprintf(x->fault, sizeof x->fault, "%s", id);
+		json_free(o);
+	}
+	x->n = 0;
+#define F(k, t, sv, nv) x->f[x->n++] = (struct log_field){ k, t, sv, nv }
+	F("remote", LOG_F_STR, r->remote, 0);
+	F("method", LOG_F_STR, r->method, 0);
+	F("path", LOG_F_STR, x->path, 0);
+	F("route", LOG_F_STR, r->route, 0);
+	F("status", LOG_F_NUM, NULL, status);
+	F("bytes", LOG_F_NUM, NULL, (double)bytes);
+	F("duration_ms", LOG_F_NUM, NULL, ms);
+	F("origin", LOG_F_STR, r->origin != NULL ? x->origin : NULL, 0);
+	F("diagnoses", LOG_F_LIST, r->note, 0);
+	if (r->seq > 0)
+		F("seq", LOG_F_NUM, NULL, (double)r->seq);
+	else
+		F("seq", LOG_F_STR, NULL, 0);
+	F("fault", LOG_F_STR, x->fault[0] != '\0' ? x->fault : NULL, 0);
+	F("tls", LOG_F_BOOL, NULL, r->tls);
+	if (outcome != NULL)
+		F("outcome", LOG_F_STR, outcome, 0);
+#undef F
+}
+
 static void
 http_log_done(struct req *r, const char *how)
 {
-	char	path[256], origin[128];
-	double	ms;
+	struct http_logx	x;
+	double			ms;
 
 	metrics_request(r->route, how != NULL ? 499 : r->status,
 	    util_mono_us() - r->start_us);
@@ -703,20 +751,18 @@ http_log_done(struct req *r, const char *how)
 	ms = (double)(util_mono_us() - r->start_us) / 1000.0;
 	if (how != NULL) {
 		/* 499: nginx's "client closed request". */
-		log_info("%s %s %s 499 0 %.3fms origin=%s%s%s %s (its %d "
-		    "reply of %zu bytes was not delivered)", r->remote,
-		    r->method, http_log_uri(r, path, sizeof path), ms,
-		    r->origin ? log_escape(origin, sizeof origin, r->origin,
-		    strlen(r->origin)) : "-",
-		    r->note ? " diag=" : "", r->note ? r->note : "", how,
+		http_log_fields(r, 499, 0, ms, how, &x);
+		log_info_fields(x.f, x.n, "%s %s %s 499 0 %.3fms origin=%s%s%s "
+		    "%s (its %d reply of %zu bytes was not delivered)",
+		    r->remote, r->method, x.path, ms, r->origin ? x.origin :
+		    "-", r->note ? " diag=" : "", r->note ? r->note : "", how,
 		    r->status, r->len);
 		return;
 	}
-	log_info("%s %s %s %d %zu %.3fms origin=%s%s%s", r->remote,
-	    r->method, http_log_uri(r, path, sizeof path), r->status, r->len,
-	    ms, r->origin ? log_escape(origin, sizeof origin, r->origin,
-	    strlen(r->origin)) : "-",
-	    r->note ? " diag=" : "", r->note ? r->note : "");
+	http_log_fields(r, r->status, r->len, ms, NULL, &x);
+	log_info_fields(x.f, x.n, "%s %s %s %d %zu %.3fms origin=%s%s%s",
+	    r->remote, r->method, x.path, r->status, r->len, ms, r->origin ?
+	    x.origin : "-", r->note ? " diag=" : "", r->note ? r->note : "");
 }
 
 /* evhttp wrote the whole reply. */
@@ -1812,8 +1858,8 @@ http_req_free(struct req *r)
 static void
 http_log_long(struct req *r, const char *how)
 {
-	char	path[256];
-	double	ms;
+	struct http_logx	x;
+	double			ms;
 
 	/* A stream's start is not the end of its request. */
 	if (strcmp(how, "stream started") != 0)
@@ -1822,8 +1868,9 @@ http_log_long(struct req *r, const char *how)
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	ms = (double)(util_mono_us() - r->start_us) / 1000.0;
-	log_info("%s %s %s %d %.3fms %s", r->remote, r->method,
-	    http_log_uri(r, path, sizeof path), r->status, ms, how);
+	http_log_fields(r, r->status, 0, ms, how, &x);
+	log_info_fields(x.f, x.n, "%s %s %s %d %.3fms %s", r->remote,
+	    r->method, x.path, r->status, ms, how);
 }
 
 /* The request URI for the access log: escaped, secrets redacted. */
@@ -1854,7 +1901,7 @@ http_closecb(struct req *r)
 	}
 	if (r->status == 0)
 		r->status = 499;	/* nginx's "client closed request" */
-	http_log_long(r, "client went away");
+	http_log_long(r, r->cut_how != NULL ? r->cut_how : "client went away");
 	if (cb != NULL)
 		cb(r, r->closearg);
 	if (evhttp_request_get_connection(r->ev) == NULL)

@@ -101,6 +101,7 @@ struct req {
 	char			*fault;		/* its JSON, as stored */
 	int64_t			 hold_ms;	/* hold the reply this long */
 	int			 cut;		/* HTTP_CUT_*: no reply at all */
+	const char		*cut_how;	/* for the log (static) */
 	struct event		*hold;
 	TAILQ_ENTRY(req)	 entry;
 	/* Long-lived replies (http_on_close, http_stream_*). */

@@ -22,6 +22,9 @@ static const char *log_names[] = { "error", "warn", "info", "debug", "trace" };
 
 static void	log_vwrite(enum log_level, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
+static void	log_vwrite_fields(enum log_level, const char *,
+		    const struct log_field *, size_t, const char *, va_list)
+		    __attribute__((format(printf, 5, 0)));
 
 /* libevent's warnings and errors come here (event_set_log_callback). */
 static void
@@ -54,29 +57,106 @@ log_enabled(enum log_level lvl)
 	return ((int)lvl <= (int)LOG_LVL_INFO + log_verbosity);
 }
 
-/* Append s to the line as a JSON string body (no quotes). */
+/* Append s to the line as a JSON string body (no quotes).  Valid UTF-8
+ * stays; a byte that is not is written as U+FFFD, so that every line is
+ * JSON a parser takes. */
 static size_t
 log_json_escape(char *out, size_t outlen, const char *s)
 {
-	size_t	 o = 0;
-	unsigned char c;
+	size_t		 o = 0, n, len = strlen(s);
+	unsigned int	 cp;
+	unsigned char	 c;
 
-	for (; *s != '\0' && o + 7 < outlen; s++) {
+	while (*s != '\0' && o + 7 < outlen) {
 		c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f)
 			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
-		else
+		else if (c < 0x80)
 			out[o++] = (char)c;
+		else if ((n = log_utf8_decode((const unsigned char *)s, len,
+		    &cp)) > 0) {
+			if (o + n + 1 >= outlen)
+				break;
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+			len -= n;
+			continue;
+		} else
+			o += (size_t)snprintf(out + o, outlen - o, "\\ufffd");
+		s++;
+		len--;
 	}
 	out[o] = '\0';
 	return (o);
 }
 
+/* The fields of a JSON line after "msg", as ",\"key\":value" pairs. */
+static size_t
+log_json_fields(char *out, size_t outlen, const struct log_field *f,
+    size_t nf)
+{
+	const char	*p, *end;
+	size_t		 o = 0, i;
+	int		 first;
+
+	for (i = 0; i < nf && o + 64 < outlen; i++) {
+		o += (size_t)snprintf(out + o, outlen - o, ",\"%s\":", f[i].key);
+		switch (f[i].type) {
+		case LOG_F_STR:
+			if (f[i].s == NULL) {
+				o += (size_t)snprintf(out + o, outlen - o, "null");
+				break;
+			}
+			out[o++] = '"';
+			o += log_json_escape(out + o, outlen - o - 32, f[i].s);
+			out[o++] = '"';
+			break;
+		case LOG_F_NUM:
+			o += (size_t)snprintf(out + o, outlen - o, "%.15g",
+			    f[i].n);
+			break;
+		case LOG_F_LIST:	/* "a,b" as ["a","b"] */
+			out[o++] = '[';
+			first = 1;
+			for (p = f[i].s; p != NULL && *p != '\0' &&
+			    o + 40 < outlen; p = *end ? end + 1 : end) {
+				char item[128];
+
+				end = p + strcspn(p, ",");
+				snprintf(item, sizeof item, "%.*s",
+				    (int)(end - p), p);
+				o += (size_t)snprintf(out + o, outlen - o,
+				    "%s\"", first ? "" : ",");
+				o += log_json_escape(out + o, outlen - o - 32,
+				    item);
+				out[o++] = '"';
+				first = 0;
+			}
+			out[o++] = ']';
+			break;
+		case LOG_F_BOOL:
+			o += (size_t)snprintf(out + o, outlen - o, "%s",
+			    f[i].n != 0 ? "true" : "false");
+			break;
+		}
+		out[o] = '\0';
+	}
+	return (o);
+}
+
 static void
 log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+{
+	log_vwrite_fields(lvl, suffix, NULL, 0, fmt, ap);
+}
+
+static void
+log_vwrite_fields(enum log_level lvl, const char *suffix,
+    const struct log_field *f, size_t nf, const char *fmt, va_list ap)
 {
 	char		 msg[8192], line[16384], ts[64];
 	struct timeval	 tv;
@@ -100,7 +180,11 @@ log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 		    "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
 		    log_names[lvl]);
 		n += log_json_escape(line + n, sizeof line - n - 3, msg);
-		snprintf(line + n, sizeof line - n, "\"}\n");
+		n += (size_t)snprintf(line + n, sizeof line - n, "\"");
+		if (nf > 0)
+			n += log_json_fields(line + n, sizeof line - n - 3, f,
+			    nf);
+		snprintf(line + n, sizeof line - n, "}\n");
 	} else
 		snprintf(line, sizeof line, "%s %-5s %s\n", ts, log_names[lvl],
 		    msg);
@@ -136,6 +220,16 @@ log_info(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	log_vwrite(LOG_LVL_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info_fields(const struct log_field *f, size_t nf, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite_fields(LOG_LVL_INFO, NULL, f, nf, fmt, ap);
 	va_end(ap);
 }
 

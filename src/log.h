@@ -18,6 +18,21 @@ int	log_enabled(enum log_level);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A line with fields: in text the message alone, as log_info writes it; in
+ * JSON the fields follow "msg" as members of the same object (the access
+ * log's remote, method, path, status...).  String values are escaped for
+ * JSON; a LOG_F_LIST value "a,b" becomes ["a","b"].
+ */
+enum log_ftype { LOG_F_STR, LOG_F_NUM, LOG_F_LIST, LOG_F_BOOL };
+struct log_field {
+	const char	*key;
+	enum log_ftype	 type;
+	const char	*s;		/* LOG_F_STR (NULL: null), LOG_F_LIST */
+	double		 n;		/* LOG_F_NUM, LOG_F_BOOL */
+};
+void	log_info_fields(const struct log_field *, size_t,
+	    const char *, ...) __attribute__((format(printf, 3, 4)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -1807,7 +1807,8 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
  * rows it touched. */
 static int
 db_filter_write(struct db *db, const char *head, const char *tail,
-    const struct db_filter *f, int64_t *changes, const char *what)
+    const struct db_filter *f, int64_t lo, int64_t hi, int64_t *changes,
+    const char *what)
 {
 	sqlite3_stmt	*st;
 	char		*where, *sql;
@@ -1815,8 +1816,7 @@ db_filter_write(struct db *db, const char *head, const char *tail,
 	where = db_filter_where(f, 1);
 	xasprintf(&sql, "%s%s%s", head, where, tail);
 	free(where);
-	/* A write reaches every row, this transaction's own too. */
-	if ((st = db_filter_prepare(db, sql, f, f->since, db->seq)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, hi)) == NULL)
 		return (-1);
 	if (db_step_done(db, st, what) == -1) {
 		sqlite3_finalize(st);
@@ -1837,9 +1837,42 @@ int
 db_deliveries_delete(struct db *db, const struct db_filter *f,
     int keep_notifications, int64_t *deleted, int64_t *notifs)
 {
+	/* A write reaches every row, this transaction's own too. */
+	return (db_deliveries_delete_range(db, f, keep_notifications,
+	    f != NULL ? f->since : 0, db->seq, deleted, notifs));
+}
+
+int64_t
+db_seq_last(const struct db *db)
+{
+	return (db->seq);
+}
+
+int64_t
+db_first_seq(struct db *db)
+{
+	sqlite3_stmt	*st;
+	int64_t		 seq = 0;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT min(seq) FROM deliveries", -1,
+	    &st, NULL) != SQLITE_OK)
+		return (0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (seq);
+}
+
+int
+db_deliveries_delete_range(struct db *db, const struct db_filter *f,
+    int keep_notifications, int64_t lo, int64_t hi, int64_t *deleted,
+    int64_t *notifs)
+{
 	*deleted = *notifs = 0;
 	if (f == NULL)
 		f = &db_no_filter;
+	if (lo < f->since)
+		lo = f->since;
 	if (db_begin(db) == -1)
 		return (-1);
 	/* The numbers of the rows about to go stay used for ever. */
@@ -1850,14 +1883,14 @@ db_deliveries_delete(struct db *db, const struct db_filter *f,
 	/* Notifications first: their ids are found through the deliveries. */
 	if (!keep_notifications &&
 	    (db_filter_write(db, "DELETE FROM broadcast_user_status WHERE "
-	    "notification_id IN " DB_IDS_OF, ")", f, NULL,
+	    "notification_id IN " DB_IDS_OF, ")", f, lo, hi, NULL,
 	    "deleting broadcast state") == -1 ||
 	    db_filter_write(db, "DELETE FROM notifications WHERE id IN "
-	    DB_IDS_OF, ")", f, notifs, "deleting notifications") == -1))
+	    DB_IDS_OF, ")", f, lo, hi, notifs, "deleting notifications") == -1))
 		return (-1);
 	/* delivery_entities rows go by ON DELETE CASCADE. */
 	if (db_filter_write(db, "DELETE FROM deliveries AS d WHERE ", "",
-	    f, deleted, "deleting deliveries") == -1)
+	    f, lo, hi, deleted, "deleting deliveries") == -1)
 		return (-1);
 	db->rows_txn -= *deleted;
 	return (0);

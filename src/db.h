@@ -228,6 +228,15 @@ int		 db_deliveries_misses(struct db *, const struct db_filter *f,
  * runs in the iteration's transaction.  Returns -1 on error. */
 int		 db_deliveries_delete(struct db *, const struct db_filter *f,
 		    int keep_notifications, int64_t *deleted, int64_t *notifs);
+/* The same for the deliveries numbered in (lo, hi] only (a slice of a
+ * large reset). */
+int		 db_deliveries_delete_range(struct db *, const struct db_filter *,
+		    int keep_notifications, int64_t lo, int64_t hi,
+		    int64_t *deleted, int64_t *notifs);
+/* The last sequence number handed out (perhaps not yet committed), and the
+ * lowest one stored (0: none). */
+int64_t		 db_seq_last(const struct db *);
+int64_t		 db_first_seq(struct db *);
 /* Deliveries stored (committed). */
 int64_t		 db_rows(const struct db *);
 /*

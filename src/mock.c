@@ -97,6 +97,28 @@ struct mock {
 	/* A reset in the open transaction: its stream event, told (and the
 	 * waiters recounted) only once it has committed. */
 	char				*reset_event;
+	/* Resets of large stores, going on in slices. */
+	TAILQ_HEAD(, mock_reset_job)	 resets;
+};
+
+/*
+ * A reset runs in slices of MOCK_RESET_SLICE sequence numbers, one per
+ * loop iteration, each committed by the iteration's commit event, so that
+ * a reset of a million rows never holds the loop for long: health, POSTs
+ * and the other routes are answered between slices.  It deletes what was
+ * stored when it began (up to upto); the reply, the stream event and the
+ * waits' recount come with the last slice.  A small store takes one slice,
+ * in the request's own iteration.
+ */
+#define MOCK_RESET_SLICE	2000
+
+struct mock_reset_job {
+	TAILQ_ENTRY(mock_reset_job)	 entry;
+	struct mock			*m;
+	struct req			*r;
+	struct mock_opts		 o;
+	struct event			*next;
+	int64_t				 cur, upto, deleted, notifs;
 };
 
 static const char *mock_severities[] = { "critical", "high", "normal", "low",
@@ -1494,19 +1516,98 @@ mock_wait(struct req *r, struct mock_opts *opts)
 /* --- reset ----------------------------------------------------------- */
 
 static void
+mock_reset_free(struct mock_reset_job *j)
+{
+	TAILQ_REMOVE(&j->m->resets, j, entry);
+	if (j->next != NULL)
+		event_free(j->next);
+	mock_opts_clear(&j->o);
+	free(j);
+}
+
+static void
+mock_reset_gone(struct req *r, void *arg)
+{
+	(void)r;
+	mock_reset_free(arg);	/* what was deleted stays deleted */
+}
+
+static void	mock_reset_done(struct req *, struct mock *, int64_t,
+		    int64_t);
+
+/* One slice; the next is due on the next iteration, after the commit. */
+static void
+mock_reset_slice(evutil_socket_t fd, short what, void *arg)
+{
+	struct mock_reset_job	*j = arg;
+	struct server		*srv = j->m->srv;
+	struct req		*r = j->r;
+	struct mock		*m = j->m;
+	struct timeval		 tv = { 0, 0 };
+	int64_t			 hi, deleted, notifs;
+
+	(void)fd;
+	(void)what;
+	hi = j->cur + MOCK_RESET_SLICE < j->upto ? j->cur + MOCK_RESET_SLICE :
+	    j->upto;
+	if (db_deliveries_delete_range(srv->db, &j->o.f,
+	    j->o.keep_notifications, j->cur, hi, &deleted, &notifs) == -1) {
+		mock_reset_free(j);
+		r->durable = 1;
+		mock_db_error(r);
+		return;
+	}
+	j->cur = hi;
+	j->deleted += deleted;
+	j->notifs += notifs;
+	if (j->cur >= j->upto) {
+		deleted = j->deleted;
+		notifs = j->notifs;
+		mock_reset_free(j);
+		mock_reset_done(r, m, deleted, notifs);
+		return;
+	}
+	event_active(srv->commit_ev, EV_WRITE, 0);
+	if (j->next == NULL)
+		j->next = evtimer_new(srv->base, mock_reset_slice, j);
+	evtimer_add(j->next, &tv);
+}
+
+static void
 mock_reset(struct req *r, struct mock_opts *opts)
 {
 	struct mock		*m = r->srv->mock;
 	struct db		*db = r->srv->db;
+	struct mock_reset_job	*j;
+	int64_t			 first;
+
+	j = xcalloc(1, sizeof *j);
+	j->m = m;
+	j->r = r;
+	j->o = *opts;
+	memset(opts, 0, sizeof *opts);
+	/* Everything stored so far, this iteration's own rows included. */
+	j->upto = db_seq_last(db);
+	j->cur = j->o.f.since;
+	if ((first = db_first_seq(db)) > 0 && first - 1 > j->cur)
+		j->cur = first - 1;
+	TAILQ_INSERT_TAIL(&m->resets, j, entry);
+	if (j->upto - j->cur > MOCK_RESET_SLICE) {
+		/* Answered by the last slice, already committed. */
+		r->durable = 0;
+		http_on_close(r, mock_reset_gone, j);
+	}
+	mock_reset_slice(-1, 0, j);
+}
+
+static void
+mock_reset_done(struct req *r, struct mock *m, int64_t deleted,
+    int64_t notifs)
+{
+	struct db		*db = r->srv->db;
 	struct json		*o;
 	char			*data;
-	int64_t			 deleted, notifs;
 
-	if (db_deliveries_delete(db, &opts->f, opts->keep_notifications,
-	    &deleted, &notifs) == -1) {
-		mock_db_error(r);
-		return;
-	}
 	o = json_new_object();
 	json_add_num(o, "deleted", (double)deleted);
 	json_add_num(o, "notificationsDeleted", (double)notifs);
@@ -1820,6 +1921,7 @@ mock_start(struct server *srv)
 	m->srv = srv;
 	TAILQ_INIT(&m->waiters);
 	TAILQ_INIT(&m->streams);
+	TAILQ_INIT(&m->resets);
 	srv->mock = m;
 	srv->on_commit = mock_on_commit;
 }
@@ -1838,6 +1940,7 @@ mock_stop(struct server *srv)
 	struct mock		*m = srv->mock;
 	struct mock_waiter	*w;
 	struct mock_stream	*s;
+	struct mock_reset_job	*j;
 	struct req		*r;
 	int			 answered = 0;
 
@@ -1845,6 +1948,14 @@ mock_stop(struct server *srv)
 		return (NULL);
 	srv->mock = NULL;
 	srv->on_commit = NULL;
+	while ((j = TAILQ_FIRST(&m->resets)) != NULL) {
+		r = j->r;
+		mock_reset_free(j);
+		r->durable = 0;
+		http_error(r, 503, "ServiceUnavailableError",
+		    "notimock is shutting down (the reset stopped part-way)");
+		answered = 1;
+	}
 	while ((w = TAILQ_FIRST(&m->waiters)) != NULL) {
 		r = w->r;
 		mock_waiter_free(w);

@@ -94,3 +94,39 @@ def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
     ents = get_json(srv, "/mock/entities", {"entity": "default/oldest"})
     assert ents["complete"] is True
     assert [e["ref"] for e in ents["entities"]] == ["component:default/oldest"]
+
+
+def test_a_large_reset_runs_in_slices_and_deletes_everything(own_server):
+    """A reset of more than one slice (2,000 numbers) is answered by its
+    last slice; everything stored when it began is gone, notifications
+    too, and the cursor stays."""
+    srv = own_server()
+    errors = []
+    ts = [threading.Thread(target=_post, args=(srv, k * 1100,
+                                               (k + 1) * 1100, errors))
+          for k in range(WRITERS)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    top = get_json(srv, "/mock/cursor")["cursor"]
+    assert top == 4400
+    r = srv.req("DELETE", "/mock/deliveries", token=None)
+    assert r.status == 200, r
+    got = json.loads(r.body)
+    # (row 0 is an entity send that reached nobody: no notification)
+    assert (got["deleted"], got["notificationsDeleted"]) == (4400, 4399)
+    assert got["cursor"] == top
+    assert get_json(srv, "/mock/deliveries")["deliveries"] == []
+    assert get_json(srv, "/mock/cursor")["cursor"] == top
+    # A filtered one too, over several slices: only what matches goes.
+    _post(srv, 1, 4500, errors)
+    r = srv.req("DELETE", "/mock/deliveries?topic=rare", token=None)
+    assert json.loads(r.body)["deleted"] == 0
+    r = srv.req("DELETE", "/mock/deliveries?q=row%2042", token=None)
+    deleted = json.loads(r.body)["deleted"]
+    assert deleted == sum(1 for i in range(1, 4500) if "row 42" in
+                          "row %d" % i)
+    assert get_json(srv, "/mock/cursor")["retention"]["stored"] == \
+        4499 - deleted

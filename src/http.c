@@ -83,6 +83,7 @@ struct http_conn {
 	struct evhttp_connection	*evcon;
 	struct event			*attach;
 	struct event			*deadline;
+	struct event			*oversize_ev;
 	struct evbuffer_cb_entry	*incb;
 	struct http_client		*client;
 	struct req			*watch;		/* http_on_close */
@@ -91,6 +92,8 @@ struct http_conn {
 	int				 reserve;	/* health only */
 	int				 busy;		/* a request is ours */
 	int				 refuse;	/* close as it attaches */
+	int				 oversize;	/* Content-Length over
+							   --max-body seen */
 	LIST_ENTRY(http_conn)		 entry;
 };
 
@@ -1272,6 +1275,7 @@ static struct {
 	unsigned int		 max;		/* served */
 	unsigned int		 ceiling;	/* max + reserve */
 	unsigned int		 per_client;
+	long long		 max_body;
 	struct timeval		 deadline;
 	struct http_conn_stats	 stats;
 	int64_t			 logged_us;	/* refusals: one line a second */
@@ -1349,6 +1353,7 @@ http_conn_limits(struct server *srv, unsigned long long fds)
 	http_conns.max = (unsigned int)max;
 	http_conns.ceiling = (unsigned int)max + HTTP_RESERVE;
 	http_conns.per_client = (unsigned int)per;
+	http_conns.max_body = s->max_body;
 	secs = s->head_timeout < s->idle_timeout ? s->head_timeout :
 	    s->idle_timeout;
 	http_conns.deadline.tv_sec = (time_t)secs;
@@ -1404,16 +1409,94 @@ http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	http_conn_abort(c->bev);	/* frees c */
 }
 
+/*
+ * A head with a Content-Length over --max-body (or one too large to be a
+ * number at all, like 100000000000000000000): evhttp reads and discards
+ * that many bytes before it answers 413 (its lingering close), so a client
+ * that sends no body waited for the idle timeout and got nothing.  Such a
+ * request gets HTTP_OVERSIZE_GRACE for its body to arrive (then evhttp
+ * answers, as ever); after that, our 413 and the connection closes.
+ * Plain listener only: the head is looked for in the bytes as they arrive
+ * (a head split over reads is missed, and the deadline ends it instead).
+ */
+#define HTTP_OVERSIZE_GRACE	1	/* seconds */
+
+static int
+http_head_oversize(struct evbuffer *buf, long long max)
+{
+	struct evbuffer_ptr	 end, at;
+	char			 head[4096], *p, *q;
+	size_t			 n;
+	unsigned long long	 v;
+
+	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1)
+		return (0);
+	n = (size_t)end.pos < sizeof head - 1 ? (size_t)end.pos :
+	    sizeof head - 1;
+	evbuffer_ptr_set(buf, &at, 0, EVBUFFER_PTR_SET);
+	if (evbuffer_copyout_from(buf, &at, head, n) != (ev_ssize_t)n)
+		return (0);
+	head[n] = '\0';
+	for (p = head; (p = strstr(p, "\r\n")) != NULL; p += 2) {
+		if (!util_strncaseeq(p + 2, "content-length:", 15))
+			continue;
+		for (q = p + 17; *q == ' ' || *q == '\t'; q++)
+			;
+		for (v = 0; *q >= '0' && *q <= '9'; q++) {
+			if (v > (unsigned long long)max)
+				return (1);	/* and it goes on */
+			v = v * 10 + (unsigned long long)(*q - '0');
+		}
+		return (v > (unsigned long long)max);
+	}
+	return (0);
+}
+
+static void
+http_conn_oversize_cb(evutil_socket_t unused, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	char			*body, resp[1024];
+	int			 n;
+	evutil_socket_t		 fd;
+
+	if (c->busy)
+		return;		/* evhttp answered and a new request began */
+	http_conns.stats.cut++;
+	xasprintf(&body, "{\"error\":{\"name\":\"PayloadTooLargeError\","
+	    "\"message\":\"request entity too large: its Content-Length is "
+	    "over --max-body (%lld bytes)\"},\"response\":{\"statusCode\":"
+	    "413}}", http_conns.max_body);
+	n = snprintf(resp, sizeof resp, "HTTP/1.1 413 Payload Too Large\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    strlen(body), body);
+	free(body);
+	/* Straight to the socket: evhttp is still reading the body. */
+	if ((fd = bufferevent_getfd(c->bev)) != -1 && n > 0 &&
+	    (size_t)n < sizeof resp)
+		(void)send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	http_conn_log(c->client->addr, "Content-Length over --max-body and "
+	    "no body within a second; answered 413 and closed");
+	evhttp_connection_free(c->evcon);	/* frees c */
+}
+
 /* Bytes arrived: the first of a request starts its deadline. */
 static void
 http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct http_conn	*c = arg;
+	struct timeval		 tv = { HTTP_OVERSIZE_GRACE, 0 };
 
-	if (info->n_added > 0 && !c->busy &&
-	    !evtimer_pending(c->deadline, NULL))
+	if (info->n_added == 0 || c->busy)
+		return;
+	if (!evtimer_pending(c->deadline, NULL))
 		evtimer_add(c->deadline, &http_conns.deadline);
+	if (!c->tls && !evtimer_pending(c->oversize_ev, NULL) &&
+	    http_head_oversize(buf, http_conns.max_body))
+		evtimer_add(c->oversize_ev, &tv);
 }
 
 static void	http_closecb(struct req *);
@@ -1439,6 +1522,7 @@ http_conn_closecb(struct evhttp_connection *evcon, void *arg)
 	}
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
 	event_free(c->deadline);
+	event_free(c->oversize_ev);
 	LIST_REMOVE(c, entry);
 	if (--c->client->n == 0) {
 		LIST_REMOVE(c->client, entry);
@@ -1509,6 +1593,7 @@ http_conn_attach(evutil_socket_t unused, short what, void *arg)
 	    entry);
 	evhttp_connection_set_closecb(c->evcon, http_conn_closecb, c);
 	c->deadline = evtimer_new(c->srv->base, http_conn_deadline_cb, c);
+	c->oversize_ev = evtimer_new(c->srv->base, http_conn_oversize_cb, c);
 	evtimer_add(c->deadline, &http_conns.deadline);
 	c->incb = evbuffer_add_cb(bufferevent_get_input(bev),
 	    http_conn_input_cb, c);
@@ -1562,6 +1647,7 @@ http_conn_begin(struct req *r)
 		return (NULL);
 	c->busy = 1;
 	evtimer_del(c->deadline);
+	evtimer_del(c->oversize_ev);
 	return (c);
 }
 

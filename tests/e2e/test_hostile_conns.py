@@ -344,3 +344,21 @@ def test_stream_heartbeat_longer_than_idle_timeout(own_server):
         assert es.next_block(timeout=5) == ": heartbeat"
     finally:
         es.close()
+
+
+def test_content_length_over_max_body_answered_promptly(own_server):
+    """A Content-Length over --max-body (or past any number) with no body
+    used to get no answer until the idle timeout (evhttp waits to discard
+    that many bytes); now 413 within about a second, then close."""
+    srv = own_server(["--idle-timeout", "60s", "--head-timeout", "60s"])
+    for cl in (b"100000000000000000000", b"99999999999"):
+        with connect(srv, "127.0.0.2", timeout=10) as s:
+            s.sendall(b"POST " + NOTIFS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\n"
+                      b"Content-Length: " + cl + b"\r\n\r\n")
+            data = read_response(s, 8)
+        st, hdrs, body = parse_response(data)
+        assert st == 413, data
+        assert hdrs.get("connection") == "close"
+        assert b'"statusCode":413' in body
+    assert "Content-Length over --max-body" in srv.log()

@@ -2152,6 +2152,18 @@ diag_free(struct diag *d)
 	free(d);
 }
 
+void
+diag_unanswered(struct diag *d, int64_t seq)
+{
+	size_t	k;
+
+	if (d == NULL)
+		return;
+	for (k = 0; k < d->used; k++)
+		if (d->ring[k].seq == seq)
+			d->ring[k].status = 0;
+}
+
 size_t
 diag_run(struct diag *d, const struct diag_input *in, struct diag_result *res)
 {

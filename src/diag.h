@@ -80,6 +80,10 @@ struct diag_result {
 /* The retry detector's state (one per server). */
 struct diag	*diag_new(void);
 void		 diag_free(struct diag *);
+/* The answer to delivery seq never reached its client (it left while a
+ * fault held the answer): a repeat of it is then a retry, as after no
+ * answer at all, not a second send. */
+void		 diag_unanswered(struct diag *, int64_t seq);
 
 /* Diagnose one request into res (release with diag_clear).  d may be NULL:
  * no retry detection.  Records the request in d's ring.  Returns the number

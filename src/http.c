@@ -31,6 +31,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "db.h"
+#include "diag.h"
 #include "fault.h"
 #include "http.h"
 #include "json.h"
@@ -511,6 +512,7 @@ http_hold_gone(struct req *r, void *arg)
 	}
 	if (r->seq == 0 || r->fault == NULL)
 		return;
+	diag_unanswered(srv->diag, r->seq);
 	note = fault_note_gone(r->fault, (util_mono_us() - r->start_us) / 1000);
 	if (db_delivery_set_fault(srv->db, r->seq, note) == 0 &&
 	    TAILQ_EMPTY(&srv->deferred))

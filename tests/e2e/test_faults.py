@@ -179,6 +179,22 @@ def test_matching(server):
     clear(server)
 
 
+def test_origin_matches_the_token_subject(own_server):
+    srv = own_server(["--token", "other-token-0123456789:job-8"],
+                     token=TOKEN + ":job-7")
+    r = srv.req("POST", "/mock/faults", dumps({"status": 503, "origin":
+                                                "job-8"}), token=None)
+    assert r.status == 201
+    ent = ref("origin")
+    assert srv.post_json(NOTIFS, body_for(ent)).status == 200
+    assert srv.post_json(NOTIFS, body_for(ent),
+                         token="other-token-0123456789").status == 503
+    # A faulted delivery keeps the origin its token proved.
+    ds = deliveries(srv, ent)
+    assert [(d["origin"], d["status"]) for d in ds] == \
+        [("job-7", 200), ("job-8", 503)]
+
+
 def test_for_expires(server):
     clear(server)
     ent = ref("for")
@@ -392,6 +408,13 @@ def test_delay_longer_than_the_client_timeout(server):
     assert d["status"] == 200 and d["fault"]["action"] == "delay"
     assert d["fault"]["delayMs"] == 3000
     assert d["fault"]["clientLeftAfterMs"] >= 500
+    # Argo CD saw a timeout, so the same bytes again are its retry (and,
+    # since Backstage did the work, a second notification).
+    again = argocd(server, ent, retry_max=0)
+    assert again[0].status == 200
+    first, second = deliveries(server, ent)
+    assert (second["attempt"], second["retryOf"]) == (2, first["seq"])
+    assert "retry" in [c["code"] for c in second["diagnoses"]]
 
 
 def test_others_are_served_during_a_delay(server):

@@ -2126,6 +2126,18 @@ http_stream_write(struct req *r, const void *buf, size_t len)
 	return (0);
 }
 
+/* The last words of a stream, past the backlog limit (a few hundred bytes
+ * more than a reader that does not read already has). */
+void
+http_stream_write_last(struct req *r, const void *buf, size_t len)
+{
+	evbuffer_add(r->out, buf, len);
+	http_writing = 1;
+	evhttp_send_reply_chunk(r->ev, r->out);
+	http_writing = 0;
+	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+}
+
 void
 http_stream_end(struct req *r)
 {

@@ -194,6 +194,8 @@ void		 http_stream_start(struct req *, const char *ctype);
 /* Returns -1 (nothing written) if the client has left more than a few
  * MB unread: the caller should end the stream. */
 int		 http_stream_write(struct req *, const void *, size_t);
+/* Write even past the backlog limit: a last event before the end. */
+void		 http_stream_write_last(struct req *, const void *, size_t);
 void		 http_stream_end(struct req *);
 
 #endif

@@ -85,6 +85,7 @@ struct mock_stream {
 	struct req		*r;
 	struct mock_opts	 o;
 	int64_t			 last;		/* last seq looked at */
+	int64_t			 sent;		/* last seq sent */
 	uint64_t		 sig_last;	/* last signal sent */
 	struct event		*beat;
 	TAILQ_ENTRY(mock_stream) entry;
@@ -99,6 +100,8 @@ struct mock {
 	char				*reset_event;
 	/* Resets of large stores, going on in slices. */
 	TAILQ_HEAD(, mock_reset_job)	 resets;
+	uint64_t			 streams_behind;	/* ended: fell behind */
+	uint64_t			 events_lost;	/* not sent to them */
 };
 
 /*
@@ -810,6 +813,12 @@ mock_cursor(struct req *r)
 	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
 	json_add_num(o, "waits", (double)nw);
 	json_add_num(o, "streams", (double)ns);
+	/* Event streams ended because their reader fell behind, and the
+	 * events they were not sent (mock_stream_behind). */
+	json_add_num(o, "streamsBehind", r->srv->mock != NULL ?
+	    (double)r->srv->mock->streams_behind : 0);
+	json_add_num(o, "eventsLost", r->srv->mock != NULL ?
+	    (double)r->srv->mock->events_lost : 0);
 	/* Bodies stored truncated, and the bytes not kept (api.c). */
 	json_add_num(o, "bodiesTruncated", (double)r->srv->bodies_truncated);
 	json_add_num(o, "bodyBytesNotStored",
@@ -1074,6 +1083,41 @@ mock_stream_event(struct mock_stream *s, const struct db_record *d)
 }
 
 /*
+ * A reader that leaves more than the backlog unread (http.c) is ended, not
+ * buffered for: first it is told, past the backlog, with
+ *
+ *	event: behind
+ *	data: {"lost": N, "resumeFrom": SEQ, "message": ...}
+ *
+ * (N: matching deliveries of this batch not sent; SEQ: the last one sent,
+ * the Last-Event-ID to reconnect with, as an EventSource does by itself),
+ * and it is counted (/mock/cursor "streamsBehind", "eventsLost") and
+ * logged.  The caller ends the stream.
+ */
+static void
+mock_stream_behind(struct mock_stream *s, size_t lost)
+{
+	struct mock	*m = s->m;
+	char		*ev;
+	int		 len;
+
+	m->streams_behind++;
+	m->events_lost += lost;
+	len = xasprintf(&ev, "event: behind\ndata: {\"lost\":%zu,"
+	    "\"resumeFrom\":%lld,\"message\":\"this reader fell more than 4 "
+	    "MiB behind: the stream ends here; reconnect with Last-Event-ID: "
+	    "%lld (or since=%lld) for the rest\"}\n\n", lost,
+	    (long long)s->sent, (long long)s->sent, (long long)s->sent);
+	http_stream_write_last(s->r, ev, (size_t)len);
+	free(ev);
+	log_warnx("mock: /mock/events reader %s fell behind (4 MiB unread): "
+	    "%zu event%s not sent, ended at seq %lld (%llu stream%s so far)",
+	    s->r->remote, lost, lost == 1 ? "" : "s",
+	    (long long)s->sent, (unsigned long long)m->streams_behind,
+	    m->streams_behind == 1 ? "" : "s");
+}
+
+/*
  * One commit's events for every stream.  Each stream's filter is checked
  * first, and an event's text is built the first time a stream wants it,
  * then shared: with a thousand streams, formatting once per stream was
@@ -1124,7 +1168,7 @@ mock_fanout_signals(struct mock_fanout *fo, struct mock_stream *s)
 static int
 mock_fanout_deliveries(struct mock_fanout *fo, struct mock_stream *s)
 {
-	size_t	i;
+	size_t	i, lost;
 
 	for (i = 0; i < fo->n; i++) {
 		if (fo->v[i].seq <= s->last ||
@@ -1133,8 +1177,14 @@ mock_fanout_deliveries(struct mock_fanout *fo, struct mock_stream *s)
 		if (fo->txt[i] == NULL)
 			fo->txt[i] = mock_delivery_event(&fo->v[i],
 			    &fo->len[i]);
-		if (http_stream_write(s->r, fo->txt[i], fo->len[i]) == -1)
+		if (http_stream_write(s->r, fo->txt[i], fo->len[i]) == -1) {
+			for (lost = 0; i < fo->n; i++)
+				lost += fo->v[i].seq > s->last &&
+				    db_filter_check(&s->o.f, &fo->v[i]) == 0;
+			mock_stream_behind(s, lost);
 			return (-1);
+		}
+		s->sent = fo->v[i].seq;
 	}
 	return (0);
 }
@@ -1171,6 +1221,7 @@ mock_events(struct req *r, struct mock_opts *opts)
 	struct timeval		 tv;
 	const char		*last, *errstr;
 	long long		 since;
+	int64_t			 opts_since;
 	size_t			 n = 0, i;
 	int			 ok = 1;
 	static const char	 hello[] = "retry: 2000\n\n";
@@ -1188,6 +1239,7 @@ mock_events(struct req *r, struct mock_opts *opts)
 		mock_db_error(r);
 		return;
 	}
+	opts_since = opts->f.since;
 	s = xcalloc(1, sizeof *s);
 	s->m = m;
 	s->r = r;
@@ -1200,8 +1252,12 @@ mock_events(struct req *r, struct mock_opts *opts)
 	http_stream_start(r, "text/event-stream; charset=utf-8");
 	http_stream_write(r, hello, sizeof hello - 1);
 	/* The newest MOCK_REPLAY_MAX matches, sent oldest first. */
+	s->sent = opts_since;
 	for (i = n; i > 0 && ok; i--)
-		ok = mock_stream_event(s, &v[i - 1]) == 0;
+		if ((ok = mock_stream_event(s, &v[i - 1]) == 0))
+			s->sent = v[i - 1].seq;
+		else
+			mock_stream_behind(s, i);
 	db_records_free(v, n);
 	if (!ok) {
 		/* The client reconnects with Last-Event-ID for the rest. */

@@ -250,3 +250,51 @@ def test_one_fingerprint_everywhere(own_server, tmp_path):
     srv.stop()
     srv2 = own_server(db_path=db_path)
     assert "accepting service token %s " % logged in srv2.log()
+
+
+# --- 5. a slow event-stream reader is told, and counted --------------------
+
+def test_slow_events_reader_is_told_and_counted(own_server):
+    srv = own_server()
+    t = topic("slow-reader")
+    s = socket.socket()
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(("GET /mock/events?topic=%s HTTP/1.1\r\nHost: x\r\n\r\n" %
+               t).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 200")
+    wait_streams = time.monotonic() + 10
+    while get_json(srv, "/mock/cursor")["streams"] != 1:
+        assert time.monotonic() < wait_streams
+        time.sleep(0.01)
+    title = "x" * 90000
+    sent = 0
+    while get_json(srv, "/mock/cursor")["streamsBehind"] == 0:
+        assert sent < 1000, "the stream never fell behind"
+        assert send(srv, broadcast=True, topic=t, title=title).status == 200
+        sent += 1
+    # Now read what the server sent: deliveries, then the notice.
+    s.settimeout(30)
+    data = b""
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    m = re.search(rb"event: behind\ndata: (\{.*?\})\n\n", data)
+    assert m, data[-500:]
+    behind = json.loads(m.group(1))
+    ids = [int(x) for x in re.findall(rb"\nid: (\d+)\n", data)]
+    assert behind["resumeFrom"] == ids[-1]
+    assert behind["lost"] >= 1
+    assert "Last-Event-ID" in behind["message"]
+    c = get_json(srv, "/mock/cursor")
+    assert c["streamsBehind"] == 1 and c["eventsLost"] == behind["lost"]
+    assert c["streams"] == 0
+    assert re.search(r"mock: /mock/events reader 127\.0\.0\.1:\d+ fell "
+                     r"behind \(4 MiB unread\): %d events? not sent, ended at "
+                     r"seq %d" % (behind["lost"], behind["resumeFrom"]),
+                     srv.log()), srv.log()[-2000:]

@@ -1809,6 +1809,17 @@ bad:
 	return (-1);
 }
 
+int
+http_listen_check(const char *spec, char **cause)
+{
+	char	addr[256];
+	int	port;
+
+	if (strcmp(spec, "off") == 0)
+		return (0);
+	return (http_parse_listen(spec, addr, sizeof addr, &port, cause));
+}
+
 static struct evhttp *
 http_listen(struct server *srv, const char *spec, int tls, char **cause)
 {

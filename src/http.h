@@ -197,5 +197,8 @@ int		 http_stream_write(struct req *, const void *, size_t);
 /* Write even past the backlog limit: a last event before the end. */
 void		 http_stream_write_last(struct req *, const void *, size_t);
 void		 http_stream_end(struct req *);
+/* Is spec an address --listen takes ("ADDR:PORT", "[V6]:PORT", "off")?
+ * For -n, which checks what start would.  -1 with *cause if not. */
+int		 http_listen_check(const char *spec, char **cause);
 
 #endif

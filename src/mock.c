@@ -1104,15 +1104,17 @@ mock_stream_behind(struct mock_stream *s, size_t lost)
 	m->streams_behind++;
 	m->events_lost += lost;
 	len = xasprintf(&ev, "event: behind\ndata: {\"lost\":%zu,"
-	    "\"resumeFrom\":%lld,\"message\":\"this reader fell more than 4 "
-	    "MiB behind: the stream ends here; reconnect with Last-Event-ID: "
-	    "%lld (or since=%lld) for the rest\"}\n\n", lost,
-	    (long long)s->sent, (long long)s->sent, (long long)s->sent);
+	    "\"resumeFrom\":%lld,\"message\":\"this reader left more than "
+	    "%lld bytes unread: the stream ends here; reconnect with "
+	    "Last-Event-ID: %lld (or since=%lld) for the rest\"}\n\n", lost,
+	    (long long)s->sent, m->srv->settings->stream_buffer,
+	    (long long)s->sent, (long long)s->sent);
 	http_stream_write_last(s->r, ev, (size_t)len);
 	free(ev);
-	log_warnx("mock: /mock/events reader %s fell behind (4 MiB unread): "
-	    "%zu event%s not sent, ended at seq %lld (%llu stream%s so far)",
-	    s->r->remote, lost, lost == 1 ? "" : "s",
+	log_warnx("mock: /mock/events reader %s fell behind (more than %lld "
+	    "bytes unread): %zu event%s not sent, ended at seq %lld (%llu "
+	    "stream%s so far)", s->r->remote, m->srv->settings->stream_buffer,
+	    lost, lost == 1 ? "" : "s",
 	    (long long)s->sent, (unsigned long long)m->streams_behind,
 	    m->streams_behind == 1 ? "" : "s");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "settings.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -572,6 +573,178 @@ settings_source(const char *name)
 		return ("the Backstage config");
 	default:
 		return ("the default");
+	}
+}
+
+/* NOTIMOCK_* names read elsewhere (the commands, the tests, scripts). */
+static const char *settings_env_other[] = {
+	"NOTIMOCK_URL", "NOTIMOCK_CONFIG", "NOTIMOCK_TEST_DELAY_MS",
+	"NOTIMOCK_BIN", "NOTIMOCK_SRCDIR", "NOTIMOCK_E2E_KEEP",
+	"NOTIMOCK_ARTIFACTS", "NOTIMOCK_DOC_SCREENSHOTS", "NOTIMOCK_NO_BROWSER",
+	NULL
+};
+
+static void
+settings_env_name(size_t i, char *env, size_t len)
+{
+	size_t	j;
+
+	snprintf(env, len, "NOTIMOCK_%s", settings_table[i].name);
+	for (j = 0; env[j] != '\0'; j++)
+		env[j] = env[j] == '-' ? '_' :
+		    (char)toupper((unsigned char)env[j]);
+}
+
+/* Levenshtein distance, for "did you mean". */
+static size_t
+settings_distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), i, j, *row, prev, tmp, best;
+
+	row = xcalloc(lb + 1, sizeof *row);
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	best = row[lb];
+	free(row);
+	return (best);
+}
+
+extern char **environ;
+
+char *
+settings_env_unknown(void)
+{
+	char		 env[64], *out = NULL, *tmp, name[128];
+	const char	*best;
+	size_t		 i, k, d, bestd, len;
+	char		**e;
+	int		 known;
+
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, "NOTIMOCK_", 9) != 0)
+			continue;
+		len = strcspn(*e, "=");
+		if (len >= sizeof name)
+			len = sizeof name - 1;
+		memcpy(name, *e, len);
+		name[len] = '\0';
+		known = 0;
+		best = NULL;
+		bestd = (size_t)-1;
+		for (i = 0; i < NSETTINGS && !known; i++) {
+			if (settings_table[i].type == SET_COUNT ||
+			    settings_table[i].type == SET_FLAG)
+				continue;
+			settings_env_name(i, env, sizeof env);
+			if (strcmp(env, name) == 0)
+				known = 1;
+			else if ((d = settings_distance(env, name)) < bestd) {
+				bestd = d;
+				best = settings_table[i].name;
+			}
+		}
+		for (k = 0; settings_env_other[k] != NULL && !known; k++)
+			if (strcmp(settings_env_other[k], name) == 0)
+				known = 1;
+		if (known)
+			continue;
+		if (best != NULL) {
+			for (i = 0; i < NSETTINGS; i++)
+				if (strcmp(settings_table[i].name, best) == 0)
+					break;
+			settings_env_name(i, env, sizeof env);
+		}
+		xasprintf(&tmp, "%s%s%s is not a notimock setting and is "
+		    "ignored%s%s%s", out != NULL ? out : "", out != NULL ?
+		    "\n" : "", name, best != NULL ? " (did you mean " : "",
+		    best != NULL ? env : "", best != NULL ? "?)" : "");
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+/* Secrets are shown by fingerprint only (crypto.h). */
+static int
+settings_secret(const char *name)
+{
+	return (strcmp(name, "token") == 0 ||
+	    strcmp(name, "user-token") == 0 ||
+	    strcmp(name, "admin-token") == 0);
+}
+
+static void
+settings_print_value(FILE *f, const char *name, const char *v)
+{
+	char		 fp[CRYPTO_FP_LEN];
+	const char	*sep;
+
+	if (!settings_secret(name)) {
+		fprintf(f, "%s", v);
+		return;
+	}
+	/* TOKEN[:SUBJECT] and TOKEN=USERREF keep what follows the token. */
+	sep = strcmp(name, "token") == 0 ? strchr(v, ':') :
+	    strcmp(name, "user-token") == 0 ? strchr(v, '=') : NULL;
+	fprintf(f, "%s%s", crypto_fingerprint(v, sep != NULL ?
+	    (size_t)(sep - v) : strlen(v), fp), sep != NULL ? sep : "");
+}
+
+void
+settings_print(FILE *f, const struct settings *s)
+{
+	const struct setting	*e;
+	const void		*field;
+	const struct strlist	*l;
+	size_t			 i, j;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		e = &settings_table[i];
+		field = (const char *)s + e->off;
+		if (e->type == SET_COUNT || e->type == SET_FLAG)
+			continue;
+		fprintf(f, "  %-14s ", e->name);
+		switch (e->type) {
+		case SET_STR:
+		case SET_ENUM:
+			if (*(char *const *)field == NULL)
+				fprintf(f, "-");
+			else
+				settings_print_value(f, e->name,
+				    *(char *const *)field);
+			break;
+		case SET_LIST:
+			l = field;
+			if (l->n == 0)
+				fprintf(f, "-");
+			for (j = 0; j < l->n; j++) {
+				fprintf(f, "%s", j ? ", " : "");
+				settings_print_value(f, e->name, l->v[j]);
+			}
+			break;
+		case SET_NUM:
+		case SET_DURATION:
+			fprintf(f, "%lld%s", *(const long long *)field,
+			    e->type == SET_DURATION ? "s" : "");
+			break;
+		default:
+			break;
+		}
+		fprintf(f, "   (%s)\n", settings_source(e->name));
 	}
 }
 

@@ -10,6 +10,7 @@
 #define NOTIMOCK_SETTINGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct config;
 
@@ -59,6 +60,12 @@ struct settings {
 struct config	*settings_load(struct settings *s, int argc, char **argv,
 		    char **cause);
 void		 settings_free(struct settings *);
+/* NOTIMOCK_* variables that are no setting, one warning a line with the
+ * closest name ("did you mean"); NULL if none.  Caller frees. */
+char		*settings_env_unknown(void);
+/* The effective settings, one a line with where each came from; secrets
+ * as fingerprints (-n -v). */
+void		 settings_print(FILE *, const struct settings *);
 /* Where a setting's value came from ("--token", "NOTIMOCK_TOKEN", ...). */
 const char	*settings_source(const char *name);
 void		 settings_usage(void) __attribute__((noreturn));

@@ -1944,6 +1944,33 @@ tls_conn_of(struct bufferevent *bev)
 
 /* --- Server --------------------------------------------------------------- */
 
+int
+tls_server_check(const struct tls_server_options *o, char **cause)
+{
+	struct tls_cfg	*cf;
+	char		*pem = NULL;
+	int		 rv = -1;
+
+	if ((cf = tls_cfg_new(0, cause)) == NULL)
+		return (-1);
+	if (o->cert_file == NULL && o->key_file != NULL)
+		xasprintf(cause, "--tls-key %s needs --tls-cert (the "
+		    "certificate it belongs to) as well", o->key_file);
+	else if (o->cert_file != NULL && (o->ca_cert_file != NULL ||
+	    o->ca_key_file != NULL))
+		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
+		    "other: serve a certificate, or have one issued from a CA");
+	else if (o->cert_file != NULL)
+		rv = tls_load_given(cf, o, &pem, cause);
+	else if (o->ca_cert_file != NULL || o->ca_key_file != NULL)
+		rv = tls_issue_from_ca(cf, o, &pem, cause);
+	else
+		rv = 0;		/* generated at start, beside the database */
+	free(pem);
+	tls_cfg_unref(cf);
+	return (rv);
+}
+
 struct tls_server *
 tls_server_new(struct event_base *base, const struct tls_server_options *o,
     char **cause)

@@ -3,8 +3,10 @@
  * default.  Start-up may fatal(); nothing after it does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,229 @@ notimock_teardown(struct server *srv, struct settings *s)
 	free(srv->base_url);
 }
 
+/*
+ * A start that fails after it has created files (a port already taken, say)
+ * removes them again: the database and the generated certificates that
+ * were not there before.  Disarmed once the server runs.
+ */
+#define NOTIMOCK_MADE_MAX	12
+static char	*notimock_made[NOTIMOCK_MADE_MAX];
+static size_t	 notimock_nmade;
+static int	 notimock_started;
+
+static void
+notimock_unmake(void)
+{
+	size_t	i;
+
+	for (i = 0; i < notimock_nmade; i++) {
+		if (!notimock_started)
+			(void)unlink(notimock_made[i]);
+		free(notimock_made[i]);
+	}
+	notimock_nmade = 0;
+}
+
+/* Remember path for removal if it does not exist yet. */
+static void
+notimock_may_make(const char *dir, const char *name)
+{
+	char	*path;
+
+	if (dir != NULL)
+		xasprintf(&path, "%s/%s", dir, name);
+	else
+		path = xstrdup(name);
+	if (access(path, F_OK) == 0 || notimock_nmade == NOTIMOCK_MADE_MAX) {
+		free(path);
+		return;
+	}
+	notimock_made[notimock_nmade++] = path;
+}
+
+static void
+notimock_watch_files(const struct settings *s, const char *state)
+{
+	static const char	*suffixes[] = { "", "-wal", "-shm", "-journal" };
+	static const char	*generated[] = { "ca.pem", "ca-key.pem",
+	    "cert.pem", "key.pem", "notimock-user-token.key" };
+	char			 path[4096];
+	size_t			 i;
+
+	if (strcmp(s->db, ":memory:") != 0) {
+		for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+			snprintf(path, sizeof path, "%s%s", s->db, suffixes[i]);
+			notimock_may_make(NULL, path);
+		}
+		for (i = 0; i < sizeof generated / sizeof generated[0]; i++)
+			notimock_may_make(state, generated[i]);
+	}
+	atexit(notimock_unmake);
+}
+
+/*
+ * With --db :memory: nothing is kept, so nothing lands in the working
+ * directory either: a CA made for this run only, handed to tls.c through
+ * files in a private directory that are gone before the server answers.
+ */
+static struct tls_server *
+notimock_tls_memory(struct server *srv, struct tls_server_options *to,
+    char **cause)
+{
+	struct tls_server	*t = NULL;
+	char			 dir[] = "/tmp/notimock-ca.XXXXXX", *crt = NULL;
+	char			*key = NULL, *cpath = NULL, *kpath = NULL;
+	FILE			*f;
+	int			 fd;
+
+	if (tls_ca_create(&crt, &key, cause) == -1)
+		return (NULL);
+	if (mkdtemp(dir) == NULL) {
+		xasprintf(cause, "mkdtemp: %s", strerror(errno));
+		goto out;
+	}
+	xasprintf(&cpath, "%s/ca.pem", dir);
+	xasprintf(&kpath, "%s/ca-key.pem", dir);
+	if ((f = fopen(cpath, "w")) == NULL || fputs(crt, f) == EOF ||
+	    fclose(f) == EOF || (fd = open(kpath, O_WRONLY | O_CREAT | O_EXCL,
+	    0600)) == -1 || write(fd, key, strlen(key)) !=
+	    (ssize_t)strlen(key) || close(fd) == -1) {
+		xasprintf(cause, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	to->ca_cert_file = cpath;
+	to->ca_key_file = kpath;
+	t = tls_server_new(srv->base, to, cause);
+	to->ca_cert_file = to->ca_key_file = NULL;
+out:
+	if (kpath != NULL)
+		(void)unlink(kpath);
+	if (cpath != NULL)
+		(void)unlink(cpath);
+	(void)rmdir(dir);
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(key);
+	free(crt);
+	free(kpath);
+	free(cpath);
+	return (t);
+}
+
+/* -n, and start before it creates anything: one problem a line. */
+static void
+notimock_problem(int check, int error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+notimock_problem(int check, int error, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("vasprintf failed");
+	va_end(ap);
+	if (check)
+		fprintf(stderr, "notimock: %s%s\n", error ? "" : "warning: ",
+		    msg);
+	else if (error)
+		log_warnx("%s", msg);
+	else
+		log_warnx("%s", msg);
+	free(msg);
+}
+
+/* Can the database be created or written at path? */
+static int
+notimock_db_writable(const char *path, char **cause)
+{
+	char	*copy, *dir;
+	int	 rv = 0;
+
+	if (strcmp(path, ":memory:") == 0)
+		return (0);
+	if (access(path, F_OK) == 0) {
+		if (access(path, R_OK | W_OK) == -1) {
+			xasprintf(cause, "cannot write the database %s: %s",
+			    path, strerror(errno));
+			rv = -1;
+		}
+		return (rv);
+	}
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK) == -1) {
+		xasprintf(cause, "cannot create the database %s: directory "
+		    "%s: %s", path, dir, strerror(errno));
+		rv = -1;
+	}
+	free(copy);
+	return (rv);
+}
+
+/*
+ * What start would refuse, found before anything is created (so -n says
+ * it, and a failed start leaves no database or certificate behind), and
+ * what it would only warn about.  Returns the number of errors.
+ */
+static int
+notimock_check(struct server *srv, struct settings *s)
+{
+	struct tls_server_options	 to;
+	char				*cause = NULL, *state, *env;
+	int				 errors = 0, check = s->check;
+
+	if (http_listen_check(s->listen, &cause) == -1 ||
+	    http_listen_check(s->tls_listen, &cause) == -1) {
+		notimock_problem(check, 1, "%s", cause);
+		free(cause);
+		cause = NULL;
+		errors++;
+	}
+	if (strcmp(s->listen, "off") == 0 && strcmp(s->tls_listen, "off") == 0) {
+		notimock_problem(check, 1, "both --listen and --tls-listen "
+		    "are off");
+		errors++;
+	}
+	if (strcmp(s->tls_listen, "off") != 0) {
+		state = notimock_state_dir(s->db);
+		notimock_tls_options(s, &to, state);
+		if (tls_server_check(&to, &cause) == -1) {
+			notimock_problem(check, 1, "tls: %s", cause);
+			free(cause);
+			cause = NULL;
+			errors++;
+		}
+		free(to.sans);
+		free(state);
+	}
+	if (notimock_db_writable(s->db, &cause) == -1) {
+		notimock_problem(check, 1, "%s", cause);
+		free(cause);
+		cause = NULL;
+		errors++;
+	}
+	if (auth_service_count(srv->auth) == 0)
+		notimock_problem(check, 0, "NO TOKEN CONFIGURED: every POST "
+		    "will get 401 Missing credentials or Illegal token.  Add "
+		    "one with --token TOKEN, ARGOCD_NOTIFICATION_TOKEN=TOKEN, "
+		    "or backend.auth.externalAccess in a --config file.");
+	if (config_get(srv->config, "backend.auth.keys") != NULL)
+		notimock_problem(check, 0, "backend.auth.keys is ignored: "
+		    "Backstage's old static keys are not service tokens any "
+		    "more; move them to backend.auth.externalAccess (type: "
+		    "static, options.token, options.subject)");
+	if ((env = settings_env_unknown()) != NULL) {
+		for (char *line = strtok(env, "\n"); line != NULL;
+		    line = strtok(NULL, "\n"))
+			notimock_problem(check, 0, "%s", line);
+		free(env);
+	}
+	return (errors);
+}
+
 static int
 notimock_serve(int argc, char **argv)
 {
@@ -134,7 +359,19 @@ notimock_serve(int argc, char **argv)
 	for (size_t i = 0; i < s.faults.n; i++)
 		if (fault_add_spec(srv.faults, s.faults.v[i], &cause) == -1)
 			fatalx("%s", cause);
+	if (notimock_check(&srv, &s) > 0) {
+		if (!s.check)
+			fatalx("not started: the configuration has errors "
+			    "(notimock -n lists them)");
+		notimock_teardown(&srv, &s);
+		return (1);
+	}
 	if (s.check) {
+		if (s.verbose > 0) {
+			printf("effective configuration (secrets as "
+			    "fingerprints, keyed for this check only):\n");
+			settings_print(stdout, &s);
+		}
 		printf("configuration OK\n");
 		notimock_teardown(&srv, &s);
 		return (0);
@@ -146,11 +383,6 @@ notimock_serve(int argc, char **argv)
 	if (s.catalogs.n > 0)
 		log_info("catalog: %zu entities from %zu file(s)",
 		    catalog_count(srv.catalog), s.catalogs.n);
-	if (auth_service_count(srv.auth) == 0)
-		log_warnx("NO TOKEN CONFIGURED: every POST will get 401 Missing "
-		    "credentials or Illegal token.  Add one with --token TOKEN, "
-		    "ARGOCD_NOTIFICATION_TOKEN=TOKEN, or backend.auth."
-		    "externalAccess in a --config file.");
 
 	signal(SIGPIPE, SIG_IGN);
 	/* A file-size limit (ulimit -f) then fails the write with EFBIG, which
@@ -161,6 +393,8 @@ notimock_serve(int argc, char **argv)
 		event_enable_debug_mode();
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	state = notimock_state_dir(s.db);
+	notimock_watch_files(&s, state);
 	if ((srv.db = db_open(s.db, strcmp(s.db_sync, "full") == 0, &cause))
 	    == NULL)
 		fatalx("database: %s", cause);
@@ -172,16 +406,21 @@ notimock_serve(int argc, char **argv)
 	explicit_bzero(fpkey, sizeof fpkey);
 	auth_refingerprint(srv.auth);
 	auth_log(srv.auth);
-	state = notimock_state_dir(s.db);
 	if (strcmp(s.tls_listen, "off") != 0) {
 		notimock_tls_options(&s, &to, state);
-		if ((srv.tls = tls_server_new(srv.base, &to, &cause)) == NULL)
+		if (strcmp(s.db, ":memory:") == 0 && s.tls_cert == NULL &&
+		    to.ca_cert_file == NULL && to.ca_key_file == NULL)
+			srv.tls = notimock_tls_memory(&srv, &to, &cause);
+		else
+			srv.tls = tls_server_new(srv.base, &to, &cause);
+		if (srv.tls == NULL)
 			fatalx("tls: %s", cause);
 		free(to.sans);
 	}
 	srv.diag = diag_new();		/* retry detection (diag.c) */
 	if (http_start(&srv, &cause) == -1)
 		fatalx("%s", cause);
+	notimock_started = 1;		/* keep what was made from now on */
 	mock_start(&srv);		/* the assertion API (mock.c) */
 	retain_start(&srv);		/* retention (retain.c) */
 

@@ -301,3 +301,117 @@ def test_slow_events_reader_is_told_and_counted(own_server):
                      r"ended at "
                      r"seq %d" % (behind["lost"], behind["resumeFrom"]),
                      srv.log()), srv.log()[-2000:]
+
+
+# --- 7. -n checks what start would ------------------------------------------
+
+def check(args, env=None, cwd=None):
+    e = server_env(env)
+    return subprocess.run([notimock_bin(), "-n"] + list(args), cwd=cwd,
+                          capture_output=True, text=True, env=e, timeout=30)
+
+
+def test_check_finds_what_start_would_refuse(tmp_path):
+    tok = ["--token", TOKEN]
+    p = check(["--listen", "garbage"] + tok)
+    assert p.returncode == 1 and "configuration OK" not in p.stdout
+    assert "listen address must be ADDR:PORT or 'off', not 'garbage'" in \
+        p.stderr
+    missing = str(tmp_path / "missing.pem")
+    p = check(["--tls-cert", missing, "--tls-key", missing] + tok)
+    assert p.returncode == 1
+    assert "cannot read the certificate %s" % missing in p.stderr
+    p = check(["--tls-key", missing] + tok)
+    assert p.returncode == 1 and "needs --tls-cert" in p.stderr
+    # A directory that is a file: unwritable for root too.
+    (tmp_path / "file").write_text("")
+    bad = tmp_path / "file" / "x.db"
+    p = check(["--db", str(bad)] + tok)
+    assert p.returncode == 1
+    assert "cannot create the database %s: directory %s: " % (
+        bad, tmp_path / "file") in p.stderr
+    # And start refuses before creating anything.
+    p = subprocess.run([notimock_bin(), "--listen", "garbage", "--db",
+                        "x.db"] + tok, cwd=tmp_path, capture_output=True,
+                       text=True, env=server_env(), timeout=30)
+    assert p.returncode == 1
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_check_mismatched_key(tmp_path):
+    d1, d2 = tmp_path / "a", tmp_path / "b"
+    for d in (d1, d2):
+        p = subprocess.run([notimock_bin(), "ca", "create", "--out", str(d)],
+                           capture_output=True, text=True, env=server_env(),
+                           timeout=30)
+        assert p.returncode == 0, p.stderr
+    p = check(["--tls-cert", str(d1 / "tls.crt"), "--tls-key",
+               str(d2 / "tls.key"), "--token", TOKEN])
+    assert p.returncode == 1
+    assert "the private key %s does not match the certificate %s" % (
+        d2 / "tls.key", d1 / "tls.crt") in p.stderr
+
+
+def test_check_warnings(tmp_path):
+    p = check([])
+    assert p.returncode == 0 and p.stdout.endswith("configuration OK\n")
+    assert "warning: NO TOKEN CONFIGURED" in p.stderr
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("backend:\n  auth:\n    keys:\n"
+                   "      - secret: old-style-key-0123456789\n")
+    p = check(["-f", str(cfg), "--token", TOKEN])
+    assert p.returncode == 0
+    assert "warning: backend.auth.keys is ignored" in p.stderr
+    p = check(["--token", TOKEN], env={"NOTIMOCK_TOKNE": "x"})
+    assert p.returncode == 0
+    assert ("warning: NOTIMOCK_TOKNE is not a notimock setting and is "
+            "ignored (did you mean NOTIMOCK_TOKEN?)") in p.stderr
+
+
+def test_check_verbose_prints_settings_with_fingerprints():
+    p = check(["-v", "--token", TOKEN + ":job-1", "--admin-token",
+               "admin-secret-0123456789"],
+              env={"NOTIMOCK_LISTEN": "127.0.0.1:7100"})
+    assert p.returncode == 0, p.stderr
+    assert TOKEN not in p.stdout and "admin-secret" not in p.stdout
+    assert re.search(r"^  token +hmac:[0-9a-f]{12}:job-1 +\(--token\)$",
+                     p.stdout, re.M), p.stdout
+    assert re.search(r"^  listen +127\.0\.0\.1:7100 +\(NOTIMOCK_LISTEN\)$",
+                     p.stdout, re.M), p.stdout
+    assert re.search(r"^  admin-token +hmac:[0-9a-f]{12} ", p.stdout, re.M)
+
+
+def test_failed_start_leaves_nothing_and_memory_db_no_ca(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = subprocess.run([notimock_bin(), "--db", "x.db", "--listen",
+                            "127.0.0.1:%d" % port, "--tls-listen",
+                            "127.0.0.1:0", "--token", TOKEN], cwd=tmp_path,
+                           capture_output=True, text=True, env=server_env(),
+                           timeout=30)
+    assert p.returncode == 1
+    assert "Address already in use" in p.stderr
+    assert os.listdir(tmp_path) == []
+    # :memory: keeps nothing, certificates included.
+    work = tmp_path / "mem"
+    work.mkdir()
+    srv = subprocess.Popen([notimock_bin(), "--db", ":memory:", "--listen",
+                            "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
+                            "--token", TOKEN], cwd=work, text=True,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           env=server_env())
+    try:
+        https = None
+        for line in srv.stderr:
+            m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line)
+            if m:
+                https = int(m.group(1))
+                break
+        assert https
+        assert os.listdir(work) == []
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    assert os.listdir(work) == []

@@ -118,6 +118,8 @@ struct lint_argocd {
 	size_t			  ndocs;
 	struct la_obj		 *cms, *crs, *secrets, *tlss, *apps, *helms;
 	size_t			  ncms, ncrs, nsecrets, ntlss, napps, nhelms;
+	struct la_obj		 *datas;	/* bare data: maps */
+	size_t			  ndatas;
 	/* The configuration in force. */
 	struct la_entry		 *svcs, *tmpls, *trigs;
 	size_t			  nsvcs, ntmpls, ntrigs;
@@ -259,11 +261,20 @@ lint_argocd_free(struct lint_argocd *la)
 	free(la->tlss);
 	free(la->apps);
 	free(la->helms);
+	free(la->datas);
 	for (i = 0; i < la->nfiles; i++)
 		free(la->files[i]);
 	free(la->files);
 	json_free(la->sample);
 	free(la);
+}
+
+/* n if it is a map, else NULL: a list where a map belongs is ignored (the
+ * YAML is the user's, and fuzz_lint's). */
+static const struct config_node *
+la_map(const struct config_node *n)
+{
+	return (n != NULL && config_type(n) == CONFIG_MAP ? n : NULL);
 }
 
 static const char *
@@ -293,7 +304,25 @@ la_push(struct la_obj **v, size_t *n, const char *file,
 	(*n)++;
 }
 
-/* One object: keep it if it is one of ours.  Returns 1 if it has a kind. */
+/* A map whose keys are those of argocd-notifications-cm's data. */
+static int
+la_bare_data(const struct config_node *m)
+{
+	const char	*k;
+	size_t		 i;
+
+	for (i = 0; i < config_len(m); i++) {
+		k = config_key_at(m, i);
+		if (strncmp(k, "service.", 8) == 0 ||
+		    strncmp(k, "template.", 9) == 0 ||
+		    strncmp(k, "trigger.", 8) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* One object: keep it if it is one of ours.  Returns 1 if it has a kind,
+ * 2 for Helm values or a bare data map (ours without a kind). */
 static int
 la_object(struct lint_argocd *la, const char *file,
     const struct config_node *obj, int depth)
@@ -307,6 +336,11 @@ la_object(struct lint_argocd *la, const char *file,
 	if ((kind = la_str(obj, "kind")) == NULL) {
 		/* Values of the argo-cd Helm chart (spec 11). */
 		items = config_child(obj, "notifications");
+		if (depth == 0 && items == NULL && la_bare_data(obj)) {
+			/* Only the data: of argocd-notifications-cm. */
+			la_push(&la->datas, &la->ndatas, file, obj);
+			return (2);
+		}
 		if (depth > 0 || (config_child(items, "notifiers") == NULL &&
 		    config_child(items, "templates") == NULL &&
 		    config_child(items, "triggers") == NULL))
@@ -468,6 +502,7 @@ la_take(struct lint_argocd *la, const struct config_node *map,
 	const char	*k;
 	size_t		 i;
 
+	map = la_map(map);
 	for (i = 0; i < config_len(map); i++) {
 		k = config_key_at(map, i);
 		if (strncmp(k, "service.", 8) == 0)
@@ -553,7 +588,7 @@ la_openshift(struct lint_argocd *la)
 	/* Both: every key of the map must come from the CR. */
 	spec = config_child(la->crs[la->ncrs - 1].n, "spec");
 	for (i = 0; i < la->ncms; i++) {
-		data = config_child(la->cms[i].n, "data");
+		data = la_map(config_child(la->cms[i].n, "data"));
 		for (j = 0; j < config_len(data); j++) {
 			k = config_key_at(data, j);
 			sect = strncmp(k, "service.", 8) == 0 ? "services" :
@@ -588,6 +623,8 @@ la_config(struct lint_argocd *la)
 	for (i = 0; i < la->ncms; i++)
 		la_take(la, config_child(la->cms[i].n, "data"),
 		    la->cms[i].file);
+	for (i = 0; i < la->ndatas; i++)
+		la_take(la, la->datas[i].n, la->datas[i].file);
 	for (i = 0; i < la->nhelms; i++) {
 		n = config_child(la->helms[i].n, "notifications");
 		la_take(la, config_child(n, "notifiers"), la->helms[i].file);
@@ -684,8 +721,8 @@ la_secrets(struct lint_argocd *la)
 	for (i = 0; i < la->nsecrets; i++)
 		for (pass = 0; pass < 3; pass++) {
 			/* Helm's notifications.secret.items is stringData. */
-			m = config_child(la->secrets[i].n, pass == 0 ? "data" :
-			    pass == 1 ? "stringData" : "items");
+			m = la_map(config_child(la->secrets[i].n, pass == 0 ?
+			    "data" : pass == 1 ? "stringData" : "items"));
 			for (j = 0; j < config_len(m); j++) {
 				v = config_scalar(config_at(m, j));
 				if (v == NULL)
@@ -833,8 +870,8 @@ la_subscriptions(struct lint_argocd *la)
 	size_t				 i, j, a, b, first;
 
 	for (i = 0; i < la->napps; i++) {
-		ann = config_child(config_child(la->apps[i].n, "metadata"),
-		    "annotations");
+		ann = la_map(config_child(config_child(la->apps[i].n,
+		    "metadata"), "annotations"));
 		for (j = 0; j < config_len(ann); j++) {
 			k = config_key_at(ann, j);
 			if (strncmp(k, LA_SUBSCRIBE, strlen(LA_SUBSCRIBE)) != 0)
@@ -1066,6 +1103,7 @@ la_tls(struct lint_argocd *la, const struct la_entry *e,
 		data = config_child(la->tlss[i].n, "data");
 		if (data == NULL)	/* Helm: configs.tls.certificates */
 			data = config_child(la->tlss[i].n, "certificates");
+		data = la_map(data);
 		for (j = 0; j < config_len(data); j++)
 			if (strcmp(config_key_at(data, j), host) == 0)
 				pem = config_scalar(config_at(data, j));
@@ -1448,6 +1486,7 @@ static void
 la_check_path(struct lint_argocd *la, const struct la_entry *t,
     const char *service, const struct config_node *pathn, const char *url)
 {
+	const struct config_node *at;
 	struct gotmpl		*g = NULL;
 	struct gotmpl_error	 err;
 	struct json		*vars;
@@ -1490,15 +1529,17 @@ la_check_path(struct lint_argocd *la, const struct la_entry *t,
 	len = (size_t)(q - p);
 	if (len > 0 && p[len - 1] == '/' && len > 1)
 		len--;
+	/* Where to point: the path, or the template when it has none. */
+	at = pathn != NULL ? pathn : t->val;
 	if (strchr(joined, '\n') != NULL)
-		la_add(la, t->file, config_line(pathn), "wrong-path",
+		la_add(la, t->file, config_line(at), "wrong-path",
 		    DIAG_ERROR, la_fmt("The path of template %s ends in a "
 		    "newline (path: |): Go refuses the URL (\"invalid control "
 		    "character in URL\") and nothing is sent.", t->name),
 		    la_fmt("webhook.%s.path", service), xstrdup("path: "
 		    "/notifications, on one line."));
 	else if (memmem(p, len, "<no value>", 10) != NULL)
-		la_add(la, t->file, config_line(pathn), "no-value",
+		la_add(la, t->file, config_line(at), "no-value",
 		    DIAG_ERROR, la_fmt("The path of template %s renders <no "
 		    "value>: Go percent-encodes it and Backstage answers an "
 		    "empty 404.", t->name), la_fmt("webhook.%s.path renders "
@@ -1507,8 +1548,8 @@ la_check_path(struct lint_argocd *la, const struct la_entry *t,
 	else if (!((len == 32 && strncasecmp(p,
 	    "/api/notifications/notifications", 32) == 0) ||
 	    (len == 18 && strncasecmp(p, "/api/notifications", 18) == 0)))
-		la_add(la, t->file, config_line(pathn != NULL ? pathn :
-		    t->val), "wrong-path", DIAG_ERROR, la_fmt("Template %s "
+		la_add(la, t->file, config_line(at), "wrong-path", DIAG_ERROR,
+		    la_fmt("Template %s "
 		    "posts to %.*s, which is not Backstage's send route: "
 		    "Backstage answers an empty 404.", t->name, (int)len, p),
 		    la_fmt("service.webhook.%s url + webhook.%s.path = %.*s",
@@ -1526,7 +1567,8 @@ la_check_path(struct lint_argocd *la, const struct la_entry *t,
 static int
 la_have_config(const struct lint_argocd *la)
 {
-	return (la->ncms > 0 || la->ncrs > 0 || la->nhelms > 0);
+	return (la->ncms > 0 || la->ncrs > 0 || la->nhelms > 0 ||
+	    la->ndatas > 0);
 }
 
 static int
@@ -1675,7 +1717,7 @@ la_template_parses(struct lint_argocd *la, const struct la_entry *t)
 	if (t->bad || t->root == NULL)
 		return;
 	la_parse_report(la, t, "message", config_child(t->root, "message"));
-	hooks = config_child(t->root, "webhook");
+	hooks = la_map(config_child(t->root, "webhook"));
 	for (i = 0; i < config_len(hooks); i++) {
 		h = config_at(hooks, i);
 		snprintf(where, sizeof where, "webhook.%s.body",
@@ -1728,7 +1770,7 @@ la_triggers(struct lint_argocd *la)
 				    "the name in send:.", name));
 				continue;
 			}
-			hooks = config_child(tm->root, "webhook");
+			hooks = la_map(config_child(tm->root, "webhook"));
 			own |= hooks != NULL;
 		}
 		if (own && la_is_catalog(la_catalog_triggers, t->name))
@@ -1782,7 +1824,7 @@ la_pairs(struct lint_argocd *la)
 			    (tm = la_find(la->tmpls, la->ntmpls, name)) ==
 			    NULL)
 				continue;
-			hooks = config_child(tm->root, "webhook");
+			hooks = la_map(config_child(tm->root, "webhook"));
 			first = la->nsub;
 			for (k = 0; k < config_len(hooks); k++)
 				la_sub_add(la, t->name, strlen(t->name),
@@ -1863,7 +1905,7 @@ la_check_subs(struct lint_argocd *la)
 			    (tm = la_find(la->tmpls, la->ntmpls, name)) ==
 			    NULL || tm->bad)
 				continue;
-			hooks = config_child(tm->root, "webhook");
+			hooks = la_map(config_child(tm->root, "webhook"));
 			if (config_child(hooks, s->service) == NULL) {
 				keys[0] = '\0';
 				for (k = 0, klen = 0; k < config_len(hooks) &&

@@ -434,3 +434,41 @@ def test_url_tls_check(own_server, files, tmp_path):
         (d,) = json.loads(out)["diagnoses"]
         assert (d["code"], d["level"]) == ("tls-ca-mismatch", "error")
         assert d["evidence"].startswith(ev), d["evidence"]
+
+
+def test_readme_configuration_lints_clean(files):
+    """README's "A configuration that works" (only the data: of
+    argocd-notifications-cm, as people keep it) lints clean; without its
+    context it says so."""
+    src = os.environ.get("NOTIMOCK_SRCDIR") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(src, "README.md")) as f:
+        readme = f.read()
+    block = readme.split("### A configuration that works", 1)[1]
+    block = block.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("# argocd-notifications-cm\n")
+    path = files("readme.yaml", block)
+    assert lint(path) == (0, "%s: OK\n" % path, "")
+    nocontext = files("nocontext.yaml", block.replace(
+        "context: |\n  argocdUrl: https://argocd.example.com\n", ""))
+    rc, out = findings(nocontext)
+    assert rc == 1
+    assert [d["code"] for d in out[0]["diagnoses"]] == ["context-argocd-url"]
+
+
+def test_template_without_path_blames_the_url(files):
+    """With no path: in the template, the url alone is where Argo CD posts
+    (fuzz_lint found this branch dereferencing the missing path)."""
+    with open(fixture("method-missing.yaml")) as f:
+        text = f.read()
+    text = text.replace("        path: /notifications\n", "")
+    for url, code in (("https://backstage.example.com/api/<no value>",
+                       "no-value"),
+                      ("https://backstage.example.com/api/notification",
+                       "wrong-path")):
+        path = files("nopath.yaml", text.replace(
+            "https://backstage.example.com/api/notifications", url))
+        rc, out = findings(path)
+        assert rc == 1
+        got = [(d["code"], d["line"]) for d in out[0]["diagnoses"]]
+        assert got == [(code, 16), ("template-method-missing", 19)], got

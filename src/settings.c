@@ -511,10 +511,16 @@ settings_load(struct settings *s, int argc, char **argv, char **cause)
 
 	/* The config files come from flags, or else the environment. */
 	for (i = 0; i < ngiven; i++)
-		if (strcmp(settings_table[given[i].idx].name, "config") == 0)
+		if (strcmp(settings_table[given[i].idx].name, "config") == 0) {
 			strlist_add(&s->configs, given[i].val);
-	if (s->configs.n == 0 && (val = getenv("NOTIMOCK_CONFIG")) != NULL)
+			settings_layer[given[i].idx] = L_FLAG;	/* -n -v */
+		}
+	if (s->configs.n == 0 && (val = getenv("NOTIMOCK_CONFIG")) != NULL) {
 		strlist_add_env(&s->configs, val);
+		for (i = 0; i < NSETTINGS; i++)
+			if (strcmp(settings_table[i].name, "config") == 0)
+				settings_layer[i] = L_ENV;
+	}
 	if ((cfg = config_load(s->configs.v, s->configs.n, cause)) == NULL)
 		goto fail;
 

@@ -200,6 +200,20 @@ def check_image(archive, rootfs):
 
 # --- 2. a pod, by hand ------------------------------------------------------
 
+def die_with_parent():
+    """Children get SIGKILL when this process dies (the time limit, a
+    crash): no server outlives the test in its namespace."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)	# PR_SET_PDEATHSIG
+
+
+class TimeLimit(Exception):
+    pass
+
+
+def time_limit(signum, frame):
+    raise TimeLimit("the image test ran out of time (%d s)" % TIME_LIMIT)
+
+
 def run(*argv, **kw):
     return subprocess.run(argv, check=True, **kw)
 
@@ -342,7 +356,7 @@ class Pod:
                          "w+")
         self.proc = subprocess.Popen(self.chroot(argv), env=self.env(),
                                      stdout=self.logf, stderr=self.logf,
-                                     cwd="/")
+                                     cwd="/", preexec_fn=die_with_parent)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -361,7 +375,8 @@ class Pod:
     def exec(self, argv, env=None, timeout=60):
         return subprocess.run(self.chroot(argv), env=env or self.env(),
                               capture_output=True, text=True,
-                              timeout=timeout, cwd="/")
+                              timeout=timeout, cwd="/",
+                              preexec_fn=die_with_parent)
 
     def healthcheck(self, deadline=30.0):
         """Docker's loop: the HEALTHCHECK command until it passes (or the
@@ -432,7 +447,19 @@ def send_tls(url, raw, ca_pem):
 
 
 def inner(archive, work):
+    signal.signal(signal.SIGALRM, time_limit)
     signal.alarm(TIME_LIMIT)
+    inner.pod = None
+    try:
+        serve_and_send(archive, work)
+    except TimeLimit as e:
+        tap(False, str(e))
+    finally:
+        if inner.pod is not None:
+            inner.pod.stop()
+
+
+def serve_and_send(archive, work):
     rootfs = os.path.join(work, "rootfs")
     os.makedirs(rootfs)
     config = check_image(archive, rootfs)
@@ -442,6 +469,7 @@ def inner(archive, work):
     tap(ifs == ["lo"], "the test's network namespace has loopback only", ifs)
 
     pod = Pod(work, rootfs, config)
+    inner.pod = pod
     pod.prepare()
     probe = pod.ctr["readinessProbe"]["httpGet"]["path"]
     tap(probe == "/.backstage/health/v1/readiness",

@@ -188,9 +188,20 @@ static const char *db_sql[ST_MAX] = {
  * holds it to that); idle for a second, a TRUNCATE empties it.  (A RESTART
  * from the thread would do the same, but it holds the loop's BEGIN on the
  * busy handler, and under load it loses the race for the write lock.)
+ *
+ * The loop copies only what it wrote itself since the thread's last pass
+ * of this log began, and only when that pass copied all it saw (give or
+ * take DB_CKPT_LOOP_PAGES).  A reader that keeps an old snapshot (a sqlite3
+ * shell, a backup) stops every checkpoint short of its frames, and the WAL
+ * grows past the bound however it is checkpointed; once the reader goes,
+ * that backlog (any size) is the thread's to copy, never the loop's.  The
+ * pass's figures (log, done) count frames of one log: gen says which (the
+ * hook sees the log restart when its size drops), and a pass of another
+ * one says nothing.
  */
 #define DB_CKPT_PAGES		1000
 #define DB_CKPT_HARD_PAGES	4096
+#define DB_CKPT_LOOP_PAGES	256	/* 1 MiB: a pass this short is whole */
 #define DB_CKPT_BUSY_MS		20
 #define DB_WAL_LIMIT		16777216	/* bytes: 4096 pages */
 
@@ -204,6 +215,10 @@ struct db_ckpt {
 	int		 running;
 	int		 pages;		/* WAL size after the last commit */
 	int		 hold;		/* the loop checkpoints: stay out */
+	unsigned int	 gen;		/* the log's restarts the hook saw */
+	unsigned int	 pass_gen;	/* gen when the last pass began */
+	int		 pass_log;	/* its frames in the log, or -1 */
+	int		 pass_done;	/* and those copied */
 };
 
 struct db {
@@ -334,12 +349,14 @@ db_ckpt_attach(sqlite3 *h)
 	    NULL);
 }
 
-/* One checkpoint pass; idle: nothing was committed since the last one. */
+/* One checkpoint pass; idle: nothing was committed since the last one.
+ * *logp and *donep get the PASSIVE pass's frames (-1: unknown). */
 static void
-db_ckpt_pass(sqlite3 *h, int idle)
+db_ckpt_pass(sqlite3 *h, int idle, int *logp, int *donep)
 {
 	int	 log = -1, done = -1, rc;
 
+	*logp = *donep = -1;
 	rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
 	if (rc == SQLITE_OK && log == -1) {
@@ -350,6 +367,10 @@ db_ckpt_pass(sqlite3 *h, int idle)
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		log_warnx("db: checkpoint: %s", sqlite3_errmsg(h));
 		return;
+	}
+	if (rc == SQLITE_OK) {
+		*logp = log;
+		*donep = done;
 	}
 	if (idle && log > 0 && done == log)
 		rc = sqlite3_wal_checkpoint_v2(h, NULL,
@@ -366,7 +387,8 @@ db_ckpt_main(void *arg)
 	struct db_ckpt	*c = arg;
 	sqlite3		*h = NULL;
 	struct timespec	 ts;
-	int		 stop = 0, wanted, hold;
+	int		 stop = 0, wanted, hold, log, done;
+	unsigned int	 gen;
 
 	if (sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -393,9 +415,16 @@ db_ckpt_main(void *arg)
 		if (c->hold && !wanted)
 			c->hold = 0;
 		hold = c->hold;
+		gen = c->gen;
 		pthread_mutex_unlock(&c->lock);
-		if (!stop && !hold)
-			db_ckpt_pass(h, !wanted);
+		if (stop || hold)
+			continue;
+		db_ckpt_pass(h, !wanted, &log, &done);
+		pthread_mutex_lock(&c->lock);
+		c->pass_gen = gen;
+		c->pass_log = log;
+		c->pass_done = done;
+		pthread_mutex_unlock(&c->lock);
 	}
 	sqlite3_close(h);
 	return (NULL);
@@ -409,8 +438,10 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 
 	(void)h;
 	(void)name;
-	c->pages = pages;	/* the loop's own: db_begin reads it */
 	pthread_mutex_lock(&c->lock);
+	if (pages < c->pages)
+		c->gen++;	/* the log restarted */
+	c->pages = pages;	/* written by the loop only: db_begin reads it */
 	if (pages >= DB_CKPT_PAGES) {
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);
@@ -419,24 +450,45 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 	return (SQLITE_OK);
 }
 
-/* On the loop: the WAL is past the hard bound. */
+/*
+ * On the loop: the WAL is past the hard bound.  Copy what came after the
+ * thread's last pass, if that pass was whole (the comment above);
+ * otherwise leave it all to the thread.
+ */
 static void
 db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 {
-	int	log = -1, done = -1;
+	int	log = -1, done = -1, short_by;
 
 	pthread_mutex_lock(&c->lock);
+	/* No pass of this log yet: all of it is the loop's own recent
+	 * writes (a reader's snapshot would have kept it from restarting). */
+	short_by = 0;
+	if (c->pass_gen == c->gen && c->pass_log >= 0 &&
+	    c->pass_log <= c->pages)
+		short_by = c->pass_log - c->pass_done;
+	if (short_by > DB_CKPT_LOOP_PAGES) {
+		c->hold = 0;
+		c->wanted = 1;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	c->hold = 1;
 	pthread_mutex_unlock(&c->lock);
+	/* BUSY: the thread is in a pass, and stops after it (hold); the
+	 * next BEGIN looks again at what that pass left. */
 	if (sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-	    &done) == SQLITE_OK && done == log) {
-		/* The BEGIN after this restarts the log; the thread may go
-		 * on (the hook will say how small the WAL is). */
-		c->pages = 0;
-		pthread_mutex_lock(&c->lock);
-		c->hold = 0;
-		pthread_mutex_unlock(&c->lock);
-	}
+	    &done) != SQLITE_OK)
+		return;
+	/* Copied up to the end (the BEGIN after this restarts the log), or a
+	 * reader stopped it short: either way the thread may go on. */
+	pthread_mutex_lock(&c->lock);
+	c->hold = 0;
+	c->pass_gen = c->gen;
+	c->pass_log = log;
+	c->pass_done = done;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int
@@ -447,6 +499,7 @@ db_ckpt_start(struct db *db, const char *path, char **cause)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	c->path = xstrdup(path);
+	c->pass_log = c->pass_done = -1;
 	if (pthread_create(&c->thread, NULL, db_ckpt_main, c) != 0) {
 		xasprintf(cause, "%s: cannot start the checkpointer", path);
 		pthread_mutex_destroy(&c->lock);

@@ -175,17 +175,33 @@ static int
 perr(struct parser *p, enum gotmpl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Record the first error only (later ones are usually its echoes); the
+ * parser and the renderer both report through here.  Always -1.
+ */
+static int
+gotmpl_verr(struct gotmpl_error *err, size_t line, enum gotmpl_status st,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static int
+gotmpl_verr(struct gotmpl_error *err, size_t line, enum gotmpl_status st,
+    const char *fmt, va_list ap)
+{
+	if (err->status != GOTMPL_OK)
+		return (-1);
+	err->status = st;
+	err->line = line;
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	return (-1);
+}
+
 static int
 perr(struct parser *p, enum gotmpl_status st, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (p->err->status != GOTMPL_OK)
-		return (-1);
-	p->err->status = st;
-	p->err->line = p->aline;
 	va_start(ap, fmt);
-	vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
+	gotmpl_verr(p->err, p->aline, st, fmt, ap);
 	va_end(ap);
 	return (-1);
 }
@@ -974,12 +990,8 @@ rerr(struct rstate *r, enum gotmpl_status st, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (r->err->status != GOTMPL_OK)
-		return (-1);
-	r->err->status = st;
-	r->err->line = r->line;
 	va_start(ap, fmt);
-	vsnprintf(r->err->msg, sizeof r->err->msg, fmt, ap);
+	gotmpl_verr(r->err, r->line, st, fmt, ap);
 	va_end(ap);
 	return (-1);
 }

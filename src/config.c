@@ -353,34 +353,26 @@ config_load(char *const *files, size_t n, char **cause)
 }
 
 /*
- * Every document of one file, for catalog entity files ("---"-separated).
- * Scalars are kept as written: Backstage substitutes nothing in entities.
+ * The documents of a parser already given its input, for both callers
+ * below.  name and base are for the messages; with maps_only a document
+ * that is not a map is an error.  An empty document is nothing.
  */
-int
-config_load_documents(const char *file, struct config ***docsp, size_t *np,
-    char **cause)
+static int
+config_read_documents(yaml_parser_t *p, const char *name, size_t base,
+    int maps_only, struct config ***docsp, size_t *np, char **cause)
 {
-	FILE			*f;
-	yaml_parser_t		 p;
 	yaml_event_t		 ev;
 	struct config_node	*root;
 	struct config		**docs = NULL, *cfg;
 	size_t			 n = 0, i;
 	int			 done = 0, rc = -1;
 
-	*docsp = NULL;
-	*np = 0;
-	if ((f = fopen(file, "r")) == NULL) {
-		xasprintf(cause, "%s: %s", file, strerror(errno));
-		return (-1);
-	}
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_file(&p, f);
 	while (!done) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			xasprintf(cause, "%s:%zu:%zu: %s", file,
-			    p.problem_mark.line + 1, p.problem_mark.column + 1,
-			    p.problem ? p.problem : "syntax error");
+		if (!yaml_parser_parse(p, &ev)) {
+			xasprintf(cause, "%s:%zu:%zu: %s", name,
+			    base + p->problem_mark.line + 1,
+			    p->problem_mark.column + 1,
+			    p->problem ? p->problem : "syntax error");
 			goto out;
 		}
 		switch (ev.type) {
@@ -391,7 +383,7 @@ config_load_documents(const char *file, struct config ***docsp, size_t *np,
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 		case YAML_ALIAS_EVENT:
-			root = config_parse_node(&p, &ev, file, 1, 0, cause);
+			root = config_parse_node(p, &ev, name, 1, base, cause);
 			if (root == NULL) {
 				yaml_event_delete(&ev);
 				goto out;
@@ -401,7 +393,7 @@ config_load_documents(const char *file, struct config ***docsp, size_t *np,
 				config_node_free(root);
 				break;
 			}
-			if (root->type != CONFIG_MAP) {
+			if (maps_only && root->type != CONFIG_MAP) {
 				xasprintf(cause, "%s: a document is not a map",
 				    root->where);
 				config_node_free(root);
@@ -427,6 +419,30 @@ out:
 	for (i = 0; i < n; i++)
 		config_free(docs[i]);
 	free(docs);
+	return (rc);
+}
+
+/*
+ * Every document of one file, for catalog entity files ("---"-separated).
+ * Scalars are kept as written: Backstage substitutes nothing in entities.
+ */
+int
+config_load_documents(const char *file, struct config ***docsp, size_t *np,
+    char **cause)
+{
+	FILE		*f;
+	yaml_parser_t	 p;
+	int		 rc;
+
+	*docsp = NULL;
+	*np = 0;
+	if ((f = fopen(file, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", file, strerror(errno));
+		return (-1);
+	}
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+	rc = config_read_documents(&p, file, 0, 1, docsp, np, cause);
 	yaml_parser_delete(&p);
 	fclose(f);
 	return (rc);
@@ -443,61 +459,14 @@ int
 config_parse_string(const char *name, const char *buf, size_t len,
     size_t base, struct config ***docsp, size_t *np, char **cause)
 {
-	yaml_parser_t		 p;
-	yaml_event_t		 ev;
-	struct config_node	*root;
-	struct config		**docs = NULL, *cfg;
-	size_t			 n = 0, i;
-	int			 done = 0, rc = -1;
+	yaml_parser_t	p;
+	int		rc;
 
 	*docsp = NULL;
 	*np = 0;
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!done) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			xasprintf(cause, "%s:%zu:%zu: %s", name,
-			    base + p.problem_mark.line + 1,
-			    p.problem_mark.column + 1,
-			    p.problem ? p.problem : "syntax error");
-			goto out;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_SCALAR_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-		case YAML_ALIAS_EVENT:
-			root = config_parse_node(&p, &ev, name, 1, base, cause);
-			if (root == NULL) {
-				yaml_event_delete(&ev);
-				goto out;
-			}
-			if (root->type == CONFIG_SCALAR && root->value == NULL) {
-				config_node_free(root);
-				break;
-			}
-			cfg = xcalloc(1, sizeof *cfg);
-			cfg->root = root;
-			docs = xreallocarray(docs, n + 1, sizeof *docs);
-			docs[n++] = cfg;
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&ev);
-	}
-	*docsp = docs;
-	*np = n;
-	docs = NULL;
-	n = 0;
-	rc = 0;
-out:
-	for (i = 0; i < n; i++)
-		config_free(docs[i]);
-	free(docs);
+	rc = config_read_documents(&p, name, base, 0, docsp, np, cause);
 	yaml_parser_delete(&p);
 	return (rc);
 }

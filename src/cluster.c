@@ -22,6 +22,7 @@
 #include "cluster.h"
 #include "tls.h"
 #include "url.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define CLUSTER_CA_NAME		"notimock-ca"
@@ -79,8 +80,7 @@ cluster_write_new(const char *dir, const char *name, const char *data,
     mode_t mode)
 {
 	char	*path;
-	size_t	 len = strlen(data), off = 0;
-	ssize_t	 n;
+	size_t	 len = strlen(data);
 	int	 fd, saved;
 
 	xasprintf(&path, "%s/%s", dir, name);
@@ -91,14 +91,8 @@ cluster_write_new(const char *dir, const char *name, const char *data,
 		free(path);
 		return (-1);
 	}
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
+	if (util_write_all(fd, data, len) == -1)
+		goto fail;
 	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {

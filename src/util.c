@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -276,6 +277,24 @@ legacy:
 	if (*p == '(' && p[strlen(p) - 1] == ')')
 		p += strlen(p);
 	return (*p == '\0' ? 0 : -1);
+}
+
+int
+util_write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	while (off < len) {
+		if ((n = write(fd, p + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		off += (size_t)n;
+	}
+	return (0);
 }
 
 void

@@ -18,6 +18,8 @@ char		*util_iso_ms(int64_t ms, char buf[UTIL_ISO_LEN]);
  * and V8's common legacy forms) into epoch ms; a time without a zone is
  * UTC.  Returns -1 where Date.parse gives NaN. */
 int		 util_parse_date(const char *, int64_t *ms);
+/* Write all of buf to fd, again after EINTR.  Returns -1 (errno set). */
+int		 util_write_all(int fd, const void *buf, size_t len);
 /* A random UUID v4, lower-case. */
 char		*util_uuid4(char buf[UTIL_UUID_LEN]);
 /* Fill buf with random bytes from the kernel. */

@@ -55,6 +55,7 @@
 
 #include "log.h"
 #include "tls.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define TLS_RECORD	16384		/* plaintext bytes per record */
@@ -451,16 +452,17 @@ tls_san_der(const struct tls_san *sans, size_t n, unsigned char *buf,
 	return ((int)total + r);
 }
 
-/* extendedKeyUsage = SEQUENCE { serverAuth }. */
+/*
+ * Close the n bytes written backwards before p (down to buf) as one
+ * SEQUENCE: *start gets where it begins, the return its whole length, or
+ * an mbedTLS error (< 0).
+ */
 static int
-tls_eku_der(unsigned char *buf, size_t size, unsigned char **start)
+tls_asn1_seq(unsigned char *p, unsigned char *buf, int n,
+    unsigned char **start)
 {
-	unsigned char	*p = buf + size;
-	int		 n, r;
+	int	r;
 
-	if ((n = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
-		return (n);
 	if ((r = mbedtls_asn1_write_len(&p, buf, (size_t)n)) < 0)
 		return (r);
 	n += r;
@@ -469,6 +471,19 @@ tls_eku_der(unsigned char *buf, size_t size, unsigned char **start)
 		return (r);
 	*start = p;
 	return (n + r);
+}
+
+/* extendedKeyUsage = SEQUENCE { serverAuth }. */
+static int
+tls_eku_der(unsigned char *buf, size_t size, unsigned char **start)
+{
+	unsigned char	*p = buf + size;
+	int		 n;
+
+	if ((n = mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
+	    MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH))) < 0)
+		return (n);
+	return (tls_asn1_seq(p, buf, n, start));
 }
 
 /*
@@ -531,19 +546,12 @@ tls_aki_der(const unsigned char *id, size_t idlen, unsigned char *buf,
     size_t size, unsigned char **start)
 {
 	unsigned char	*p = buf + size;
-	int		 n, r;
+	int		 n;
 
 	if ((n = tls_asn1_tlv(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0, id,
 	    idlen)) < 0)
 		return (n);
-	if ((r = mbedtls_asn1_write_len(&p, buf, (size_t)n)) < 0)
-		return (r);
-	n += r;
-	if ((r = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
-	    MBEDTLS_ASN1_SEQUENCE)) < 0)
-		return (r);
-	*start = p;
-	return (n + r);
+	return (tls_asn1_seq(p, buf, n, start));
 }
 
 /*
@@ -709,8 +717,7 @@ tls_write_file(const char *dir, const char *name, const char *data,
     mode_t mode, char **cause)
 {
 	char	*path, *tmp;
-	size_t	 len = strlen(data), off = 0;
-	ssize_t	 n;
+	size_t	 len = strlen(data);
 	int	 fd, saved;
 
 	xasprintf(&path, "%s/%s", dir, name);
@@ -719,14 +726,8 @@ tls_write_file(const char *dir, const char *name, const char *data,
 		goto fail;
 	if (fchmod(fd, mode) == -1)
 		goto fail;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
+	if (util_write_all(fd, data, len) == -1)
+		goto fail;
 	if (fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {

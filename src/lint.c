@@ -82,13 +82,32 @@ lint_read(FILE *f, unsigned char **bufp, size_t *lenp)
 
 /* Diagnose one body; returns the number of error- and warning-level
  * diagnoses. */
+/* The --json line for one file; takes diagnoses (a JSON array). */
+static void
+lint_print_json(const char *name, size_t nerr, size_t nwarn,
+    struct json *diagnoses)
+{
+	struct json	*o;
+	char		*s;
+
+	o = json_new_object();
+	json_add_str(o, "file", name);
+	json_add_num(o, "errors", (double)nerr);
+	json_add_num(o, "warnings", (double)nwarn);
+	json_add(o, "diagnoses", diagnoses);
+	s = json_print(o, NULL);
+	printf("%s\n", s);
+	free(s);
+	json_free(o);
+}
+
 static size_t
 lint_one(const char *name, const unsigned char *body, size_t len,
     const char *base, int json)
 {
 	struct diag_input	 in;
 	struct diag_result	 res;
-	struct json		*o, *arr;
+	struct json		*arr;
 	char			*s, err[JSON_ERRLEN], ename[1024];
 	size_t			 nerr, nwarn, i, slen;
 
@@ -105,19 +124,12 @@ lint_one(const char *name, const unsigned char *body, size_t len,
 		nwarn += res.v[i].level == DIAG_WARNING;
 
 	if (json) {
-		o = json_new_object();
-		json_add_str(o, "file", name);
-		json_add_num(o, "errors", (double)nerr);
-		json_add_num(o, "warnings", (double)nwarn);
 		s = diag_json(&res, &slen);
 		arr = s != NULL ? json_parse(s, slen, 0, err, sizeof err,
 		    NULL) : json_new_array();
 		free(s);
-		json_add(o, "diagnoses", arr != NULL ? arr : json_new_array());
-		s = json_print(o, NULL);
-		printf("%s\n", s);
-		free(s);
-		json_free(o);
+		lint_print_json(name, nerr, nwarn,
+		    arr != NULL ? arr : json_new_array());
 	} else {
 		/* Diagnoses quote the body: diag_print_text escapes them for
 		 * the terminal, as the name is escaped here. */
@@ -142,7 +154,7 @@ static size_t
 lint_objects(const char *name, const struct lint_finding *f, size_t n,
     int json)
 {
-	struct json	*o, *arr, *d, *tarr;
+	struct json	*arr, *d, *tarr;
 	char		*s, ename[1024], *ev;
 	size_t		 i, nerr = 0, nwarn = 0, slen;
 
@@ -173,16 +185,8 @@ lint_objects(const char *name, const struct lint_finding *f, size_t n,
 		json_append(tarr, d);
 	}
 	if (json) {
-		o = json_new_object();
-		json_add_str(o, "file", name);
-		json_add_num(o, "errors", (double)nerr);
-		json_add_num(o, "warnings", (double)nwarn);
-		json_add(o, "diagnoses", arr);
+		lint_print_json(name, nerr, nwarn, arr);
 		arr = NULL;
-		s = json_print(o, NULL);
-		printf("%s\n", s);
-		free(s);
-		json_free(o);
 	} else {
 		log_escape_term(ename, sizeof ename, name, strlen(name));
 		if (json_size(tarr) == 0)

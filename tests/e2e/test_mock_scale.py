@@ -40,21 +40,26 @@ def _post(srv, lo, hi, errors):
         c.close()
 
 
-def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
-        own_server):
-    srv = own_server()
-    _post(srv, 0, 1, [])		# seq 1 first
+def _post_in_threads(srv, ranges):
+    """_post each (lo, hi) range in its own thread; the errors of all."""
     errors = []
-    step = (ROWS - 1) // WRITERS + 1
-    ts = [threading.Thread(target=_post, args=(srv, max(1, k * step),
-                                               min(ROWS, (k + 1) * step),
-                                               errors))
-          for k in range(WRITERS)]
+    ts = [threading.Thread(target=_post, args=(srv, lo, hi, errors))
+          for lo, hi in ranges]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    assert not errors
+    return errors
+
+
+def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
+        own_server):
+    srv = own_server()
+    _post(srv, 0, 1, [])		# seq 1 first
+    step = (ROWS - 1) // WRITERS + 1
+    assert not _post_in_threads(srv, [(max(1, k * step),
+                                       min(ROWS, (k + 1) * step))
+                                      for k in range(WRITERS)])
 
     # Indexed: the oldest row is found, and the answer is whole.
     for params in ({"topic": "rare"}, {"severity": "high"},
@@ -101,14 +106,8 @@ def test_a_large_reset_runs_in_slices_and_deletes_everything(own_server):
     last slice; everything stored when it began is gone, notifications
     too, and the cursor stays."""
     srv = own_server()
-    errors = []
-    ts = [threading.Thread(target=_post, args=(srv, k * 1100,
-                                               (k + 1) * 1100, errors))
-          for k in range(WRITERS)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    errors = _post_in_threads(srv, [(k * 1100, (k + 1) * 1100)
+                                    for k in range(WRITERS)])
     assert not errors
     top = get_json(srv, "/mock/cursor")["cursor"]
     assert top == 4400

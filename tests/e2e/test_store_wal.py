@@ -34,21 +34,26 @@ def wal_size(srv):
         return 0
 
 
+def _broadcast(conn, title):
+    """POST one large broadcast; the status and the body of the answer."""
+    body = dumps({"recipients": {"type": "broadcast"},
+                  "payload": {"title": title,
+                              "description": DESCRIPTION,
+                              "topic": "argocd"}})
+    conn.request("POST", NOTIFS, body,
+                 {"Authorization": "Bearer " + TOKEN,
+                  "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
 def _writer(srv, n, count, acked, errors):
     conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
     try:
         for i in range(count):
-            body = dumps({"recipients": {"type": "broadcast"},
-                          "payload": {"title": "wal-%d-%d" % (n, i),
-                                      "description": DESCRIPTION,
-                                      "topic": "argocd"}})
-            conn.request("POST", NOTIFS, body,
-                         {"Authorization": "Bearer " + TOKEN,
-                          "Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = resp.read()
-            if resp.status != 200:
-                errors.append((resp.status, data))
+            status, data = _broadcast(conn, "wal-%d-%d" % (n, i))
+            if status != 200:
+                errors.append((status, data))
                 return
             acked.append(json.loads(data)[0]["id"])
     except (OSError, http.client.HTTPException) as e:
@@ -139,18 +144,10 @@ def _steady_writer(srv, acked, errors, stop):
     i = 0
     try:
         while not stop.is_set():
-            body = dumps({"recipients": {"type": "broadcast"},
-                          "payload": {"title": "reader-%d" % i,
-                                      "description": DESCRIPTION,
-                                      "topic": "argocd"}})
+            status, data = _broadcast(conn, "reader-%d" % i)
             i += 1
-            conn.request("POST", NOTIFS, body,
-                         {"Authorization": "Bearer " + TOKEN,
-                          "Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = resp.read()
-            if resp.status != 200:
-                errors.append((resp.status, data))
+            if status != 200:
+                errors.append((status, data))
                 return
             acked.append(1)
     except (OSError, http.client.HTTPException) as e:

@@ -1,5 +1,6 @@
 /* test_settings.c: the settings table's layers (default < Backstage config <
  * notimock: section < environment < flags), lists, and config merging. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,26 @@ load(struct settings *s, char **argv, char **cause)
 	return (settings_load(s, argc, argv, cause));
 }
 
+/* Remove the test's directory and the files write_file() left in it. */
+static void
+cleanup(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		 path[512];
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 static void
 setup(void)
 {
@@ -66,7 +87,7 @@ test_defaults(void)
 	CHECK_INT(s.idle_timeout, 30);
 	CHECK_INT(s.tokens.n, 0);
 end:
-	;
+	cleanup();
 }
 
 static void
@@ -97,7 +118,7 @@ test_layers(void)
 	CHECK_INT(s.tokens.n, 1);
 	CHECK_STR(s.tokens.v[0], "flag-token-123");
 end:
-	;
+	cleanup();
 }
 
 static void
@@ -126,7 +147,7 @@ test_env_list_and_bad_values(void)
 	CHECK(cfg == NULL);
 	CHECK(strstr(cause, "log-format must be one of text|json") != NULL);
 end:
-	;
+	cleanup();
 }
 
 static void
@@ -141,7 +162,7 @@ test_unknown_yaml_setting(void)
 	CHECK(load(&s, argv, &cause) == NULL);
 	CHECK(strstr(cause, "unknown setting 'notimock.lisen'") != NULL);
 end:
-	;
+	cleanup();
 }
 
 static void
@@ -177,6 +198,7 @@ test_config_merge_and_substitution(void)
 	    "from-the-environment");
 end:
 	config_free(cfg);
+	cleanup();
 }
 
 static void
@@ -194,7 +216,7 @@ test_config_errors(void)
 	CHECK(config_load(files, 1, &cause) == NULL);
 	CHECK(strstr(cause, "No such file") != NULL);
 end:
-	;
+	cleanup();
 }
 
 static const struct unit_test tests[] = {

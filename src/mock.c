@@ -114,6 +114,16 @@ struct mock {
  * in the request's own iteration.
  */
 #define MOCK_RESET_SLICE	2000
+/*
+ * A slice is also bounded by time (issue 11: nothing holds the loop for
+ * more than 50 ms): it deletes windows of MOCK_RESET_STEP sequence
+ * numbers and stops after the first that ends MOCK_RESET_BUDGET_US or more
+ * after the slice began.  What is deleted is the same; only where the
+ * slices split moves.  A reset answered in its request's own iteration
+ * (one slice) is not cut short, so that its reply stays where it was.
+ */
+#define MOCK_RESET_STEP		200
+#define MOCK_RESET_BUDGET_US	15000
 
 struct mock_reset_job {
 	TAILQ_ENTRY(mock_reset_job)	 entry;
@@ -122,6 +132,7 @@ struct mock_reset_job {
 	struct mock_opts		 o;
 	struct event			*next;
 	int64_t				 cur, upto, deleted, notifs;
+	int				 sliced;	/* answered by the last */
 };
 
 static const char *mock_severities[] = { "critical", "high", "normal", "low",
@@ -1602,22 +1613,29 @@ mock_reset_slice(evutil_socket_t fd, short what, void *arg)
 	struct req		*r = j->r;
 	struct mock		*m = j->m;
 	struct timeval		 tv = { 0, 0 };
-	int64_t			 hi, deleted, notifs;
+	int64_t			 end, hi, deleted, notifs, start;
 
 	(void)fd;
 	(void)what;
-	hi = j->cur + MOCK_RESET_SLICE < j->upto ? j->cur + MOCK_RESET_SLICE :
+	start = util_mono_us();
+	end = j->cur + MOCK_RESET_SLICE < j->upto ? j->cur + MOCK_RESET_SLICE :
 	    j->upto;
-	if (db_deliveries_delete_range(srv->db, &j->o.f,
-	    j->o.keep_notifications, j->cur, hi, &deleted, &notifs) == -1) {
-		mock_reset_free(j);
-		r->durable = 1;
-		mock_db_error(r);
-		return;
-	}
-	j->cur = hi;
-	j->deleted += deleted;
-	j->notifs += notifs;
+	do {
+		hi = j->cur + MOCK_RESET_STEP < end ? j->cur + MOCK_RESET_STEP :
+		    end;
+		if (db_deliveries_delete_range(srv->db, &j->o.f,
+		    j->o.keep_notifications, j->cur, hi, &deleted, &notifs) ==
+		    -1) {
+			mock_reset_free(j);
+			r->durable = 1;
+			mock_db_error(r);
+			return;
+		}
+		j->cur = hi;
+		j->deleted += deleted;
+		j->notifs += notifs;
+	} while (j->cur < end && (!j->sliced ||
+	    util_mono_us() - start < MOCK_RESET_BUDGET_US));
 	if (j->cur >= j->upto) {
 		deleted = j->deleted;
 		notifs = j->notifs;
@@ -1653,6 +1671,7 @@ mock_reset(struct req *r, struct mock_opts *opts)
 	if (j->upto - j->cur > MOCK_RESET_SLICE) {
 		/* Answered by the last slice, already committed. */
 		r->durable = 0;
+		j->sliced = 1;
 		http_on_close(r, mock_reset_gone, j);
 	}
 	mock_reset_slice(-1, 0, j);

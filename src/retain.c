@@ -27,6 +27,17 @@
 #include "xmalloc.h"
 
 #define RETAIN_SLICE	500
+/*
+ * A slice is also bounded by time (issue 11: nothing holds the loop for
+ * more than 50 ms).  A row pruned costs its pages, its notifications'
+ * index entries (random UUID keys) and its refs, ~0.1-1 ms each under
+ * load, so 500 in one go held the loop for 0.4-1.6 s.  The slice asks for
+ * RETAIN_STEP rows at a time and stops after the step that ends
+ * RETAIN_BUDGET_US or more after it began; the rows pruned, and their
+ * order, are the same.
+ */
+#define RETAIN_STEP	50
+#define RETAIN_BUDGET_US 15000
 #define RETAIN_TICK_MS	250
 #define RETAIN_LOG_MS	10000	/* at most one log line this often */
 
@@ -74,17 +85,25 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct retain	*rt = arg;
 	struct server	*srv = rt->srv;
-	int64_t		 deleted, notifs, upto, before = 0;
+	int64_t		 deleted, notifs, upto, before = 0, done = 0, start;
 	int		 more = 0;
 
 	(void)fd;
 	(void)what;
 	if (rt->age_ms > 0)
 		before = util_now_ms() - rt->age_ms;
-	if (db_prune(srv->db, rt->keep, before, RETAIN_SLICE, &deleted,
-	    &notifs, &upto) == -1)
-		log_warnx("retention: %s", db_errmsg(srv->db));
-	else if (upto > 0) {
+	start = util_mono_us();
+	do {
+		if (db_prune(srv->db, rt->keep, before, RETAIN_STEP, &deleted,
+		    &notifs, &upto) == -1) {
+			log_warnx("retention: %s", db_errmsg(srv->db));
+			more = 0;
+			break;
+		}
+		if (upto == 0) {
+			more = 0;
+			break;
+		}
 		/* Committed by the commit event, with whatever else this
 		 * iteration wrote. */
 		event_active(srv->commit_ev, EV_WRITE, 0);
@@ -93,8 +112,10 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 		rt->unlogged += deleted;
 		rt->unlogged_notifs += notifs;
 		rt->upto = upto;
-		more = deleted == RETAIN_SLICE;
-	}
+		done += deleted;
+		more = deleted == RETAIN_STEP;
+	} while (more && done < RETAIN_SLICE &&
+	    util_mono_us() - start < RETAIN_BUDGET_US);
 	retain_log(rt, !more);
 	retain_schedule(rt, more);
 }

@@ -274,11 +274,14 @@ struct argo {
  * The Backstage guide's templates (backstage/community-plugins,
  * workspaces/redhat-argocd/docs/notifications-integration.md), with the
  * -backstage suffix that keeps Argo CD's catalog from overwriting them.
- * Two changes, both for valid JSON whatever the Application holds: the
+ * Three changes.  For valid JSON whatever the Application holds, the
  * entity ref and the descriptions go through toJson (a sync failure's
  * message quotes object names, which the guide's raw "{{...}}" turns into
- * a 400), and the webhook's path is split from the service's url as
- * notifications-engine joins them.
+ * a 400).  The webhook's path is split from the service's url as
+ * notifications-engine joins them.  And the triggers that read
+ * operationState first check that it exists, as Argo CD's own catalog
+ * does: an Application that never synced has none, and the controller
+ * would log "failed to execute when condition" on every pass.
  */
 static const struct argo_template {
 	const char	*name;
@@ -293,6 +296,7 @@ static const struct argo_template {
 	  "**Health:** %v\\n**Revision:** %v\" .app.metadata.name "
 	  ".app.status.health.status .app.status.sync.revision",
 	  "low", "argocd.sync.succeeded",
+	  "app.status.operationState != nil and "
 	  "app.status.operationState.phase in ['Succeeded']" },
 	{ "app-sync-failed-backstage", "Sync Failed",
 	  "\"Application **%s** sync has failed.\\n\\n**Phase:** %v\\n"
@@ -300,6 +304,7 @@ static const struct argo_template {
 	  ".app.status.operationState.phase "
 	  ".app.status.operationState.message",
 	  "high", "argocd.sync.failed",
+	  "app.status.operationState != nil and "
 	  "app.status.operationState.phase in ['Error', 'Failed']" },
 	{ "app-health-degraded-backstage", "Health Degraded",
 	  "\"Application **%s** health has degraded.\\n\\n**Status:** %v\" "
@@ -310,6 +315,7 @@ static const struct argo_template {
 	  "\"Application **%s** has been successfully deployed and is "
 	  "healthy.\" .app.metadata.name",
 	  "low", "argocd.deployed",
+	  "app.status.operationState != nil and "
 	  "app.status.operationState.phase in ['Succeeded'] and "
 	  "app.status.health.status == 'Healthy'" },
 };

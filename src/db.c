@@ -126,8 +126,19 @@ enum db_stmt {
 	ST_STATE_SEQ,
 	ST_DELIVERY_FAULT,
 	ST_DELIVERY_REF,
+	ST_DELIVERY_GET,
 	ST_MAX
 };
+
+/* A delivery record's columns (db_row_record()), for db_sql and the
+ * filtered queries built below. */
+#define DB_REC_COLS "d.seq, d.received, d.remote, d.method, d.path, " \
+	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
+	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
+	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
+	", d.body_size, d.fault, d.attempt, d.retry_of"
+#define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
+	"json_extract(d.payload, '$.description') END"
 
 #define DB_NOTIF_COLS "id, user, created, saved, read, updated, origin, " \
 	"title, description, link, topic, severity, scope, icon, metadata, " \
@@ -163,6 +174,9 @@ static const char *db_sql[ST_MAX] = {
 	[ST_STATE_SEQ] = "INSERT INTO state (key, value) VALUES ('seq', ?1) "
 	    "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
 	[ST_DELIVERY_FAULT] = "UPDATE deliveries SET fault = ? WHERE seq = ?",
+	/* Prepared once: a miss report reads one delivery per miss. */
+	[ST_DELIVERY_GET] = "SELECT " DB_REC_COLS " FROM deliveries d "
+	    "WHERE d.seq = ?1 AND d.seq <= ?2",
 };
 
 /*
@@ -1018,14 +1032,6 @@ db_notification_clear(struct db_notification *n)
  * use the primary key; db_filter_check() tests it as well.
  */
 
-#define DB_REC_COLS "d.seq, d.received, d.remote, d.method, d.path, " \
-	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
-	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
-	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
-	", d.body_size, d.fault, d.attempt, d.retry_of"
-#define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
-	"json_extract(d.payload, '$.description') END"
-
 static const struct db_filter db_no_filter;
 
 /* Does [hay, hay + len) contain needle, ignoring ASCII case? */
@@ -1770,14 +1776,9 @@ db_deliveries_count(struct db *db, const struct db_filter *f)
 int
 db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 {
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = db->st[ST_DELIVERY_GET];
 	int		 rc, found = 0;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT " DB_REC_COLS " FROM deliveries "
-	    "d WHERE d.seq = ?1 AND d.seq <= ?2", -1, &st, NULL) != SQLITE_OK) {
-		db_seterr(db, "preparing a delivery query");
-		return (-1);
-	}
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, db->committed);
 	rc = sqlite3_step(st);
@@ -1788,7 +1789,7 @@ db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 		db_seterr(db, "reading a delivery");
 		found = -1;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return (found);
 }
 

@@ -82,23 +82,30 @@ lint_read(FILE *f, unsigned char **bufp, size_t *lenp)
 
 /* Diagnose one body; returns the number of error- and warning-level
  * diagnoses. */
+void
+lint_json_line(struct json *o)
+{
+	char	*s;
+
+	s = json_print(o, NULL);
+	printf("%s\n", s);
+	free(s);
+	json_free(o);
+}
+
 /* The --json line for one file; takes diagnoses (a JSON array). */
 static void
 lint_print_json(const char *name, size_t nerr, size_t nwarn,
     struct json *diagnoses)
 {
 	struct json	*o;
-	char		*s;
 
 	o = json_new_object();
 	json_add_str(o, "file", name);
 	json_add_num(o, "errors", (double)nerr);
 	json_add_num(o, "warnings", (double)nwarn);
 	json_add(o, "diagnoses", diagnoses);
-	s = json_print(o, NULL);
-	printf("%s\n", s);
-	free(s);
-	json_free(o);
+	lint_json_line(o);
 }
 
 static size_t

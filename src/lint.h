@@ -10,4 +10,10 @@
  * has an error-level diagnosis, 1 otherwise, 2 on a usage or read error. */
 int	lint_main(int argc, char **argv);
 
+struct json;
+
+/* Print o as one --json output line and free it; the one writer for the
+ * lint family (lint_argocd.c's render lines too). */
+void	lint_json_line(struct json *o);
+
 #endif

@@ -28,6 +28,7 @@
 #include "entity.h"
 #include "gotmpl.h"
 #include "json.h"
+#include "lint.h"
 #include "lint_argocd.h"
 #include "lint_remote.h"
 #include "url.h"
@@ -1351,17 +1352,13 @@ la_print_render(const char *tmpl, const char *service, const char *app,
     const char *body)
 {
 	struct json	*o;
-	char		*s;
 
 	o = json_new_object();
 	json_add_str(o, "template", tmpl);
 	json_add_str(o, "service", service);
 	json_add_str(o, "application", app);
 	json_add_str(o, "body", body);
-	s = json_print(o, NULL);
-	printf("%s\n", s);
-	free(s);
-	json_free(o);
+	lint_json_line(o);
 }
 
 /* Render one template for one service and Application; diagnose the body

@@ -249,7 +249,7 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	for (e = json_first(c->entities); e != NULL; e = json_next(e))
 		ev[en++] = json_string(e);
 
-	headers = http_headers_json(r);
+	headers = http_headers_json(r, c->auth_checked ? c->who.fp : NULL);
 	ej = json_print(c->entities, NULL);
 	uj = json_print(c->users, NULL);
 	ij = json_print(c->ids, NULL);

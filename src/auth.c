@@ -904,13 +904,19 @@ auth_check(struct auth *a, const char *header, struct principal *p,
 void
 auth_redact(const char *header, char *buf, size_t len)
 {
+	auth_redact_fp(header, NULL, buf, len);
+}
+
+void
+auth_redact_fp(const char *header, const char *known, char *buf, size_t len)
+{
 	const char	*tok, *sp, *p;
 	char		 fp[CRYPTO_FP_LEN];
 	size_t		 tlen;
 
 	if ((tok = auth_bearer(header, &tlen)) != NULL) {
-		snprintf(buf, len, "Bearer %s", crypto_fingerprint(tok, tlen,
-		    fp));
+		snprintf(buf, len, "Bearer %s", known != NULL &&
+		    *known != '\0' ? known : crypto_fingerprint(tok, tlen, fp));
 		return;
 	}
 	/*

@@ -66,6 +66,10 @@ enum auth_result	 auth_check(struct auth *, const char *header,
 /* The header as it may be stored: scheme plus token fingerprint, e.g.
  * "Bearer sha256:0123456789ab"; other schemes keep only their name. */
 void			 auth_redact(const char *header, char *buf, size_t len);
+/* The same, with the bearer token's fingerprint already known (auth_check
+ * computed it for this very header): the token is not hashed again. */
+void			 auth_redact_fp(const char *header, const char *fp,
+			    char *buf, size_t len);
 /* Fingerprints of the configured service tokens, ", "-joined (diagnoses). */
 void			 auth_service_fingerprints(const struct auth *, char *buf,
 			    size_t len);

@@ -323,7 +323,7 @@ http_body(const struct req *r, size_t *len)
 }
 
 char *
-http_headers_json(const struct req *r)
+http_headers_json(const struct req *r, const char *authfp)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->ev);
 	struct evkeyval		*kv;
@@ -345,7 +345,9 @@ http_headers_json(const struct req *r)
 	evbuffer_add(b, "[", 1);
 	TAILQ_FOREACH(kv, h, next) {
 		if (util_strcaseeq(kv->key, "authorization")) {
-			auth_redact(kv->value, red, sizeof red);
+			/* The first one is the header auth_check() read. */
+			auth_redact_fp(kv->value, authfp, red, sizeof red);
+			authfp = NULL;
 			v = red;
 		} else if (http_secret_header(kv->key)) {
 			snprintf(red, sizeof red, "<redacted %s>",

@@ -151,8 +151,9 @@ const unsigned char *http_body(const struct req *, size_t *len);
  * reduced with auth_redact(), and any other credential header (Cookie,
  * Proxy-Authorization, X-Api-Key, a name with token, secret, password,
  * key, auth or session in it) becomes "<redacted sha256:...>".  Caller
- * frees. */
-char		*http_headers_json(const struct req *);
+ * frees.  fp, if not NULL, is the fingerprint auth_check() already took
+ * of the first Authorization header's bearer token (one hash per request). */
+char		*http_headers_json(const struct req *, const char *fp);
 /* The request URI with the value of every secret query parameter
  * (access_token, token, api_key, apikey: names compared decoded and
  * without case) replaced by REDACTED: what the access log, error bodies

@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
@@ -35,6 +33,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "route.h"
 #include "schema.h"
 #include "settings.h"
 #include "signals.h"
@@ -47,27 +46,6 @@
 #define API_REFUSED_KEEP	4096	/* bytes kept of a body the barrier
 					   refused (401, 403) */
 #define JSON_CTYPE		"application/json; charset=utf-8"
-
-/* The routes' validation rules, as const data. */
-static const struct api_route_rule {
-	int		 has_body;	/* the OpenAPI operation has a JSON body */
-	int		 user_only;	/* else service only */
-	const char	*query[10];	/* allowed query parameters */
-} api_rules[] = {
-	[R_NONE] = { 0, 0, { NULL } },
-	[R_CREATE] = { 1, 0, { NULL } },
-	[R_LIST] = { 0, 1, { "offset", "limit", "orderField", "topic",
-	    "search", "read", "saved", "createdAfter", "minimumSeverity",
-	    NULL } },
-	[R_GET] = { 0, 1, { NULL } },
-	[R_UPDATE] = { 1, 1, { NULL } },
-	[R_STATUS] = { 0, 1, { NULL } },
-	[R_TOPICS] = { 0, 1, { "search", "read", "saved", "createdAfter",
-	    "minimumSeverity", NULL } },
-	[R_SETTINGS_GET] = { 0, 1, { NULL } },
-	[R_SETTINGS_POST] = { 1, 1, { NULL } },
-	[R_OPENAPI] = { 0, 0, { NULL } },
-};
 
 /*
  * Our own short description of the plugin's routes, served where Backstage
@@ -461,47 +439,6 @@ api_charset(const char *ctype, char *buf, size_t len)
 	return (0);
 }
 
-/* Map the path below the mount to a route (Express: case-insensitive, one
- * trailing slash tolerated). */
-static enum api_route
-api_match(int cmd, const char *sub)
-{
-	char		*p, *seg2;
-	size_t		 len;
-	int		 get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-	int		 post = cmd == EVHTTP_REQ_POST;
-	enum api_route	 route = R_NONE;
-
-	p = xstrdup(sub);
-	len = strlen(p);
-	if (len > 1 && p[len - 1] == '/')
-		p[--len] = '\0';
-	if (strcmp(p, "/") == 0 || util_strcaseeq(p, "/notifications"))
-		route = post ? R_CREATE : get ? R_LIST : R_NONE;
-	else if (util_strcaseeq(p, "/update") ||
-	    util_strcaseeq(p, "/notifications/update"))
-		/* A GET there is /:id or /notifications/:id. */
-		route = post ? R_UPDATE : get ? R_GET : R_NONE;
-	else if (util_strcaseeq(p, "/status"))
-		route = get ? R_STATUS : R_NONE;
-	else if (util_strcaseeq(p, "/topics"))
-		route = get ? R_TOPICS : R_NONE;
-	else if (util_strcaseeq(p, "/settings"))
-		route = get ? R_SETTINGS_GET : post ? R_SETTINGS_POST : R_NONE;
-	else if (util_strcaseeq(p, "/openapi.json"))
-		route = get ? R_OPENAPI : R_NONE;
-	else if (get && p[0] == '/' && p[1] != '\0') {
-		seg2 = strchr(p + 1, '/');
-		if (seg2 == NULL)
-			route = R_GET;		/* legacy GET /:id */
-		else if (util_strncaseeq(p, "/notifications/", 15) &&
-		    strchr(p + 15, '/') == NULL && p[15] != '\0')
-			route = R_GET;
-	}
-	free(p);
-	return (route);
-}
-
 /*
  * JavaScript's Number(s) for a query value (StrDecimalLiteral with
  * surrounding white space, Infinity, 0x/0o/0b integers).  Returns 0 and
@@ -598,20 +535,22 @@ api_is_integer(const char *s, double *v)
  * "a[]", is an array, and "a[x]" an object: only orderField takes either.
  */
 static int
-api_check_query(enum api_route route, const struct api_query *q, size_t n,
-    char *msg, size_t len)
+api_check_query(const char *const *names, const struct api_query *q,
+    size_t n, char *msg, size_t len)
 {
-	const struct api_route_rule	*rule = &api_rules[route];
-	size_t				 i, j, k, count;
-	const char			*name, *v = NULL;
-	int				 object, array;
-	double				 d;
+	static const char *const none[] = { NULL };
+	size_t			 i, j, k, count;
+	const char		*name, *v = NULL;
+	int			 object, array;
+	double			 d;
 
+	if (names == NULL)
+		names = none;
 	for (i = 0; i < n; i++) {
-		for (k = 0; rule->query[k] != NULL; k++)
-			if (strcmp(rule->query[k], q[i].name) == 0)
+		for (k = 0; names[k] != NULL; k++)
+			if (strcmp(names[k], q[i].name) == 0)
 				break;
-		if (rule->query[k] == NULL) {
+		if (names[k] == NULL) {
 			snprintf(msg, len, "Unknown query parameter '%s'",
 			    q[i].name);
 			return (-1);
@@ -628,8 +567,8 @@ api_check_query(enum api_route route, const struct api_query *q, size_t n,
 		}
 	}
 	/* Values, in the schema's order. */
-	for (k = 0; rule->query[k] != NULL; k++) {
-		name = rule->query[k];
+	for (k = 0; names[k] != NULL; k++) {
+		name = names[k];
 		count = 0;
 		object = array = 0;
 		for (i = 0; i < n; i++) {
@@ -905,9 +844,10 @@ api_strv(const struct json *list, size_t *np)
 }
 
 static void
-api_create(struct api_ctx *c)
+api_create(struct req *r, void *arg)
 {
-	struct server		*srv = c->r->srv;
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
 	const struct json	*payload, *recip;
 	struct json		*refs = NULL, *excl = NULL, *out, *cause, *e;
 	struct entity_ref	 er;
@@ -1038,6 +978,64 @@ out:
 	strv_free(users, nusers);
 }
 
+/* GET /openapi.json: any valid credential. */
+static void
+api_openapi_doc(struct req *r, void *arg)
+{
+	api_finish(arg, 200, xstrdup(api_openapi), sizeof api_openapi - 1);
+}
+
+/* --- the route table ----------------------------------------------------- */
+
+/* The module's route flags: which schema the body must meet (none: the
+ * operation has no JSON body), and whether only users may call it. */
+#define API_SEND	ROUTE_USER		/* schema_send_options */
+#define API_UPDATE	(ROUTE_USER << 1)	/* schema_update */
+#define API_SETTINGS	(ROUTE_USER << 2)	/* schema_settings */
+#define API_BODY	(API_SEND | API_UPDATE | API_SETTINGS)
+#define API_USER_ONLY	(ROUTE_USER << 3)	/* else the handler decides */
+
+#define API_GET		(HTTP_GET | HTTP_HEAD)
+#define API_FLAGS	ROUTE_SLASH	/* Express: one trailing '/' is fine */
+
+static const char *const api_list_query[] = { "offset", "limit",
+    "orderField", "topic", "search", "read", "saved", "createdAfter",
+    "minimumSeverity", NULL };
+static const char *const api_topics_query[] = { "search", "read", "saved",
+    "createdAfter", "minimumSeverity", NULL };
+
+/*
+ * The plugin's routes below its mount, in its router's order (first match
+ * wins).  Paths compare without case.  A GET of /update is /:id.
+ */
+static const struct route api_routes[] = {
+	{ HTTP_POST, "/", api_create, NULL, API_FLAGS | API_SEND },
+	{ API_GET, "/", api_read_list, api_list_query,
+	    API_FLAGS | API_USER_ONLY },
+	{ HTTP_POST, "/notifications", api_create, NULL, API_FLAGS | API_SEND },
+	{ API_GET, "/notifications", api_read_list, api_list_query,
+	    API_FLAGS | API_USER_ONLY },
+	{ HTTP_POST, "/update", api_read_update, NULL,
+	    API_FLAGS | API_UPDATE | API_USER_ONLY },
+	{ HTTP_POST, "/notifications/update", api_read_update, NULL,
+	    API_FLAGS | API_UPDATE | API_USER_ONLY },
+	{ API_GET, "/status", api_read_status, NULL,
+	    API_FLAGS | API_USER_ONLY },
+	{ API_GET, "/topics", api_read_topics, api_topics_query,
+	    API_FLAGS | API_USER_ONLY },
+	{ API_GET, "/settings", api_settings_get, NULL,
+	    API_FLAGS | API_USER_ONLY },
+	{ HTTP_POST, "/settings", api_settings_post, NULL,
+	    API_FLAGS | API_SETTINGS | API_USER_ONLY },
+	{ API_GET, "/openapi.json", api_openapi_doc, NULL, API_FLAGS },
+	{ API_GET, "/notifications/:id", api_read_get, NULL,
+	    API_FLAGS | API_USER_ONLY },
+	{ API_GET, "/:id", api_read_get, NULL,		/* legacy */
+	    API_FLAGS | API_USER_ONLY },
+};
+
+#define nitems(a)	(sizeof (a) / sizeof (a)[0])
+
 /* --- the pipeline ------------------------------------------------------ */
 
 /*
@@ -1083,184 +1081,222 @@ api_fault(struct api_ctx *c)
 	return (1);
 }
 
-void
-api_notifications(struct req *r)
+/* The request's state before the first step: the route is matched now,
+ * since the barrier spares one path (see api_barrier). */
+static void
+api_ctx_init(struct api_ctx *c, struct req *r)
 {
-	struct api_ctx		 c;
-	struct api_query	*q = NULL;
-	size_t			 nq = 0, len, mlen = strlen(API_MOUNT);
-	const char		*auth, *ctype, *sub;
+	const char	*sub;
+
+	memset(c, 0, sizeof *c);
+	c->r = r;
+	c->jpos = -1;
+	c->entities = json_new_array();
+	c->users = json_new_array();
+	c->ids = json_new_array();
+	c->url = api_plugin_url(r->uri);
+	sub = r->path + strlen(API_MOUNT);
+	c->sub = *sub == '\0' ? "/" : sub;
+	route_find(api_routes, nitems(api_routes), r->verb, c->sub, &c->match);
+}
+
+static void
+api_ctx_clear(struct api_ctx *c)
+{
+	api_free_query(c->q, c->nq);
+	json_free(c->body);
+	json_free(c->entities);
+	json_free(c->users);
+	json_free(c->ids);
+	free(c->url);
+	free(c->fault);
+}
+
+/*
+ * 1. The credential barrier, on every path and method (and a fault rule
+ * between the check and its verdict: a rule may name the origin).  GET
+ * /health is declared unauthenticated, so without a token it passes here
+ * and fails in the /:id handler instead.  Returns -1 if it answered.
+ */
+static int
+api_barrier(struct api_ctx *c)
+{
+	struct req		*r = c->r;
+	const struct route	*rt = c->match.route;
+	const char		*auth;
+	char			 msg[1024];
+
+	auth = http_header(r, "Authorization");
+	if (!(auth == NULL && rt != NULL && rt->fn == api_read_get &&
+	    util_strcaseeq(c->sub, "/health"))) {
+		c->auth_checked = 1;
+		c->auth = auth_check(r->srv->auth, auth, &c->who, msg,
+		    sizeof msg);
+		c->authenticated = c->auth == AUTH_OK ||
+		    c->auth == AUTH_RESTRICTED;
+	}
+	if (api_fault(c))
+		return (-1);
+	if (!c->auth_checked)
+		return (0);
+	switch (c->auth) {
+	case AUTH_MISSING:
+		api_fail(c, 401, "AuthenticationError", "Missing credentials",
+		    NULL);
+		return (-1);
+	case AUTH_ILLEGAL:
+		api_fail(c, 401, "AuthenticationError", "Illegal token", NULL);
+		return (-1);
+	case AUTH_RESTRICTED:
+		api_fail(c, 403, "NotAllowedError", msg, NULL);
+		return (-1);
+	case AUTH_INVALID:	/* a user JWT that did not verify */
+		api_fail(c, 401, "AuthenticationError", msg, NULL);
+		return (-1);
+	case AUTH_OK:
+		break;
+	}
+	return (0);
+}
+
+/* 2. The JSON body parser, for any method and path.  Returns -1 if it
+ * answered. */
+static int
+api_body(struct api_ctx *c)
+{
+	struct req		*r = c->r;
 	const unsigned char	*body;
 	char			 msg[1024], media[128], charset[64];
-	enum api_route		 route;
-	int			 rc, has_body, is_json;
+	size_t			 len;
 	long			 pos;
 
-	r->backstage = 1;
-	memset(&c, 0, sizeof c);
-	c.r = r;
-	c.jpos = -1;
-	c.entities = json_new_array();
-	c.users = json_new_array();
-	c.ids = json_new_array();
-
-	c.url = api_plugin_url(r->uri);
-	sub = r->path + mlen;
-	if (*sub == '\0')
-		sub = "/";
-
-	/* 1. The credential barrier, on every path and method.  GET /health
-	 * is declared unauthenticated, so without a token it passes here and
-	 * fails in the /:id handler instead. */
-	auth = http_header(r, "Authorization");
-	route = api_match(r->cmd, sub);
-	if (!(auth == NULL && route == R_GET && util_strcaseeq(sub, "/health"))) {
-		c.auth_checked = 1;
-		c.auth = auth_check(r->srv->auth, auth, &c.who, msg,
-		    sizeof msg);
-		c.authenticated = c.auth == AUTH_OK || c.auth == AUTH_RESTRICTED;
-	}
-	if (api_fault(&c))
-		goto out;
-	if (c.auth_checked) {
-		switch (c.auth) {
-		case AUTH_MISSING:
-			api_fail(&c, 401, "AuthenticationError",
-			    "Missing credentials", NULL);
-			goto out;
-		case AUTH_ILLEGAL:
-			api_fail(&c, 401, "AuthenticationError",
-			    "Illegal token", NULL);
-			goto out;
-		case AUTH_RESTRICTED:
-			api_fail(&c, 403, "NotAllowedError", msg, NULL);
-			goto out;
-		case AUTH_INVALID:	/* a user JWT that did not verify */
-			api_fail(&c, 401, "AuthenticationError", msg, NULL);
-			goto out;
-		case AUTH_OK:
-			break;
-		}
-	}
-
-	/* 2. The JSON body parser, for any method and path. */
-	ctype = http_header(r, "Content-Type");
-	api_media_type(ctype ? ctype : "", media, sizeof media);
-	is_json = strcmp(media, "application/json") == 0;
-	has_body = http_header(r, "Transfer-Encoding") != NULL ||
-	    http_header(r, "Content-Length") != NULL;
+	c->ctype = http_header(r, "Content-Type");
+	api_media_type(c->ctype ? c->ctype : "", media, sizeof media);
+	c->is_json = strcmp(media, "application/json") == 0;
+	if (!c->is_json || (http_header(r, "Transfer-Encoding") == NULL &&
+	    http_header(r, "Content-Length") == NULL))
+		return (0);
 	body = http_body(r, &len);
-	if (is_json && has_body) {
-		if (api_charset(ctype, charset, sizeof charset) &&
-		    strncmp(charset, "utf-", 4) != 0) {
-			for (char *p = charset; *p; p++)
-				*p = (char)toupper((unsigned char)*p);
-			snprintf(msg, sizeof msg, "unsupported charset \"%s\"",
-			    charset);
-			api_input_error(&c, msg);
-			goto out;
-		}
-		if (len > API_BODY_LIMIT) {
-			api_input_error(&c, "request entity too large");
-			goto out;
-		}
-		if (len == 0)
-			c.body = json_new_object();
-		else if ((c.body = json_parse((const char *)body, len, 1, msg,
-		    sizeof msg, &pos)) == NULL) {
-			c.jerr = msg;
-			c.jpos = pos;
-			api_input_error(&c, msg);
-			goto out;
-		}
+	if (api_charset(c->ctype, charset, sizeof charset) &&
+	    strncmp(charset, "utf-", 4) != 0) {
+		for (char *p = charset; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		snprintf(msg, sizeof msg, "unsupported charset \"%s\"",
+		    charset);
+		api_input_error(c, msg);
+		return (-1);
 	}
-
-	/* 3. Routing: nothing matched is an empty 404, except that Express
-	 * answers OPTIONS on a known path with the methods it allows. */
-	if (route == R_NONE && r->cmd == EVHTTP_REQ_OPTIONS) {
-		int get = api_match(EVHTTP_REQ_GET, sub) != R_NONE;
-		int post = api_match(EVHTTP_REQ_POST, sub) != R_NONE;
-		const char *allow = get && post ? "GET,HEAD,POST" :
-		    get ? "GET,HEAD" : post ? "POST" : NULL;
-
-		if (allow != NULL) {
-			http_add_header(r, "Allow", allow);
-			api_finish_text(&c, 200, "text/html; charset=utf-8",
-			    allow);
-			goto out;
-		}
+	if (len > API_BODY_LIMIT) {
+		api_input_error(c, "request entity too large");
+		return (-1);
 	}
-	if (route == R_NONE) {
-		api_finish(&c, 404, NULL, 0);
-		goto out;
+	if (len == 0)
+		c->body = json_new_object();
+	else if ((c->body = json_parse((const char *)body, len, 1, msg,
+	    sizeof msg, &pos)) == NULL) {
+		c->jerr = msg;
+		c->jpos = pos;
+		api_input_error(c, msg);
+		c->jerr = NULL;		/* msg goes out of scope */
+		return (-1);
 	}
+	return (0);
+}
 
-	/* 4. The OpenAPI validator: media type, query, body. */
-	if (api_rules[route].has_body && !is_json) {
-		if (ctype == NULL)
+/* 3. Routing: nothing matched is an empty 404, except that Express
+ * answers OPTIONS on a known path with the methods it allows.  Returns -1
+ * if it answered. */
+static int
+api_route(struct api_ctx *c)
+{
+	char	allow[64];
+
+	if (c->match.route != NULL)
+		return (0);
+	if (c->r->verb == HTTP_OPTIONS && c->match.allow != 0) {
+		route_allow(c->match.allow, ",", allow, sizeof allow);
+		http_add_header(c->r, "Allow", allow);
+		api_finish_text(c, 200, "text/html; charset=utf-8", allow);
+		return (-1);
+	}
+	api_finish(c, 404, NULL, 0);
+	return (-1);
+}
+
+/* 4. The OpenAPI validator: media type, query, body.  Returns -1 if it
+ * answered. */
+static int
+api_validate(struct api_ctx *c)
+{
+	const struct route	*rt = c->match.route;
+	char			 msg[1024];
+	int			 rc;
+
+	if ((rt->flags & API_BODY) && !c->is_json) {
+		if (c->ctype == NULL)
 			snprintf(msg, sizeof msg, "unsupported media type "
 			    "undefined");
 		else {
 			snprintf(msg, sizeof msg, "unsupported media type %s",
-			    ctype);
+			    c->ctype);
 			for (char *p = msg; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
 		}
-		api_input_error(&c, msg);
-		goto out;
+		api_input_error(c, msg);
+		return (-1);
 	}
-	q = api_parse_query(r->query, &nq);
-	if (api_check_query(route, q, nq, msg, sizeof msg) == -1) {
-		api_input_error(&c, msg);
-		goto out;
+	c->q = api_parse_query(c->r->query, &c->nq);
+	if (api_check_query(rt->query, c->q, c->nq, msg, sizeof msg) == -1) {
+		api_input_error(c, msg);
+		return (-1);
 	}
-	if (api_rules[route].has_body) {
-		if (c.body == NULL)
-			c.body = json_new_object();
-		switch (route) {
-		case R_CREATE:
-			rc = schema_send_options(c.body, msg, sizeof msg);
-			break;
-		case R_UPDATE:
-			rc = schema_update(c.body, msg, sizeof msg);
-			break;
-		default:
-			rc = schema_settings(c.body, msg, sizeof msg);
-			break;
-		}
-		if (rc == -1) {
-			api_input_error(&c, msg);
-			goto out;
-		}
+	if (!(rt->flags & API_BODY))
+		return (0);
+	if (c->body == NULL)
+		c->body = json_new_object();
+	if (rt->flags & API_SEND)
+		rc = schema_send_options(c->body, msg, sizeof msg);
+	else if (rt->flags & API_UPDATE)
+		rc = schema_update(c->body, msg, sizeof msg);
+	else
+		rc = schema_settings(c->body, msg, sizeof msg);
+	if (rc == -1) {
+		api_input_error(c, msg);
+		return (-1);
 	}
+	return (0);
+}
 
-	/* 5. The handlers. */
-	if (!c.authenticated) {
-		api_fail(&c, 401, "AuthenticationError", "Missing credentials",
+/* 5. The handler: a credential of the right type (the create handler
+ * checks its own), then the route's function. */
+static void
+api_handle(struct api_ctx *c)
+{
+	const struct route	*rt = c->match.route;
+
+	if (!c->authenticated) {
+		api_fail(c, 401, "AuthenticationError", "Missing credentials",
 		    NULL);
-		goto out;
+		return;
 	}
-	if (route == R_CREATE) {
-		api_create(&c);
-		goto out;
-	}
-	if (route == R_OPENAPI) {
-		api_finish(&c, 200, xstrdup(api_openapi), sizeof api_openapi - 1);
-		goto out;
-	}
-	if (c.who.type != PRINCIPAL_USER) {
-		api_fail(&c, 403, "NotAllowedError",
+	if ((rt->flags & API_USER_ONLY) && c->who.type != PRINCIPAL_USER) {
+		api_fail(c, 403, "NotAllowedError",
 		    "This endpoint does not allow 'service' credentials", NULL);
-		goto out;
+		return;
 	}
-	api_read(&c, route, sub, q, nq);
+	rt->fn(c->r, c);
+}
 
-out:
-	api_free_query(q, nq);
-	json_free(c.body);
-	json_free(c.entities);
-	json_free(c.users);
-	json_free(c.ids);
-	free(c.url);
-	free(c.fault);
+/* Every request below /api/notifications, through Backstage's steps. */
+void
+api_notifications(struct req *r, void *arg)
+{
+	struct api_ctx	c;
+
+	r->backstage = 1;
+	api_ctx_init(&c, r);
+	if (api_barrier(&c) == 0 && api_body(&c) == 0 && api_route(&c) == 0 &&
+	    api_validate(&c) == 0)
+		api_handle(&c);
+	api_ctx_clear(&c);
 }

@@ -8,6 +8,6 @@
 
 struct req;
 
-void	api_notifications(struct req *);
+void	api_notifications(struct req *, void *);
 
 #endif

@@ -11,30 +11,23 @@
 #include <stddef.h>
 
 #include "auth.h"
+#include "route.h"
 
 struct db_notification;
 struct json;
 struct req;
 struct server;
 
-/* The plugin's routes, as api.c's router maps method and path. */
-enum api_route {
-	R_NONE = 0,
-	R_CREATE,		/* POST /notifications, POST / */
-	R_LIST,			/* GET /notifications, GET / */
-	R_GET,			/* GET /notifications/:id, GET /:id */
-	R_UPDATE,		/* POST /notifications/update, POST /update */
-	R_STATUS,
-	R_TOPICS,
-	R_SETTINGS_GET,
-	R_SETTINGS_POST,
-	R_OPENAPI		/* GET /openapi.json: any valid credential */
-};
-
 /* One request's state through the pipeline. */
 struct api_ctx {
 	struct req		*r;
 	char			*url;		/* as the plugin router sees it */
+	const char		*sub;		/* the path below the mount */
+	struct route_match	 match;		/* sub's route (api.c's table) */
+	const char		*ctype;		/* Content-Type, or NULL */
+	int			 is_json;	/* its media type is JSON */
+	struct api_query	*q;		/* the parsed query (validator) */
+	size_t			 nq;
 	struct principal	 who;
 	int			 authenticated;
 	struct json		*body;		/* parsed JSON, or NULL */
@@ -77,10 +70,15 @@ struct json	*api_stored_element(const struct db_notification *);
 
 /* --- api_read.c: the user routes ---------------------------------------- */
 
-/* Handle a validated user-only route (all but create and openapi); ends
- * the request.  sub is the path below the mount, q the parsed query. */
-void		 api_read(struct api_ctx *, enum api_route, const char *sub,
-		    const struct api_query *q, size_t n);
+/* The user routes' handlers (api.c's route table): arg is the request's
+ * struct api_ctx, validated; each ends the request. */
+void		 api_read_list(struct req *, void *);
+void		 api_read_get(struct req *, void *);
+void		 api_read_update(struct req *, void *);
+void		 api_read_status(struct req *, void *);
+void		 api_read_topics(struct req *, void *);
+void		 api_settings_get(struct req *, void *);
+void		 api_settings_post(struct req *, void *);
 /* May user get a notification of this origin and topic (NULL: none) on
  * the Web channel?  1 yes, 0 opted out, -1 on a database error. */
 int		 api_user_enabled(struct server *, const char *user,

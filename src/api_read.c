@@ -446,9 +446,13 @@ api_notification_array(const struct db_notification *v, size_t n)
 }
 
 /* GET /notifications and GET /: the list and its totalCount. */
-static void
-api_read_list(struct api_ctx *c, const struct api_query *q, size_t n)
+/* GET /notifications and GET /. */
+void
+api_read_list(struct req *r, void *arg)
 {
+	struct api_ctx		*c = arg;
+	const struct api_query	*q = c->q;
+	size_t			 n = c->nq;
 	struct server		*srv = c->r->srv;
 	struct db_nquery	 nq;
 	struct db_notification	*v = NULL;
@@ -523,29 +527,18 @@ out:
 	free(dirs);
 }
 
-/* The :id of GET /notifications/:id or GET /:id (decoded). */
-static char *
-api_path_id(const char *sub)
+/* GET /notifications/:id and GET /:id (the id decoded). */
+void
+api_read_get(struct req *r, void *arg)
 {
-	const char	*end = sub + strlen(sub), *start;
-
-	if (end - sub > 1 && end[-1] == '/')
-		end--;
-	for (start = end; start > sub && start[-1] != '/'; start--)
-		;
-	return (xstrndup(start, (size_t)(end - start)));
-}
-
-static void
-api_read_get(struct api_ctx *c, const char *sub)
-{
-	struct server		*srv = c->r->srv;
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
 	struct db_nquery	 nq;
 	struct db_notification	*v = NULL;
 	size_t			 nv = 0;
 	char			*id;
 
-	id = api_path_id(sub);
+	id = xstrndup(c->match.param, c->match.paramlen);
 	memset(&nq, 0, sizeof nq);
 	nq.user = c->who.subject;
 	nq.id = id;
@@ -565,10 +558,11 @@ api_read_get(struct api_ctx *c, const char *sub)
 }
 
 /* POST /notifications/update and POST /update. */
-static void
-api_read_update(struct api_ctx *c)
+void
+api_read_update(struct req *r, void *arg)
 {
-	struct server		*srv = c->r->srv;
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
 	const struct json	*ids = json_get(c->body, "ids");
 	struct db_nquery	 nq;
 	struct db_notification	*v = NULL;
@@ -613,10 +607,12 @@ out:
 	free(idj);
 }
 
-static void
-api_read_status(struct api_ctx *c)
+/* GET /status. */
+void
+api_read_status(struct req *r, void *arg)
 {
-	struct server	*srv = c->r->srv;
+	struct api_ctx	*c = arg;
+	struct server	*srv = r->srv;
 	struct json	*o;
 	int64_t		 unread, read;
 
@@ -631,10 +627,12 @@ api_read_status(struct api_ctx *c)
 	api_send_doc(c, o);
 }
 
-static void
-api_read_topics(struct api_ctx *c, const struct api_query *q, size_t n)
+/* GET /topics. */
+void
+api_read_topics(struct req *r, void *arg)
 {
-	struct server		*srv = c->r->srv;
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
 	struct db_nquery	 nq;
 	struct json		*o, *arr;
 	char			**topics = NULL;
@@ -643,7 +641,7 @@ api_read_topics(struct api_ctx *c, const struct api_query *q, size_t n)
 	memset(&nq, 0, sizeof nq);
 	nq.user = c->who.subject;
 	nq.limit = nq.offset = -1;
-	if (api_common_options(c, q, n, &nq) == -1)
+	if (api_common_options(c, c->q, c->nq, &nq) == -1)
 		return;
 	if (db_notification_topics(srv->db, &nq, &topics, &nt) == -1) {
 		api_internal_error(c, db_errmsg(srv->db));
@@ -658,13 +656,15 @@ api_read_topics(struct api_ctx *c, const struct api_query *q, size_t n)
 	strv_free(topics, nt);
 }
 
-static void
-api_read_settings(struct api_ctx *c)
+/* GET /settings. */
+void
+api_settings_get(struct req *r, void *arg)
 {
+	struct api_ctx	*c = arg;
 	struct json	*doc;
 
-	if ((doc = api_settings_effective(c->r->srv, c->who.subject)) == NULL)
-		api_internal_error(c, db_errmsg(c->r->srv->db));
+	if ((doc = api_settings_effective(r->srv, c->who.subject)) == NULL)
+		api_internal_error(c, db_errmsg(r->srv->db));
 	else
 		api_send_doc(c, doc);
 }
@@ -677,10 +677,11 @@ api_read_settings(struct api_ctx *c)
  * insert, and a repeated key fails the insert (an internal error on
  * PostgreSQL) after the wipe.
  */
-static void
-api_write_settings(struct api_ctx *c)
+void
+api_settings_post(struct req *r, void *arg)
 {
-	struct server		*srv = c->r->srv;
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
 	const struct json	*ch, *o, *t;
 	struct db_setting	*rows = NULL;
 	size_t			 n = 0, i, j;
@@ -734,39 +735,6 @@ api_write_settings(struct api_ctx *c)
 		api_internal_error(c, "UNIQUE constraint failed: "
 		    "user_settings.settings_key_hash");
 	else
-		api_read_settings(c);
+		api_settings_get(r, c);
 	db_settings_free(rows, n);
-}
-
-/* The user-only routes, once the pipeline has validated the request. */
-void
-api_read(struct api_ctx *c, enum api_route route, const char *sub,
-    const struct api_query *q, size_t n)
-{
-	switch (route) {
-	case R_LIST:
-		api_read_list(c, q, n);
-		break;
-	case R_GET:
-		api_read_get(c, sub);
-		break;
-	case R_UPDATE:
-		api_read_update(c);
-		break;
-	case R_STATUS:
-		api_read_status(c);
-		break;
-	case R_TOPICS:
-		api_read_topics(c, q, n);
-		break;
-	case R_SETTINGS_GET:
-		api_read_settings(c);
-		break;
-	case R_SETTINGS_POST:
-		api_write_settings(c);
-		break;
-	default:
-		api_fail(c, 404, "NotFoundError", "Not found", NULL);
-		break;
-	}
 }

@@ -799,7 +799,7 @@ fault_delete(struct req *r, struct faults *f, const char *id)
 }
 
 void
-fault_route(struct req *r)
+fault_route(struct req *r, void *arg)
 {
 	struct faults	*f = r->srv->faults;
 	const char	*sub = r->path + strlen("/mock/faults");

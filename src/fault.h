@@ -60,6 +60,6 @@ size_t		 fault_active_count(const struct faults *);
 uint64_t	 fault_fired_total(const struct faults *);
 
 /* /mock/faults and /mock/faults/{id} (behind the admin token). */
-void		 fault_route(struct req *);
+void		 fault_route(struct req *, void *);
 
 #endif

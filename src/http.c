@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mock.h"
+#include "route.h"
 #include "settings.h"
 #include "signals.h"
 #include "signin.h"
@@ -46,10 +47,10 @@
 #include "web.h"
 #include "xmalloc.h"
 
-static void	http_health(struct req *);
-static void	http_unknown_plugin(struct req *);
-static void	http_not_found(struct req *);
-static void	http_ca_pem(struct req *);
+static void	http_health(struct req *, void *);
+static void	http_unknown_plugin(struct req *, void *);
+static void	http_not_found(struct req *, void *);
+static void	http_ca_pem(struct req *, void *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 static void	http_req_free(struct req *);
@@ -108,30 +109,31 @@ static int	http_writing;
 
 #define nitems(a)	(sizeof (a) / sizeof (a)[0])
 
-#define ROUTE_PREFIX	0x1	/* match the prefix and anything below it */
-
-/* The route table: first match wins.  Paths compare without case, as
- * Express does. */
-static const struct http_route {
-	const char	*path;
-	int		 flags;
-	void		(*fn)(struct req *);
-} http_routes[] = {
-	{ "/api/notifications", ROUTE_PREFIX, api_notifications },
-	{ "/.backstage/health/v1/readiness", 0, http_health },
-	{ "/.backstage/health/v1/liveness", 0, http_health },
-	{ "/mock/ca.pem", 0, http_ca_pem },		/* public: no admin token */
-	{ "/mock/faults", ROUTE_PREFIX, fault_route },
-	{ "/metrics", 0, metrics_route },	/* admin token when set */
-	{ "/mock", ROUTE_PREFIX, mock_route },
-	{ "/api/auth", ROUTE_PREFIX, signin_route },	/* guest sign-in */
-	{ "/api", ROUTE_PREFIX, http_unknown_plugin },
+/* The top-level route table: first match wins, any method (each module
+ * routes its own methods).  Paths compare without case, as Express does.
+ * A route's pattern is also the request's label in /metrics. */
+static const struct route http_routes[] = {
+	{ ROUTE_ANY, "/api/notifications", api_notifications, NULL,
+	    ROUTE_PREFIX },
+	{ ROUTE_ANY, "/.backstage/health/v1/readiness", http_health, NULL,
+	    ROUTE_SLASH },
+	{ ROUTE_ANY, "/.backstage/health/v1/liveness", http_health, NULL,
+	    ROUTE_SLASH },
+	/* public: no admin token */
+	{ ROUTE_ANY, "/mock/ca.pem", http_ca_pem, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/mock/faults", fault_route, NULL, ROUTE_PREFIX },
+	/* admin token when set */
+	{ ROUTE_ANY, "/metrics", metrics_route, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/mock", mock_route, NULL, ROUTE_PREFIX },
+	/* guest sign-in */
+	{ ROUTE_ANY, "/api/auth", signin_route, NULL, ROUTE_PREFIX },
+	{ ROUTE_ANY, "/api", http_unknown_plugin, NULL, ROUTE_PREFIX },
 	/* The HTML inbox (web.c): the page and its files, nothing below. */
-	{ "/", 0, web_route },
-	{ "/app.js", 0, web_route },
-	{ "/style.css", 0, web_route },
-	{ "/favicon.svg", 0, web_route },
-	{ "/", ROUTE_PREFIX, http_not_found },
+	{ ROUTE_ANY, "/", web_route, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/app.js", web_route, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/style.css", web_route, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/favicon.svg", web_route, NULL, ROUTE_SLASH },
+	{ ROUTE_ANY, "/", http_not_found, NULL, ROUTE_PREFIX },
 };
 
 /* Helmet's headers, which Backstage puts on every plugin response. */
@@ -174,20 +176,21 @@ http_reason(int status)
 	}
 }
 
-static const char *
-http_method_name(int cmd)
+/* evhttp's method as our HTTP_* bit (0: one evhttp knows and we do not). */
+static unsigned int
+http_verb(int cmd)
 {
 	switch (cmd) {
-	case EVHTTP_REQ_GET: return ("GET");
-	case EVHTTP_REQ_POST: return ("POST");
-	case EVHTTP_REQ_HEAD: return ("HEAD");
-	case EVHTTP_REQ_PUT: return ("PUT");
-	case EVHTTP_REQ_DELETE: return ("DELETE");
-	case EVHTTP_REQ_OPTIONS: return ("OPTIONS");
-	case EVHTTP_REQ_TRACE: return ("TRACE");
-	case EVHTTP_REQ_CONNECT: return ("CONNECT");
-	case EVHTTP_REQ_PATCH: return ("PATCH");
-	default: return ("UNKNOWN");
+	case EVHTTP_REQ_GET: return (HTTP_GET);
+	case EVHTTP_REQ_POST: return (HTTP_POST);
+	case EVHTTP_REQ_HEAD: return (HTTP_HEAD);
+	case EVHTTP_REQ_PUT: return (HTTP_PUT);
+	case EVHTTP_REQ_DELETE: return (HTTP_DELETE);
+	case EVHTTP_REQ_OPTIONS: return (HTTP_OPTIONS);
+	case EVHTTP_REQ_TRACE: return (HTTP_TRACE);
+	case EVHTTP_REQ_CONNECT: return (HTTP_CONNECT);
+	case EVHTTP_REQ_PATCH: return (HTTP_PATCH);
+	default: return (0);
 	}
 }
 
@@ -938,7 +941,7 @@ http_empty(struct req *r, int status)
 }
 
 static void
-http_health(struct req *r)
+http_health(struct req *r, void *arg)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 
@@ -954,7 +957,7 @@ http_health(struct req *r)
 /* The CA clients should trust (the generated one, or the top of the
  * --tls-cert chain): public, so that a cluster can fetch it. */
 static void
-http_ca_pem(struct req *r)
+http_ca_pem(struct req *r, void *arg)
 {
 	const char	*pem;
 
@@ -975,33 +978,17 @@ http_ca_pem(struct req *r)
 
 /* /api/<other plugin>: no plugin barrier runs there, so an empty 404. */
 static void
-http_unknown_plugin(struct req *r)
+http_unknown_plugin(struct req *r, void *arg)
 {
 	r->backstage = 1;
 	http_empty(r, 404);
 }
 
 static void
-http_not_found(struct req *r)
+http_not_found(struct req *r, void *arg)
 {
 	r->backstage = 1;
 	http_empty(r, 404);
-}
-
-/* Does path equal prefix, or continue it with '/'? (case-insensitive) */
-static int
-http_match(const char *path, const struct http_route *rt)
-{
-	size_t	len = strlen(rt->path);
-
-	if (!(rt->flags & ROUTE_PREFIX))
-		return (util_strcaseeq(path, rt->path) ||
-		    (util_strncaseeq(path, rt->path, len) &&
-		    strcmp(path + len, "/") == 0));
-	if (strcmp(rt->path, "/") == 0)
-		return (1);
-	return (util_strncaseeq(path, rt->path, len) &&
-	    (path[len] == '\0' || path[len] == '/'));
 }
 
 static void
@@ -1012,7 +999,7 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	char			*addr = NULL;
 	const char		*q;
 	ev_uint16_t		 port = 0;
-	size_t			 i;
+	const struct route	*rt;
 
 	r = xcalloc(1, sizeof *r);
 	r->srv = srv;
@@ -1020,7 +1007,8 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	r->start_us = util_mono_us();
 	r->received = util_now_ms();
 	r->cmd = evhttp_request_get_command(ev);
-	r->method = http_method_name(r->cmd);
+	r->verb = http_verb(r->cmd);
+	r->method = route_method_name(r->verb);
 	r->uri = evhttp_request_get_uri(ev);
 	if ((r->out = evbuffer_new()) == NULL) {
 		/* No memory even for the reply: evhttp's own, bodiless. */
@@ -1045,26 +1033,25 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	if (http_test_delay_us > 0 && strncmp(r->path, "/mock/", 6) == 0)
 		usleep((useconds_t)http_test_delay_us);	/* a slow query */
 	srv->nrequests++;
-	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++)
-		if (http_match(r->path, &http_routes[i]))
-			break;
+	rt = route_find(http_routes, nitems(http_routes), ROUTE_ANY, r->path,
+	    NULL);
 	/* The route's path is the request's label in /metrics: a set as
 	 * small as the table. */
-	r->route = i < nitems(http_routes) && http_routes[i].fn !=
-	    http_not_found ? http_routes[i].path : "other";
+	r->route = rt != NULL && rt->fn != http_not_found ? rt->pattern :
+	    "other";
 	/* Over --max-connections: health only, then the connection closes. */
 	if (r->conn != NULL && r->conn->reserve &&
-	    (i == nitems(http_routes) || http_routes[i].fn != http_health)) {
+	    (rt == NULL || rt->fn != http_health)) {
 		r->backstage = 1;
 		http_error(r, 503, "ServiceUnavailableError", "notimock is "
 		    "serving as many connections as --max-connections allows; "
 		    "try again");
 		return;
 	}
-	if (i < nitems(http_routes))
-		http_routes[i].fn(r);
+	if (rt != NULL)
+		rt->fn(r, NULL);
 	else
-		http_not_found(r);
+		http_not_found(r, NULL);
 }
 
 static void

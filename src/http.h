@@ -63,6 +63,18 @@ struct server {
 	char			 store_error[256];
 };
 
+/* The request methods, as bits of our own: route tables (route.h) OR
+ * them together, and handlers need no <event2/http.h> to compare. */
+#define HTTP_GET	0x001
+#define HTTP_HEAD	0x002
+#define HTTP_POST	0x004
+#define HTTP_PUT	0x008
+#define HTTP_DELETE	0x010
+#define HTTP_OPTIONS	0x020
+#define HTTP_PATCH	0x040
+#define HTTP_TRACE	0x080
+#define HTTP_CONNECT	0x100
+
 #define HTTP_CUT_DROP	1	/* close the connection */
 #define HTTP_CUT_RESET	2	/* close it with a TCP RST */
 
@@ -70,7 +82,8 @@ struct req {
 	struct server		*srv;
 	struct evhttp_request	*ev;
 	int			 cmd;		/* EVHTTP_REQ_* */
-	const char		*method;	/* "POST" */
+	unsigned int		 verb;		/* the method: one HTTP_* bit */
+	const char		*method;	/* its name, "POST" */
 	const char		*uri;		/* as sent: path and query */
 	char			*safe_uri;	/* uri with secrets redacted, or
 						   NULL if it holds none (use

@@ -307,7 +307,7 @@ metrics_write(struct evbuffer *b, struct server *srv)
 }
 
 void
-metrics_route(struct req *r)
+metrics_route(struct req *r, void *arg)
 {
 	struct evbuffer	*b;
 	size_t		 len;

@@ -27,6 +27,6 @@ void	metrics_request(const char *route, int status, int64_t duration_us);
 void	metrics_delivery(int status, const char *service_origin,
 	    const char *codes);
 /* The /metrics route handler (behind the admin token when one is set). */
-void	metrics_route(struct req *);
+void	metrics_route(struct req *, void *);
 
 #endif

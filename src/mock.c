@@ -1865,7 +1865,7 @@ mock_fingerprint(struct req *r)
 }
 
 void
-mock_route(struct req *r)
+mock_route(struct req *r, void *arg)
 {
 	struct http_param	*params = NULL;
 	struct mock_opts	 opts;

@@ -12,7 +12,7 @@ struct req;
 struct server;
 
 /* The route handler for /mock and everything below it. */
-void	mock_route(struct req *);
+void	mock_route(struct req *, void *);
 /* The admin token check of /mock/ for routes that live elsewhere
  * (/mock/faults, /metrics): 1 if r may pass, else 0 with the 401 sent. */
 int	mock_authorize(struct req *);

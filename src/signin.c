@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
 #include "auth.h"
 #include "catalog.h"
 #include "config.h"
@@ -25,6 +23,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "route.h"
 #include "signin.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -159,8 +158,9 @@ signin_canon(const char *ref)
  * refs), else issues a token for the configured ref directly.
  */
 static void
-signin_guest_refresh(struct req *r, const char *url)
+signin_guest_refresh(struct req *r, void *arg)
 {
+	const char	*url = arg;
 	struct server	*srv = r->srv;
 	struct json	*o, *bi, *id, *arr;
 	const char	*user;
@@ -219,9 +219,10 @@ out:
 }
 
 static void
-signin_jwks(struct req *r, const char *url)
+signin_jwks(struct req *r, void *arg)
 {
-	char	*doc, *cause = NULL;
+	const char	*url = arg;
+	char		*doc, *cause = NULL;
 
 	if ((doc = auth_jwks(r->srv->auth, &cause)) == NULL) {
 		log_warnx("jwks: %s", cause);
@@ -235,7 +236,7 @@ signin_jwks(struct req *r, const char *url)
 
 /* The OIDC discovery document of Backstage's auth plugin. */
 static void
-signin_openid(struct req *r)
+signin_openid(struct req *r, void *arg)
 {
 	static const char *const algs[] = { "RS256", "RS384", "RS512",
 	    "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA" };
@@ -288,27 +289,51 @@ signin_openid(struct req *r)
 	free(iss);
 }
 
-void
-signin_route(struct req *r)
+/* The guest provider's sign-in flow, which notimock does not serve. */
+static void
+signin_not_implemented(struct req *r, void *arg)
 {
-	const char	*sub, *rest, *slash;
-	char		*url, *provider, *action, msg[512];
-	const char	*user;
-	char *const	*ent;
-	size_t		 mlen = strlen(SIGNIN_MOUNT), len, nent;
-	int		 get, post;
+	signin_fail(r, arg, 501, "NotImplementedError", "Not implemented",
+	    NULL);
+}
+
+#define SIGNIN_PROVIDER	ROUTE_USER	/* under /:provider: check it first */
+#define SIGNIN_GET	(HTTP_GET | HTTP_HEAD)
+
+/* The auth plugin's routes below its mount (leading slashes and one
+ * trailing slash already dropped); a handler's arg is request.url. */
+static const struct route signin_routes[] = {
+	{ SIGNIN_GET, "/.well-known/jwks.json", signin_jwks, NULL, 0 },
+	{ SIGNIN_GET, "/.well-known/openid-configuration", signin_openid, NULL,
+	    0 },
+	{ SIGNIN_GET | HTTP_POST, "/:provider/refresh", signin_guest_refresh,
+	    NULL, SIGNIN_PROVIDER },
+	{ SIGNIN_GET, "/:provider/start", signin_not_implemented, NULL,
+	    SIGNIN_PROVIDER },
+	{ SIGNIN_GET | HTTP_POST, "/:provider/handler/frame",
+	    signin_not_implemented, NULL, SIGNIN_PROVIDER },
+};
+
+void
+signin_route(struct req *r, void *arg)
+{
+	struct route_match	 m;
+	const char		*sub, *rest, *user;
+	char			*url, *path, *provider, msg[512];
+	char *const		*ent;
+	size_t			 mlen = strlen(SIGNIN_MOUNT), len, nent;
 
 	r->backstage = 1;
-	get = r->cmd == EVHTTP_REQ_GET || r->cmd == EVHTTP_REQ_HEAD;
-	post = r->cmd == EVHTTP_REQ_POST;
 	/* request.url as the auth router sees it: below the mount. */
 	rest = r->uri + mlen;
 	if (*rest == '/')
 		url = xstrdup(rest);
 	else
 		xasprintf(&url, "/%s", rest);
-	if (signin_body(r, url) == -1)
-		goto out;
+	if (signin_body(r, url) == -1) {
+		free(url);
+		return;
+	}
 
 	sub = r->path + mlen;
 	while (*sub == '/')
@@ -316,14 +341,11 @@ signin_route(struct req *r)
 	len = strlen(sub);
 	if (len > 0 && sub[len - 1] == '/')
 		len--;
-	if (get && len == strlen(".well-known/jwks.json") &&
-	    util_strncaseeq(sub, ".well-known/jwks.json", len)) {
-		signin_jwks(r, url);
-		goto out;
-	}
-	if (get && len == strlen(".well-known/openid-configuration") &&
-	    util_strncaseeq(sub, ".well-known/openid-configuration", len)) {
-		signin_openid(r);
+	xasprintf(&path, "/%.*s", (int)len, sub);
+	route_find(signin_routes, sizeof signin_routes /
+	    sizeof signin_routes[0], r->verb, path, &m);
+	if (m.route != NULL && !(m.route->flags & SIGNIN_PROVIDER)) {
+		m.route->fn(r, url);
 		goto out;
 	}
 	if (len == 0) {
@@ -331,32 +353,22 @@ signin_route(struct req *r)
 		goto out;
 	}
 
-	/* /:provider/... */
-	slash = memchr(sub, '/', len);
-	provider = xstrndup(sub, slash != NULL ? (size_t)(slash - sub) : len);
-	action = slash != NULL ? xstrndup(slash, len - (size_t)(slash - sub)) :
-	    xstrdup("");
-	if (!util_strcaseeq(provider, "guest")) {
-		snprintf(msg, sizeof msg, "Unknown auth provider '%s'",
-		    provider);
-		signin_fail(r, url, 404, "NotFoundError", msg, NULL);
-	} else if (!auth_guest(r->srv->auth, &user, &ent, &nent)) {
+	/* /:provider/...: the provider first, then its routes; the plugin's
+	 * catch-all names the provider as written. */
+	provider = xstrndup(sub, strcspn(path + 1, "/"));
+	if (util_strcaseeq(provider, "guest") &&
+	    !auth_guest(r->srv->auth, &user, &ent, &nent))
 		signin_fail(r, url, 404, "NotFoundError",
 		    "No auth provider registered for 'guest'", NULL);
-	} else if ((get || post) && util_strcaseeq(action, "/refresh"))
-		signin_guest_refresh(r, url);
-	else if ((get && util_strcaseeq(action, "/start")) ||
-	    ((get || post) && util_strcaseeq(action, "/handler/frame")))
-		signin_fail(r, url, 501, "NotImplementedError",
-		    "Not implemented", NULL);
+	else if (util_strcaseeq(provider, "guest") && m.route != NULL)
+		m.route->fn(r, url);
 	else {
-		/* The plugin's catch-all names the provider as written. */
 		snprintf(msg, sizeof msg, "Unknown auth provider '%s'",
 		    provider);
 		signin_fail(r, url, 404, "NotFoundError", msg, NULL);
 	}
 	free(provider);
-	free(action);
 out:
+	free(path);
 	free(url);
 }

@@ -10,6 +10,6 @@
 struct req;
 
 /* The route handler for /api/auth and everything below it. */
-void	signin_route(struct req *);
+void	signin_route(struct req *, void *);
 
 #endif

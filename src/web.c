@@ -176,7 +176,7 @@ fail:
 }
 
 void
-web_route(struct req *r)
+web_route(struct req *r, void *arg)
 {
 	const char	*name;
 

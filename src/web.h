@@ -27,6 +27,6 @@ extern const struct web_asset web_assets[];
  * request (for development: edit, reload), else it serves the built-in copy
  * with its ETag, answering a matching If-None-Match with 304.
  */
-void	web_route(struct req *);
+void	web_route(struct req *, void *);
 
 #endif

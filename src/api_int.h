@@ -1,9 +1,10 @@
 /*
- * api_int.h: internal to the api_*.c files (api.c, api_read.c), never
- * included elsewhere: one request's state through the notifications
- * plugin's pipeline, its routes and parsed query, and the helpers that
- * the pipeline with its create handler (api.c) and the user routes
- * (api_read.c) share.
+ * api_int.h: internal to the api*.c files, never included elsewhere: one
+ * request's state through the notifications plugin's pipeline (api.c),
+ * and what its handlers share.  The files depend one way only: api.c's
+ * route table names the handlers (api_create.c, api_read.c,
+ * api_settings.c); they and the pipeline answer through api_common.c,
+ * which calls none of them.
  */
 #ifndef NOTIMOCK_API_INT_H
 #define NOTIMOCK_API_INT_H
@@ -50,33 +51,58 @@ struct api_query {
 	int	 bracket;	/* 0: plain; 1: "a[]"/"a[0]"; 2: "a[x]" */
 };
 
-/* --- api.c: the way out and shared helpers ----------------------------- */
+/* --- api_common.c: the way out and what every handler shares ----------- */
 
+#define API_MOUNT	"/api/notifications"
+#define API_BODY_LIMIT	102400		/* express.json()'s 100kb, inclusive */
+#define API_JSON	"application/json; charset=utf-8"
+
+/* request.url as the plugin router sees it: the URI below the mount, with
+ * its query.  Caller frees. */
+char		*api_plugin_url(const char *uri);
 /* Store the delivery and answer status with a JSON body (NULL, 0: none;
  * an empty 404 goes without a Content-Type).  Takes body. */
 void		 api_finish(struct api_ctx *, int status, char *body,
 		    size_t len);
+/* The same with a text body of this Content-Type (copied). */
+void		 api_finish_text(struct api_ctx *, int status,
+		    const char *ctype, const char *text);
 /* Answer with Backstage's error body (http_error_body()); cause (may be
  * NULL) is borrowed. */
 void		 api_fail(struct api_ctx *, int status, const char *name,
 		    const char *msg, const struct json *cause);
 /* Answer with Backstage's 400 InputError and msg. */
 void		 api_input_error(struct api_ctx *, const char *msg);
+/* Answer Backstage's 500 for a database failure (why goes to our log
+ * only, behind a log id). */
+void		 api_internal_error(struct api_ctx *, const char *why);
+/* Answer 200 with a JSON document; takes doc. */
+void		 api_send_doc(struct api_ctx *, struct json *doc);
 /* JavaScript's Number(s): 0 and *out, or -1 where it gives NaN. */
 int		 api_js_number(const char *s, double *out);
+/* A member of o as a tri-state boolean: 1 true, 0 false, -1 anything
+ * else (JavaScript's undefined, for the settings logic). */
+int		 api_tri(const struct json *o, const char *key);
 /* The read-side form of a stored notification (spec section 8); the
  * caller frees it. */
 struct json	*api_stored_element(const struct db_notification *);
 
-/* --- api_read.c: the user routes ---------------------------------------- */
+/*
+ * The handlers of api.c's route table.  arg is the request's struct
+ * api_ctx, through the pipeline's checks; each ends the request.
+ */
 
-/* The user routes' handlers (api.c's route table): arg is the request's
- * struct api_ctx, validated; each ends the request. */
+/* --- api_create.c: POST /notifications ---------------------------------- */
+void		 api_create(struct req *, void *);
+
+/* --- api_read.c: the read side ------------------------------------------ */
 void		 api_read_list(struct req *, void *);
 void		 api_read_get(struct req *, void *);
 void		 api_read_update(struct req *, void *);
 void		 api_read_status(struct req *, void *);
 void		 api_read_topics(struct req *, void *);
+
+/* --- api_settings.c: user settings ---------------------------------------- */
 void		 api_settings_get(struct req *, void *);
 void		 api_settings_post(struct req *, void *);
 /* May user get a notification of this origin and topic (NULL: none) on

@@ -1,0 +1,330 @@
+/*
+ * api_create.c: the plugin's create handler, POST /notifications (and
+ * POST /), once api.c's pipeline has validated the request: the service
+ * check, the link check, the recipients resolved (catalog.c) and filtered
+ * by the users' settings (api_settings.c), one row stored per user (or one
+ * broadcast), the signals queued (signals.c), the creation-form answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "auth.h"
+#include "catalog.h"
+#include "db.h"
+#include "entity.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "signals.h"
+#include "url.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* The creation-form element: payload as sent (severity appended when the
+ * caller left it out), origin, created, then id/user or user/id. */
+static struct json *
+api_created_element(const struct json *payload, const char *origin,
+    const char *created, const char *id, const char *user)
+{
+	struct json	*o, *p;
+
+	o = json_new_object();
+	p = json_dup(payload);
+	if (json_get(p, "severity") == NULL)
+		json_add_str(p, "severity", "normal");
+	json_add(o, "payload", p);
+	json_add_str(o, "origin", origin);
+	json_add_str(o, "created", created);
+	if (user != NULL) {
+		json_add_str(o, "id", id);
+		json_add_str(o, "user", user);
+	} else {
+		json_add(o, "user", json_new_null());
+		json_add_str(o, "id", id);
+	}
+	return (o);
+}
+
+/* Fill a notification row from the payload. */
+static void
+api_row(struct db_notification *n, const struct json *payload)
+{
+	const struct json	*meta;
+
+	memset(n, 0, sizeof *n);
+	n->title = (char *)json_string(json_get(payload, "title"));
+	n->description = (char *)json_string(json_get(payload, "description"));
+	n->link = (char *)json_string(json_get(payload, "link"));
+	n->topic = (char *)json_string(json_get(payload, "topic"));
+	n->severity = (char *)json_string(json_get(payload, "severity"));
+	if (n->severity == NULL)
+		n->severity = "normal";
+	n->scope = (char *)json_string(json_get(payload, "scope"));
+	n->icon = (char *)json_string(json_get(payload, "icon"));
+	if ((meta = json_get(payload, "metadata")) != NULL)
+		n->metadata = json_print(meta, NULL);
+}
+
+/* Copy a stored id (a UUID we made) into a UUID buffer. */
+static void
+api_copy_id(char dst[UTIL_UUID_LEN], const char *src)
+{
+	snprintf(dst, UTIL_UUID_LEN, "%s", src);
+}
+
+/* {"action":"new_notification","notification_id":id} to user (NULL:
+ * everyone). */
+static void
+api_signal_new(struct server *srv, const char *user, const char *id)
+{
+	struct json	*o;
+	char		*s;
+
+	o = json_new_object();
+	json_add_str(o, "action", "new_notification");
+	json_add_str(o, "notification_id", id);
+	s = json_print(o, NULL);
+	signals_queue(srv, user, s);
+	free(s);
+	json_free(o);
+}
+
+/*
+ * Store one notification for user (NULL: broadcast), honouring scope.
+ * Appends the response element to out.  Returns -1 if the store failed.
+ */
+static int
+api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
+    const char *created_iso, struct json *out)
+{
+	struct server		*srv = c->r->srv;
+	struct db_notification	 n, old;
+	char			 id[UTIL_UUID_LEN], fresh[UTIL_UUID_LEN];
+	char			 iso[UTIL_ISO_LEN];
+	const char		*origin = c->who.subject;
+	int			 found = 0, rc = -1;
+
+	api_row(&n, payload);
+	n.origin = (char *)origin;
+	n.user = (char *)user;
+	n.created = c->r->received;
+	n.delivery_seq = db_seq_next(srv->db);	/* this delivery's seq */
+
+	memset(&old, 0, sizeof old);
+	if (n.scope != NULL && *n.scope != '\0') {
+		found = db_notification_find_scope(srv->db, user, n.scope,
+		    origin, &old);
+		if (found == -1)
+			goto out;
+	}
+	if (found) {
+		n.updated = util_now_ms();
+		if (db_notification_rescope(srv->db, old.id, &n,
+		    user != NULL) == -1)
+			goto out;
+		json_append(c->ids, json_new_string(old.id));
+		api_signal_new(srv, user, old.id);	/* the real id */
+		if (user != NULL) {
+			/* A user's re-send answers the row as stored now. */
+			api_copy_id(id, old.id);
+			db_notification_clear(&old);
+			if (db_notification_get(srv->db, id, &old) != 1)
+				goto out;
+			json_append(out, api_stored_element(&old));
+		} else {
+			/* Backstage answers a broadcast re-send with a fresh
+			 * id and time that are stored nowhere (upstream bug,
+			 * reproduced on purpose). */
+			json_append(out, api_created_element(payload, origin,
+			    util_iso_ms(util_now_ms(), iso), util_uuid4(fresh),
+			    NULL));
+		}
+		rc = 0;
+		goto out;
+	}
+	n.id = util_uuid4(id);
+	if (db_notification_insert(srv->db, &n) == -1)
+		goto out;
+	json_append(c->ids, json_new_string(id));
+	api_signal_new(srv, user, id);
+	json_append(out, api_created_element(payload, origin, created_iso, id,
+	    user));
+	rc = 0;
+out:
+	db_notification_clear(&old);
+	free(n.metadata);
+	return (rc);
+}
+
+/* A string or an array of strings, as a list; duplicates dropped (in
+ * linear time: a body may hold thousands of refs). */
+static struct json *
+api_ref_list(const struct json *v)
+{
+	struct json	*list = json_new_array(), *e;
+	struct strset	*seen;
+
+	if (json_type(v) == JSON_STRING) {
+		json_append(list, json_dup(v));
+		return (list);
+	}
+	seen = strset_new();
+	for (e = json_first(v); e != NULL; e = json_next(e))
+		if (json_string(e) != NULL && strset_add(seen, json_string(e)))
+			json_append(list, json_dup(e));
+	strset_free(seen);
+	return (list);
+}
+
+/* The strings of a JSON list, borrowed (free only the array). */
+static char **
+api_strv(const struct json *list, size_t *np)
+{
+	char			**v;
+	const struct json	*e;
+	size_t			 n = 0;
+
+	v = xcalloc(json_size(list) + 1, sizeof *v);
+	for (e = json_first(list); e != NULL; e = json_next(e))
+		if (json_string(e) != NULL)
+			v[n++] = (char *)json_string(e);
+	*np = n;
+	return (v);
+}
+
+void
+api_create(struct req *r, void *arg)
+{
+	struct api_ctx		*c = arg;
+	struct server		*srv = r->srv;
+	const struct json	*payload, *recip;
+	struct json		*refs = NULL, *excl = NULL, *out, *cause, *e;
+	struct entity_ref	 er;
+	const char		*title, *link, *type, *ref, *topic;
+	char			 iso[UTIL_ISO_LEN], errname[32], msg[1024];
+	char			*stripped, *body;
+	char			**refv = NULL, **exclv = NULL, **users = NULL;
+	size_t			 len, nrefv = 0, nexclv = 0, nusers = 0, i;
+	struct strset		*reached = NULL;
+
+	payload = json_get(c->body, "payload");
+	recip = json_get(c->body, "recipients");
+
+	/* Handler check 1: only service principals create. */
+	if (c->who.type != PRINCIPAL_SERVICE) {
+		api_fail(c, 403, "NotAllowedError",
+		    "This endpoint does not allow 'user' credentials", NULL);
+		return;
+	}
+	title = json_string(json_get(payload, "title"));
+	if (title == NULL || *title == '\0') {
+		api_input_error(c, "Invalid notification request received: "
+		    "missing title");
+		return;
+	}
+	link = json_string(json_get(payload, "link"));
+	if (link != NULL && *link != '\0') {
+		stripped = (char *)(link[0] == '/' ? link + 1 : link);
+		switch (url_check_link(link, srv->base_url)) {
+		case URL_OK:
+			break;
+		case URL_NOT_HTTP:
+			cause = json_new_object();
+			json_add_str(cause, "name", "Error");
+			json_add_str(cause, "message",
+			    "Only HTTP/HTTPS links are allowed");
+			api_fail(c, 400, "InputError", "Invalid link provided; "
+			    "caused by Error: Only HTTP/HTTPS links are "
+			    "allowed", cause);
+			json_free(cause);
+			return;
+		case URL_INVALID:
+			cause = json_new_object();
+			json_add_str(cause, "code", "ERR_INVALID_URL");
+			json_add_str(cause, "input", stripped);
+			json_add_str(cause, "base", srv->base_url);
+			json_add_str(cause, "name", "TypeError");
+			json_add_str(cause, "message", "Invalid URL");
+			api_fail(c, 400, "InputError", "Invalid link provided; "
+			    "caused by TypeError: Invalid URL", cause);
+			json_free(cause);
+			return;
+		}
+	}
+
+	util_iso_ms(c->r->received, iso);
+	out = json_new_array();
+	type = json_string(json_get(recip, "type"));
+	if (type != NULL && strcmp(type, "broadcast") == 0) {
+		if (api_store_one(c, payload, NULL, iso, out) == -1)
+			goto store_failed;
+		goto done;
+	}
+
+	/* Entity recipients: parse every ref (the first bad one is a 400),
+	 * then resolve them as Backstage's resolver does (catalog.c): users
+	 * as written, groups and owners through the --catalog entities. */
+	refs = api_ref_list(json_get(recip, "entityRef"));
+	excl = api_ref_list(json_get(recip, "excludeEntityRef"));
+	for (e = json_first(refs); e != NULL; e = json_next(e)) {
+		json_append(c->entities, json_dup(e));
+		if (entity_parse(json_string(e), &er, errname, sizeof errname,
+		    msg, sizeof msg) == -1) {
+			char full[1200];
+
+			cause = json_new_object();
+			json_add_str(cause, "name", errname);
+			json_add_str(cause, "message", msg);
+			snprintf(full, sizeof full, "Failed to send user "
+			    "notifications; caused by %s: %s", errname, msg);
+			api_fail(c, 400, "InputError", full, cause);
+			json_free(cause);
+			goto out;
+		}
+		entity_ref_clear(&er);
+	}
+	refv = api_strv(refs, &nrefv);
+	exclv = api_strv(excl, &nexclv);
+	users = catalog_resolve(srv->catalog, refv, nrefv, exclv, nexclv,
+	    &nusers);
+	topic = json_string(json_get(payload, "topic"));
+	reached = strset_new();
+	for (i = 0; i < nusers; i++) {
+		ref = users[i];
+		if (!entity_is_user(ref) || !strset_add(reached, ref))
+			continue;
+		/* A user who turned this origin or topic off for the Web
+		 * channel gets nothing, silently. */
+		switch (api_user_enabled(srv, ref, c->who.subject, topic)) {
+		case -1:
+			goto store_failed;
+		case 0:
+			log_debug("%s: %s opted out of this origin/topic",
+			    __func__, ref);
+			continue;
+		}
+		json_append(c->users, json_new_string(ref));
+		if (api_store_one(c, payload, ref, iso, out) == -1)
+			goto store_failed;
+	}
+
+done:
+	body = json_print(out, &len);
+	api_finish(c, 200, body, len);
+	goto out;
+
+store_failed:
+	snprintf(msg, sizeof msg, "notimock could not store this request: %s",
+	    db_errmsg(srv->db));
+	api_fail(c, 503, "ServiceUnavailableError", msg, NULL);
+out:
+	json_free(out);
+	json_free(refs);
+	json_free(excl);
+	free(refv);
+	free(exclv);
+	strset_free(reached);
+	strv_free(users, nusers);
+}

@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static int	 fd = -1;
 	struct catalog	*cat;
 	char		*cause = NULL, **users, *file;
-	char		*refs[] = { "group:default/team", "component:default/x",
+	const char	*refs[] = { "group:default/team", "component:default/x",
 			    "user:default/alice" };
 	size_t		 n;
 

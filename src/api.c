@@ -117,7 +117,8 @@ api_media_type(const char *ctype, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-/* The charset parameter, or NULL. */
+/* The charset parameter of a Content-Type value, lower-cased into buf:
+ * 1 if there is one, else 0. */
 static int
 api_charset(const char *ctype, char *buf, size_t len)
 {

@@ -127,51 +127,48 @@ api_finish_text(struct api_ctx *c, int status, const char *ctype,
 	api_finish_as(c, status, ctype, xstrdup(text), strlen(text));
 }
 
+/* What the delivery record says the body asked for (api_record_body). */
+struct api_record {
+	struct json	*loose;		/* a refused body, parsed for this */
+	char		*pj, *rj;	/* payload and recipients, printed */
+	const char	*title, *topic, *severity;
+};
+
+/*
+ * Read the body for the record: payload, recipients, title, topic and
+ * severity, and the entity refs a refused send addressed.  A refused
+ * request whose body Backstage never parsed (no JSON Content-Type, as
+ * Argo CD sends by default) still says what it was for: read it here, for
+ * the record only, so it is filed under its entities and title.
+ */
 static void
-api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
-    size_t len)
+api_record_body(struct api_ctx *c, int status, struct api_record *rec)
 {
-	struct req		*r = c->r;
-	struct server		*srv = r->srv;
-	struct db_delivery	 d;
-	struct json		*payload = NULL, *recip = NULL;
-	const char		*title = NULL, *topic = NULL, *severity = NULL;
-	const struct json	*src;
-	struct json		*loose = NULL, *stored;
-	char			*stored_text = NULL;
-	char			*headers, *pj = NULL, *rj = NULL, *ej, *uj, *ij;
-	char			*dj, *dcodes = NULL;
-	const char		**ev = NULL;
-	size_t			 en = 0, blen;
-	struct json		*e;
+	const struct json	*src = c->body, *payload = NULL, *recip = NULL;
+	const struct json	*e;
+	const unsigned char	*raw;
 	char			 msg[512];
+	size_t			 blen;
 
-	/*
-	 * A refused request whose body Backstage never parsed (no JSON
-	 * Content-Type, as Argo CD sends by default) still says what it was
-	 * for: read it here, for the record only, so it is filed under its
-	 * entities and title.
-	 */
-	src = c->body;
+	memset(rec, 0, sizeof *rec);
 	if (src == NULL && status != 200) {
-		const unsigned char *raw = http_body(r, &blen);
-
+		raw = http_body(c->r, &blen);
 		if (blen > 0 && blen <= API_BODY_LIMIT)
-			src = loose = json_parse((const char *)raw, blen, 0,
-			    msg, sizeof msg, NULL);
+			src = rec->loose = json_parse((const char *)raw, blen,
+			    0, msg, sizeof msg, NULL);
 	}
 	if (src != NULL && json_type(src) == JSON_OBJECT) {
 		payload = json_get(src, "payload");
 		recip = json_get(src, "recipients");
 		if (payload != NULL)
-			pj = json_print(payload, NULL);
+			rec->pj = json_print(payload, NULL);
 		if (recip != NULL)
-			rj = json_print(recip, NULL);
-		title = json_string(json_get(payload, "title"));
-		topic = json_string(json_get(payload, "topic"));
-		severity = json_string(json_get(payload, "severity"));
-		if (severity == NULL && title != NULL && status == 200)
-			severity = "normal";
+			rec->rj = json_print(recip, NULL);
+		rec->title = json_string(json_get(payload, "title"));
+		rec->topic = json_string(json_get(payload, "topic"));
+		rec->severity = json_string(json_get(payload, "severity"));
+		if (rec->severity == NULL && rec->title != NULL && status == 200)
+			rec->severity = "normal";
 	}
 	/* Entity refs addressed: those of an accepted send, or whatever the
 	 * body named if it was refused. */
@@ -184,6 +181,81 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 				if (json_type(e) == JSON_STRING)
 					json_append(c->entities, json_dup(e));
 	}
+}
+
+static void
+api_record_clear(struct api_record *rec)
+{
+	json_free(rec->loose);
+	free(rec->pj);
+	free(rec->rj);
+}
+
+/*
+ * Bodies are stored only up to --max-stored-body, and a body the barrier
+ * refused (which Backstage never reads) only up to its first
+ * API_REFUSED_KEEP bytes: otherwise anyone could fill the disk with
+ * unauthenticated 4 MiB POSTs.  The delivery says so (bodySize).
+ */
+static size_t
+api_stored_body_len(struct server *srv, int status, size_t blen)
+{
+	size_t	len = blen;
+
+	if ((status == 401 || status == 403) && len > API_REFUSED_KEEP)
+		len = API_REFUSED_KEEP;
+	if (len > (size_t)srv->settings->max_stored_body)
+		len = (size_t)srv->settings->max_stored_body;
+	if (len < blen) {
+		srv->bodies_truncated++;
+		srv->body_bytes_dropped += blen - len;
+	}
+	return (len);
+}
+
+/*
+ * Backstage echoes the URL in its error bodies, query included, and so do
+ * we on the wire; the stored copy gets the redacted URL, since a query may
+ * carry a token (http_uri_redacted).  Returns the stored copy (caller
+ * frees) and its length, or NULL to store the answer as sent.
+ */
+static char *
+api_stored_response(const struct req *r, int status, const char *body,
+    size_t len, const char *redacted, size_t *lenp)
+{
+	struct json	*stored, *rq;
+	char		*url, *text = NULL, msg[512];
+
+	if (status < 400 || len == 0 || strcmp(redacted, r->uri) == 0 ||
+	    (stored = json_parse(body, len, 0, msg, sizeof msg, NULL)) == NULL)
+		return (NULL);
+	rq = json_get(stored, "request");
+	url = api_plugin_url(redacted);
+	if (json_string(json_get(rq, "url")) != NULL) {
+		json_add_str(rq, "url", url);
+		text = json_print(stored, lenp);
+	}
+	free(url);
+	json_free(stored);
+	return (text);
+}
+
+/* Store the delivery, then answer (a 503 if the store refused it). */
+static void
+api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
+    size_t len)
+{
+	struct req		*r = c->r;
+	struct server		*srv = r->srv;
+	struct db_delivery	 d;
+	struct api_record	 rec;
+	const struct json	*e;
+	const char		**ev;
+	char			*headers, *ej, *uj, *ij, *dj, *stored_text;
+	char			*dcodes = NULL, msg[512];
+	size_t			 en = 0, blen;
+
+	api_record_body(c, status, &rec);
 	ev = xcalloc(json_size(c->entities) + 1, sizeof *ev);
 	for (e = json_first(c->entities); e != NULL; e = json_next(e))
 		ev[en++] = json_string(e);
@@ -200,49 +272,22 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	d.path = http_uri_redacted(r);
 	d.headers = headers;
 	d.body = http_body(r, &blen);
-	d.body_len = d.body_size = blen;
-	/*
-	 * Bodies are stored only up to --max-stored-body, and a body the
-	 * barrier refused (which Backstage never reads) only up to its first
-	 * API_REFUSED_KEEP bytes: otherwise anyone could fill the disk with
-	 * unauthenticated 4 MiB POSTs.  The delivery says so (bodySize).
-	 */
-	if ((status == 401 || status == 403) && blen > API_REFUSED_KEEP)
-		d.body_len = API_REFUSED_KEEP;
-	if (d.body_len > (size_t)srv->settings->max_stored_body)
-		d.body_len = (size_t)srv->settings->max_stored_body;
-	if (d.body_len < blen) {
-		srv->bodies_truncated++;
-		srv->body_bytes_dropped += blen - d.body_len;
-	}
+	d.body_size = blen;
+	d.body_len = api_stored_body_len(srv, status, blen);
 	d.status = status;
 	d.response = body;
 	d.response_len = len;
-	/*
-	 * Backstage echoes the URL in its error bodies, query included, and
-	 * so do we on the wire; the stored copy gets the redacted URL, since
-	 * a query may carry a token (http_uri_redacted).
-	 */
-	if (status >= 400 && len > 0 && strcmp(d.path, r->uri) != 0 &&
-	    (stored = json_parse(body, len, 0, msg, sizeof msg, NULL)) != NULL) {
-		struct json *rq = json_get(stored, "request");
-		char *url = api_plugin_url(d.path);
-
-		if (json_string(json_get(rq, "url")) != NULL) {
-			json_add_str(rq, "url", url);
-			stored_text = json_print(stored, &d.response_len);
-			d.response = stored_text;
-		}
-		free(url);
-		json_free(stored);
-	}
+	stored_text = api_stored_response(r, status, body, len, d.path,
+	    &d.response_len);
+	if (stored_text != NULL)
+		d.response = stored_text;
 	d.origin = c->authenticated ? c->who.subject : NULL;
 	d.token_fp = c->who.fp[0] != '\0' ? c->who.fp : NULL;
-	d.payload = pj;
-	d.recipients = rj;
-	d.title = title;
-	d.topic = topic;
-	d.severity = severity;
+	d.payload = rec.pj;
+	d.recipients = rec.rj;
+	d.title = rec.title;
+	d.topic = rec.topic;
+	d.severity = rec.severity;
 	d.entities = ej;
 	d.users = uj;
 	d.ids = ij;
@@ -276,15 +321,13 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 
 	free(body);
 	free(headers);
-	free(pj);
-	free(rj);
 	free(ej);
 	free(uj);
 	free(ij);
 	free(dj);
 	free(ev);
 	free(stored_text);
-	json_free(loose);
+	api_record_clear(&rec);
 }
 
 /* Answer with Backstage's error body; cause may be NULL. */

@@ -47,24 +47,27 @@ api_created_element(const struct json *payload, const char *origin,
 	return (o);
 }
 
-/* Fill a notification row from the payload. */
-static void
-api_row(struct db_notification *n, const struct json *payload)
+/* Fill a notification row from the payload (borrowing its strings);
+ * returns the metadata's JSON text, which the caller frees, or NULL. */
+static char *
+api_row(struct db_notification_new *n, const struct json *payload)
 {
 	const struct json	*meta;
+	char			*mj = NULL;
 
 	memset(n, 0, sizeof *n);
-	n->title = (char *)json_string(json_get(payload, "title"));
-	n->description = (char *)json_string(json_get(payload, "description"));
-	n->link = (char *)json_string(json_get(payload, "link"));
-	n->topic = (char *)json_string(json_get(payload, "topic"));
-	n->severity = (char *)json_string(json_get(payload, "severity"));
+	n->title = json_string(json_get(payload, "title"));
+	n->description = json_string(json_get(payload, "description"));
+	n->link = json_string(json_get(payload, "link"));
+	n->topic = json_string(json_get(payload, "topic"));
+	n->severity = json_string(json_get(payload, "severity"));
 	if (n->severity == NULL)
 		n->severity = "normal";
-	n->scope = (char *)json_string(json_get(payload, "scope"));
-	n->icon = (char *)json_string(json_get(payload, "icon"));
+	n->scope = json_string(json_get(payload, "scope"));
+	n->icon = json_string(json_get(payload, "icon"));
 	if ((meta = json_get(payload, "metadata")) != NULL)
-		n->metadata = json_print(meta, NULL);
+		n->metadata = mj = json_print(meta, NULL);
+	return (mj);
 }
 
 /* Copy a stored id (a UUID we made) into a UUID buffer. */
@@ -100,15 +103,16 @@ api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
     const char *created_iso, struct json *out)
 {
 	struct server		*srv = c->r->srv;
-	struct db_notification	 n, old;
+	struct db_notification_new n;
+	struct db_notification	 old;
 	char			 id[UTIL_UUID_LEN], fresh[UTIL_UUID_LEN];
-	char			 iso[UTIL_ISO_LEN];
+	char			 iso[UTIL_ISO_LEN], *meta;
 	const char		*origin = c->who.subject;
 	int			 found = 0, rc = -1;
 
-	api_row(&n, payload);
-	n.origin = (char *)origin;
-	n.user = (char *)user;
+	meta = api_row(&n, payload);
+	n.origin = origin;
+	n.user = user;
 	n.created = c->r->received;
 	n.delivery_seq = db_seq_next(srv->db);	/* this delivery's seq */
 
@@ -154,7 +158,7 @@ api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
 	rc = 0;
 out:
 	db_notification_clear(&old);
-	free(n.metadata);
+	free(meta);
 	return (rc);
 }
 
@@ -179,35 +183,146 @@ api_ref_list(const struct json *v)
 }
 
 /* The strings of a JSON list, borrowed (free only the array). */
-static char **
+static const char **
 api_strv(const struct json *list, size_t *np)
 {
-	char			**v;
+	const char		**v;
 	const struct json	*e;
 	size_t			 n = 0;
 
 	v = xcalloc(json_size(list) + 1, sizeof *v);
 	for (e = json_first(list); e != NULL; e = json_next(e))
 		if (json_string(e) != NULL)
-			v[n++] = (char *)json_string(e);
+			v[n++] = json_string(e);
 	*np = n;
 	return (v);
 }
 
+/* The payload's link, as Backstage checks it: -1 once answered (400). */
+static int
+api_check_link(struct api_ctx *c, const char *link)
+{
+	const char	*base = c->r->srv->base_url;
+	struct json	*cause;
+
+	if (link == NULL || *link == '\0')
+		return (0);
+	switch (url_check_link(link, base)) {
+	case URL_OK:
+		return (0);
+	case URL_NOT_HTTP:
+		cause = json_new_object();
+		json_add_str(cause, "name", "Error");
+		json_add_str(cause, "message",
+		    "Only HTTP/HTTPS links are allowed");
+		api_fail(c, 400, "InputError", "Invalid link provided; "
+		    "caused by Error: Only HTTP/HTTPS links are allowed", cause);
+		json_free(cause);
+		return (-1);
+	case URL_INVALID:
+		cause = json_new_object();
+		json_add_str(cause, "code", "ERR_INVALID_URL");
+		json_add_str(cause, "input", link[0] == '/' ? link + 1 : link);
+		json_add_str(cause, "base", base);
+		json_add_str(cause, "name", "TypeError");
+		json_add_str(cause, "message", "Invalid URL");
+		api_fail(c, 400, "InputError", "Invalid link provided; "
+		    "caused by TypeError: Invalid URL", cause);
+		json_free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Every entity ref addressed must parse (recorded as addressed either
+ * way): -1 once the first bad one is answered (400). */
+static int
+api_check_refs(struct api_ctx *c, const struct json *refs)
+{
+	const struct json	*e;
+	struct entity_ref	 er;
+	struct json		*cause;
+	char			 errname[32], msg[1024], full[1200];
+
+	for (e = json_first(refs); e != NULL; e = json_next(e)) {
+		json_append(c->entities, json_dup(e));
+		if (entity_parse(json_string(e), &er, errname, sizeof errname,
+		    msg, sizeof msg) == -1) {
+			cause = json_new_object();
+			json_add_str(cause, "name", errname);
+			json_add_str(cause, "message", msg);
+			snprintf(full, sizeof full, "Failed to send user "
+			    "notifications; caused by %s: %s", errname, msg);
+			api_fail(c, 400, "InputError", full, cause);
+			json_free(cause);
+			return (-1);
+		}
+		entity_ref_clear(&er);
+	}
+	return (0);
+}
+
+/*
+ * Resolve the refs as Backstage's resolver does (catalog.c: users as
+ * written, groups and owners through the --catalog entities) and store one
+ * row per user reached who has not opted out.  Returns -1 if the store
+ * failed.
+ */
+static int
+api_store_users(struct api_ctx *c, const struct json *payload,
+    const struct json *refs, const struct json *excl, const char *iso,
+    struct json *out)
+{
+	struct server	*srv = c->r->srv;
+	const char	**refv, **exclv, *topic, *ref;
+	char		**users;
+	size_t		 nrefv, nexclv, nusers, i;
+	struct strset	*reached;
+	int		 rc = 0;
+
+	refv = api_strv(refs, &nrefv);
+	exclv = api_strv(excl, &nexclv);
+	users = catalog_resolve(srv->catalog, refv, nrefv, exclv, nexclv,
+	    &nusers);
+	topic = json_string(json_get(payload, "topic"));
+	reached = strset_new();
+	for (i = 0; i < nusers && rc == 0; i++) {
+		ref = users[i];
+		if (!entity_is_user(ref) || !strset_add(reached, ref))
+			continue;
+		/* A user who turned this origin or topic off for the Web
+		 * channel gets nothing, silently. */
+		switch (api_user_enabled(srv, ref, c->who.subject, topic)) {
+		case -1:
+			rc = -1;
+			continue;
+		case 0:
+			log_debug("%s: %s opted out of this origin/topic",
+			    __func__, ref);
+			continue;
+		}
+		json_append(c->users, json_new_string(ref));
+		rc = api_store_one(c, payload, ref, iso, out);
+	}
+	free(refv);
+	free(exclv);
+	strset_free(reached);
+	strv_free(users, nusers);
+	return (rc);
+}
+
+/* POST /notifications: the handler's own checks, then one row per user
+ * (or one broadcast), answered in the creation form. */
 void
 api_create(struct req *r, void *arg)
 {
 	struct api_ctx		*c = arg;
-	struct server		*srv = r->srv;
 	const struct json	*payload, *recip;
-	struct json		*refs = NULL, *excl = NULL, *out, *cause, *e;
-	struct entity_ref	 er;
-	const char		*title, *link, *type, *ref, *topic;
-	char			 iso[UTIL_ISO_LEN], errname[32], msg[1024];
-	char			*stripped, *body;
-	char			**refv = NULL, **exclv = NULL, **users = NULL;
-	size_t			 len, nrefv = 0, nexclv = 0, nusers = 0, i;
-	struct strset		*reached = NULL;
+	struct json		*refs = NULL, *excl = NULL, *out = NULL;
+	const char		*title, *type;
+	char			 iso[UTIL_ISO_LEN], msg[1024], *body;
+	size_t			 len;
+	int			 rc;
 
 	payload = json_get(c->body, "payload");
 	recip = json_get(c->body, "recipients");
@@ -224,107 +339,31 @@ api_create(struct req *r, void *arg)
 		    "missing title");
 		return;
 	}
-	link = json_string(json_get(payload, "link"));
-	if (link != NULL && *link != '\0') {
-		stripped = (char *)(link[0] == '/' ? link + 1 : link);
-		switch (url_check_link(link, srv->base_url)) {
-		case URL_OK:
-			break;
-		case URL_NOT_HTTP:
-			cause = json_new_object();
-			json_add_str(cause, "name", "Error");
-			json_add_str(cause, "message",
-			    "Only HTTP/HTTPS links are allowed");
-			api_fail(c, 400, "InputError", "Invalid link provided; "
-			    "caused by Error: Only HTTP/HTTPS links are "
-			    "allowed", cause);
-			json_free(cause);
-			return;
-		case URL_INVALID:
-			cause = json_new_object();
-			json_add_str(cause, "code", "ERR_INVALID_URL");
-			json_add_str(cause, "input", stripped);
-			json_add_str(cause, "base", srv->base_url);
-			json_add_str(cause, "name", "TypeError");
-			json_add_str(cause, "message", "Invalid URL");
-			api_fail(c, 400, "InputError", "Invalid link provided; "
-			    "caused by TypeError: Invalid URL", cause);
-			json_free(cause);
-			return;
-		}
-	}
+	if (api_check_link(c, json_string(json_get(payload, "link"))) == -1)
+		return;
 
-	util_iso_ms(c->r->received, iso);
+	util_iso_ms(r->received, iso);
 	out = json_new_array();
 	type = json_string(json_get(recip, "type"));
-	if (type != NULL && strcmp(type, "broadcast") == 0) {
-		if (api_store_one(c, payload, NULL, iso, out) == -1)
-			goto store_failed;
-		goto done;
-	}
-
-	/* Entity recipients: parse every ref (the first bad one is a 400),
-	 * then resolve them as Backstage's resolver does (catalog.c): users
-	 * as written, groups and owners through the --catalog entities. */
-	refs = api_ref_list(json_get(recip, "entityRef"));
-	excl = api_ref_list(json_get(recip, "excludeEntityRef"));
-	for (e = json_first(refs); e != NULL; e = json_next(e)) {
-		json_append(c->entities, json_dup(e));
-		if (entity_parse(json_string(e), &er, errname, sizeof errname,
-		    msg, sizeof msg) == -1) {
-			char full[1200];
-
-			cause = json_new_object();
-			json_add_str(cause, "name", errname);
-			json_add_str(cause, "message", msg);
-			snprintf(full, sizeof full, "Failed to send user "
-			    "notifications; caused by %s: %s", errname, msg);
-			api_fail(c, 400, "InputError", full, cause);
-			json_free(cause);
+	if (type != NULL && strcmp(type, "broadcast") == 0)
+		rc = api_store_one(c, payload, NULL, iso, out);
+	else {
+		refs = api_ref_list(json_get(recip, "entityRef"));
+		excl = api_ref_list(json_get(recip, "excludeEntityRef"));
+		if (api_check_refs(c, refs) == -1)
 			goto out;
-		}
-		entity_ref_clear(&er);
+		rc = api_store_users(c, payload, refs, excl, iso, out);
 	}
-	refv = api_strv(refs, &nrefv);
-	exclv = api_strv(excl, &nexclv);
-	users = catalog_resolve(srv->catalog, refv, nrefv, exclv, nexclv,
-	    &nusers);
-	topic = json_string(json_get(payload, "topic"));
-	reached = strset_new();
-	for (i = 0; i < nusers; i++) {
-		ref = users[i];
-		if (!entity_is_user(ref) || !strset_add(reached, ref))
-			continue;
-		/* A user who turned this origin or topic off for the Web
-		 * channel gets nothing, silently. */
-		switch (api_user_enabled(srv, ref, c->who.subject, topic)) {
-		case -1:
-			goto store_failed;
-		case 0:
-			log_debug("%s: %s opted out of this origin/topic",
-			    __func__, ref);
-			continue;
-		}
-		json_append(c->users, json_new_string(ref));
-		if (api_store_one(c, payload, ref, iso, out) == -1)
-			goto store_failed;
+	if (rc == 0) {
+		body = json_print(out, &len);
+		api_finish(c, 200, body, len);
+	} else {
+		snprintf(msg, sizeof msg, "notimock could not store this "
+		    "request: %s", db_errmsg(r->srv->db));
+		api_fail(c, 503, "ServiceUnavailableError", msg, NULL);
 	}
-
-done:
-	body = json_print(out, &len);
-	api_finish(c, 200, body, len);
-	goto out;
-
-store_failed:
-	snprintf(msg, sizeof msg, "notimock could not store this request: %s",
-	    db_errmsg(srv->db));
-	api_fail(c, 503, "ServiceUnavailableError", msg, NULL);
 out:
 	json_free(out);
 	json_free(refs);
 	json_free(excl);
-	free(refv);
-	free(exclv);
-	strset_free(reached);
-	strv_free(users, nusers);
 }

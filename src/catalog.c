@@ -465,8 +465,8 @@ catalog_get(const struct catalog *cat, const char *ref)
  * what it finds into the next round's list.
  */
 char **
-catalog_resolve(const struct catalog *cat, char *const *refs, size_t nrefs,
-    char *const *excl, size_t nexcl, size_t *np)
+catalog_resolve(const struct catalog *cat, const char *const *refs,
+    size_t nrefs, const char *const *excl, size_t nexcl, size_t *np)
 {
 	char				**users = NULL, **seen = NULL;
 	char				**todo = NULL, **next = NULL;

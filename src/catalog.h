@@ -41,8 +41,8 @@ size_t		 catalog_count(const struct catalog *);
  * strings the caller frees with strv_free().
  */
 char		**catalog_resolve(const struct catalog *cat,
-		    char *const *refs, size_t nrefs,
-		    char *const *excl, size_t nexcl, size_t *np);
+		    const char *const *refs, size_t nrefs,
+		    const char *const *excl, size_t nexcl, size_t *np);
 
 /*
  * The User entity ref names (kind User and namespace "default" when left

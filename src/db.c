@@ -884,7 +884,7 @@ db_seq_next(const struct db *db)
 }
 
 int
-db_notification_insert(struct db *db, const struct db_notification *n)
+db_notification_insert(struct db *db, const struct db_notification_new *n)
 {
 	sqlite3_stmt	*st = db->st[ST_NOTIF_INSERT];
 
@@ -978,7 +978,7 @@ db_notification_find_scope(struct db *db, const char *user, const char *scope,
 
 int
 db_notification_rescope(struct db *db, const char *id,
-    const struct db_notification *n, int reset_read)
+    const struct db_notification_new *n, int reset_read)
 {
 	sqlite3_stmt	*st = db->st[ST_NOTIF_RESCOPE];
 

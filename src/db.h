@@ -99,7 +99,21 @@ int64_t		 db_cursor(const struct db *);
 /* The sequence number the next delivery will get. */
 int64_t		 db_seq_next(const struct db *);
 
-int		 db_notification_insert(struct db *, const struct db_notification *);
+/* A notification to store: every string borrowed (NULL: none). */
+struct db_notification_new {
+	const char	*id;
+	const char	*user;		/* NULL for a broadcast */
+	int64_t		 created;	/* epoch ms */
+	int64_t		 saved, read, updated;	/* 0: unset */
+	const char	*origin;
+	const char	*title, *description, *link, *topic, *severity;
+	const char	*scope, *icon;
+	const char	*metadata;	/* JSON object text, or NULL */
+	int64_t		 delivery_seq;
+};
+
+int		 db_notification_insert(struct db *,
+		    const struct db_notification_new *);
 /* Find the notification with this scope and origin, for user (NULL: a
  * broadcast).  Returns 1 and fills *out, 0 if none, -1 on error. */
 int		 db_notification_find_scope(struct db *, const char *user,
@@ -109,7 +123,7 @@ int		 db_notification_find_scope(struct db *, const char *user,
  * clears it), replace description/link/topic only when non-NULL, set
  * updated; reset_read also clears read. */
 int		 db_notification_rescope(struct db *, const char *id,
-		    const struct db_notification *n, int reset_read);
+		    const struct db_notification_new *n, int reset_read);
 int		 db_notification_get(struct db *, const char *id,
 		    struct db_notification *out);
 void		 db_notification_clear(struct db_notification *);

@@ -27,7 +27,14 @@ struct signals_queued {
 
 static struct signals_queued	*signals_pending;
 static size_t			 signals_npending;
-static struct signals_entry	 signals_ring[SIGNALS_KEEP];
+/* A published signal; handed out as a struct signals_entry, which
+ * borrows its strings. */
+static struct signals_kept {
+	uint64_t	 id;
+	int64_t		 at;
+	char		*user;
+	char		*message;
+}				 signals_ring[SIGNALS_KEEP];
 static uint64_t			 signals_lastid;
 
 /* Queue a signal until its transaction ends; json is copied. */
@@ -46,7 +53,7 @@ signals_queue(struct server *srv, const char *user, const char *json)
 void
 signals_commit(struct server *srv, int committed)
 {
-	struct signals_entry	*s;
+	struct signals_kept	*s;
 	struct signals_queued	*p;
 	char			 who[256], what[512];
 	size_t			 i;
@@ -60,8 +67,8 @@ signals_commit(struct server *srv, int committed)
 			continue;
 		}
 		s = &signals_ring[++signals_lastid % SIGNALS_KEEP];
-		free((char *)s->user);
-		free((char *)s->message);
+		free(s->user);
+		free(s->message);
 		s->id = signals_lastid;
 		s->at = util_now_ms();
 		s->user = p->user;
@@ -83,14 +90,22 @@ uint64_t
 signals_replay(uint64_t since,
     void (*fn)(const struct signals_entry *, void *), void *arg)
 {
-	uint64_t	id;
+	struct signals_entry	 e;
+	struct signals_kept	*s;
+	uint64_t		 id;
 
 	id = since + 1;
 	if (signals_lastid >= SIGNALS_KEEP && id <= signals_lastid -
 	    SIGNALS_KEEP)
 		id = signals_lastid - SIGNALS_KEEP + 1;
-	for (; id <= signals_lastid; id++)
-		fn(&signals_ring[id % SIGNALS_KEEP], arg);
+	for (; id <= signals_lastid; id++) {
+		s = &signals_ring[id % SIGNALS_KEEP];
+		e.id = s->id;
+		e.at = s->at;
+		e.user = s->user;
+		e.message = s->message;
+		fn(&e, arg);
+	}
 	return (signals_lastid);
 }
 

@@ -141,8 +141,7 @@ resolves(struct catalog *cat, const char *const *refs, size_t n,
 	char	**users, got[1024] = "";
 	size_t	 nu, i;
 
-	users = catalog_resolve(cat, (char *const *)refs, n,
-	    (char *const *)excl, nexcl, &nu);
+	users = catalog_resolve(cat, refs, n, excl, nexcl, &nu);
 	for (i = 0; i < nu; i++)
 		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s",
 		    i > 0 ? "|" : "", users[i]);

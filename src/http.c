@@ -1,9 +1,10 @@
 /*
  * http.c: listeners, routing and the one way out of every request.
  *
- * Ownership: struct req is allocated in http_gencb and freed in
- * http_finish, after exactly one evhttp_send_reply.  A durable request sits
- * on srv->deferred between its handler and the commit event.
+ * Ownership: struct req is allocated in http_dispatch and freed in
+ * http_finish, after exactly one evhttp_send_reply.  A durable request
+ * waits for the commit (server.c's deferred replies) between its handler
+ * and http_release.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "db.h"
+#include "server.h"
 #include "diag.h"
 #include "fault.h"
 #include "http.h"
@@ -40,7 +42,6 @@
 #include "mock.h"
 #include "route.h"
 #include "settings.h"
-#include "signals.h"
 #include "signin.h"
 #include "tls.h"
 #include "util.h"
@@ -54,7 +55,6 @@ static void	http_ca_pem(struct req *, void *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 static void	http_req_free(struct req *);
-static void	http_store_state(struct server *, const char *);
 static int	http_client_left(const struct req *);
 
 /* Answers slower than this check whether the client is still there. */
@@ -519,9 +519,8 @@ http_hold_gone(struct req *r, void *arg)
 		return;
 	diag_unanswered(srv->diag, r->seq);
 	note = fault_note_gone(r->fault, (util_mono_us() - r->start_us) / 1000);
-	if (db_delivery_set_fault(srv->db, r->seq, note) == 0 &&
-	    TAILQ_EMPTY(&srv->deferred))
-		event_active(srv->commit_ev, EV_WRITE, 0);
+	if (db_delivery_set_fault(srv->db, r->seq, note) == 0)
+		server_kick(srv);
 	free(note);
 }
 
@@ -789,84 +788,40 @@ http_sent_cb(struct evhttp_request *ev, void *arg)
 	http_req_free(r);
 }
 
-/* Hand the reply over: now, or after the commit if the request wrote. */
+/* The commit event ended: send the reply, a 503 in Backstage's shape if
+ * the transaction rolled back (cause). */
 static void
-http_complete(struct req *r)
+http_release(struct server_reply *w, const char *cause)
 {
-	struct server	*srv = r->srv;
+	struct req	*r = (struct req *)(void *)((char *)w -
+			    offsetof(struct req, wait));
+	char		 msg[512], *body;
+	size_t		 len;
 
-	if (r->durable) {
-		if (TAILQ_EMPTY(&srv->deferred))
-			event_active(srv->commit_ev, EV_WRITE, 0);
-		TAILQ_INSERT_TAIL(&srv->deferred, r, entry);
-		return;
+	if (cause != NULL) {
+		snprintf(msg, sizeof msg, "notimock could not store this "
+		    "request: %s", cause);
+		evbuffer_drain(r->out, evbuffer_get_length(r->out));
+		body = http_error_body(r, 503, "ServiceUnavailableError", msg,
+		    NULL, r->url, &len);
+		evbuffer_add(r->out, body, len);
+		free(body);
+		r->status = 503;
+		r->ctype = "application/json; charset=utf-8";
 	}
 	http_finish(r);
 }
 
-/*
- * Whether the store writes: failing from a failed commit until one
- * succeeds (/mock/cursor shows it, and the log says when it starts and
- * ends).  Readiness stays 200 meanwhile, on purpose: a pod that is not
- * ready gets no traffic, so it would never see a write succeed again;
- * the writes themselves answer 503 in Backstage's shape (README).
- */
+/* Hand the reply over: now, or after the commit if the request wrote. */
 static void
-http_store_state(struct server *srv, const char *cause)
+http_complete(struct req *r)
 {
-	if (cause == NULL) {
-		if (srv->store_failing_since != 0)
-			log_warnx("db: writing again after %.1f s of failures",
-			    (double)(util_now_ms() - srv->store_failing_since) /
-			    1000.0);
-		srv->store_failing_since = 0;
+	if (r->durable) {
+		r->wait.release = http_release;
+		server_defer(r->srv, &r->wait);
 		return;
 	}
-	if (srv->store_failing_since == 0)
-		srv->store_failing_since = util_now_ms();
-	snprintf(srv->store_error, sizeof srv->store_error, "%s", cause);
-}
-
-/*
- * The commit event: it runs after the I/O callbacks of this loop iteration,
- * so one transaction holds every request that arrived together.  Replies go
- * out only once their writes are on disk.
- */
-static void
-http_commit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-	struct req	*r;
-	const char	*cause;
-	char		 msg[512], *body;
-	size_t		 len;
-	int		 rc;
-
-	rc = db_commit(srv->db, &cause);
-	srv->ncommits++;
-	if (rc == -1)
-		log_warnx("db: commit failed, answering 503: %s", cause);
-	http_store_state(srv, rc == 0 ? NULL : cause);
-	/* Signals announce only what is stored (signals.c). */
-	signals_commit(srv, rc == 0);
-	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
-		TAILQ_REMOVE(&srv->deferred, r, entry);
-		srv->ndeferred++;
-		if (rc == -1) {
-			snprintf(msg, sizeof msg, "notimock could not store "
-			    "this request: %s", cause);
-			evbuffer_drain(r->out, evbuffer_get_length(r->out));
-			body = http_error_body(r, 503, "ServiceUnavailableError",
-			    msg, NULL, r->url, &len);
-			evbuffer_add(r->out, body, len);
-			free(body);
-			r->status = 503;
-			r->ctype = "application/json; charset=utf-8";
-		}
-		http_finish(r);
-	}
-	if (srv->on_commit != NULL)
-		srv->on_commit(srv, rc == 0, db_cursor(srv->db));
+	http_finish(r);
 }
 
 void
@@ -1875,7 +1830,6 @@ http_start(struct server *srv, char **cause)
 	struct settings	*s = srv->settings;
 	const char	*delay, *errstr;
 
-	TAILQ_INIT(&srv->deferred);
 	if ((delay = getenv("NOTIMOCK_TEST_DELAY_MS")) != NULL) {
 		http_test_delay_us = (long)util_strtonum(delay, 0, 60000,
 		    &errstr) * 1000;
@@ -1883,7 +1837,6 @@ http_start(struct server *srv, char **cause)
 			log_warnx("NOTIMOCK_TEST_DELAY_MS=%s: every /mock/ "
 			    "request is slowed down (for tests only)", delay);
 	}
-	srv->commit_ev = event_new(srv->base, -1, 0, http_commit_cb, srv);
 	if (strcmp(s->listen, "off") != 0 &&
 	    (srv->http = http_listen(srv, s->listen, 0, cause)) == NULL)
 		return (-1);
@@ -1898,31 +1851,15 @@ http_start(struct server *srv, char **cause)
 	return (0);
 }
 
+/* Close the listeners (after server_stop has released every reply). */
 void
 http_stop(struct server *srv)
 {
-	struct req	*r;
-	const char	*cause;
-
-	/* Answer whatever still waits for a commit. */
-	if (!TAILQ_EMPTY(&srv->deferred))
-		http_commit_cb(-1, 0, srv);
-	while ((r = TAILQ_FIRST(&srv->deferred)) != NULL) {
-		TAILQ_REMOVE(&srv->deferred, r, entry);
-		http_finish(r);
-	}
-	(void)db_commit(srv->db, &cause);
-	log_info("served %llu requests; %llu replies waited for %llu commits",
-	    (unsigned long long)srv->nrequests,
-	    (unsigned long long)srv->ndeferred,
-	    (unsigned long long)srv->ncommits);
 	http_accept_unwatch();
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	if (srv->https != NULL)
 		evhttp_free(srv->https);
-	if (srv->commit_ev != NULL)
-		event_free(srv->commit_ev);
 }
 
 /* --- long-lived replies: long-polls and event streams (mock.c) --- */

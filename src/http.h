@@ -4,7 +4,8 @@
  *
  * A handler gets a struct req and must end it with exactly one call of
  * http_send(), http_error() or http_empty() (now or later).  Replies of
- * requests marked durable wait for the iteration's database commit.
+ * requests marked durable wait for the iteration's database commit, which
+ * the server core owns (server.h): this file is the evhttp adapter.
  */
 #ifndef NOTIMOCK_HTTP_H
 #define NOTIMOCK_HTTP_H
@@ -13,55 +14,13 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-struct auth;
-struct catalog;
-struct config;
-struct db;
-struct diag;
+#include "server.h"	/* struct server: handlers reach it as r->srv */
+
 struct evbuffer;
 struct event;
-struct event_base;
-struct evhttp;
 struct evhttp_request;
 struct http_conn;
 struct json;
-struct settings;
-struct tls_server;
-
-/* Everything the server holds; one per process. */
-struct server {
-	struct event_base	*base;
-	struct settings		*settings;
-	struct config		*config;
-	struct auth		*auth;
-	struct db		*db;
-	struct tls_server	*tls;
-	char			*base_url;	/* app.baseUrl with a trailing '/' */
-	struct evhttp		*http;		/* plain listener */
-	struct evhttp		*https;		/* TLS listener */
-	struct event		*commit_ev;
-	TAILQ_HEAD(, req)	 deferred;	/* replies waiting for a commit */
-	/* Called after each commit event, told whether the transaction
-	 * committed (0: it rolled back) and the committed cursor (the
-	 * assertion API wakes its waiters from here). */
-	void			(*on_commit)(struct server *, int committed,
-				    int64_t seq);
-	struct mock		*mock;		/* the assertion API (mock.c) */
-	struct retain		*retain;	/* retention (retain.c) */
-	struct diag		*diag;		/* retry detector (diag.c) */
-	struct catalog		*catalog;	/* --catalog entities (catalog.c) */
-	struct faults		*faults;	/* fault rules (fault.c) */
-	uint64_t		 nrequests;
-	uint64_t		 ncommits;	/* transactions committed */
-	uint64_t		 ndeferred;	/* replies that waited for one */
-	/* Request bodies stored truncated (api.c), and the bytes not kept. */
-	uint64_t		 bodies_truncated;
-	uint64_t		 body_bytes_dropped;
-	/* The store: epoch ms since every commit has failed (0: it writes),
-	 * and the last failure's cause. */
-	int64_t			 store_failing_since;
-	char			 store_error[256];
-};
 
 /* The request methods, as bits of our own: route tables (route.h) OR
  * them together, and handlers need no <event2/http.h> to compare. */
@@ -116,7 +75,7 @@ struct req {
 	int			 cut;		/* HTTP_CUT_*: no reply at all */
 	const char		*cut_how;	/* for the log (static) */
 	struct event		*hold;
-	TAILQ_ENTRY(req)	 entry;
+	struct server_reply	 wait;		/* for the commit (server.c) */
 	/* Long-lived replies (http_on_close, http_stream_*). */
 	void			(*closecb)(struct req *, void *);
 	void			*closearg;

@@ -1643,7 +1643,7 @@ mock_reset_slice(evutil_socket_t fd, short what, void *arg)
 		mock_reset_done(r, m, deleted, notifs);
 		return;
 	}
-	event_active(srv->commit_ev, EV_WRITE, 0);
+	server_kick(srv);
 	if (j->next == NULL)
 		j->next = evtimer_new(srv->base, mock_reset_slice, j);
 	evtimer_add(j->next, &tv);
@@ -1733,7 +1733,7 @@ mock_reset_committed(struct mock *m, int64_t seq)
  * each look at its share.
  */
 static void
-mock_on_commit(struct server *srv, int committed, int64_t seq)
+mock_on_commit(struct server *srv, int committed, int64_t seq, void *arg)
 {
 	struct mock		*m = srv->mock;
 	struct mock_waiter	*w, *wnext;
@@ -2000,7 +2000,7 @@ mock_start(struct server *srv)
 	TAILQ_INIT(&m->streams);
 	TAILQ_INIT(&m->resets);
 	srv->mock = m;
-	srv->on_commit = mock_on_commit;
+	server_hook_add(srv, SERVER_AFTER_REPLIES, mock_on_commit, m);
 }
 
 /*
@@ -2024,7 +2024,7 @@ mock_stop(struct server *srv)
 	if (m == NULL)
 		return (NULL);
 	srv->mock = NULL;
-	srv->on_commit = NULL;
+	server_hook_del(srv, mock_on_commit, m);
 	while ((j = TAILQ_FIRST(&m->resets)) != NULL) {
 		r = j->r;
 		mock_reset_free(j);

@@ -30,7 +30,9 @@
 #include "log.h"
 #include "mock.h"
 #include "retain.h"
+#include "server.h"
 #include "settings.h"
+#include "signals.h"
 #include "tls.h"
 #include "url.h"
 #include "util.h"
@@ -418,6 +420,8 @@ notimock_serve(int argc, char **argv)
 		free(to.sans);
 	}
 	srv.diag = diag_new();		/* retry detection (diag.c) */
+	server_start(&srv);		/* the commit event (server.c) */
+	signals_start(&srv);		/* published on commit (signals.c) */
 	if (http_start(&srv, &cause) == -1)
 		fatalx("%s", cause);
 	notimock_started = 1;		/* keep what was made from now on */
@@ -433,6 +437,7 @@ notimock_serve(int argc, char **argv)
 
 	retain_stop(&srv);
 	m = mock_stop(&srv);
+	server_stop(&srv);		/* the last commit and replies */
 	http_stop(&srv);
 	mock_free(m);
 	event_free(sigint);

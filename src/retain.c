@@ -106,7 +106,7 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Committed by the commit event, with whatever else this
 		 * iteration wrote. */
-		event_active(srv->commit_ev, EV_WRITE, 0);
+		server_kick(srv);
 		rt->pruned += deleted;
 		rt->notifs += notifs;
 		rt->unlogged += deleted;

@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "log.h"
+#include "server.h"
 #include "signals.h"
 #include "util.h"
 #include "xmalloc.h"
 
 /*
  * Signals wait in signals_pending until the transaction that stored what
- * they announce commits (http.c calls signals_commit()), then get an id
+ * they announce commits (signals_commit, a commit hook of the server
+ * core, before the replies go out), then get an id
  * and go into a ring of the last SIGNALS_KEEP, from which the event
  * stream (mock.c) reads them with signals_replay().
  */
@@ -27,13 +29,13 @@ struct signals_queued {
 
 static struct signals_queued	*signals_pending;
 static size_t			 signals_npending;
-/* A published signal; handed out as a struct signals_entry, which
- * borrows its strings. */
+/* A published signal: what readers see (pub, which borrows the strings;
+ * mock.c's fan-out keeps the pointer until the commit hook returns) and
+ * the strings it owns. */
 static struct signals_kept {
-	uint64_t	 id;
-	int64_t		 at;
-	char		*user;
-	char		*message;
+	struct signals_entry	 pub;
+	char			*user;
+	char			*message;
 }				 signals_ring[SIGNALS_KEEP];
 static uint64_t			 signals_lastid;
 
@@ -49,16 +51,16 @@ signals_queue(struct server *srv, const char *user, const char *json)
 	signals_npending++;
 }
 
-/* Publish the queued signals into the ring, or drop them. */
-void
-signals_commit(struct server *srv, int committed)
+/* Publish the queued signals into the ring, or drop them (a commit hook,
+ * server.h). */
+static void
+signals_commit(struct server *srv, int committed, int64_t cursor, void *arg)
 {
 	struct signals_kept	*s;
 	struct signals_queued	*p;
 	char			 who[256], what[512];
 	size_t			 i;
 
-	(void)srv;
 	for (i = 0; i < signals_npending; i++) {
 		p = &signals_pending[i];
 		if (!committed) {
@@ -69,13 +71,13 @@ signals_commit(struct server *srv, int committed)
 		s = &signals_ring[++signals_lastid % SIGNALS_KEEP];
 		free(s->user);
 		free(s->message);
-		s->id = signals_lastid;
-		s->at = util_now_ms();
-		s->user = p->user;
-		s->message = p->message;
+		s->pub.id = signals_lastid;
+		s->pub.at = util_now_ms();
+		s->pub.user = s->user = p->user;
+		s->pub.message = s->message = p->message;
 		if (log_enabled(LOG_LVL_DEBUG))
 			log_debug("%s: signal %llu on 'notifications' to %s: %s",
-			    __func__, (unsigned long long)s->id, s->user ?
+			    __func__, (unsigned long long)s->pub.id, s->user ?
 			    log_escape(who, sizeof who, s->user,
 			    strlen(s->user)) : "everyone", log_escape(what,
 			    sizeof what, s->message, strlen(s->message)));
@@ -90,22 +92,14 @@ uint64_t
 signals_replay(uint64_t since,
     void (*fn)(const struct signals_entry *, void *), void *arg)
 {
-	struct signals_entry	 e;
-	struct signals_kept	*s;
-	uint64_t		 id;
+	uint64_t	id;
 
 	id = since + 1;
 	if (signals_lastid >= SIGNALS_KEEP && id <= signals_lastid -
 	    SIGNALS_KEEP)
 		id = signals_lastid - SIGNALS_KEEP + 1;
-	for (; id <= signals_lastid; id++) {
-		s = &signals_ring[id % SIGNALS_KEEP];
-		e.id = s->id;
-		e.at = s->at;
-		e.user = s->user;
-		e.message = s->message;
-		fn(&e, arg);
-	}
+	for (; id <= signals_lastid; id++)
+		fn(&signals_ring[id % SIGNALS_KEEP].pub, arg);
 	return (signals_lastid);
 }
 
@@ -114,4 +108,11 @@ uint64_t
 signals_last(void)
 {
 	return (signals_lastid);
+}
+
+/* Publish on every commit from now on. */
+void
+signals_start(struct server *srv)
+{
+	server_hook_add(srv, SERVER_BEFORE_REPLIES, signals_commit, NULL);
 }

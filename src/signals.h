@@ -29,12 +29,12 @@ struct signals_entry {
 /* Queue a signal (user NULL: a broadcast); json is copied. */
 void		signals_queue(struct server *, const char *user,
 		    const char *json);
-/* Publish (committed) or drop the queued signals; http.c calls this after
- * every commit, before srv->on_commit. */
-void		signals_commit(struct server *, int committed);
+/* Publish the queued signals after every commit (dropped on a rollback),
+ * before the replies that waited for it go out: a commit hook. */
+void		signals_start(struct server *);
 /* Call fn for each kept signal with an id above since, oldest first;
- * returns the last id published (0: none yet).  The signal is borrowed
- * for the duration of the call. */
+ * returns the last id published (0: none yet).  The signal is borrowed:
+ * it stays until a later commit publishes over its slot. */
 uint64_t	signals_replay(uint64_t since,
 		    void (*fn)(const struct signals_entry *, void *),
 		    void *arg);

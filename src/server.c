@@ -1,0 +1,162 @@
+/*
+ * server.c: the server core (server.h): the per-iteration transaction,
+ * the replies that wait for it, and the hooks told how it ended.
+ *
+ * Ownership: a deferred reply stays its owner's (http.c's struct req); it
+ * is on srv->deferred from server_defer() until its release is called.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct server_hook {
+	int			 phase;
+	server_commit_fn	*fn;
+	void			*arg;
+};
+
+/*
+ * Whether the store writes: failing from a failed commit until one
+ * succeeds (/mock/cursor shows it, and the log says when it starts and
+ * ends).  Readiness stays 200 meanwhile, on purpose: a pod that is not
+ * ready gets no traffic, so it would never see a write succeed again;
+ * the writes themselves answer 503 in Backstage's shape (README).
+ */
+static void
+server_store_state(struct server *srv, const char *cause)
+{
+	if (cause == NULL) {
+		if (srv->store_failing_since != 0)
+			log_warnx("db: writing again after %.1f s of failures",
+			    (double)(util_now_ms() - srv->store_failing_since) /
+			    1000.0);
+		srv->store_failing_since = 0;
+		return;
+	}
+	if (srv->store_failing_since == 0)
+		srv->store_failing_since = util_now_ms();
+	snprintf(srv->store_error, sizeof srv->store_error, "%s", cause);
+}
+
+static void
+server_hooks_run(struct server *srv, int phase, int committed)
+{
+	size_t	i;
+
+	for (i = 0; i < srv->nhooks; i++)
+		if (srv->hooks[i].phase == phase)
+			srv->hooks[i].fn(srv, committed, db_cursor(srv->db),
+			    srv->hooks[i].arg);
+}
+
+/*
+ * The commit event: it runs after the I/O callbacks of this loop iteration,
+ * so one transaction holds every request that arrived together.  Replies go
+ * out only once their writes are on disk.
+ */
+static void
+server_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server		*srv = arg;
+	struct server_reply	*w;
+	const char		*cause;
+	int			 rc;
+
+	srv->commit_due = 0;
+	rc = db_commit(srv->db, &cause);
+	srv->ncommits++;
+	if (rc == -1)
+		log_warnx("db: commit failed, answering 503: %s", cause);
+	server_store_state(srv, rc == 0 ? NULL : cause);
+	server_hooks_run(srv, SERVER_BEFORE_REPLIES, rc == 0);
+	while ((w = TAILQ_FIRST(&srv->deferred)) != NULL) {
+		TAILQ_REMOVE(&srv->deferred, w, entry);
+		srv->ndeferred++;
+		w->release(w, rc == 0 ? NULL : cause);
+	}
+	server_hooks_run(srv, SERVER_AFTER_REPLIES, rc == 0);
+}
+
+int
+server_start(struct server *srv)
+{
+	TAILQ_INIT(&srv->deferred);
+	srv->commit_ev = event_new(srv->base, -1, 0, server_commit_cb, srv);
+	return (0);
+}
+
+void
+server_stop(struct server *srv)
+{
+	struct server_reply	*w;
+	const char		*cause;
+
+	/* Answer whatever still waits for a commit. */
+	if (!TAILQ_EMPTY(&srv->deferred))
+		server_commit_cb(-1, 0, srv);
+	while ((w = TAILQ_FIRST(&srv->deferred)) != NULL) {
+		TAILQ_REMOVE(&srv->deferred, w, entry);
+		w->release(w, NULL);
+	}
+	(void)db_commit(srv->db, &cause);
+	log_info("served %llu requests; %llu replies waited for %llu commits",
+	    (unsigned long long)srv->nrequests,
+	    (unsigned long long)srv->ndeferred,
+	    (unsigned long long)srv->ncommits);
+	if (srv->commit_ev != NULL)
+		event_free(srv->commit_ev);
+	srv->commit_ev = NULL;	/* from now on nothing is released */
+	free(srv->hooks);
+	srv->hooks = NULL;
+	srv->nhooks = 0;
+}
+
+void
+server_kick(struct server *srv)
+{
+	if (srv->commit_ev == NULL || srv->commit_due)
+		return;
+	srv->commit_due = 1;
+	event_active(srv->commit_ev, EV_WRITE, 0);
+}
+
+void
+server_defer(struct server *srv, struct server_reply *w)
+{
+	server_kick(srv);
+	TAILQ_INSERT_TAIL(&srv->deferred, w, entry);
+}
+
+void
+server_hook_add(struct server *srv, int phase, server_commit_fn *fn,
+    void *arg)
+{
+	srv->hooks = xreallocarray(srv->hooks, srv->nhooks + 1,
+	    sizeof *srv->hooks);
+	srv->hooks[srv->nhooks].phase = phase;
+	srv->hooks[srv->nhooks].fn = fn;
+	srv->hooks[srv->nhooks].arg = arg;
+	srv->nhooks++;
+}
+
+void
+server_hook_del(struct server *srv, server_commit_fn *fn, void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < srv->nhooks; i++)
+		if (srv->hooks[i].fn == fn && srv->hooks[i].arg == arg) {
+			memmove(&srv->hooks[i], &srv->hooks[i + 1],
+			    (srv->nhooks - i - 1) * sizeof *srv->hooks);
+			srv->nhooks--;
+			return;
+		}
+}

@@ -374,7 +374,7 @@ api_ctx_init(struct api_ctx *c, struct req *r)
 	c->entities = json_new_array();
 	c->users = json_new_array();
 	c->ids = json_new_array();
-	c->url = api_plugin_url(r->uri);
+	c->url = api_plugin_url(r->target);
 	sub = r->path + strlen(API_MOUNT);
 	c->sub = *sub == '\0' ? "/" : sub;
 	route_find(api_routes, nitems(api_routes), r->verb, c->sub, &c->match);

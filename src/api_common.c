@@ -49,7 +49,7 @@ api_diagnose(struct api_ctx *c, int status, const char *body, size_t len,
 	auth_service_fingerprints(r->srv->auth, fps, sizeof fps);
 	memset(&in, 0, sizeof in);
 	in.method = r->method;
-	in.uri = r->uri;	/* detection only: diag.c quotes no query values */
+	in.uri = r->target;	/* detection only: diag.c quotes no query values */
 	in.path = r->path;
 	in.content_type = http_header(r, "Content-Type");
 	in.authorization = http_header(r, "Authorization");
@@ -216,7 +216,7 @@ api_stored_body_len(struct server *srv, int status, size_t blen)
 /*
  * Backstage echoes the URL in its error bodies, query included, and so do
  * we on the wire; the stored copy gets the redacted URL, since a query may
- * carry a token (http_uri_redacted).  Returns the stored copy (caller
+ * carry a token (http_target_redacted).  Returns the stored copy (caller
  * frees) and its length, or NULL to store the answer as sent.
  */
 static char *
@@ -226,7 +226,7 @@ api_stored_response(const struct req *r, int status, const char *body,
 	struct json	*stored, *rq;
 	char		*url, *text = NULL, msg[512];
 
-	if (status < 400 || len == 0 || strcmp(redacted, r->uri) == 0 ||
+	if (status < 400 || len == 0 || strcmp(redacted, r->target) == 0 ||
 	    (stored = json_parse(body, len, 0, msg, sizeof msg, NULL)) == NULL)
 		return (NULL);
 	rq = json_get(stored, "request");
@@ -269,7 +269,7 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	d.received = r->received;
 	d.remote = r->remote;
 	d.method = r->method;
-	d.path = http_uri_redacted(r);
+	d.path = http_target_redacted(r);
 	d.headers = headers;
 	d.body = http_body(r, &blen);
 	d.body_size = blen;
@@ -314,7 +314,7 @@ api_finish_as(struct api_ctx *c, int status, const char *ctype, char *body,
 	    PRINCIPAL_SERVICE ? c->who.subject : NULL, dcodes);
 	if (c->fault != NULL)
 		r->fault = xstrdup(c->fault);
-	r->url = xstrdup(c->url);
+	r->error_url = xstrdup(c->url);
 	r->note = dcodes;
 	r->durable = 1;
 	http_send(r, status, ctype, body, len);

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
 
 #include "entity.h"
 #include "fault.h"
@@ -817,14 +816,14 @@ fault_route(struct req *r, void *arg)
 	if (len > 0 && sub[len - 1] == '/')
 		len--;
 	if (len == 0) {
-		switch (r->cmd) {
-		case EVHTTP_REQ_GET:
+		switch (r->verb) {
+		case HTTP_GET:
 			fault_list(r, f);
 			return;
-		case EVHTTP_REQ_POST:
+		case HTTP_POST:
 			fault_add_json(r, f);
 			return;
-		case EVHTTP_REQ_DELETE:
+		case HTTP_DELETE:
 			fault_delete(r, f, NULL);
 			return;
 		default:
@@ -840,7 +839,7 @@ fault_route(struct req *r, void *arg)
 		    "GET /mock/faults)");
 		return;
 	}
-	if (r->cmd != EVHTTP_REQ_DELETE) {
+	if (r->verb != HTTP_DELETE) {
 		http_add_header(r, "Allow", "DELETE");
 		http_error(r, 405, "MethodNotAllowedError",
 		    "allowed here: DELETE");

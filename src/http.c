@@ -310,14 +310,14 @@ http_params_free(struct http_param *v, size_t n)
 const char *
 http_header(const struct req *r, const char *name)
 {
-	return (evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+	return (evhttp_find_header(evhttp_request_get_input_headers(r->evreq),
 	    name));
 }
 
 const unsigned char *
 http_body(const struct req *r, size_t *len)
 {
-	struct evbuffer	*in = evhttp_request_get_input_buffer(r->ev);
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->evreq);
 
 	*len = evbuffer_get_length(in);
 	if (*len == 0)
@@ -328,7 +328,7 @@ http_body(const struct req *r, size_t *len)
 char *
 http_headers_json(const struct req *r, const char *authfp)
 {
-	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->ev);
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->evreq);
 	struct evkeyval		*kv;
 	struct evbuffer		*b;
 	const char		*v;
@@ -378,7 +378,7 @@ http_headers_json(const struct req *r, const char *authfp)
 void
 http_add_header(struct req *r, const char *name, const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name,
+	evhttp_add_header(evhttp_request_get_output_headers(r->evreq), name,
 	    value);
 }
 
@@ -471,9 +471,9 @@ http_redact_uri(const char *uri)
 }
 
 const char *
-http_uri_redacted(const struct req *r)
+http_target_redacted(const struct req *r)
 {
-	return (r->safe_uri != NULL ? r->safe_uri : r->uri);
+	return (r->target_redacted != NULL ? r->target_redacted : r->target);
 }
 
 /*
@@ -570,7 +570,7 @@ http_cut(struct req *r)
 	evutil_socket_t			 fd;
 
 	http_close_cancel(r);
-	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	if ((evcon = evhttp_request_get_connection(r->evreq)) == NULL ||
 	    r->conn == NULL) {
 		/* Not attached: cannot happen for a plugin request. */
 		r->cut = 0;
@@ -601,7 +601,7 @@ http_cut(struct req *r)
 static void
 http_finish(struct req *r)
 {
-	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->ev);
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->evreq);
 	struct http_conn	*c;
 	size_t			 i, len;
 	int			 gone;
@@ -621,7 +621,7 @@ http_finish(struct req *r)
 	if (r->ctype != NULL)
 		evhttp_add_header(oh, "Content-Type", r->ctype);
 	len = evbuffer_get_length(r->out);
-	if (r->cmd == EVHTTP_REQ_HEAD && len > 0) {
+	if (r->verb == HTTP_HEAD && len > 0) {
 		/* evhttp sends no length for HEAD; Express sends the GET's. */
 		char n[32];
 
@@ -633,12 +633,12 @@ http_finish(struct req *r)
 	 * for keep-alive, Connection: close.  evhttp would echo 1.0; it closes
 	 * when the reply says close.
 	 */
-	if (r->ev->major == 1 && r->ev->minor == 0) {
+	if (r->evreq->major == 1 && r->evreq->minor == 0) {
 		const char *conn = http_header(r, "Connection");
 
 		if (conn == NULL || !util_strcaseeq(conn, "keep-alive"))
 			evhttp_add_header(oh, "Connection", "close");
-		r->ev->minor = 1;
+		r->evreq->minor = 1;
 	}
 	if (r->conn != NULL && r->conn->reserve)
 		evhttp_add_header(oh, "Connection", "close");
@@ -652,18 +652,18 @@ http_finish(struct req *r)
 	 */
 	event_base_update_cache_time(r->srv->base);
 	if ((c = r->conn) != NULL &&
-	    evhttp_request_get_connection(r->ev) != NULL) {
+	    evhttp_request_get_connection(r->evreq) != NULL) {
 		/* Logged once written (http_sent_cb) or not (closecb). */
 		c->busy = 0;
 		c->inflight = r;
-		evhttp_request_set_on_complete_cb(r->ev, http_sent_cb, c);
+		evhttp_request_set_on_complete_cb(r->evreq, http_sent_cb, c);
 	} else
 		c = NULL;
-	gone = evhttp_request_get_connection(r->ev) == NULL ||
+	gone = evhttp_request_get_connection(r->evreq) == NULL ||
 	    http_client_left(r);
 	r->gone = gone;
 	http_writing = 1;
-	evhttp_send_reply(r->ev, r->status, http_reason(r->status), r->out);
+	evhttp_send_reply(r->evreq, r->status, http_reason(r->status), r->out);
 	http_writing = 0;
 	if (c == NULL) {
 		http_log_done(r, gone ? HTTP_GONE : NULL);
@@ -686,7 +686,7 @@ http_client_left(const struct req *r)
 	evutil_socket_t			 fd;
 
 	if (util_mono_us() - r->start_us < HTTP_SLOW_US ||
-	    (evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	    (evcon = evhttp_request_get_connection(r->evreq)) == NULL ||
 	    (fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)))
 	    == -1)
 		return (0);
@@ -803,7 +803,7 @@ http_release(struct server_reply *w, const char *cause)
 		    "request: %s", cause);
 		evbuffer_drain(r->out, evbuffer_get_length(r->out));
 		body = http_error_body(r, 503, "ServiceUnavailableError", msg,
-		    NULL, r->url, &len);
+		    NULL, r->error_url, &len);
 		evbuffer_add(r->out, body, len);
 		free(body);
 		r->status = 503;
@@ -867,7 +867,7 @@ http_error_body(const struct req *r, int status, const char *name,
 	q = json_new_object();
 	json_add_str(q, "method", r->method);
 	if (url == NULL)
-		url = r->url != NULL ? r->url : http_uri_redacted(r);
+		url = r->error_url != NULL ? r->error_url : http_target_redacted(r);
 	json_add_str(q, "url", url);
 	json_add(o, "request", q);
 	s = json_new_object();
@@ -900,7 +900,7 @@ http_health(struct req *r, void *arg)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 
-	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_empty(r, 404);
 		return;
 	}
@@ -916,7 +916,7 @@ http_ca_pem(struct req *r, void *arg)
 {
 	const char	*pem;
 
-	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_add_header(r, "Allow", "GET, HEAD");
 		http_error(r, 405, "MethodNotAllowedError",
 		    "Only GET and HEAD are allowed here");
@@ -958,13 +958,12 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 
 	r = xcalloc(1, sizeof *r);
 	r->srv = srv;
-	r->ev = ev;
+	r->evreq = ev;
 	r->start_us = util_mono_us();
 	r->received = util_now_ms();
-	r->cmd = evhttp_request_get_command(ev);
-	r->verb = http_verb(r->cmd);
+	r->verb = http_verb(evhttp_request_get_command(ev));
 	r->method = route_method_name(r->verb);
-	r->uri = evhttp_request_get_uri(ev);
+	r->target = evhttp_request_get_uri(ev);
 	if ((r->out = evbuffer_new()) == NULL) {
 		/* No memory even for the reply: evhttp's own, bodiless. */
 		log_warnx("%s: evbuffer_new failed; answering 503", __func__);
@@ -972,12 +971,12 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 		evhttp_send_error(ev, 503, NULL);
 		return;
 	}
-	if ((q = strchr(r->uri, '?')) != NULL) {
-		r->path = http_decode_path(r->uri, (size_t)(q - r->uri));
+	if ((q = strchr(r->target, '?')) != NULL) {
+		r->path = http_decode_path(r->target, (size_t)(q - r->target));
 		r->query = q + 1;
-		r->safe_uri = http_redact_uri(r->uri);
+		r->target_redacted = http_redact_uri(r->target);
 	} else
-		r->path = http_decode_path(r->uri, strlen(r->uri));
+		r->path = http_decode_path(r->target, strlen(r->target));
 	if ((evcon = evhttp_request_get_connection(ev)) != NULL) {
 		evhttp_connection_get_peer(evcon, &addr, &port);
 		snprintf(r->remote, sizeof r->remote, "%s:%u",
@@ -1588,7 +1587,7 @@ http_conn_begin(struct req *r)
 {
 	struct http_conn	*c;
 
-	if ((c = http_conn_find(evhttp_request_get_connection(r->ev))) ==
+	if ((c = http_conn_find(evhttp_request_get_connection(r->evreq))) ==
 	    NULL)
 		return (NULL);
 	c->busy = 1;
@@ -1869,10 +1868,10 @@ static void
 http_req_free(struct req *r)
 {
 	evbuffer_free(r->out);
-	free(r->safe_uri);
+	free(r->target_redacted);
 	free(r->path);
 	free(r->origin);
-	free(r->url);
+	free(r->error_url);
 	free(r->note);
 	free(r->fault);
 	if (r->hold != NULL)
@@ -1902,7 +1901,7 @@ http_log_long(struct req *r, const char *how)
 static char *
 http_log_uri(const struct req *r, char *buf, size_t len)
 {
-	const char	*uri = http_uri_redacted(r);
+	const char	*uri = http_target_redacted(r);
 
 	return (log_escape(buf, len, uri, strlen(uri)));
 }
@@ -1929,8 +1928,8 @@ http_closecb(struct req *r)
 	http_log_long(r, r->cut_how != NULL ? r->cut_how : "client went away");
 	if (cb != NULL)
 		cb(r, r->closearg);
-	if (evhttp_request_get_connection(r->ev) == NULL)
-		evhttp_request_free(r->ev);
+	if (evhttp_request_get_connection(r->evreq) == NULL)
+		evhttp_request_free(r->evreq);
 	http_req_free(r);
 }
 
@@ -1976,7 +1975,7 @@ http_peek_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(r->closewatch);
 		return;
 	}
-	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL)
+	if ((evcon = evhttp_request_get_connection(r->evreq)) != NULL)
 		bufferevent_trigger_event(evhttp_connection_get_bufferevent(
 		    evcon), BEV_EVENT_READING | BEV_EVENT_EOF, 0);
 }
@@ -1988,7 +1987,7 @@ http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 	evutil_socket_t			 fd;
 
 	/* The record watches the close (http_conn_closecb). */
-	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL ||
+	if ((evcon = evhttp_request_get_connection(r->evreq)) == NULL ||
 	    r->conn == NULL)
 		return;
 	r->closecb = cb;
@@ -2015,7 +2014,7 @@ http_stream_timeouts(struct req *r, int streaming)
 	struct evhttp_connection	*evcon;
 	struct timeval			 tv;
 
-	if ((evcon = evhttp_request_get_connection(r->ev)) == NULL)
+	if ((evcon = evhttp_request_get_connection(r->evreq)) == NULL)
 		return;
 	tv.tv_sec = (time_t)r->srv->settings->idle_timeout;
 	tv.tv_usec = 0;
@@ -2026,7 +2025,7 @@ http_stream_timeouts(struct req *r, int streaming)
 void
 http_stream_start(struct req *r, const char *ctype)
 {
-	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->ev);
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(r->evreq);
 
 	r->status = 200;
 	r->ctype = ctype;
@@ -2036,7 +2035,7 @@ http_stream_start(struct req *r, const char *ctype)
 	/* Proxies (nginx) would otherwise hold events back. */
 	evhttp_add_header(oh, "X-Accel-Buffering", "no");
 	http_writing = 1;
-	evhttp_send_reply_start(r->ev, 200, http_reason(200));
+	evhttp_send_reply_start(r->evreq, 200, http_reason(200));
 	http_writing = 0;
 	http_stream_timeouts(r, 1);
 	http_log_long(r, "stream started");
@@ -2049,14 +2048,14 @@ http_stream_write(struct req *r, const void *buf, size_t len)
 	struct bufferevent		*bev;
 
 	/* A client that does not read must not make us buffer forever. */
-	if ((evcon = evhttp_request_get_connection(r->ev)) != NULL &&
+	if ((evcon = evhttp_request_get_connection(r->evreq)) != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) >
 	    (size_t)r->srv->settings->stream_buffer)
 		return (-1);
 	evbuffer_add(r->out, buf, len);
 	http_writing = 1;
-	evhttp_send_reply_chunk(r->ev, r->out);
+	evhttp_send_reply_chunk(r->evreq, r->out);
 	http_writing = 0;
 	/* evhttp moves what it can; keep nothing around either way. */
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
@@ -2070,7 +2069,7 @@ http_stream_write_last(struct req *r, const void *buf, size_t len)
 {
 	evbuffer_add(r->out, buf, len);
 	http_writing = 1;
-	evhttp_send_reply_chunk(r->ev, r->out);
+	evhttp_send_reply_chunk(r->evreq, r->out);
 	http_writing = 0;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 }
@@ -2083,7 +2082,7 @@ http_stream_end(struct req *r)
 	if (r->conn != NULL)
 		r->conn->busy = 0;
 	http_writing = 1;
-	evhttp_send_reply_end(r->ev);
+	evhttp_send_reply_end(r->evreq);
 	http_writing = 0;
 	http_log_long(r, "stream ended");
 	http_req_free(r);

@@ -37,16 +37,32 @@ struct json;
 #define HTTP_CUT_DROP	1	/* close the connection */
 #define HTTP_CUT_RESET	2	/* close it with a TCP RST */
 
+/*
+ * One request, from http_dispatch to its way out.
+ *
+ * Its address, four ways, each for one use:
+ *   target	the request-target as the client sent it (path and query,
+ *		still percent-encoded): what Backstage echoes and what
+ *		diagnoses inspect; may hold a secret
+ *   path	target's path, percent-decoded, without the query: what the
+ *		route tables match
+ *   query	target's raw query (after '?', still encoded), or NULL: what
+ *		http_query_parse() splits
+ *   http_target_redacted(r)
+ *		target with secret query values replaced: the only form
+ *		that may be logged or stored
+ * and, set by a handler, error_url: the request.url its error bodies give
+ * (Backstage's is relative to the plugin's mount).
+ */
 struct req {
 	struct server		*srv;
-	struct evhttp_request	*ev;
-	int			 cmd;		/* EVHTTP_REQ_* */
+	struct evhttp_request	*evreq;		/* evhttp's request (http.c) */
 	unsigned int		 verb;		/* the method: one HTTP_* bit */
 	const char		*method;	/* its name, "POST" */
-	const char		*uri;		/* as sent: path and query */
-	char			*safe_uri;	/* uri with secrets redacted, or
-						   NULL if it holds none (use
-						   http_uri_redacted()) */
+	const char		*target;	/* as sent: path and query */
+	char			*target_redacted; /* http_target_redacted()'s
+						   copy, or NULL if target
+						   holds no secret */
 	char			*path;		/* decoded path, no query */
 	const char		*query;		/* raw query after '?', or NULL */
 	char			 remote[64];	/* "addr:port" */
@@ -60,9 +76,8 @@ struct req {
 	const char		*ctype;
 	struct evbuffer		*out;
 	char			*origin;	/* for the access log */
-	char			*url;		/* request.url of error bodies, if
-						   not uri (Backstage's is relative
-						   to the plugin mount) */
+	char			*error_url;	/* request.url of error bodies,
+						   if not target (see above) */
 	char			*note;		/* diagnosis codes for the log line */
 	size_t			 len;		/* of the reply body, for the log */
 	int			 gone;		/* the client left first */
@@ -130,7 +145,7 @@ char		*http_headers_json(const struct req *, const char *fp);
  * (access_token, token, api_key, apikey: names compared decoded and
  * without case) replaced by REDACTED: what the access log, error bodies
  * and the store may show.  Borrowed; lives as long as the request. */
-const char	*http_uri_redacted(const struct req *);
+const char	*http_target_redacted(const struct req *);
 
 /* The ways out.  http_send takes body bytes (copied); http_send_buf takes
  * ownership of an evbuffer's contents.  ctype NULL sends none. */
@@ -141,7 +156,7 @@ void		 http_send_json(struct req *, int status, const struct json *);
  * {"error":{"name":..,"message":..[,"cause":..]},"request":{"method":..,
  * "url":..},"response":{"statusCode":..}}; cause (a JSON object) may be
  * NULL.  url is relative to the plugin mount for Backstage routes; NULL
- * means r->url if set, else http_uri_redacted(r). */
+ * means r->error_url if set, else http_target_redacted(r). */
 char		*http_error_body(const struct req *, int status, const char *name,
 		    const char *message, const struct json *cause,
 		    const char *url, size_t *lenp);

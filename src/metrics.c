@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "db.h"
 #include "fault.h"
@@ -315,7 +314,7 @@ metrics_route(struct req *r, void *arg)
 
 	if (!mock_authorize(r))
 		return;
-	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_add_header(r, "Allow", "GET, HEAD");
 		http_error(r, 405, "MethodNotAllowedError",
 		    "allowed here: GET, HEAD");

@@ -762,7 +762,7 @@ mock_unhex(const char *s, unsigned char *out, size_t outlen)
 static void
 mock_token_check(struct req *r)
 {
-	struct evbuffer	*in = evhttp_request_get_input_buffer(r->ev);
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->evreq);
 	struct json	*o;
 	unsigned char	 key[64], mac[CRYPTO_SHA256_LEN];
 	char		 body[1024], err[JSON_ERRLEN];
@@ -1872,7 +1872,7 @@ mock_route(struct req *r, void *arg)
 	const char		*sub;
 	char			*path, show[MOCK_SHOW_MAX + 8], msg[512];
 	size_t			 nparams = 0, len;
-	int			 allowed = 0, get = r->cmd == EVHTTP_REQ_GET;
+	int			 allowed = 0, get = r->verb == HTTP_GET;
 	enum { M_NONE, M_LIST, M_RESET, M_ONE, M_ENTITIES, M_CURSOR, M_WAIT,
 	    M_EVENTS, M_FINGERPRINT } what = M_NONE;
 
@@ -1907,7 +1907,7 @@ mock_route(struct req *r, void *arg)
 		if (get) {
 			what = M_LIST;
 			allowed = P_FILTER | P_PAGE | P_VIEW;
-		} else if (r->cmd == EVHTTP_REQ_DELETE) {
+		} else if (r->verb == HTTP_DELETE) {
 			what = M_RESET;
 			allowed = P_FILTER | P_RESET;
 		} else {
@@ -1929,14 +1929,14 @@ mock_route(struct req *r, void *arg)
 		what = M_EVENTS;
 		allowed = P_FILTER | P_EVENTS;
 	} else if (util_strcaseeq(path, "/token-check")) {
-		if (r->cmd != EVHTTP_REQ_POST) {
+		if (r->verb != HTTP_POST) {
 			mock_method_not_allowed(r, "POST");
 			goto out;
 		}
 		mock_token_check(r);
 		goto out;
 	} else if (util_strcaseeq(path, "/fingerprint")) {
-		if (r->cmd != EVHTTP_REQ_POST) {
+		if (r->verb != HTTP_POST) {
 			mock_method_not_allowed(r, "POST");
 			goto out;
 		}

@@ -325,7 +325,7 @@ signin_route(struct req *r, void *arg)
 
 	r->backstage = 1;
 	/* request.url as the auth router sees it: below the mount. */
-	rest = r->uri + mlen;
+	rest = r->target + mlen;
 	if (*rest == '/')
 		url = xstrdup(rest);
 	else

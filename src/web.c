@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/http.h>
 
 #include "http.h"
 #include "log.h"
@@ -181,7 +180,7 @@ web_route(struct req *r, void *arg)
 	const char	*name;
 
 	web_headers(r);
-	if (r->cmd != EVHTTP_REQ_GET && r->cmd != EVHTTP_REQ_HEAD) {
+	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_add_header(r, "Allow", "GET, HEAD");
 		http_error(r, 405, "MethodNotAllowedError", "the inbox only "
 		    "answers GET and HEAD");

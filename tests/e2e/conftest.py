@@ -140,6 +140,26 @@ def assert_empty_404(resp):
     assert resp.headers.get("Content-Type") is None
 
 
+_MASK = re.compile(r'"(id|created|updated)":"[^"]*"')
+
+
+def masked(body):
+    """The body with id, created and updated values replaced by <id>..."""
+    return _MASK.sub(lambda m: '"%s":"<%s>"' % (m.group(1), m.group(1)),
+                     body.decode())
+
+
+def assert_broadcast_sent(resp, payload, origin=DEFAULT_SUBJECT):
+    """200 and Backstage's answer to a broadcast send (spec section 7):
+    the one notification stored, payload (JSON text, as Node prints it)
+    with "severity" appended when it was not sent, user null."""
+    assert resp.status == 200, resp
+    assert resp.headers.get("Content-Type") == JSON_CT
+    assert masked(resp.body) == (
+        '[{"payload":%s,"origin":"%s","created":"<created>","user":null,'
+        '"id":"<id>"}]' % (payload, origin))
+
+
 def chunked(data, size=1000):
     """data as a chunked transfer-coding (send with Transfer-Encoding)."""
     out = b""

@@ -12,9 +12,9 @@ import socket
 
 import pytest
 
-from conftest import (MOUNT, NOTIFS, TOKEN, assert_empty_404, assert_error,
-                      assert_input_error, dumps, parse_response,
-                      read_response)
+from conftest import (MOUNT, NOTIFS, TOKEN, assert_broadcast_sent,
+                      assert_empty_404, assert_error, assert_input_error,
+                      dumps, parse_response, read_response)
 
 JSON = [("Content-Type", "application/json")]
 TEXT = [("Content-Type", "text/plain")]
@@ -245,4 +245,4 @@ def test_user_token_403_before_entity_ref_errors(user_server):
 def test_static_token_on_user_route_still_works(user_server):
     """Adding user tokens does not change what the static token may do."""
     r = user_server.req("POST", NOTIFS, VALID, JSON, token=TOKEN)
-    assert r.status == 200, r
+    assert_broadcast_sent(r, '{"title":"pipeline","severity":"normal"}')

@@ -8,14 +8,13 @@ against a long-lived server ($NOTIMOCK_URL) more than once.
 
 import calendar
 import json
-import re
 import time
 import uuid
 
 import pytest
 
 from conftest import (DEFAULT_SUBJECT, ISO_MS_RE, JSON_CT, NOTIFS, UUID4_RE,
-                      db, dumps, oracle_iso)
+                      db, dumps, masked, oracle_iso)
 
 RUN = uuid.uuid4().hex[:8]
 ORIGIN = DEFAULT_SUBJECT
@@ -50,15 +49,6 @@ def ok(resp):
 
 def users(resp):
     return [e["user"] for e in ok(resp)]
-
-
-_MASK = re.compile(r'"(id|created|updated)":"[^"]*"')
-
-
-def masked(body):
-    """The body with id, created and updated values replaced by <id>..."""
-    return _MASK.sub(lambda m: '"%s":"<%s>"' % (m.group(1), m.group(1)),
-                     body.decode())
 
 
 def iso_ms(s):

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import NOTIFS, external_server
+from conftest import NOTIFS, assert_error, external_server
 
 ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -119,7 +119,8 @@ def test_nothing_else_is_served(server, path):
 def test_api_routes_are_untouched(server):
     """/api/notifications still answers as Backstage does."""
     r = server.req("GET", NOTIFS, token=None)
-    assert r.status == 401
+    assert_error(r, 401, "AuthenticationError", "Missing credentials",
+                 "GET", "/notifications")
 
 
 def test_web_dir_reads_from_disk_each_time(own_server, tmp_path):

@@ -150,8 +150,11 @@ def test_tls_handshakes(own_server):
     import ssl
     import socket
     srv = own_server(["--tls-listen", "127.0.0.1:0"])
-    m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", srv.log())
-    assert m, srv.log()
+    # The https line is read by another thread, after the http one the
+    # fixture waited for: wait for it too.
+    log = srv.wait_log("listening on https://")
+    m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", log)
+    assert m, log
     port = int(m.group(1))
     before = samples(scrape(srv))
     ctx = ssl.create_default_context()

@@ -128,11 +128,14 @@ static const struct route http_routes[] = {
 	/* guest sign-in */
 	{ ROUTE_ANY, "/api/auth", signin_route, NULL, ROUTE_PREFIX },
 	{ ROUTE_ANY, "/api", http_unknown_plugin, NULL, ROUTE_PREFIX },
-	/* The HTML inbox (web.c): the page and its files, nothing below. */
+	/* The HTML inbox (web.c): the page and its files, nothing below
+	 * them but its modules. */
 	{ ROUTE_ANY, "/", web_route, NULL, ROUTE_SLASH },
 	{ ROUTE_ANY, "/app.js", web_route, NULL, ROUTE_SLASH },
 	{ ROUTE_ANY, "/style.css", web_route, NULL, ROUTE_SLASH },
 	{ ROUTE_ANY, "/favicon.svg", web_route, NULL, ROUTE_SLASH },
+	/* app.js's modules, web/js/ */
+	{ ROUTE_ANY, "/js", web_route, NULL, ROUTE_PREFIX },
 	{ ROUTE_ANY, "/", http_not_found, NULL, ROUTE_PREFIX },
 };
 

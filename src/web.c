@@ -1,5 +1,6 @@
 /*
- * web.c: serve the HTML inbox (web/index.html, app.js, style.css, ...).
+ * web.c: serve the HTML inbox (web/index.html, app.js and the ES modules
+ * it imports from web/js/, style.css, ...).
  *
  * The page only ever talks to /mock/ (the assertion API), so everything here
  * is static files.  Two sources: the copy tools/embed compiled in (the
@@ -90,6 +91,19 @@ web_etag_match(const char *header, const char *etag)
 	}
 }
 
+/* The built-in file called name (without case, as routes compare), or
+ * NULL. */
+static const struct web_asset *
+web_find(const char *name)
+{
+	const struct web_asset	*a;
+
+	for (a = web_assets; a->name != NULL; a++)
+		if (util_strcaseeq(a->name, name))
+			return (a);
+	return (NULL);
+}
+
 /* The built-in copy. */
 static void
 web_builtin(struct req *r, const char *name)
@@ -97,10 +111,7 @@ web_builtin(struct req *r, const char *name)
 	const struct web_asset	*a;
 	const char		*inm;
 
-	for (a = web_assets; a->name != NULL; a++)
-		if (util_strcaseeq(a->name, name))
-			break;
-	if (a->name == NULL) {
+	if ((a = web_find(name)) == NULL) {
 		http_empty(r, 404);
 		return;
 	}
@@ -117,22 +128,24 @@ web_builtin(struct req *r, const char *name)
 }
 
 /*
- * --web-dir: read dir/name now.  Only a plain file name is looked up (the
- * route table already limits which names get here; this refuses anything
- * that could leave the directory if that ever changes).
+ * --web-dir: read dir/name now.  Only a plain file name is looked up, in
+ * dir or in its js/ (the route table already limits which names get here;
+ * this refuses anything that could leave those if that ever changes).
  */
 static void
 web_disk(struct req *r, const char *dir, const char *name)
 {
 	struct stat	 st;
-	const char	*ctype;
+	const char	*ctype, *file = name;
 	char		*path = NULL, *buf = NULL, msg[256];
 	ssize_t		 n;
 	size_t		 got = 0;
 	int		 fd = -1;
 
-	if (*name == '\0' || *name == '.' || strchr(name, '/') != NULL ||
-	    strchr(name, '\\') != NULL || (ctype = web_ctype(name)) == NULL) {
+	if (strncmp(file, "js/", 3) == 0)
+		file += 3;
+	if (*file == '\0' || *file == '.' || strchr(file, '/') != NULL ||
+	    strchr(file, '\\') != NULL || (ctype = web_ctype(file)) == NULL) {
 		http_empty(r, 404);
 		return;
 	}
@@ -179,6 +192,23 @@ web_route(struct req *r, void *arg)
 {
 	const char	*name;
 
+	/* "/" (or "//", which the route table lets through) is the page;
+	 * "/js/x.js" is web/js/x.js. */
+	name = r->path + strspn(r->path, "/");
+	if (*name == '\0')
+		name = "index.html";
+	/*
+	 * Below /js (a prefix route) only the modules there are the inbox's:
+	 * any other path answers as no route at all does (Backstage's empty
+	 * 404, whatever the method), as it did before the prefix existed.
+	 */
+	if (r->srv->settings->web_dir == NULL &&
+	    util_strncaseeq(name, "js", 2) && (name[2] == '\0' ||
+	    name[2] == '/') && web_find(name) == NULL) {
+		r->backstage = 1;
+		http_empty(r, 404);
+		return;
+	}
 	web_headers(r);
 	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_add_header(r, "Allow", "GET, HEAD");
@@ -186,10 +216,6 @@ web_route(struct req *r, void *arg)
 		    "answers GET and HEAD");
 		return;
 	}
-	/* "/" (or "//", which the route table lets through) is the page. */
-	name = r->path + strspn(r->path, "/");
-	if (*name == '\0')
-		name = "index.html";
 	if (r->srv->settings->web_dir != NULL)
 		web_disk(r, r->srv->settings->web_dir, name);
 	else

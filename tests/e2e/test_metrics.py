@@ -109,7 +109,7 @@ def test_labels_are_bounded(server):
                       "/.backstage/health/v1/liveness", "/mock/ca.pem",
                       "/mock/faults", "/metrics", "/mock", "/api/auth",
                       "/api", "/", "/app.js", "/style.css", "/favicon.svg",
-                      "other"}
+                      "/js", "other"}
     assert "other" in routes
 
 

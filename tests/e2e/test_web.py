@@ -5,26 +5,36 @@ and cache validators.  What the page does in a browser is tested in
 tests/browser/.
 """
 
+import glob
 import os
 import re
 
 import pytest
 
-from conftest import NOTIFS, assert_error, external_server
+from conftest import NOTIFS, assert_empty_404, assert_error, external_server
 
-ASSETS = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-    "/style.css": ("style.css", "text/css; charset=utf-8"),
-    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
-}
+JS = "text/javascript; charset=utf-8"
 ETAG_RE = re.compile(r'^"[0-9a-f]{16}-[0-9a-f]+"$')
+# import ... from './x.js' (the modules' only form of import).
+IMPORT_RE = re.compile(r"^import \{[^}]*\} from '([^']+)';$", re.M)
 
 
 def web_dir():
     src = os.environ.get("NOTIMOCK_SRCDIR") or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..")
     return os.path.join(src, "web")
+
+
+# Every file of web/ the binary serves: the page, and each ES module of
+# web/js/ (app.js imports them).
+ASSETS = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", JS),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+for _f in sorted(glob.glob(os.path.join(web_dir(), "js", "*.js"))):
+    ASSETS["/js/" + os.path.basename(_f)] = ("js/" + os.path.basename(_f), JS)
 
 
 def csp_directives(value):
@@ -78,6 +88,41 @@ def test_page_has_nothing_inline(server):
     assert 'src="app.js"' in html and 'href="style.css"' in html
 
 
+def test_every_import_is_served(server):
+    """The modules' imports, followed from app.js as a browser does, each
+    answer the file of web/; and every module of web/js/ is imported."""
+    todo, seen = ["/app.js"], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        r = server.req("GET", path, token=None)
+        assert (r.status, r.headers["Content-Type"]) == (200, JS), path
+        for spec in IMPORT_RE.findall(r.body.decode()):
+            assert spec.startswith("./") and spec.endswith(".js"), spec
+            todo.append(os.path.normpath(os.path.join(
+                os.path.dirname(path), spec)))
+    assert seen == {p for p, (_, ct) in ASSETS.items() if ct == JS}
+
+
+@pytest.mark.parametrize("path", ["/js", "/js/", "/js/nope.js",
+                                  "/js/app.js", "/js/js/dom.js",
+                                  "/js/%2e%2e/app.js", "/js/dom.js/x"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_other_paths_below_js_are_no_route(server, path, method):
+    """Below /js/ only the modules are the inbox's: anything else answers
+    as an unknown path does (Backstage's empty 404, its headers)."""
+    body = "x" if method == "POST" else None
+
+    def heads(r):
+        return sorted((k, v) for k, v in r.headers.items() if k != "Date")
+    r = server.req(method, path, body=body, token=None)
+    assert_empty_404(r)
+    assert heads(r) == heads(server.req(method, "/nope.js", body=body,
+                                        token=None))
+
+
 def test_etag_revalidation(server):
     etag = server.req("GET", "/app.js", token=None).headers["ETag"]
     for inm in (etag, "W/" + etag, '"nope", ' + etag, "*"):
@@ -128,6 +173,8 @@ def test_web_dir_reads_from_disk_each_time(own_server, tmp_path):
     d.mkdir()
     (d / "index.html").write_text("<p>first</p>")
     (d / "app.js").write_text("1;")
+    (d / "js").mkdir()
+    (d / "js" / "m.js").write_text("export const m = 1;")
     os.mkdir(d / "style.css")        # a directory, not a file
     srv = own_server(["--web-dir", str(d)])
     r = srv.req("GET", "/", token=None)
@@ -140,6 +187,12 @@ def test_web_dir_reads_from_disk_each_time(own_server, tmp_path):
     (d / "index.html").write_text("<p>second</p>")
     assert srv.req("GET", "/", token=None).body == b"<p>second</p>"
     assert srv.req("GET", "/app.js", token=None).body == b"1;"
+    r = srv.req("GET", "/js/m.js", token=None)
+    assert (r.status, r.headers["Content-Type"]) == (200, JS)
+    assert r.body == b"export const m = 1;"
+    (d / "js" / "m.js").write_text("export const m = 2;")
+    assert srv.req("GET", "/js/m.js", token=None).body == \
+        b"export const m = 2;"
     for path in ("/style.css", "/favicon.svg"):
         r = srv.req("GET", path, token=None)
         assert r.status == 404, path

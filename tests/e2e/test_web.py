@@ -86,6 +86,7 @@ def test_page_has_nothing_inline(server):
     assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", html, re.I)
     assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html, re.I)
     assert 'src="app.js"' in html and 'href="style.css"' in html
+    assert '<script type="module" src="app.js"></script>' in html
 
 
 def test_every_import_is_served(server):
@@ -121,6 +122,13 @@ def test_other_paths_below_js_are_no_route(server, path, method):
     assert_empty_404(r)
     assert heads(r) == heads(server.req(method, "/nope.js", body=body,
                                         token=None))
+
+
+def test_module_other_methods_405(server):
+    r = server.req("POST", "/js/dom.js", body="x", token=None)
+    assert r.status == 405
+    assert r.headers["Allow"] == "GET, HEAD"
+    assert "Content-Security-Policy" in r.headers
 
 
 def test_etag_revalidation(server):

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "codec.h"
 #include "crypto.h"
 #include "entity.h"
 #include "json.h"
@@ -579,7 +580,7 @@ auth_jwt_part(const char *s, size_t len)
 	struct json	*v;
 	char		 err[JSON_ERRLEN];
 
-	if ((raw = crypto_b64url_decode(s, len, &rlen)) == NULL)
+	if ((raw = codec_b64_decode_dup(CODEC_B64URL, s, len, &rlen)) == NULL)
 		return (NULL);
 	v = json_parse((char *)raw, rlen, 0, err, sizeof err, NULL);
 	free(raw);
@@ -685,8 +686,8 @@ auth_jwt_check(struct auth *a, const char *tok, size_t len,
 	    (json_get(hdr, "kid") != NULL && (kid == NULL ||
 	    strcmp(kid, a->kid) != 0)))
 		goto out;
-	sig = crypto_b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - tok),
-	    &siglen);
+	sig = codec_b64_decode_dup(CODEC_B64URL, dot2 + 1,
+	    len - (size_t)(dot2 + 1 - tok), &siglen);
 	if (sig == NULL || siglen != CRYPTO_ES256_SIGLEN ||
 	    !crypto_es256_verify(key, tok, (size_t)(dot2 - tok), sig))
 		goto out;
@@ -740,14 +741,14 @@ auth_jws(struct crypto_key *key, const struct json *hdr,
 
 	h = json_print(hdr, NULL);
 	pl = json_print(payload, NULL);
-	eh = crypto_b64url_encode(h, strlen(h));
-	ep = crypto_b64url_encode(pl, strlen(pl));
+	eh = codec_b64_encode_dup(CODEC_B64URL, h, strlen(h));
+	ep = codec_b64_encode_dup(CODEC_B64URL, pl, strlen(pl));
 	xasprintf(&input, "%s.%s", eh, ep);
 	out = NULL;
 	if (crypto_es256_sign(key, input, strlen(input), sig) == -1)
 		xasprintf(cause, "signing a user token failed");
 	else {
-		es = crypto_b64url_encode(sig, sizeof sig);
+		es = codec_b64_encode_dup(CODEC_B64URL, sig, sizeof sig);
 		xasprintf(&out, "%s.%s", input, es);
 		if (sigpart != NULL)
 			*sigpart = es;
@@ -846,8 +847,8 @@ auth_jwks(struct auth *a, char **cause)
 	if ((key = auth_key(a, cause)) == NULL)
 		return (NULL);
 	crypto_key_public(key, x, y);
-	ex = crypto_b64url_encode(x, sizeof x);
-	ey = crypto_b64url_encode(y, sizeof y);
+	ex = codec_b64_encode_dup(CODEC_B64URL, x, sizeof x);
+	ey = codec_b64_encode_dup(CODEC_B64URL, y, sizeof y);
 	k = json_new_object();
 	json_add_str(k, "kty", "EC");
 	json_add_str(k, "x", ex);

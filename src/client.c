@@ -27,6 +27,7 @@
 #include <event2/util.h>
 
 #include "client.h"
+#include "codec.h"
 #include "config.h"
 #include "crypto.h"
 #include "diag.h"
@@ -1238,7 +1239,7 @@ client_fingerprint(int argc, char **argv)
 	const char	*fp;
 	unsigned char	 d[CRYPTO_SHA256_LEN];
 	char		 hex[2 * CRYPTO_SHA256_LEN + 1], req[128];
-	size_t		 len = 0, n = 0, cap = 0, i;
+	size_t		 len = 0, n = 0, cap = 0;
 	int		 status, ch, rv = EXIT_ERROR;
 
 	if (client_setup(&c, C_FINGERPRINT, argc, argv) == -1)
@@ -1264,8 +1265,7 @@ client_fingerprint(int argc, char **argv)
 	}
 	/* The token does not travel: its SHA-256 is all the server needs. */
 	crypto_sha256(tok, n, d);
-	for (i = 0; i < sizeof d; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	codec_hex_encode(d, sizeof d, hex);
 	snprintf(req, sizeof req, "{\"sha256\":\"%s\"}", hex);
 	c.post = req;
 	if ((status = client_request(&c, EVHTTP_REQ_POST, "/mock/fingerprint",

@@ -21,6 +21,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
+#include "codec.h"
 #include "crypto.h"
 #include "log.h"
 #include "util.h"
@@ -47,16 +48,13 @@ static char *
 crypto_fp_hex(char out[CRYPTO_FP_LEN], const char *prefix,
     const unsigned char *d)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	char			 buf[32];
-	size_t			 o, i;
+	char	 buf[32];
+	size_t	 o;
 
 	o = strlen(prefix);
 	memcpy(buf, prefix, o);
-	for (i = 0; i < 6; i++) {
-		buf[o++] = hex[d[i] >> 4];
-		buf[o++] = hex[d[i] & 0xf];
-	}
+	codec_hex_encode(d, 6, buf + o);
+	o += 12;
 	if (o > CRYPTO_FP_LEN - 1)
 		o = CRYPTO_FP_LEN - 1;
 	memcpy(out, buf, o);
@@ -350,84 +348,4 @@ crypto_es256_verify(const struct crypto_key *k, const void *msg, size_t len,
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
 	return (rc == 0);
-}
-
-/* --- base64url ----------------------------------------------------------- */
-
-static const char crypto_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *
-crypto_b64url_encode(const void *buf, size_t len)
-{
-	const unsigned char	*p = buf;
-	char			*out, *o;
-	size_t			 i;
-	unsigned int		 v;
-
-	out = o = xmalloc(len / 3 * 4 + 5);
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
-		    p[i + 2];
-		*o++ = crypto_b64url[v >> 18];
-		*o++ = crypto_b64url[(v >> 12) & 63];
-		*o++ = crypto_b64url[(v >> 6) & 63];
-		*o++ = crypto_b64url[v & 63];
-	}
-	if (len - i == 1) {
-		v = (unsigned int)p[i] << 16;
-		*o++ = crypto_b64url[v >> 18];
-		*o++ = crypto_b64url[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8;
-		*o++ = crypto_b64url[v >> 18];
-		*o++ = crypto_b64url[(v >> 12) & 63];
-		*o++ = crypto_b64url[(v >> 6) & 63];
-	}
-	*o = '\0';
-	return (out);
-}
-
-static int
-crypto_b64url_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '-')
-		return (62);
-	if (c == '_')
-		return (63);
-	return (-1);
-}
-
-unsigned char *
-crypto_b64url_decode(const char *s, size_t len, size_t *outlen)
-{
-	unsigned char	*out, *o;
-	unsigned int	 v = 0;
-	size_t		 i;
-	int		 c, bits = 0;
-
-	if (len % 4 == 1)
-		return (NULL);
-	out = o = xmalloc(len / 4 * 3 + 3);
-	for (i = 0; i < len; i++) {
-		if ((c = crypto_b64url_value((unsigned char)s[i])) == -1) {
-			free(out);
-			return (NULL);
-		}
-		v = (v << 6 | (unsigned int)c) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			*o++ = (unsigned char)(v >> bits);
-		}
-	}
-	*o = '\0';
-	*outlen = (size_t)(o - out);
-	return (out);
 }

@@ -58,11 +58,4 @@ int			 crypto_es256_verify(const struct crypto_key *,
 			    const void *msg, size_t len,
 			    const unsigned char sig[CRYPTO_ES256_SIGLEN]);
 
-/* base64url without padding (RFC 7515); returns a string the caller frees. */
-char		*crypto_b64url_encode(const void *, size_t);
-/* Decode len characters of base64url (no padding, nothing else allowed).
- * Returns a buffer the caller frees (NUL-terminated for convenience, not
- * counted in *outlen), or NULL if the text is not base64url. */
-unsigned char	*crypto_b64url_decode(const char *, size_t len, size_t *outlen);
-
 #endif

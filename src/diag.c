@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 
 #include "auth.h"
+#include "codec.h"
 #include "crypto.h"
 #include "diag.h"
 #include "entity.h"
@@ -198,7 +199,7 @@ diag_escape(const unsigned char *p, size_t len)
 {
 	char		*out, *o;
 	size_t		 i, u;
-	unsigned int	 cp;
+	uint32_t	 cp;
 
 	out = o = xmalloc(len * 4 + 1);
 	for (i = 0; i < len; i++) {
@@ -213,7 +214,7 @@ diag_escape(const unsigned char *p, size_t len)
 			*o++ = 't';
 		} else if (p[i] >= 0x20 && p[i] < 0x7f)
 			*o++ = (char)p[i];
-		else if (p[i] >= 0x80 && (u = log_utf8_decode(p + i, len - i,
+		else if (p[i] >= 0x80 && (u = codec_utf8_decode(p + i, len - i,
 		    &cp)) != 0) {
 			/* At most 8 characters for 2 or 3 bytes. */
 			if (log_term_unsafe(cp))

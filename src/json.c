@@ -29,10 +29,10 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "codec.h"
 #include "json.h"
 #include "xmalloc.h"
 
-#define JSON_REPLACEMENT	0xfffd
 /* V8 quotes the whole text if it is shorter than this... */
 #define JSON_CONTEXT_MIN	21
 /* ...and otherwise this many code units either side of the bad one. */
@@ -102,56 +102,6 @@ json_hooks(void)
 	done = 1;
 }
 
-/*
- * Decode one code point at *ip and advance it, the WHATWG way (which is
- * V8's and so Node's): an ill-formed sequence yields one U+FFFD for its
- * longest valid prefix, and the byte that broke it is read again.
- */
-static uint32_t
-utf8_next(const unsigned char *p, size_t len, size_t *ip)
-{
-	size_t		 i = *ip, need, k;
-	uint32_t	 cp;
-	unsigned char	 b = p[i], lo = 0x80, hi = 0xbf;
-
-	if (b < 0x80) {
-		*ip = i + 1;
-		return (b);
-	}
-	if (b >= 0xc2 && b <= 0xdf) {
-		need = 1;
-		cp = b & 0x1f;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		need = 2;
-		cp = b & 0x0f;
-		if (b == 0xe0)
-			lo = 0xa0;
-		else if (b == 0xed)
-			hi = 0x9f;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		need = 3;
-		cp = b & 0x07;
-		if (b == 0xf0)
-			lo = 0x90;
-		else if (b == 0xf4)
-			hi = 0x8f;
-	} else {
-		*ip = i + 1;
-		return (JSON_REPLACEMENT);
-	}
-	for (k = 1; k <= need; k++) {
-		if (i + k >= len || p[i + k] < lo || p[i + k] > hi) {
-			*ip = i + k;
-			return (JSON_REPLACEMENT);
-		}
-		cp = (cp << 6) | (p[i + k] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*ip = i + need + 1;
-	return (cp);
-}
-
 /* Decode len bytes into UTF-16; out needs room for len units. */
 static size_t
 utf8_to_utf16(const unsigned char *p, size_t len, uint16_t *out)
@@ -160,7 +110,7 @@ utf8_to_utf16(const unsigned char *p, size_t len, uint16_t *out)
 	uint32_t	 cp;
 
 	while (i < len) {
-		cp = utf8_next(p, len, &i);
+		cp = codec_utf8_next(p, len, &i);
 		if (cp > 0xffff) {
 			cp -= 0x10000;
 			out[n++] = (uint16_t)(0xd800 | (cp >> 10));
@@ -178,39 +128,20 @@ utf16_to_offset(const unsigned char *p, size_t len, size_t upos)
 	size_t		 i = 0, u = 0;
 
 	while (i < len && u < upos)
-		u += utf8_next(p, len, &i) > 0xffff ? 2 : 1;
+		u += codec_utf8_next(p, len, &i) > 0xffff ? 2 : 1;
 	return (i);
 }
 
+/* cp as UTF-8, except U+0000 in its stored form (see the top of the file). */
 static size_t
 utf8_put(char *out, uint32_t cp)
 {
 	if (cp == 0) {
-		/* Stored form of U+0000; see the top of the file. */
 		out[0] = (char)0xc0;
 		out[1] = (char)0x80;
 		return (2);
 	}
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return (1);
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return (2);
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return (3);
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return (4);
+	return (codec_utf8_encode(cp, out));
 }
 
 /* Convert n UTF-16 units to the stored form; out needs 3 * n + 1 bytes. */
@@ -369,18 +300,6 @@ jp_reserve(struct jparser *p, size_t need)
 	p->cbufcap = need;
 }
 
-static int
-jp_hex(uint16_t c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Scan a string whose opening quote has been consumed; on success p->cbuf
  * holds it in stored form and p->pos is past the closing quote.
@@ -441,7 +360,7 @@ jp_string(struct jparser *p)
 			for (i = 0; i < 4; i++) {
 				p->pos++;
 				if (p->pos >= p->len ||
-				    (h = jp_hex(p->s[p->pos])) == -1) {
+				    (h = codec_hex_digit(p->s[p->pos])) == -1) {
 					jp_fail(p, p->pos,
 					    "Bad Unicode escape in JSON");
 					return (-1);
@@ -1265,7 +1184,7 @@ print_str(struct sbuf *sb, const unsigned char *s, size_t len)
 			}
 			continue;
 		}
-		cp = utf8_next(s, len, &i);
+		cp = codec_utf8_next(s, len, &i);
 		sb_add(sb, tmp, utf8_put(tmp, cp));
 	}
 	sb_addc(sb, '"');

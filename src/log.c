@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "codec.h"
 #include "log.h"
 
 static int	log_verbosity;		/* 0 info, <0 quieter, 1 debug, 2 trace */
@@ -64,7 +65,7 @@ static size_t
 log_json_escape(char *out, size_t outlen, const char *s)
 {
 	size_t		 o = 0, n, len = strlen(s);
-	unsigned int	 cp;
+	uint32_t	 cp;
 	unsigned char	 c;
 
 	while (*s != '\0' && o + 7 < outlen) {
@@ -76,7 +77,7 @@ log_json_escape(char *out, size_t outlen, const char *s)
 			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
 		else if (c < 0x80)
 			out[o++] = (char)c;
-		else if ((n = log_utf8_decode((const unsigned char *)s, len,
+		else if ((n = codec_utf8_decode((const unsigned char *)s, len,
 		    &cp)) > 0) {
 			if (o + n + 1 >= outlen)
 				break;
@@ -269,7 +270,6 @@ fatalx(const char *fmt, ...)
 char *
 log_escape(char *buf, size_t buflen, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t		 i, o = 0;
 	unsigned char	 c;
 
@@ -286,8 +286,8 @@ log_escape(char *buf, size_t buflen, const char *s, size_t len)
 				break;
 			buf[o++] = '\\';
 			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
+			codec_hex_encode(&c, 1, buf + o);
+			o += 2;
 		}
 	}
 	if (i < len && buflen >= 4) {
@@ -298,39 +298,6 @@ log_escape(char *buf, size_t buflen, const char *s, size_t len)
 	}
 	buf[o] = '\0';
 	return (buf);
-}
-
-size_t
-log_utf8_decode(const unsigned char *p, size_t len, unsigned int *cp)
-{
-	size_t	n, k;
-
-	if (len == 0)
-		return (0);
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return (1);
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return (0);
-	if (n > len)
-		return (0);
-	*cp = p[0] & (0x7f >> n);
-	for (k = 1; k < n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return (0);
-		*cp = *cp << 6 | (p[k] & 0x3f);
-	}
-	if ((n == 3 && *cp < 0x800) || (n == 4 && *cp < 0x10000) ||
-	    *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return (0);
-	return (n);
 }
 
 int
@@ -346,13 +313,13 @@ log_escape_term(char *buf, size_t buflen, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, o = 0, n, tl;
-	unsigned int		 cp;
+	uint32_t		 cp;
 	char			 tmp[16];
 
 	if (buflen == 0)
 		return (buf);
 	while (i < len) {
-		if ((n = log_utf8_decode(p + i, len - i, &cp)) == 0) {
+		if ((n = codec_utf8_decode(p + i, len - i, &cp)) == 0) {
 			snprintf(tmp, sizeof tmp, "\\x%02x", p[i]);
 			n = 1;
 		} else if (log_term_unsafe(cp))

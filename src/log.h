@@ -59,9 +59,5 @@ char	*log_escape_term(char *buf, size_t buflen, const char *s, size_t len);
  * the bidi marks, embeddings, overrides and isolates (U+061C, U+200E,
  * U+200F, U+202A-U+202E, U+2066-U+2069). */
 int	log_term_unsafe(unsigned int cp);
-/* Length of the valid UTF-8 sequence at p (at most len bytes; no overlong
- * forms, surrogates or code points above U+10FFFF) with its code point in
- * *cp, or 0 if there is none. */
-size_t	log_utf8_decode(const unsigned char *p, size_t len, unsigned int *cp);
 
 #endif

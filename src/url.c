@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "url.h"
 #include "xmalloc.h"
 
@@ -67,7 +68,6 @@ static int	 url_opaque_host(const char *, size_t);
 static int	 url_domain(const char *, size_t);
 static int	 url_map(uint32_t, uint32_t *);
 static int	 url_disallowed(uint32_t);
-static size_t	 url_utf8(const unsigned char *, size_t, uint32_t *);
 static int	 url_punycode(const uint32_t *, size_t, uint32_t **, size_t *);
 static int	 url_punycode_invalid(uint32_t);
 static int	 url_ends_in_number(const char *, size_t);
@@ -85,21 +85,6 @@ static int
 url_is_digit(int c)
 {
 	return (c >= '0' && c <= '9');
-}
-
-static int
-url_is_hex(int c)
-{
-	return (url_is_digit(c) || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F'));
-}
-
-static int
-url_hex_value(int c)
-{
-	if (url_is_digit(c))
-		return (c - '0');
-	return ((c | 0x20) - 'a' + 10);
 }
 
 /* A combining mark of the generic blocks: it may not start a label. */
@@ -424,41 +409,13 @@ url_opaque_host(const char *s, size_t n)
 static size_t
 url_utf8(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	uint32_t	c, min;
-	size_t		len, i;
+	size_t	len;
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return (1);
+	if ((len = codec_utf8_decode(s, n, cp)) == 0) {
+		*cp = CODEC_REPLACEMENT;
+		len = 1;
 	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		c = s[0] & 0x1f;
-		min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		c = s[0] & 0x0f;
-		min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		c = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		goto bad;
-	if (len > n)
-		goto bad;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > URL_MAXCP || (c >= 0xd800 && c <= 0xdfff))
-		goto bad;
-	*cp = c;
 	return (len);
-bad:
-	*cp = 0xfffd;
-	return (1);
 }
 
 /*
@@ -641,10 +598,10 @@ url_domain(const char *s, size_t n)
 	dec = xmalloc(n + 1);
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%' && i + 2 < n &&
-		    url_is_hex((unsigned char)s[i + 1]) &&
-		    url_is_hex((unsigned char)s[i + 2])) {
-			dec[dlen++] = url_hex_value(s[i + 1]) << 4 |
-			    url_hex_value(s[i + 2]);
+		    codec_hex_digit((unsigned char)s[i + 1]) != -1 &&
+		    codec_hex_digit((unsigned char)s[i + 2]) != -1) {
+			dec[dlen++] = codec_hex_digit(s[i + 1]) << 4 |
+			    codec_hex_digit(s[i + 2]);
 			i += 2;
 		} else
 			dec[dlen++] = s[i];
@@ -736,11 +693,13 @@ url_ipv4_number(const char *s, size_t n, uint64_t *v)
 	}
 	*v = 0;
 	for (i = 0; i < n; i++) {
-		if (radix == 16 && url_is_hex((unsigned char)s[i]))
-			d = url_hex_value(s[i]);
+		if (radix == 16)
+			d = codec_hex_digit((unsigned char)s[i]);
 		else if (url_is_digit(s[i]) && s[i] - '0' < (int)radix)
 			d = s[i] - '0';
 		else
+			d = -1;
+		if (d == -1)
 			return (-1);
 		/* Saturate: anything above 2^32 fails later anyway. */
 		if (*v <= UINT32_MAX)
@@ -807,7 +766,7 @@ static int
 url_ipv6(const char *s, size_t n)
 {
 	size_t	p = 0, length;
-	int	piece = 0, compress = -1, numbers, v4;
+	int	piece = 0, compress = -1, numbers, v4, h;
 	long	value;
 
 #define C(i)	((i) < n ? (unsigned char)s[i] : URL_EOF)
@@ -828,8 +787,9 @@ url_ipv6(const char *s, size_t n)
 			continue;
 		}
 		value = 0;
-		for (length = 0; length < 4 && url_is_hex(C(p)); length++) {
-			value = value * 16 + url_hex_value(C(p));
+		for (length = 0; length < 4 &&
+		    (h = codec_hex_digit(C(p))) != -1; length++) {
+			value = value * 16 + h;
 			p++;
 		}
 		if (C(p) == '.') {

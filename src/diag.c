@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
 #include "auth.h"
 #include "codec.h"
 #include "crypto.h"
@@ -2304,15 +2302,15 @@ diag_level_name(enum diag_level l)
 
 /* One member of a diagnosis object: ,"key": and the string (or null). */
 static void
-diag_json_member(struct evbuffer *b, const char *key, const char *v)
+diag_json_member(struct json_buf *b, const char *key, const char *v)
 {
-	evbuffer_add(b, ",\"", 2);
-	evbuffer_add(b, key, strlen(key));
-	evbuffer_add(b, "\":", 2);
+	json_buf_raw(b, ",\"", 2);
+	json_buf_raw(b, key, strlen(key));
+	json_buf_raw(b, "\":", 2);
 	if (v == NULL)
-		evbuffer_add(b, "null", 4);
+		json_buf_raw(b, "null", 4);
 	else
-		json_evbuffer_str(b, v, strlen(v));
+		json_buf_str(b, v, strlen(v));
 }
 
 /*
@@ -2323,49 +2321,39 @@ diag_json_member(struct evbuffer *b, const char *key, const char *v)
 char *
 diag_json(const struct diag_result *res, size_t *lenp)
 {
-	struct evbuffer	*b;
+	struct json_buf	 buf = JSON_BUF_INIT, *b = &buf;
 	const char	*code;
-	char		*s;
-	size_t		 i, k, len;
+	size_t		 i, k;
 
 	if (res->n == 0)
 		return (NULL);
-	if ((b = evbuffer_new()) == NULL)
-		fatalx("evbuffer_new failed");
-	evbuffer_add(b, "[", 1);
+	json_buf_raw(b, "[", 1);
 	for (i = 0; i < res->n; i++) {
 		code = res->v[i].code;
-		evbuffer_add(b, i > 0 ? ",{\"code\":" : "{\"code\":",
+		json_buf_raw(b, i > 0 ? ",{\"code\":" : "{\"code\":",
 		    i > 0 ? 9 : 8);
-		json_evbuffer_str(b, code, strlen(code));
+		json_buf_str(b, code, strlen(code));
 		diag_json_member(b, "level", diag_level_name(res->v[i].level));
 		diag_json_member(b, "message", res->v[i].message);
 		diag_json_member(b, "evidence", res->v[i].evidence);
 		diag_json_member(b, "fix", res->v[i].fix);
 		if (strcmp(code, "retry") == 0 ||
 		    strcmp(code, "duplicate") == 0) {
-			evbuffer_add(b, ",\"attempt\":", 11);
-			json_evbuffer_num(b, res->attempt);
-			evbuffer_add(b, ",\"previous\":[", 13);
+			json_buf_raw(b, ",\"attempt\":", 11);
+			json_buf_num(b, res->attempt);
+			json_buf_raw(b, ",\"previous\":[", 13);
 			for (k = 0; k < res->nprevious; k++) {
 				if (k > 0)
-					evbuffer_add(b, ",", 1);
-				json_evbuffer_num(b,
+					json_buf_raw(b, ",", 1);
+				json_buf_num(b,
 				    (double)res->previous[k]);
 			}
-			evbuffer_add(b, "]", 1);
+			json_buf_raw(b, "]", 1);
 		}
-		evbuffer_add(b, "}", 1);
+		json_buf_raw(b, "}", 1);
 	}
-	evbuffer_add(b, "]", 1);
-	len = evbuffer_get_length(b);
-	s = xmalloc(len + 1);
-	evbuffer_remove(b, s, len);
-	s[len] = '\0';
-	evbuffer_free(b);
-	if (lenp != NULL)
-		*lenp = len;
-	return (s);
+	json_buf_raw(b, "]", 1);
+	return (json_buf_take(b, lenp));
 }
 
 char *

@@ -333,22 +333,16 @@ http_headers_json(const struct req *r, const char *authfp)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->evreq);
 	struct evkeyval		*kv;
-	struct evbuffer		*b;
+	struct json_buf		 b = JSON_BUF_INIT;
 	const char		*v;
-	char			 red[128], fp[CRYPTO_FP_LEN], *s;
-	size_t			 len;
+	char			 red[128], fp[CRYPTO_FP_LEN];
 
 	/*
-	 * Written straight into a buffer, with json.c's string printer, not
-	 * through a cJSON tree: the same bytes as json_print() of the array
-	 * of pairs, without an allocation per node (this runs per request).
+	 * Written straight into json.c's writer, not through a cJSON tree:
+	 * the same bytes as json_print() of the array of pairs, without an
+	 * allocation per node (this runs per request).
 	 */
-	if ((b = evbuffer_new()) == NULL) {
-		/* Nothing in the request path exits: store no headers. */
-		log_warnx("%s: evbuffer_new failed", __func__);
-		return (xstrdup("[]"));
-	}
-	evbuffer_add(b, "[", 1);
+	json_buf_raw(&b, "[", 1);
 	TAILQ_FOREACH(kv, h, next) {
 		if (util_strcaseeq(kv->key, "authorization")) {
 			/* The first one is the header auth_check() read. */
@@ -362,20 +356,15 @@ http_headers_json(const struct req *r, const char *authfp)
 			v = red;
 		} else
 			v = kv->value;
-		evbuffer_add(b, kv == TAILQ_FIRST(h) ? "[" : ",[", kv ==
+		json_buf_raw(&b, kv == TAILQ_FIRST(h) ? "[" : ",[", kv ==
 		    TAILQ_FIRST(h) ? 1 : 2);
-		json_evbuffer_str(b, kv->key, strlen(kv->key));
-		evbuffer_add(b, ",", 1);
-		json_evbuffer_str(b, v, strlen(v));
-		evbuffer_add(b, "]", 1);
+		json_buf_str(&b, kv->key, strlen(kv->key));
+		json_buf_raw(&b, ",", 1);
+		json_buf_str(&b, v, strlen(v));
+		json_buf_raw(&b, "]", 1);
 	}
-	evbuffer_add(b, "]", 1);
-	len = evbuffer_get_length(b);
-	s = xmalloc(len + 1);
-	evbuffer_remove(b, s, len);
-	s[len] = '\0';
-	evbuffer_free(b);
-	return (s);
+	json_buf_raw(&b, "]", 1);
+	return (json_buf_take(&b, NULL));
 }
 
 void

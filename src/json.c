@@ -27,7 +27,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "codec.h"
 #include "json.h"
@@ -73,13 +72,6 @@ struct jparser {
 	char		 msg[256];
 	size_t		 errpos;	/* code unit of the failure */
 	int		 eos;		/* failure names no position */
-};
-
-/* Growing output buffer for the printer. */
-struct sbuf {
-	char		*p;
-	size_t		 len;
-	size_t		 cap;
 };
 
 static const char *json_specials[] = {
@@ -1076,8 +1068,8 @@ json_del(struct json *obj, const char *key)
 	cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)obj, key);
 }
 
-static void
-sb_add(struct sbuf *sb, const void *p, size_t n)
+void
+json_buf_raw(struct json_buf *sb, const void *p, size_t n)
 {
 	size_t		 need = sb->len + n + 1;
 
@@ -1093,9 +1085,9 @@ sb_add(struct sbuf *sb, const void *p, size_t n)
 }
 
 static void
-sb_addc(struct sbuf *sb, char c)
+json_buf_addc(struct json_buf *sb, char c)
 {
-	sb_add(sb, &c, 1);
+	json_buf_raw(sb, &c, 1);
 }
 
 /* Three bytes ED A0..BF 80..BF at p: a stored lone surrogate. */
@@ -1116,55 +1108,55 @@ json_surrogate(const unsigned char *p, size_t left)
  * output is always valid UTF-8.
  */
 static void
-print_str(struct sbuf *sb, const unsigned char *s, size_t len)
+print_str(struct json_buf *sb, const unsigned char *s, size_t len)
 {
 	size_t		 i = 0, run;
 	uint32_t	 cp, hi, lo;
 	char		 tmp[16];
 
-	sb_addc(sb, '"');
+	json_buf_addc(sb, '"');
 	while (i < len) {
 		for (run = i; run < len && s[run] >= 0x20 && s[run] < 0x80 &&
 		    s[run] != '"' && s[run] != '\\'; run++)
 			;
 		if (run > i) {
-			sb_add(sb, s + i, run - i);
+			json_buf_raw(sb, s + i, run - i);
 			i = run;
 			continue;
 		}
 		if (s[i] < 0x80) {
 			switch (s[i]) {
 			case '"':
-				sb_add(sb, "\\\"", 2);
+				json_buf_raw(sb, "\\\"", 2);
 				break;
 			case '\\':
-				sb_add(sb, "\\\\", 2);
+				json_buf_raw(sb, "\\\\", 2);
 				break;
 			case '\b':
-				sb_add(sb, "\\b", 2);
+				json_buf_raw(sb, "\\b", 2);
 				break;
 			case '\f':
-				sb_add(sb, "\\f", 2);
+				json_buf_raw(sb, "\\f", 2);
 				break;
 			case '\n':
-				sb_add(sb, "\\n", 2);
+				json_buf_raw(sb, "\\n", 2);
 				break;
 			case '\r':
-				sb_add(sb, "\\r", 2);
+				json_buf_raw(sb, "\\r", 2);
 				break;
 			case '\t':
-				sb_add(sb, "\\t", 2);
+				json_buf_raw(sb, "\\t", 2);
 				break;
 			default:
 				snprintf(tmp, sizeof tmp, "\\u%04x", s[i]);
-				sb_add(sb, tmp, 6);
+				json_buf_raw(sb, tmp, 6);
 				break;
 			}
 			i++;
 			continue;
 		}
 		if (s[i] == 0xc0 && i + 1 < len && s[i + 1] == 0x80) {
-			sb_add(sb, "\\u0000", 6);
+			json_buf_raw(sb, "\\u0000", 6);
 			i += 2;
 			continue;
 		}
@@ -1174,20 +1166,20 @@ print_str(struct sbuf *sb, const unsigned char *s, size_t len)
 				/* Two halves of one character after all. */
 				cp = 0x10000 + ((hi - 0xd800) << 10) +
 				    (lo - 0xdc00);
-				sb_add(sb, tmp, utf8_put(tmp, cp));
+				json_buf_raw(sb, tmp, utf8_put(tmp, cp));
 				i += 6;
 			} else {
 				snprintf(tmp, sizeof tmp, "\\u%04x",
 				    (unsigned int)hi);
-				sb_add(sb, tmp, 6);
+				json_buf_raw(sb, tmp, 6);
 				i += 3;
 			}
 			continue;
 		}
 		cp = codec_utf8_next(s, len, &i);
-		sb_add(sb, tmp, utf8_put(tmp, cp));
+		json_buf_raw(sb, tmp, utf8_put(tmp, cp));
 	}
-	sb_addc(sb, '"');
+	json_buf_addc(sb, '"');
 }
 
 /*
@@ -1201,25 +1193,25 @@ print_str(struct sbuf *sb, const unsigned char *s, size_t len)
  * can be found by bisection.  Integers below 2^53 need all their digits.
  */
 static void
-print_num(struct sbuf *sb, double v)
+print_num(struct json_buf *sb, double v)
 {
 	char		 e[40], digits[20], out[48];
 	char		*p;
 	int		 lo, hi, prec, k = 0, n, exp10, i, o = 0;
 
 	if (!isfinite(v)) {
-		sb_add(sb, "null", 4);
+		json_buf_raw(sb, "null", 4);
 		return;
 	}
 	if (v == 0) {
 		/* Also -0, which JavaScript prints as 0. */
-		sb_addc(sb, '0');
+		json_buf_addc(sb, '0');
 		return;
 	}
 	if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
 	    v == (double)(int64_t)v) {
 		o = snprintf(out, sizeof out, "%" PRId64, (int64_t)v);
-		sb_add(sb, out, o);
+		json_buf_raw(sb, out, o);
 		return;
 	}
 	for (lo = 0, hi = 16; lo < hi; ) {
@@ -1273,20 +1265,20 @@ print_num(struct sbuf *sb, double v)
 		o += snprintf(out + o, sizeof out - o, "e%c%d",
 		    n - 1 < 0 ? '-' : '+', abs(n - 1));
 	}
-	sb_add(sb, out, o);
+	json_buf_raw(sb, out, o);
 }
 
 static void
-print_value(struct sbuf *sb, const cJSON *v)
+print_value(struct json_buf *sb, const cJSON *v)
 {
 	const cJSON	*c;
 
 	switch (v->type & 0xff) {
 	case cJSON_False:
-		sb_add(sb, "false", 5);
+		json_buf_raw(sb, "false", 5);
 		break;
 	case cJSON_True:
-		sb_add(sb, "true", 4);
+		json_buf_raw(sb, "true", 4);
 		break;
 	case cJSON_Number:
 		print_num(sb, v->valuedouble);
@@ -1296,28 +1288,28 @@ print_value(struct sbuf *sb, const cJSON *v)
 		    strlen(v->valuestring));
 		break;
 	case cJSON_Array:
-		sb_addc(sb, '[');
+		json_buf_addc(sb, '[');
 		for (c = v->child; c != NULL; c = c->next) {
 			if (c != v->child)
-				sb_addc(sb, ',');
+				json_buf_addc(sb, ',');
 			print_value(sb, c);
 		}
-		sb_addc(sb, ']');
+		json_buf_addc(sb, ']');
 		break;
 	case cJSON_Object:
-		sb_addc(sb, '{');
+		json_buf_addc(sb, '{');
 		for (c = v->child; c != NULL; c = c->next) {
 			if (c != v->child)
-				sb_addc(sb, ',');
+				json_buf_addc(sb, ',');
 			print_str(sb, (const unsigned char *)c->string,
 			    strlen(c->string));
-			sb_addc(sb, ':');
+			json_buf_addc(sb, ':');
 			print_value(sb, c);
 		}
-		sb_addc(sb, '}');
+		json_buf_addc(sb, '}');
 		break;
 	default:
-		sb_add(sb, "null", 4);
+		json_buf_raw(sb, "null", 4);
 		break;
 	}
 }
@@ -1325,10 +1317,10 @@ print_value(struct sbuf *sb, const cJSON *v)
 char *
 json_print(const struct json *v, size_t *lenp)
 {
-	struct sbuf	 sb = { NULL, 0, 0 };
+	struct json_buf	 sb = JSON_BUF_INIT;
 
 	if (v == NULL)
-		sb_add(&sb, "null", 4);
+		json_buf_raw(&sb, "null", 4);
 	else
 		print_value(&sb, (const cJSON *)v);
 	if (lenp != NULL)
@@ -1337,38 +1329,20 @@ json_print(const struct json *v, size_t *lenp)
 }
 
 void
-json_evbuffer_str(struct evbuffer *evb, const char *s, size_t len)
+json_buf_str(struct json_buf *sb, const char *s, size_t len)
 {
-	struct sbuf		 sb = { NULL, 0, 0 };
-	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 i;
-
-	/* Nothing to escape (the common case, e.g. header names and values):
-	 * print_str() would copy it as is between quotes; skip its buffer. */
-	for (i = 0; i < len && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' &&
-	    u[i] != '\\'; i++)
-		;
-	if (i == len) {
-		evbuffer_add(evb, "\"", 1);
-		evbuffer_add(evb, s, len);
-		evbuffer_add(evb, "\"", 1);
-		return;
-	}
-	print_str(&sb, u, len);
-	evbuffer_add(evb, sb.p, sb.len);
-	free(sb.p);
+	print_str(sb, (const unsigned char *)s, len);
 }
 
 void
-json_evbuffer_num(struct evbuffer *evb, double n)
+json_buf_num(struct json_buf *sb, double n)
 {
-	struct sbuf	 sb = { NULL, 0, 0 };
 	char		 out[32], *p = out + sizeof out;
 	int64_t		 v;
 	uint64_t	 u;
 
 	/* Integers (seqs, counts) as print_num() writes them, in decimal,
-	 * without its buffer or printf; -0 and 0 are both "0" there too. */
+	 * without printf; -0 and 0 are both "0" there too. */
 	if (n > -9007199254740992.0 && n < 9007199254740992.0 &&
 	    n == (double)(int64_t)n) {
 		v = (int64_t)n;
@@ -1379,12 +1353,25 @@ json_evbuffer_num(struct evbuffer *evb, double n)
 		} while (u != 0);
 		if (v < 0)
 			*--p = '-';
-		evbuffer_add(evb, p, (size_t)(out + sizeof out - p));
+		json_buf_raw(sb, p, (size_t)(out + sizeof out - p));
 		return;
 	}
-	print_num(&sb, n);
-	evbuffer_add(evb, sb.p, sb.len);
-	free(sb.p);
+	print_num(sb, n);
+}
+
+char *
+json_buf_take(struct json_buf *sb, size_t *lenp)
+{
+	char	*s;
+
+	if (sb->p == NULL)
+		json_buf_raw(sb, "", 0);
+	s = sb->p;
+	if (lenp != NULL)
+		*lenp = sb->len;
+	sb->p = NULL;
+	sb->len = sb->cap = 0;
+	return (s);
 }
 
 const char *

@@ -94,12 +94,29 @@ void		 json_del(struct json *obj, const char *key);
 /* Compact JSON.stringify form.  Returns a NUL-terminated string the caller
  * frees; *lenp (if not NULL) gets its length. */
 char		*json_print(const struct json *, size_t *lenp);
-/* Append s as a quoted JSON string literal to a growing buffer: for code
- * that writes JSON by hand on a hot path.  Escapes like JSON.stringify. */
-struct evbuffer;
-void		 json_evbuffer_str(struct evbuffer *, const char *s, size_t len);
+
+/*
+ * The JSON writer, for code that writes JSON by hand on a hot path rather
+ * than through a tree (stored headers, diagnoses); json_print writes
+ * through it too.  A growing string, NUL-terminated after every call:
+ * start from JSON_BUF_INIT and take the text with json_buf_take.
+ */
+struct json_buf {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+};
+#define JSON_BUF_INIT	{ NULL, 0, 0 }
+
+/* Append n bytes as they are (punctuation, keys known to need no escape). */
+void		 json_buf_raw(struct json_buf *, const void *p, size_t n);
+/* Append s as a quoted JSON string literal, escaped like JSON.stringify. */
+void		 json_buf_str(struct json_buf *, const char *s, size_t len);
 /* Append n as json_print() writes a number (JavaScript's toString). */
-void		 json_evbuffer_num(struct evbuffer *, double n);
+void		 json_buf_num(struct json_buf *, double n);
+/* The text (caller frees; "" if nothing was written) and its length in
+ * *lenp (if not NULL); the buffer is empty again. */
+char		*json_buf_take(struct json_buf *, size_t *lenp);
 
 /* Library version for the start-up log line. */
 const char	*json_version(void);

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
 #include "json.h"
 #include "unit.h"
 
@@ -579,23 +577,55 @@ end:
 	json_free(v);
 }
 
+/* The writer gives what json_print gives, piece by piece. */
 static void
-test_evbuffer_str(void)
+test_writer(void)
 {
-	struct evbuffer	*evb;
-	char		 out[64];
-	size_t		 n;
+	static const double	 nums[] = { 0, -0.0, -42, 1e21, 0.1 + 0.2,
+	    9007199254740992.0, -9007199254740991.0, 5e-324, 1e300 };
+	struct json_buf		 b = JSON_BUF_INIT;
+	struct json		*v = NULL;
+	char			*s = NULL, *want = NULL;
+	size_t			 i, n;
 
-	evb = evbuffer_new();
-	evbuffer_add(evb, "x=", 2);
-	json_evbuffer_str(evb, "a\"b\n\0c\xc3\xa9", 8);
-	n = evbuffer_get_length(evb);
-	CHECK(n < sizeof out);
-	evbuffer_remove(evb, out, n);
-	out[n] = '\0';
-	CHECK_STR(out, "x=\"a\\\"b\\n\\u0000c\xc3\xa9\"");
+	json_buf_raw(&b, "x=", 2);
+	json_buf_str(&b, "a\"b\n\0c\xc3\xa9", 8);
+	CHECK_STR(b.p, "x=\"a\\\"b\\n\\u0000c\xc3\xa9\"");
+	s = json_buf_take(&b, &n);
+	CHECK_INT(n, strlen(s));
+	CHECK(b.p == NULL && b.len == 0);
+	free(s);
+	s = json_buf_take(&b, &n);	/* nothing written: "" */
+	CHECK_STR(s, "");
+	CHECK_INT(n, 0);
+	free(s);
+	s = NULL;
+	for (i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		v = json_new_number(nums[i]);
+		want = json_print(v, NULL);
+		json_buf_num(&b, nums[i]);
+		s = json_buf_take(&b, NULL);
+		CHECK_STR(s, want);
+		json_free(v);
+		v = NULL;
+		free(want);
+		want = NULL;
+		free(s);
+		s = NULL;
+	}
+	/* Stored forms (NUL, a lone surrogate) and bytes that are not
+	 * UTF-8, as json_print writes them. */
+	v = json_new_string("\xc0\x80\xed\xa0\xbd!\xff");
+	want = json_print(v, NULL);
+	json_buf_str(&b, "\xc0\x80\xed\xa0\xbd!\xff", 7);
+	s = json_buf_take(&b, NULL);
+	CHECK_STR(s, want);
+	CHECK_STR(s, "\"\\u0000\\ud83d!\xef\xbf\xbd\"");
 end:
-	evbuffer_free(evb);
+	json_free(v);
+	free(want);
+	free(s);
+	free(b.p);
 }
 
 static void
@@ -706,7 +736,7 @@ static const struct unit_test tests[] = {
 	{ "nesting depth cap", test_depth_cap },
 	{ "numbers print as JavaScript", test_number_printing },
 	{ "string escaping", test_string_escaping },
-	{ "json_evbuffer_str", test_evbuffer_str },
+	{ "the writer: json_buf_*", test_writer },
 	{ "builders", test_builders },
 	{ "small error buffer", test_err_buffer },
 	{ NULL, NULL }

@@ -517,7 +517,6 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 	struct evkeyvalq		*h;
 	char				*target, *hostport, *auth, *cause = NULL;
 	struct timeval			 tv;
-	size_t				 len;
 	int				 rv = -1;
 
 	*body = NULL;
@@ -604,12 +603,7 @@ client_request(struct client *c, enum evhttp_cmd_type method,
 		client_explain(c, tc, rep.error, timeout_ms);
 		goto out;
 	}
-	len = evbuffer_get_length(rep.body);
-	*body = xmalloc(len + 1);
-	evbuffer_remove(rep.body, *body, len);
-	(*body)[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
+	*body = util_evbuffer_str(rep.body, lenp);
 	rv = rep.status;
 
 out:
@@ -828,12 +822,7 @@ client_free(struct client *c)
 static char *
 client_query(struct client *c)
 {
-	size_t	 len = evbuffer_get_length(c->query);
-	char	*q = xmalloc(len + 1);
-
-	evbuffer_copyout(c->query, q, len);
-	q[len] = '\0';
-	return (q);
+	return (util_evbuffer_str(c->query, NULL));
 }
 
 /*

@@ -323,9 +323,7 @@ metrics_route(struct req *r, void *arg)
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
 	metrics_write(b, r->srv);
-	len = evbuffer_get_length(b);
-	text = xmalloc(len + 1);
-	evbuffer_remove(b, text, len);
+	text = util_evbuffer_str(b, &len);
 	evbuffer_free(b);
 	http_send(r, 200, METRICS_CTYPE, text, len);
 	free(text);

@@ -2113,7 +2113,6 @@ tls_pem_certs(const char *pem, int want_ca, char **cause)
 	const mbedtls_x509_crt	*c;
 	struct evbuffer		*out = NULL;
 	char			*one, *res = NULL;
-	size_t			 len;
 	int			 r;
 
 	mbedtls_x509_crt_init(&crt);
@@ -2141,10 +2140,7 @@ tls_pem_certs(const char *pem, int want_ca, char **cause)
 		evbuffer_add(out, one, strlen(one));
 		free(one);
 	}
-	len = evbuffer_get_length(out);
-	res = xmalloc(len + 1);
-	evbuffer_remove(out, res, len);
-	res[len] = '\0';
+	res = util_evbuffer_str(out, NULL);
 out:
 	if (out != NULL)
 		evbuffer_free(out);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -521,4 +523,17 @@ strset_add(struct strset *set, const char *s)
 	set->slot[strset_find(set, s)] = s;
 	set->n++;
 	return (1);
+}
+
+char *
+util_evbuffer_str(struct evbuffer *evb, size_t *lenp)
+{
+	size_t	 len = evbuffer_get_length(evb);
+	char	*s = xmalloc(len + 1);
+
+	(void)evbuffer_copyout(evb, s, len);	/* fails only when frozen */
+	s[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (s);
 }

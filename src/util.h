@@ -1,4 +1,7 @@
-/* util.h: time, ids, numbers and durations: small helpers with no library behind them. */
+/*
+ * util.h: time, ids, numbers and durations: small helpers with no library
+ * behind them; and the one copy of a libevent buffer into a C string.
+ */
 #ifndef NOTIMOCK_UTIL_H
 #define NOTIMOCK_UTIL_H
 
@@ -31,6 +34,10 @@ long long	 util_strtonum(const char *, long long min, long long max,
 /* A duration such as "30s", "500ms", "2m", "1h" or a bare number of
  * seconds, into milliseconds.  Returns -1 on junk. */
 int		 util_parse_duration(const char *, int64_t *ms);
+/* The bytes of evb as a new NUL-terminated string (caller frees), their
+ * count in *lenp if not NULL.  evb keeps them. */
+struct evbuffer;
+char		*util_evbuffer_str(struct evbuffer *evb, size_t *lenp);
 /* Case-insensitive ASCII comparisons. */
 int		 util_strcaseeq(const char *, const char *);
 int		 util_strncaseeq(const char *, const char *, size_t);

@@ -1,6 +1,9 @@
-/* test_util.c: time formats, ids, numbers, durations and the string set. */
+/* test_util.c: time formats, ids, numbers, durations, the string set and
+ * the evbuffer copy. */
 #include <stdio.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "util.h"
 #include "unit.h"
@@ -106,11 +109,35 @@ end:
 	strset_free(set);
 }
 
+/* A copy with a NUL after it (also inside), and the buffer keeps it all. */
+static void
+test_evbuffer_str(void)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*s = NULL;
+	size_t		 len = 99;
+
+	s = util_evbuffer_str(b, &len);
+	CHECK_STR(s, "");
+	CHECK_INT(len, 0);
+	free(s);
+	evbuffer_add(b, "ab\0c", 4);
+	evbuffer_add(b, "de", 2);
+	s = util_evbuffer_str(b, &len);
+	CHECK_INT(len, 6);
+	CHECK(memcmp(s, "ab\0cde", 7) == 0);
+	CHECK_INT(evbuffer_get_length(b), 6);
+end:
+	free(s);
+	evbuffer_free(b);
+}
+
 static const struct unit_test tests[] = {
 	{ "ISO times and date parsing", test_iso_and_dates },
 	{ "UUID v4 format and uniqueness", test_uuid4 },
 	{ "strtonum and durations", test_numbers_and_durations },
 	{ "string set: add, has, growth, duplicates", test_strset },
+	{ "evbuffer copied into a C string", test_evbuffer_str },
 	{ NULL, NULL }
 };
 UNIT_MAIN(tests)

@@ -1,7 +1,9 @@
 /*
  * crypto.h: hashing and signatures for the application (token fingerprints,
- * constant-time token checks, JWTs).  crypto.c is the only file that uses
- * libmbedcrypto directly; tls.c owns libmbedtls and libmbedx509.
+ * constant-time token checks, JWTs), with libmbedcrypto.  The application
+ * hashes and signs through here; tls.c and tls_ca.c, the only users of
+ * libmbedtls and libmbedx509, also call the libmbedcrypto primitives TLS
+ * needs (random generator, keys) themselves (see tls.h).
  */
 #ifndef NOTIMOCK_CRYPTO_H
 #define NOTIMOCK_CRYPTO_H

@@ -1,9 +1,15 @@
 /*
- * tls.h: HTTPS for evhttp and for our HTTP client, with mbedTLS.  tls.c is
- * the only file that includes mbedTLS.  HTTP code only ever sees plaintext
- * evbuffers: TLS is a bufferevent filter handed to evhttp through
- * evhttp_set_bevcb() (server) or used with evhttp_connection_base_bufferevent_new()
- * (client).  Design and pitfalls: ../shared/spec/tls-on-libevent.md.
+ * tls.h: HTTPS for evhttp and for our HTTP client, with mbedTLS.  Three
+ * files include mbedTLS: tls.c (connections: the filter, the listener's
+ * and the client's) and tls_ca.c (the certificates the server presents)
+ * are the only users of libmbedtls and libmbedx509, with the primitives
+ * of libmbedcrypto those need (random generator, keys), and share only
+ * tls_int.h; crypto.c uses libmbedcrypto alone, for the application's
+ * hashes, fingerprints and ES256 (crypto.h).  HTTP code only ever
+ * sees plaintext evbuffers: TLS is a bufferevent filter handed to evhttp
+ * through evhttp_set_bevcb() (server) or used with
+ * evhttp_connection_base_bufferevent_new() (client).  Design and
+ * pitfalls: ../shared/spec/tls-on-libevent.md.
  */
 #ifndef NOTIMOCK_TLS_H
 #define NOTIMOCK_TLS_H

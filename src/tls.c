@@ -1,19 +1,20 @@
 /*
- * tls.c: HTTPS for evhttp and for our HTTP client, with mbedTLS 2.28, and
- * the certificates the server presents.
+ * tls.c: HTTPS for evhttp and for our HTTP client, with mbedTLS 2.28: the
+ * connections.  The certificates they present are tls_ca.c's.
  *
  * A TLS connection is a bufferevent_filter over a socket bufferevent.  The
  * filter drives an mbedtls_ssl_context whose BIO callbacks read and write the
  * socket bufferevent's evbuffers, so evhttp only ever sees plaintext.  With
- * libevent 2.1.12 this needs four workarounds, marked "pitfall N" below and
- * explained in ../shared/spec/tls-on-libevent.md:
+ * libevent 2.1.12 this needs workarounds, each marked "pitfall N" below
+ * with its number in ../shared/spec/tls-on-libevent.md.  Four shape the
+ * design:
  *
  *   1. a deferred kick, or replies written while EV_WRITE is off stall;
  *   2. the plaintext output drains only once its ciphertext is in the
  *      kernel, or evhttp closes before a "Connection: close" reply is out;
  *   3. a reference held around libevent's own socket callbacks, or evhttp
  *      frees the filter inside them (timer heap corruption);
- *   4. errors and EOF reach evhttp through a deferred
+ *   6. errors and EOF reach evhttp through a deferred
  *      bufferevent_trigger_event(), since filter return codes are ignored.
  */
 #include <sys/types.h>
@@ -281,7 +282,7 @@ tls_conn_learn(struct tls_conn *c)
 		    ntohs(sin->sin_port));
 }
 
-/* Tell evhttp the connection is over (pitfall 4: deferred, or evhttp
+/* Tell evhttp the connection is over (pitfall 6: deferred, or evhttp
  * frees the filter while our filter code is still running). */
 static void
 tls_conn_report(struct tls_conn *c, short what)

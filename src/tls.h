@@ -33,12 +33,12 @@ struct tls_server_options {
 	int		  handshake_timeout;	/* seconds */
 };
 
-/* Load or generate certificates and set up the mbedTLS server config.
- * Returns NULL and a message in *cause (caller frees) on failure. */
 /* What tls_server_new() would refuse in the given files (-n): 0, or -1
  * with *cause.  Writes nothing. */
 int			 tls_server_check(const struct tls_server_options *,
 			    char **cause);
+/* Load or generate certificates and set up the mbedTLS server config.
+ * Returns NULL and a message in *cause (caller frees) on failure. */
 struct tls_server	*tls_server_new(struct event_base *,
 			    const struct tls_server_options *, char **cause);
 void			 tls_server_free(struct tls_server *);

@@ -999,23 +999,11 @@ tls_server_check(const struct tls_server_options *o, char **cause)
 {
 	struct tls_cfg	*cf;
 	char		*pem = NULL;
-	int		 rv = -1;
+	int		 rv;
 
 	if ((cf = tls_cfg_new(0, cause)) == NULL)
 		return (-1);
-	if (o->cert_file == NULL && o->key_file != NULL)
-		xasprintf(cause, "--tls-key %s needs --tls-cert (the "
-		    "certificate it belongs to) as well", o->key_file);
-	else if (o->cert_file != NULL && (o->ca_cert_file != NULL ||
-	    o->ca_key_file != NULL))
-		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
-		    "other: serve a certificate, or have one issued from a CA");
-	else if (o->cert_file != NULL)
-		rv = tls_load_given(cf, o, &pem, cause);
-	else if (o->ca_cert_file != NULL || o->ca_key_file != NULL)
-		rv = tls_issue_from_ca(cf, o, &pem, cause);
-	else
-		rv = 0;		/* generated at start, beside the database */
+	rv = tls_ca_serving(cf, o, 1, &pem, cause);
 	free(pem);
 	tls_cfg_unref(cf);
 	return (rv);
@@ -1029,35 +1017,9 @@ tls_server_new(struct event_base *base, const struct tls_server_options *o,
 
 	srv = xcalloc(1, sizeof *srv);
 	srv->ts_hs_timeout = o->handshake_timeout;
-	if ((srv->ts_cfg = tls_cfg_new(0, cause)) == NULL)
-		goto fail;
-	if (o->cert_file != NULL && (o->ca_cert_file != NULL ||
-	    o->ca_key_file != NULL)) {
-		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
-		    "other: serve a certificate, or have one issued from a CA");
-		goto fail;
-	}
-	if (o->cert_file == NULL && o->key_file != NULL) {
-		xasprintf(cause, "--tls-key %s needs --tls-cert (the "
-		    "certificate it belongs to) as well", o->key_file);
-		goto fail;
-	}
-	if (o->cert_file != NULL) {
-		if (tls_load_given(srv->ts_cfg, o, &srv->ts_ca_pem,
-		    cause) == -1)
-			goto fail;
-	} else if (o->ca_cert_file != NULL || o->ca_key_file != NULL) {
-		if (tls_issue_from_ca(srv->ts_cfg, o, &srv->ts_ca_pem,
-		    cause) == -1)
-			goto fail;
-	} else if (o->state_dir == NULL) {
-		xasprintf(cause, "no certificate and no directory to keep a "
-		    "generated one in");
-		goto fail;
-	} else if (tls_state_load(srv->ts_cfg, o->state_dir, o->sans,
-	    &srv->ts_ca_pem, cause) == -1)
-		goto fail;
-	if (tls_conf(srv->ts_cfg, cause) == -1)
+	if ((srv->ts_cfg = tls_cfg_new(0, cause)) == NULL ||
+	    tls_ca_serving(srv->ts_cfg, o, 0, &srv->ts_ca_pem, cause) == -1 ||
+	    tls_conf(srv->ts_cfg, cause) == -1)
 		goto fail;
 	tls_log_cert(&srv->ts_cfg->cf_chain);
 	return (srv);

@@ -676,7 +676,7 @@ tls_leaf_check(struct tls_cfg *cf, const char *dir, mbedtls_x509_crt *ca,
  * none, and issue the leaf again when its names changed or it is about to
  * expire.  The leaf and its key end up in cf, the CA's PEM in *ca_pem.
  */
-int
+static int
 tls_state_load(struct tls_cfg *cf, const char *dir, const char **extra,
     char **ca_pem, char **cause)
 {
@@ -785,7 +785,7 @@ out:
 }
 
 /* --cert/--key given: serve that chain; clients trust its last certificate. */
-int
+static int
 tls_load_given(struct tls_cfg *cf, const struct tls_server_options *o,
     char **ca_pem, char **cause)
 {
@@ -821,7 +821,7 @@ tls_self_signed(const mbedtls_x509_crt *crt)
  * empty state directory serves a leaf that clients trusting the same CA
  * still accept.  Clients trust the last certificate of the CA file.
  */
-int
+static int
 tls_issue_from_ca(struct tls_cfg *cf, const struct tls_server_options *o,
     char **ca_pem, char **cause)
 {
@@ -924,6 +924,41 @@ out:
 	mbedtls_pk_free(&cakey);
 	mbedtls_x509_crt_free(&ca);
 	return (rv);
+}
+
+/*
+ * The serving certificate and key into cf as o asks, and the PEM clients
+ * should trust in *ca_pem: --tls-cert's chain, a leaf issued from
+ * --tls-ca-cert, or (unless check_only, which writes nothing) the
+ * generated ones in o->state_dir.
+ */
+int
+tls_ca_serving(struct tls_cfg *cf, const struct tls_server_options *o,
+    int check_only, char **ca_pem, char **cause)
+{
+	if (o->cert_file == NULL && o->key_file != NULL) {
+		xasprintf(cause, "--tls-key %s needs --tls-cert (the "
+		    "certificate it belongs to) as well", o->key_file);
+		return (-1);
+	}
+	if (o->cert_file != NULL && (o->ca_cert_file != NULL ||
+	    o->ca_key_file != NULL)) {
+		xasprintf(cause, "--tls-cert and --tls-ca-cert exclude each "
+		    "other: serve a certificate, or have one issued from a CA");
+		return (-1);
+	}
+	if (o->cert_file != NULL)
+		return (tls_load_given(cf, o, ca_pem, cause));
+	if (o->ca_cert_file != NULL || o->ca_key_file != NULL)
+		return (tls_issue_from_ca(cf, o, ca_pem, cause));
+	if (check_only)
+		return (0);	/* generated at start, beside the database */
+	if (o->state_dir == NULL) {
+		xasprintf(cause, "no certificate and no directory to keep a "
+		    "generated one in");
+		return (-1);
+	}
+	return (tls_state_load(cf, o->state_dir, o->sans, ca_pem, cause));
 }
 
 /* One line a user can check a client against: names, expiry, fingerprint. */

@@ -56,17 +56,12 @@ void	 tls_cfg_unref(struct tls_cfg *);
 
 /* tls_ca.c: a DNS name or an IP literal ("::1" or "[::1]") as a SAN. */
 int	 tls_san_parse(const char *s, struct tls_san *san, char **cause);
-/* tls_ca.c: the serving certificate and key into cf, and the PEM clients
- * should trust in *ca_pem (caller frees); each returns 0, or -1 with
- * *cause.  Generated and kept in dir (with the extra names): */
-int	 tls_state_load(struct tls_cfg *cf, const char *dir,
-	    const char **extra, char **ca_pem, char **cause);
-/* ...given as --tls-cert/--tls-key: */
-int	 tls_load_given(struct tls_cfg *cf,
-	    const struct tls_server_options *o, char **ca_pem, char **cause);
-/* ...issued from --tls-ca-cert/--tls-ca-key at every start: */
-int	 tls_issue_from_ca(struct tls_cfg *cf,
-	    const struct tls_server_options *o, char **ca_pem, char **cause);
+/* tls_ca.c: the serving certificate and key into cf as o asks (given,
+ * issued from a given CA, or generated in o->state_dir unless check_only),
+ * and the PEM clients should trust in *ca_pem (caller frees).  0, or -1
+ * with *cause. */
+int	 tls_ca_serving(struct tls_cfg *cf, const struct tls_server_options *o,
+	    int check_only, char **ca_pem, char **cause);
 /* tls_ca.c: log the certificate served: names, expiry, fingerprint. */
 void	 tls_log_cert(const mbedtls_x509_crt *crt);
 

@@ -60,54 +60,58 @@ enum {
 	O_F_FOR
 };
 
-#define W	(1 << C_WAIT)
-#define L	(1 << C_LIST)
-#define R	(1 << C_RESET)
-#define C	(1 << C_CURSOR)
-#define Y	(1 << C_READY)
-#define A	(1 << C_CA)
-#define F	(1 << C_FAULT)
-#define P	(1 << C_FINGERPRINT)
-#define FILTERS	(W | L | R)
+/* Which commands an option is for: one bit per enum client_cmd. */
+#define ON_WAIT		(1 << C_WAIT)
+#define ON_LIST		(1 << C_LIST)
+#define ON_RESET	(1 << C_RESET)
+#define ON_CURSOR	(1 << C_CURSOR)
+#define ON_READY	(1 << C_READY)
+#define ON_CA		(1 << C_CA)
+#define ON_FAULT	(1 << C_FAULT)
+#define ON_FINGERPRINT	(1 << C_FINGERPRINT)
+#define ON_EVERY	((1 << C_NCMDS) - 1)
+#define FILTERS		(ON_WAIT | ON_LIST | ON_RESET)
 
 static const struct client_opt {
 	struct option	 lo;
 	int		 cmds;
 } client_opts[] = {
-	{ { "url", required_argument, NULL, O_URL },
-	    W | L | R | C | Y | A | F | P },
-	{ { "cacert", required_argument, NULL, O_CACERT },
-	    W | L | R | C | Y | A | F | P },
+	{ { "url", required_argument, NULL, O_URL }, ON_EVERY },
+	{ { "cacert", required_argument, NULL, O_CACERT }, ON_EVERY },
 	{ { "admin-token", required_argument, NULL, O_TOKEN },
-	    W | L | R | C | A | F | P },
-	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS | F },
-	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS | F },
+	    ON_EVERY & ~ON_READY },
+	{ { "entity", required_argument, NULL, O_ENTITY }, FILTERS | ON_FAULT },
+	{ { "topic", required_argument, NULL, O_TOPIC }, FILTERS | ON_FAULT },
 	{ { "severity", required_argument, NULL, O_SEVERITY }, FILTERS },
-	{ { "origin", required_argument, NULL, O_ORIGIN }, FILTERS | F },
-	{ { "status", required_argument, NULL, O_STATUS }, FILTERS | F },
+	{ { "origin", required_argument, NULL, O_ORIGIN },
+	    FILTERS | ON_FAULT },
+	{ { "status", required_argument, NULL, O_STATUS },
+	    FILTERS | ON_FAULT },
 	{ { "retry", required_argument, NULL, O_RETRY }, FILTERS },
 	{ { "q", required_argument, NULL, O_Q }, FILTERS },
 	{ { "since", required_argument, NULL, O_SINCE }, FILTERS },
 	{ { "reached", no_argument, NULL, O_REACHED }, FILTERS },
 	{ { "clean", no_argument, NULL, O_CLEAN }, FILTERS },
-	{ { "count", required_argument, NULL, O_COUNT }, W },
-	{ { "timeout", required_argument, NULL, O_TIMEOUT }, W | Y },
-	{ { "json", no_argument, NULL, O_JSON }, W | L | R | C | F },
-	{ { "limit", required_argument, NULL, O_LIMIT }, L },
-	{ { "offset", required_argument, NULL, O_OFFSET }, L },
-	{ { "keep-notifications", no_argument, NULL, O_KEEP }, R },
-	{ { "help", no_argument, NULL, O_HELP },
-	    W | L | R | C | Y | A | F | P },
+	{ { "count", required_argument, NULL, O_COUNT }, ON_WAIT },
+	{ { "timeout", required_argument, NULL, O_TIMEOUT },
+	    ON_WAIT | ON_READY },
+	{ { "json", no_argument, NULL, O_JSON },
+	    ON_WAIT | ON_LIST | ON_RESET | ON_CURSOR | ON_FAULT },
+	{ { "limit", required_argument, NULL, O_LIMIT }, ON_LIST },
+	{ { "offset", required_argument, NULL, O_OFFSET }, ON_LIST },
+	{ { "keep-notifications", no_argument, NULL, O_KEEP }, ON_RESET },
+	{ { "help", no_argument, NULL, O_HELP }, ON_EVERY },
 	/* fault add: the keys of a fault rule (fault.c), sent as JSON. */
-	{ { "times", required_argument, NULL, O_F_TIMES }, F },
-	{ { "delay", required_argument, NULL, O_F_DELAY }, F },
-	{ { "drop", no_argument, NULL, O_F_DROP }, F },
-	{ { "reset", no_argument, NULL, O_F_RESET }, F },
-	{ { "retry-after", required_argument, NULL, O_F_RETRY_AFTER }, F },
-	{ { "path", required_argument, NULL, O_F_PATH }, F },
-	{ { "method", required_argument, NULL, O_F_METHOD }, F },
-	{ { "title", required_argument, NULL, O_F_TITLE }, F },
-	{ { "for", required_argument, NULL, O_F_FOR }, F },
+	{ { "times", required_argument, NULL, O_F_TIMES }, ON_FAULT },
+	{ { "delay", required_argument, NULL, O_F_DELAY }, ON_FAULT },
+	{ { "drop", no_argument, NULL, O_F_DROP }, ON_FAULT },
+	{ { "reset", no_argument, NULL, O_F_RESET }, ON_FAULT },
+	{ { "retry-after", required_argument, NULL, O_F_RETRY_AFTER },
+	    ON_FAULT },
+	{ { "path", required_argument, NULL, O_F_PATH }, ON_FAULT },
+	{ { "method", required_argument, NULL, O_F_METHOD }, ON_FAULT },
+	{ { "title", required_argument, NULL, O_F_TITLE }, ON_FAULT },
+	{ { "for", required_argument, NULL, O_F_FOR }, ON_FAULT },
 };
 #define CLIENT_NOPTS (sizeof client_opts / sizeof client_opts[0])
 
@@ -818,6 +822,21 @@ client_free(struct client *c)
 	free(c->cacert_owned);
 }
 
+/* The one way out of a command: flush what it printed, free the answer it
+ * held (o, body: either may be NULL), its query and c; returns rv, the
+ * command's exit status. */
+static int
+client_finish(struct client *c, int rv, struct json *o, char *body,
+    char *query)
+{
+	fflush(stdout);
+	json_free(o);
+	free(body);
+	free(query);
+	client_free(c);
+	return (rv);
+}
+
 /* The query so far, as a C string owned by the caller. */
 static char *
 client_query(struct client *c)
@@ -1090,12 +1109,7 @@ client_wait(int argc, char **argv)
 	}
 
 out:
-	fflush(stdout);
-	json_free(o);
-	free(body);
-	free(query);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, query));
 }
 
 int
@@ -1133,12 +1147,7 @@ client_list(int argc, char **argv)
 	    json_number(json_get(o, "cursor")));
 
 out:
-	fflush(stdout);
-	json_free(o);
-	free(body);
-	free(query);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, query));
 }
 
 int
@@ -1179,12 +1188,7 @@ client_reset(int argc, char **argv)
 	}
 
 out:
-	fflush(stdout);
-	json_free(o);
-	free(body);
-	free(query);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, query));
 }
 
 int
@@ -1212,11 +1216,7 @@ client_cursor(int argc, char **argv)
 		printf("%.0f\n", json_number(json_get(o, "cursor")));
 
 out:
-	fflush(stdout);
-	json_free(o);
-	free(body);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, NULL));
 }
 
 int
@@ -1269,14 +1269,10 @@ client_fingerprint(int argc, char **argv)
 	printf("%s\n", client_escape(fp, buf, sizeof buf));
 	rv = EXIT_OK;
 out:
-	fflush(stdout);
 	if (tok != NULL)
 		explicit_bzero(tok, cap);
 	free(tok);
-	json_free(o);
-	free(body);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, NULL));
 }
 
 int
@@ -1306,10 +1302,7 @@ client_ready(int argc, char **argv)
 	    client_excerpt(body, len, buf, sizeof buf));
 
 out:
-	json_free(o);
-	free(body);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, NULL));
 }
 
 /* GET /mock/ca.pem; the certificates (re-encoded, so that nothing else the
@@ -1338,6 +1331,22 @@ client_fetch_ca(struct client *c)
 	return (pem);
 }
 
+/* A client for the other commands' calls below (they speak as name, to
+ * url): 0, or -1 when url does not parse (said).  client_free(c) after,
+ * either way. */
+static int
+client_for(struct client *c, const char *name, const char *url,
+    const char *cacert, const char *token)
+{
+	memset(c, 0, sizeof *c);
+	c->cmd = C_CA;
+	c->name = name;
+	c->url = url;
+	c->cacert = cacert;
+	c->token = token;
+	return (client_parse_url(c));
+}
+
 char *
 client_get_ca(const char *name, const char *url, const char *cacert,
     const char *token)
@@ -1345,13 +1354,7 @@ client_get_ca(const char *name, const char *url, const char *cacert,
 	struct client	 c;
 	char		*pem = NULL;
 
-	memset(&c, 0, sizeof c);
-	c.cmd = C_CA;
-	c.name = name;
-	c.url = url;
-	c.cacert = cacert;
-	c.token = token;
-	if (client_parse_url(&c) == 0)
+	if (client_for(&c, name, url, cacert, token) == 0)
 		pem = client_fetch_ca(&c);
 	client_free(&c);
 	return (pem);
@@ -1365,16 +1368,11 @@ client_post_json(const char *name, const char *url, const char *cacert,
 	int		 status = -1;
 
 	*reply = NULL;
-	memset(&c, 0, sizeof c);
-	c.cmd = C_CA;
-	c.name = name;
-	c.url = url;
-	c.cacert = cacert;
-	c.token = token;
-	c.post_body = json;
-	if (client_parse_url(&c) == 0)
+	if (client_for(&c, name, url, cacert, token) == 0) {
+		c.post_body = json;
 		status = client_request(&c, EVHTTP_REQ_POST, route, NULL,
 		    CLIENT_TIMEOUT * 1000, reply, NULL);
+	}
 	client_free(&c);
 	return (status);
 }
@@ -1387,17 +1385,13 @@ client_tls_verifies(const char *name, const char *url, const char *cafile,
 	char		*body = NULL;
 	int		 status = -1;
 
-	memset(&c, 0, sizeof c);
-	c.cmd = C_CA;
-	c.name = name;
-	c.url = url;
-	c.cacert = cafile;
-	c.tls_host = host;
-	c.tls_probe = 1;
-	if (client_parse_url(&c) == 0 && c.https)
+	if (client_for(&c, name, url, cafile, NULL) == 0 && c.https) {
+		c.tls_host = host;
+		c.tls_probe = 1;
 		status = client_request(&c, EVHTTP_REQ_GET,
 		    "/.backstage/health/v1/liveness", NULL,
 		    CLIENT_TIMEOUT * 1000, &body, NULL);
+	}
 	free(body);
 	snprintf(why, whylen, "%s", c.tls_why);
 	client_free(&c);
@@ -1424,9 +1418,7 @@ client_ca(int argc, char **argv)
 	rv = EXIT_OK;
 
 out:
-	free(pem);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, NULL, pem, NULL));
 }
 
 /* --- fault add | list | clear ------------------------------------------ */
@@ -1539,11 +1531,7 @@ client_fault(int argc, char **argv)
 		    json_number(json_get(o, "fired")));
 	}
 out:
-	fflush(stdout);
-	json_free(o);
-	free(body);
 	free(route);
 	free(post);
-	client_free(&c);
-	return (rv);
+	return (client_finish(&c, rv, o, body, NULL));
 }

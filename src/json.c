@@ -600,10 +600,44 @@ jp_unwind(struct jparser *p)
 }
 
 /*
+ * A member's key into f, from its opening quote through the ':' after it.
+ * V8 words a failure after an object's first key (first) otherwise than
+ * after a later one.
+ */
+static int
+jp_key(struct jparser *p, struct jframe *f, int first)
+{
+	if (jp_peek(p) != '"') {
+		jp_fail(p, p->pos, first ? "Expected property name or '}' in "
+		    "JSON" : "Expected double-quoted property name in JSON");
+		return (-1);
+	}
+	p->pos++;
+	if (jp_string(p) == -1)
+		return (-1);
+	f->key = xstrdup(p->cbuf);
+	jp_ws(p);
+	if (jp_peek(p) != ':') {
+		if (first)
+			jp_fail(p, p->pos,
+			    "Expected ':' after property name in JSON");
+		else
+			jp_fail_token(p, p->pos);
+		return (-1);
+	}
+	p->pos++;
+	return (0);
+}
+
+/*
  * The parser proper: V8's loop, one value produced, then consumed by the
  * innermost open container.  The messages differ by place: for instance a
  * missing ':' after the first key of an object has its own message, after
  * a later key it gets the generic one (Node 20 does exactly this).
+ * Long on purpose: produce and consume are the two halves of one loop
+ * (V8's JsonParser::ParseJsonValue), joined by goto so that nesting costs
+ * a frame on p's stack and never C recursion; split, each half would have
+ * to hand the value and the frame back to a caller that only jumps.
  */
 static cJSON *
 jp_run(struct jparser *p)
@@ -648,23 +682,8 @@ produce:
 			v = cJSON_CreateObject();
 			break;
 		}
-		f = jp_push(p, 1);
-		if (jp_peek(p) != '"') {
-			jp_fail(p, p->pos,
-			    "Expected property name or '}' in JSON");
+		if (jp_key(p, jp_push(p, 1), 1) == -1)
 			goto fail;
-		}
-		p->pos++;
-		if (jp_string(p) == -1)
-			goto fail;
-		f->key = xstrdup(p->cbuf);
-		jp_ws(p);
-		if (jp_peek(p) != ':') {
-			jp_fail(p, p->pos,
-			    "Expected ':' after property name in JSON");
-			goto fail;
-		}
-		p->pos++;
 		goto produce;
 	case 't':
 		if (jp_literal(p, "true") == -1)
@@ -728,21 +747,8 @@ consume:
 	if (jp_peek(p) == ',') {
 		p->pos++;
 		jp_ws(p);
-		if (jp_peek(p) != '"') {
-			jp_fail(p, p->pos,
-			    "Expected double-quoted property name in JSON");
+		if (jp_key(p, f, 0) == -1)
 			goto fail;
-		}
-		p->pos++;
-		if (jp_string(p) == -1)
-			goto fail;
-		f->key = xstrdup(p->cbuf);
-		jp_ws(p);
-		if (jp_peek(p) != ':') {
-			jp_fail_token(p, p->pos);
-			goto fail;
-		}
-		p->pos++;
 		goto produce;
 	}
 	if (jp_peek(p) != '}') {
@@ -1100,6 +1106,12 @@ json_surrogate(const unsigned char *p, size_t left)
 	return (0xd000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
 }
 
+/* JSON.stringify's two-character escapes; other controls get \u00XX. */
+static const char json_short_escape[0x80] = {
+	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
+	['\r'] = 'r', ['\t'] = 't'
+};
+
 /*
  * A quoted string as JSON.stringify writes it: only '"', '\\' and control
  * characters are escaped (short forms where JSON has them, else \u00xx),
@@ -1125,32 +1137,13 @@ print_str(struct json_buf *sb, const unsigned char *s, size_t len)
 			continue;
 		}
 		if (s[i] < 0x80) {
-			switch (s[i]) {
-			case '"':
-				json_buf_raw(sb, "\\\"", 2);
-				break;
-			case '\\':
-				json_buf_raw(sb, "\\\\", 2);
-				break;
-			case '\b':
-				json_buf_raw(sb, "\\b", 2);
-				break;
-			case '\f':
-				json_buf_raw(sb, "\\f", 2);
-				break;
-			case '\n':
-				json_buf_raw(sb, "\\n", 2);
-				break;
-			case '\r':
-				json_buf_raw(sb, "\\r", 2);
-				break;
-			case '\t':
-				json_buf_raw(sb, "\\t", 2);
-				break;
-			default:
+			if (json_short_escape[s[i]] != 0) {
+				tmp[0] = '\\';
+				tmp[1] = json_short_escape[s[i]];
+				json_buf_raw(sb, tmp, 2);
+			} else {
 				snprintf(tmp, sizeof tmp, "\\u%04x", s[i]);
 				json_buf_raw(sb, tmp, 6);
-				break;
 			}
 			i++;
 			continue;

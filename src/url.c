@@ -176,6 +176,11 @@ url_ends_host(const struct url *u, int c)
  * The basic URL parser, without a URL or state override.  Returns 0 and
  * fills u (scheme, special, opaque) if in parses against base (which may be
  * NULL), -1 where the parser returns failure.
+ *
+ * Long on purpose: it is the WHATWG state machine, one case per state of
+ * the standard and in its order, so that it reads against the standard
+ * line by line; split, the states would pass the buffer, the position and
+ * the URL back and forth.
  */
 static int
 url_parse(const char *in, const struct url *base, struct url *u)
@@ -842,6 +847,20 @@ url_ipv6(const char *s, size_t n)
 	return (0);
 }
 
+/* The protocol test both checks end in; clears u. */
+static enum url_check
+url_http(struct url *u)
+{
+	enum url_check	rv;
+
+	if (strcmp(u->scheme, "http") == 0 || strcmp(u->scheme, "https") == 0)
+		rv = URL_OK;
+	else
+		rv = URL_NOT_HTTP;
+	url_clear(u);
+	return (rv);
+}
+
 /* Backstage's link check: strip one leading '/', resolve against base. */
 enum url_check
 url_check_link(const char *link, const char *base)
@@ -853,15 +872,7 @@ url_check_link(const char *link, const char *base)
 		return (URL_INVALID);
 	if (*link == '/')
 		link++;
-	if (url_parse(link, &b, &u) == -1) {
-		url_clear(&b);
-		return (URL_INVALID);
-	}
-	if (strcmp(u.scheme, "http") == 0 || strcmp(u.scheme, "https") == 0)
-		rv = URL_OK;
-	else
-		rv = URL_NOT_HTTP;
-	url_clear(&u);
+	rv = url_parse(link, &b, &u) == -1 ? URL_INVALID : url_http(&u);
 	url_clear(&b);
 	return (rv);
 }
@@ -871,14 +882,8 @@ enum url_check
 url_check_absolute(const char *s)
 {
 	struct url	u;
-	enum url_check	rv;
 
 	if (s == NULL || url_parse(s, NULL, &u) == -1)
 		return (URL_INVALID);
-	if (strcmp(u.scheme, "http") == 0 || strcmp(u.scheme, "https") == 0)
-		rv = URL_OK;
-	else
-		rv = URL_NOT_HTTP;
-	url_clear(&u);
-	return (rv);
+	return (url_http(&u));
 }

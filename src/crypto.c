@@ -302,9 +302,14 @@ crypto_key_public(const struct crypto_key *k, unsigned char x[CRYPTO_P256_LEN],
 	mbedtls_mpi_write_binary(&ec->Q.Y, y, CRYPTO_P256_LEN);
 }
 
-int
-crypto_es256_sign(const struct crypto_key *k, const void *msg, size_t len,
-    unsigned char sig[CRYPTO_ES256_SIGLEN])
+/*
+ * ES256 of msg with k, the JWS way (r and s, big-endian, one after the
+ * other): sign into out, or, with in, verify in.  mbedTLS's result code.
+ */
+static int
+crypto_es256(const struct crypto_key *k, const void *msg, size_t len,
+    unsigned char out[CRYPTO_ES256_SIGLEN],
+    const unsigned char in[CRYPTO_ES256_SIGLEN])
 {
 	mbedtls_ecp_keypair	*ec = mbedtls_pk_ec(k->pk);
 	mbedtls_mpi		 r, s;
@@ -314,38 +319,38 @@ crypto_es256_sign(const struct crypto_key *k, const void *msg, size_t len,
 	crypto_sha256(msg, len, hash);
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&s);
-	rc = mbedtls_ecdsa_sign(&ec->grp, &r, &s, &ec->d, hash, sizeof hash,
-	    crypto_rng, NULL);
-	if (rc == 0)
-		rc = mbedtls_mpi_write_binary(&r, sig, CRYPTO_P256_LEN);
-	if (rc == 0)
-		rc = mbedtls_mpi_write_binary(&s, sig + CRYPTO_P256_LEN,
-		    CRYPTO_P256_LEN);
+	if (in != NULL) {
+		rc = mbedtls_mpi_read_binary(&r, in, CRYPTO_P256_LEN);
+		if (rc == 0)
+			rc = mbedtls_mpi_read_binary(&s, in + CRYPTO_P256_LEN,
+			    CRYPTO_P256_LEN);
+		if (rc == 0)
+			rc = mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash,
+			    &ec->Q, &r, &s);
+	} else {
+		rc = mbedtls_ecdsa_sign(&ec->grp, &r, &s, &ec->d, hash,
+		    sizeof hash, crypto_rng, NULL);
+		if (rc == 0)
+			rc = mbedtls_mpi_write_binary(&r, out, CRYPTO_P256_LEN);
+		if (rc == 0)
+			rc = mbedtls_mpi_write_binary(&s, out + CRYPTO_P256_LEN,
+			    CRYPTO_P256_LEN);
+	}
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
-	return (rc == 0 ? 0 : -1);
+	return (rc);
+}
+
+int
+crypto_es256_sign(const struct crypto_key *k, const void *msg, size_t len,
+    unsigned char sig[CRYPTO_ES256_SIGLEN])
+{
+	return (crypto_es256(k, msg, len, sig, NULL) == 0 ? 0 : -1);
 }
 
 int
 crypto_es256_verify(const struct crypto_key *k, const void *msg, size_t len,
     const unsigned char sig[CRYPTO_ES256_SIGLEN])
 {
-	mbedtls_ecp_keypair	*ec = mbedtls_pk_ec(k->pk);
-	mbedtls_mpi		 r, s;
-	unsigned char		 hash[CRYPTO_SHA256_LEN];
-	int			 rc;
-
-	crypto_sha256(msg, len, hash);
-	mbedtls_mpi_init(&r);
-	mbedtls_mpi_init(&s);
-	rc = mbedtls_mpi_read_binary(&r, sig, CRYPTO_P256_LEN);
-	if (rc == 0)
-		rc = mbedtls_mpi_read_binary(&s, sig + CRYPTO_P256_LEN,
-		    CRYPTO_P256_LEN);
-	if (rc == 0)
-		rc = mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q,
-		    &r, &s);
-	mbedtls_mpi_free(&r);
-	mbedtls_mpi_free(&s);
-	return (rc == 0);
+	return (crypto_es256(k, msg, len, NULL, sig) == 0);
 }

@@ -137,39 +137,48 @@ util_date_time(const char **sp, int64_t *ms, int iso)
 	return (0);
 }
 
-/*
- * Date.parse() as far as clients use it: the ISO forms (YYYY, YYYY-MM,
- * YYYY-MM-DD, with a time and zone, ±YYYYYY years), and V8's legacy forms
- * "Nov 29 2026", "29 Nov 2026", "Sun, 29 Nov 2026 13:48:04 GMT" (what
- * toUTCString() gives; toString()'s "(zone name)" is ignored),
- * "2026/11/29" and "11/29/2026".  Times without a zone are taken as UTC
- * (notimock runs in UTC).  Returns -1 where Date.parse gives NaN.
- */
-int
-util_parse_date(const char *s, int64_t *ms)
-{
-	static const char *months[] = { "jan", "feb", "mar", "apr", "may",
-	    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
-	const char	*p = s;
-	int		 y = 0, mo = 1, d = 1, a, b, c, sign = 1, i;
-	int		 mon = 0;
+static const char *util_months[] = { "jan", "feb", "mar", "apr", "may",
+    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
 
-	/* ISO: [+-YY]YYYY[-MM[-DD]][THH:MM...] */
+/* The month the word of letters at *p names by its first three letters
+ * ("Nov", "november", any case): 1 to 12, or 0.  *p moves past the word. */
+static int
+util_month(const char **p)
+{
+	const char	*w = *p;
+	int		 i;
+
+	while (isalpha((unsigned char)**p))
+		(*p)++;
+	for (i = 0; i < 12; i++)
+		if (*p - w >= 3 && strncasecmp(w, util_months[i], 3) == 0)
+			return (i + 1);
+	return (0);
+}
+
+/* Date.parse's ISO forms: [+-YY]YYYY[-MM[-DD]][THH:MM...].  0, -1 for
+ * NaN, or 1 where s is not one of them (V8 then tries its legacy parser). */
+static int
+util_parse_iso(const char *s, int64_t *ms)
+{
+	const char	*p = s;
+	int		 y = 0, mo = 1, d = 1, sign;
+
 	if (*p == '+' || *p == '-') {
 		sign = *p++ == '-' ? -1 : 1;
 		if (util_digits(&p, 6, 6, &y) == -1)
-			goto legacy;
+			return (1);
 		y *= sign;
 	} else if (util_digits(&p, 4, 4, &y) == -1 || isdigit((unsigned char)*p))
-		goto legacy;
+		return (1);
 	if (*p == '-') {
 		p++;
 		if (util_digits(&p, 2, 2, &mo) == -1)
-			goto legacy;
+			return (1);
 		if (*p == '-') {
 			p++;
 			if (util_digits(&p, 2, 2, &d) == -1)
-				goto legacy;
+				return (1);
 		}
 	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31)
@@ -181,42 +190,30 @@ util_parse_date(const char *s, int64_t *ms)
 		if (util_date_time(&p, ms, 1) == -1)
 			return (-1);
 	}
-	if (*p == '\0')
-		return (0);
-	/* Not ISO after all ("2026/11/29"): try V8's legacy parser. */
+	/* Not ISO after all ("2026/11/29") if anything follows. */
+	return (*p == '\0' ? 0 : 1);
+}
 
-legacy:
-	p = s;
+/* V8's legacy forms (see util_parse_date); 0, or -1 for NaN. */
+static int
+util_parse_legacy(const char *s, int64_t *ms)
+{
+	const char	*p = s;
+	int		 y, mo, d, a, b, c, mon = 0;
+	char		 sep;
+
 	while (*p == ' ')
 		p++;
-	/* An optional weekday ("Sun," "Sunday"). */
+	/* An optional weekday ("Sun," "Sunday"), or the month first. */
 	if (isalpha((unsigned char)*p)) {
-		const char *w = p;
-
-		while (isalpha((unsigned char)*p))
-			p++;
-		for (i = 0; i < 12; i++)
-			if (p - w >= 3 && strncasecmp(w, months[i], 3) == 0)
-				break;
-		if (i < 12) {
-			mon = i + 1;		/* "Nov 29 2026" */
-		} else {
+		if ((mon = util_month(&p)) == 0) {	/* a weekday */
 			if (*p == ',')
 				p++;
 			while (*p == ' ')
 				p++;
-			if (isalpha((unsigned char)*p)) {
-				w = p;
-				while (isalpha((unsigned char)*p))
-					p++;
-				for (i = 0; i < 12; i++)
-					if (p - w >= 3 &&
-					    strncasecmp(w, months[i], 3) == 0)
-						break;
-				if (i == 12)
-					return (-1);
-				mon = i + 1;
-			}
+			if (isalpha((unsigned char)*p) &&
+			    (mon = util_month(&p)) == 0)
+				return (-1);
 		}
 		while (*p == ' ' || *p == ',')
 			p++;
@@ -232,8 +229,7 @@ legacy:
 		mo = mon;
 		d = a;
 	} else if (*p == '/' || *p == '-') {
-		char sep = *p++;
-
+		sep = *p++;
 		if (util_digits(&p, 1, 2, &b) == -1 || *p++ != sep ||
 		    util_digits(&p, 1, 4, &c) == -1)
 			return (-1);
@@ -248,23 +244,14 @@ legacy:
 		}
 	} else {
 		/* "29 Nov 2026" */
-		const char *w;
-
 		while (*p == ' ')
 			p++;
-		w = p;
-		while (isalpha((unsigned char)*p))
-			p++;
-		for (i = 0; i < 12; i++)
-			if (p - w >= 3 && strncasecmp(w, months[i], 3) == 0)
-				break;
-		if (i == 12)
+		if ((mo = util_month(&p)) == 0)
 			return (-1);
 		while (*p == ' ' || *p == ',')
 			p++;
 		if (util_digits(&p, 4, 4, &y) == -1)
 			return (-1);
-		mo = i + 1;
 		d = a;
 	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31)
@@ -279,6 +266,24 @@ legacy:
 	if (*p == '(' && p[strlen(p) - 1] == ')')
 		p += strlen(p);
 	return (*p == '\0' ? 0 : -1);
+}
+
+/*
+ * Date.parse() as far as clients use it: the ISO forms (YYYY, YYYY-MM,
+ * YYYY-MM-DD, with a time and zone, ±YYYYYY years), and V8's legacy forms
+ * "Nov 29 2026", "29 Nov 2026", "Sun, 29 Nov 2026 13:48:04 GMT" (what
+ * toUTCString() gives; toString()'s "(zone name)" is ignored),
+ * "2026/11/29" and "11/29/2026".  Times without a zone are taken as UTC
+ * (notimock runs in UTC).  Returns -1 where Date.parse gives NaN.
+ */
+int
+util_parse_date(const char *s, int64_t *ms)
+{
+	int	r;
+
+	if ((r = util_parse_iso(s, ms)) != 1)
+		return (r);
+	return (util_parse_legacy(s, ms));
 }
 
 int

@@ -1,7 +1,8 @@
 /*
  * log.h: one small logger.  Lines go to stderr with a timestamp, as text or
  * as one JSON object per line.  Client bytes must pass through log_escape()
- * before they are logged; tokens are never logged (see auth_fingerprint()).
+ * before they are logged; tokens are never logged, only their keyed
+ * fingerprint (crypto_fingerprint()).
  */
 #ifndef NOTIMOCK_LOG_H
 #define NOTIMOCK_LOG_H

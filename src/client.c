@@ -653,6 +653,18 @@ client_server_error(struct client *c, int status, const char *body,
 	json_free(o);
 }
 
+/* An answer the command did not want: with --json the server's JSON (o
+ * parsed, else NULL) still goes to stdout as it came; the error, escaped,
+ * to stderr. */
+static void
+client_refused(struct client *c, int status, const struct json *o,
+    const char *body, size_t len)
+{
+	if (c->json && o != NULL)
+		printf("%s\n", body);
+	client_server_error(c, status, body, len);
+}
+
 /* GET and parse a JSON answer with status want.  NULL if anything else
  * came (reported), with *status set (-1: no answer). */
 static struct json *
@@ -1072,9 +1084,7 @@ client_wait(int argc, char **argv)
 	    &body, &len)) == NULL)
 		goto out;
 	if (status != 200 && status != 408) {
-		if (c.json)
-			printf("%s\n", body);
-		client_server_error(&c, status, body, len);
+		client_refused(&c, status, o, body, len);
 		goto out;
 	}
 	rv = status == 200 ? EXIT_OK : EXIT_TIMEOUT;
@@ -1130,9 +1140,7 @@ client_list(int argc, char **argv)
 	    CLIENT_TIMEOUT * 1000, &status, &body, &len)) == NULL)
 		goto out;
 	if (status != 200) {
-		if (c.json)
-			printf("%s\n", body);
-		client_server_error(&c, status, body, len);
+		client_refused(&c, status, o, body, len);
 		goto out;
 	}
 	rv = EXIT_OK;
@@ -1170,9 +1178,7 @@ client_reset(int argc, char **argv)
 	 * reported, escaped, on stderr. */
 	o = json_parse(body, len, 0, err, sizeof err, NULL);
 	if (status != 200 || o == NULL) {
-		if (c.json && o != NULL)
-			printf("%s\n", body);
-		client_server_error(&c, status, body, len);
+		client_refused(&c, status, o, body, len);
 		goto out;
 	}
 	rv = EXIT_OK;
@@ -1503,9 +1509,7 @@ client_fault(int argc, char **argv)
 		goto out;
 	o = json_parse(body, len, 0, err, sizeof err, NULL);
 	if (status != want || json_type(o) != JSON_OBJECT) {
-		if (c.json && o != NULL)
-			printf("%s\n", body);
-		client_server_error(&c, status, body, len);
+		client_refused(&c, status, o, body, len);
 		goto out;
 	}
 	rv = EXIT_OK;

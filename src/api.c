@@ -21,6 +21,8 @@
 #include "api.h"
 #include "api_int.h"
 #include "auth.h"
+#include "db.h"
+#include "diag.h"
 #include "fault.h"
 #include "http.h"
 #include "json.h"
@@ -318,6 +320,23 @@ static const struct route api_routes[] = {
 
 /* --- the pipeline ------------------------------------------------------ */
 
+/* The client left while a fault rule held its reply (http.c): say so in
+ * the delivery and to the retry detector. */
+static void
+api_held_gone(struct req *r)
+{
+	struct server	*srv = r->srv;
+	char		*note;
+
+	if (r->seq == 0 || r->fault == NULL)
+		return;
+	diag_unanswered(srv->diag, r->seq);
+	note = fault_note_gone(r->fault, (util_mono_us() - r->start_us) / 1000);
+	if (db_delivery_set_fault(srv->db, r->seq, note) == 0)
+		server_kick(srv);
+	free(note);
+}
+
 /*
  * Step 0: a fault rule (fault.c) that matches answers instead of Backstage,
  * as a failing proxy or backend in front of the plugin would: a status in
@@ -344,6 +363,7 @@ api_fault(struct api_ctx *c)
 		return (0);
 	c->fault = fault_hit_json(&hit);
 	r->hold_ms = hit.delay_ms;
+	r->held_gone = api_held_gone;
 	if (hit.drop || hit.reset) {
 		r->cut = hit.reset ? HTTP_CUT_RESET : HTTP_CUT_DROP;
 		api_finish(c, 0, NULL, 0);	/* stored as status 0 */

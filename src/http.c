@@ -1,5 +1,8 @@
 /*
- * http.c: listeners, routing and the one way out of every request.
+ * http.c: the evhttp adapter: listeners, connections and their limits, a
+ * struct req made of each evhttp request and handed to the app
+ * (dispatch.c), and the one way out of every request.  It routes nothing:
+ * the transaction is server.c's, the routes dispatch.c's.
  *
  * Ownership: struct req is allocated in http_dispatch and freed in
  * http_finish, after exactly one evhttp_send_reply.  A durable request
@@ -28,30 +31,19 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include "api.h"
 #include "auth.h"
 #include "crypto.h"
-#include "db.h"
 #include "server.h"
-#include "diag.h"
-#include "fault.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
-#include "mock.h"
 #include "route.h"
 #include "settings.h"
-#include "signin.h"
 #include "tls.h"
 #include "util.h"
-#include "web.h"
 #include "xmalloc.h"
 
-static void	http_health(struct req *, void *);
-static void	http_unknown_plugin(struct req *, void *);
-static void	http_not_found(struct req *, void *);
-static void	http_ca_pem(struct req *, void *);
 static void	http_close_cancel(struct req *);
 static char	*http_log_uri(const struct req *, char *, size_t);
 static void	http_req_free(struct req *);
@@ -104,40 +96,13 @@ struct http_conn {
  * database does, so that tests can make answers slower than the timeouts. */
 static long	http_test_delay_us;
 
+/* Where a parsed request goes (http_start's app: dispatch.c). */
+static void	(*http_app)(struct req *, int);
+
 /* Set while notimock itself writes a reply (see http_refusal_cb). */
 static int	http_writing;
 
 #define nitems(a)	(sizeof (a) / sizeof (a)[0])
-
-/* The top-level route table: first match wins, any method (each module
- * routes its own methods).  Paths compare without case, as Express does.
- * A route's pattern is also the request's label in /metrics. */
-static const struct route http_routes[] = {
-	{ ROUTE_ANY, "/api/notifications", api_notifications, NULL,
-	    ROUTE_PREFIX },
-	{ ROUTE_ANY, "/.backstage/health/v1/readiness", http_health, NULL,
-	    ROUTE_SLASH },
-	{ ROUTE_ANY, "/.backstage/health/v1/liveness", http_health, NULL,
-	    ROUTE_SLASH },
-	/* public: no admin token */
-	{ ROUTE_ANY, "/mock/ca.pem", http_ca_pem, NULL, ROUTE_SLASH },
-	{ ROUTE_ANY, "/mock/faults", fault_route, NULL, ROUTE_PREFIX },
-	/* admin token when set */
-	{ ROUTE_ANY, "/metrics", metrics_route, NULL, ROUTE_SLASH },
-	{ ROUTE_ANY, "/mock", mock_route, NULL, ROUTE_PREFIX },
-	/* guest sign-in */
-	{ ROUTE_ANY, "/api/auth", signin_route, NULL, ROUTE_PREFIX },
-	{ ROUTE_ANY, "/api", http_unknown_plugin, NULL, ROUTE_PREFIX },
-	/* The HTML inbox (web.c): the page and its files, nothing below
-	 * them but its modules. */
-	{ ROUTE_ANY, "/", web_route, NULL, ROUTE_SLASH },
-	{ ROUTE_ANY, "/app.js", web_route, NULL, ROUTE_SLASH },
-	{ ROUTE_ANY, "/style.css", web_route, NULL, ROUTE_SLASH },
-	{ ROUTE_ANY, "/favicon.svg", web_route, NULL, ROUTE_SLASH },
-	/* app.js's modules, web/js/ */
-	{ ROUTE_ANY, "/js", web_route, NULL, ROUTE_PREFIX },
-	{ ROUTE_ANY, "/", http_not_found, NULL, ROUTE_PREFIX },
-};
 
 /* Helmet's headers, which Backstage puts on every plugin response. */
 static const char *http_helmet[][2] = {
@@ -496,24 +461,17 @@ http_secret_header(const char *name)
 
 static void	http_finish(struct req *);
 
-/* The client left while its reply was held: say so in the delivery. */
+/* The client left while its reply was held: tell the handler that held
+ * it (r->held_gone). */
 static void
 http_hold_gone(struct req *r, void *arg)
 {
-	struct server	*srv = r->srv;
-	char		*note;
-
 	if (r->hold != NULL) {
 		event_free(r->hold);
 		r->hold = NULL;
 	}
-	if (r->seq == 0 || r->fault == NULL)
-		return;
-	diag_unanswered(srv->diag, r->seq);
-	note = fault_note_gone(r->fault, (util_mono_us() - r->start_us) / 1000);
-	if (db_delivery_set_fault(srv->db, r->seq, note) == 0)
-		server_kick(srv);
-	free(note);
+	if (r->held_gone != NULL)
+		r->held_gone(r);
 }
 
 static void
@@ -888,57 +846,6 @@ http_empty(struct req *r, int status)
 }
 
 static void
-http_health(struct req *r, void *arg)
-{
-	static const char ok[] = "{\"status\":\"ok\"}";
-
-	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
-		http_empty(r, 404);
-		return;
-	}
-	r->backstage = 1;
-	http_send(r, 200, "application/json; charset=utf-8", ok,
-	    sizeof ok - 1);
-}
-
-/* The CA clients should trust (the generated one, or the top of the
- * --tls-cert chain): public, so that a cluster can fetch it. */
-static void
-http_ca_pem(struct req *r, void *arg)
-{
-	const char	*pem;
-
-	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
-		http_add_header(r, "Allow", "GET, HEAD");
-		http_error(r, 405, "MethodNotAllowedError",
-		    "Only GET and HEAD are allowed here");
-		return;
-	}
-	if (r->srv->tls == NULL) {
-		http_error(r, 404, "NotFoundError",
-		    "TLS is off (--tls-listen off): there is no CA to trust");
-		return;
-	}
-	pem = tls_server_ca_pem(r->srv->tls);
-	http_send(r, 200, "application/x-pem-file", pem, strlen(pem));
-}
-
-/* /api/<other plugin>: no plugin barrier runs there, so an empty 404. */
-static void
-http_unknown_plugin(struct req *r, void *arg)
-{
-	r->backstage = 1;
-	http_empty(r, 404);
-}
-
-static void
-http_not_found(struct req *r, void *arg)
-{
-	r->backstage = 1;
-	http_empty(r, 404);
-}
-
-static void
 http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 {
 	struct req		*r;
@@ -946,7 +853,6 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	char			*addr = NULL;
 	const char		*q;
 	ev_uint16_t		 port = 0;
-	const struct route	*rt;
 
 	r = xcalloc(1, sizeof *r);
 	r->srv = srv;
@@ -979,25 +885,7 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	if (http_test_delay_us > 0 && strncmp(r->path, "/mock/", 6) == 0)
 		usleep((useconds_t)http_test_delay_us);	/* a slow query */
 	srv->nrequests++;
-	rt = route_find(http_routes, nitems(http_routes), ROUTE_ANY, r->path,
-	    NULL);
-	/* The route's path is the request's label in /metrics: a set as
-	 * small as the table. */
-	r->route = rt != NULL && rt->fn != http_not_found ? rt->pattern :
-	    "other";
-	/* Over --max-connections: health only, then the connection closes. */
-	if (r->conn != NULL && r->conn->reserve &&
-	    (rt == NULL || rt->fn != http_health)) {
-		r->backstage = 1;
-		http_error(r, 503, "ServiceUnavailableError", "notimock is "
-		    "serving as many connections as --max-connections allows; "
-		    "try again");
-		return;
-	}
-	if (rt != NULL)
-		rt->fn(r, NULL);
-	else
-		http_not_found(r, NULL);
+	http_app(r, r->conn != NULL && r->conn->reserve);
 }
 
 static void
@@ -1816,11 +1704,13 @@ http_listen(struct server *srv, const char *spec, int tls, char **cause)
 }
 
 int
-http_start(struct server *srv, char **cause)
+http_start(struct server *srv, void (*app)(struct req *, int reserve),
+    char **cause)
 {
 	struct settings	*s = srv->settings;
 	const char	*delay, *errstr;
 
+	http_app = app;
 	if ((delay = getenv("NOTIMOCK_TEST_DELAY_MS")) != NULL) {
 		http_test_delay_us = (long)util_strtonum(delay, 0, 60000,
 		    &errstr) * 1000;

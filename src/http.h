@@ -90,6 +90,8 @@ struct req {
 	int			 cut;		/* HTTP_CUT_*: no reply at all */
 	const char		*cut_how;	/* for the log (static) */
 	struct event		*hold;
+	void			(*held_gone)(struct req *); /* the client
+						   left during the hold */
 	struct server_reply	 wait;		/* for the commit (server.c) */
 	/* Long-lived replies (http_on_close, http_stream_*). */
 	void			(*closecb)(struct req *, void *);
@@ -112,8 +114,11 @@ struct http_conn_stats {
 };
 void		 http_conn_stats(struct http_conn_stats *);
 
-/* Set up the listeners from settings.  Returns -1 and *cause. */
-int		 http_start(struct server *, char **cause);
+/* Set up the listeners from settings; every parsed request goes to app
+ * (dispatch.c's dispatch()), reserve set when its connection is over
+ * --max-connections.  Returns -1 and *cause. */
+int		 http_start(struct server *, void (*app)(struct req *,
+		    int reserve), char **cause);
 void		 http_stop(struct server *);
 
 /* A query parameter, percent-decoded ('+' is a space). */

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "dispatch.h"
 #include "diag.h"
 #include "http.h"
 #include "json.h"
@@ -422,7 +423,7 @@ notimock_serve(int argc, char **argv)
 	srv.diag = diag_new();		/* retry detection (diag.c) */
 	server_start(&srv);		/* the commit event (server.c) */
 	signals_start(&srv);		/* published on commit (signals.c) */
-	if (http_start(&srv, &cause) == -1)
+	if (http_start(&srv, dispatch, &cause) == -1)
 		fatalx("%s", cause);
 	notimock_started = 1;		/* keep what was made from now on */
 	mock_start(&srv);		/* the assertion API (mock.c) */

@@ -33,6 +33,7 @@
 #include "auth.h"
 #include "config.h"
 #include "crypto.h"
+#include "dispatch.h"
 #include "http.h"
 #include "log.h"
 #include "server.h"
@@ -229,7 +230,7 @@ env_start(struct env *e)
 	if ((e->srv.base = event_base_new()) == NULL)
 		goto fail;
 	server_start(&e->srv);
-	if (http_start(&e->srv, &cause) == -1)
+	if (http_start(&e->srv, dispatch, &cause) == -1)
 		goto fail;
 	evhttp_foreach_bound_socket(e->srv.http, port_of, &e->port);
 	return (e->port > 0 ? 0 : -1);

@@ -835,7 +835,7 @@ mock_cursor(struct req *r)
 	json_add_num(o, "bodyBytesNotStored",
 	    (double)r->srv->body_bytes_dropped);
 	retain_json(r->srv, o);
-	/* Whether writes work (http.c): {"writes": true} or false with
+	/* Whether writes work (server.c): {"writes": true} or false with
 	 * since and error. */
 	store = json_new_object();
 	json_add_bool(store, "writes", r->srv->store_failing_since == 0);

@@ -18,11 +18,12 @@ void	mock_route(struct req *, void *);
 int	mock_authorize(struct req *);
 /* Pending waits and open event streams (0 when the API is stopped). */
 void	mock_counts(struct server *, size_t *waits, size_t *streams);
-/* Set up srv->mock and hook srv->on_commit (waking waiters and streams).
+/* Set up srv->mock and add its commit hook (server.h; it wakes waiters and
+ * streams).
  * Call once the event base and the database are open. */
 void	mock_start(struct server *);
 /* Detach the API from srv (later /mock/ requests get 503), answer every
- * pending wait (503) and end every stream.  Call before http_stop(); it
+ * pending wait (503) and end every stream.  Call before server_stop(); it
  * returns the struct, which mock_free() frees after http_stop(). */
 struct mock	*mock_stop(struct server *);
 void		 mock_free(struct mock *);

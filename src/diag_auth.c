@@ -1,0 +1,580 @@
+/*
+ * diag_auth.c: the checks on the credential a delivery presented, run
+ * after the barrier (auth.c) decided the answer: why Backstage would
+ * refuse it, and what in Argo CD's configuration made it so.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "diag_int.h"
+#include "auth.h"
+#include "xmalloc.h"
+
+/* --- base64, for tokens that are close to a configured one ------------- */
+
+static int
+diag_b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (c - '0' + 52);
+	if (c == '+' || c == '-')
+		return (62);
+	if (c == '/' || c == '_')
+		return (63);
+	return (-1);
+}
+
+/* Decode standard or URL-safe base64 (padding optional); -1 on junk. */
+static ssize_t
+diag_b64decode(const char *s, size_t len, unsigned char *out, size_t outlen)
+{
+	size_t		 i, o = 0;
+	unsigned int	 acc = 0;
+	int		 bits = 0, v;
+
+	while (len > 0 && s[len - 1] == '=')
+		len--;
+	for (i = 0; i < len; i++) {
+		if ((v = diag_b64val((unsigned char)s[i])) == -1)
+			return (-1);
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == outlen)
+				return (-1);
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return ((ssize_t)o);
+}
+
+static size_t
+diag_b64encode(const unsigned char *p, size_t len, char *out)
+{
+	static const char	 a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 i, o = 0;
+	unsigned int		 v;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
+		    p[i + 2];
+		out[o++] = a[v >> 18];
+		out[o++] = a[(v >> 12) & 63];
+		out[o++] = a[(v >> 6) & 63];
+		out[o++] = a[v & 63];
+	}
+	if (i < len) {
+		v = (unsigned int)p[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned int)p[i + 1] << 8;
+		out[o++] = a[v >> 18];
+		out[o++] = a[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? a[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return (o);
+}
+
+/* --- credentials ------------------------------------------------------- */
+
+/*
+ * A presented credential is never quoted.  Evidence shows its text only
+ * when it cannot be a secret: a whole $key reference that Argo CD left as
+ * written, or a whole {{ ... }} template.  Anything else is described by
+ * its shape and its keyed fingerprint (crypto_fingerprint), which
+ * matches the start-up log and every other print of the same database
+ * but, unlike a bare SHA-256 prefix, cannot be checked against guesses
+ * offline.
+ */
+
+/* Schemes named in evidence by our own spelling (never the sender's text). */
+static const char *diag_schemes[] = {
+	"Digest", "Negotiate", "NTLM", "Token", "ApiKey", "Api-Key", "Key",
+	"JWT", "OAuth", "DPoP", "HOBA", "Mutual", "AWS4-HMAC-SHA256",
+	"SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "GNAP", "PrivateToken",
+	"Concealed"
+};
+#define DIAG_NSCHEMES	(sizeof diag_schemes / sizeof diag_schemes[0])
+
+/* The token part of an Authorization value: what follows "Bearer" and its
+ * spaces, or else the whole value; trailing blanks dropped. */
+static const char *
+diag_auth_token(const char *h, size_t *lenp)
+{
+	const char	*tok = h;
+	size_t		 len;
+
+	if (strncasecmp(h, "bearer", 6) == 0 && h[6] == ' ')
+		for (tok = h + 6; *tok == ' '; tok++)
+			;
+	len = strlen(tok);
+	while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+		len--;
+	*lenp = len;
+	return (tok);
+}
+
+/* Is the token exactly a $key reference, ^\$[A-Za-z0-9_.-]+$?  Returns the
+ * length of the key Argo CD looks up (its [\w-]+ after the '$'), or 0. */
+static size_t
+diag_ref_key(const char *tok, size_t len)
+{
+	size_t	i, key;
+
+	if (len < 2 || tok[0] != '$')
+		return (0);
+	for (i = 1; i < len && (isalnum((unsigned char)tok[i]) ||
+	    tok[i] == '_' || tok[i] == '-'); i++)
+		;
+	key = i - 1;
+	for (; i < len; i++)
+		if (!isalnum((unsigned char)tok[i]) && tok[i] != '_' &&
+		    tok[i] != '-' && tok[i] != '.')
+			return (0);
+	return (key);
+}
+
+/* Is the token one whole {{ ... }} action, and nothing around it? */
+static int
+diag_is_template(const char *tok, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)tok, *close;
+
+	if (len < 4 || memcmp(tok, "{{", 2) != 0 ||
+	    memcmp(tok + len - 2, "}}", 2) != 0)
+		return (0);
+	close = diag_memmem(u + 2, len - 2, "}}", 2);
+	return (close == u + len - 2 &&
+	    diag_memmem(u + 2, len - 2, "{{", 2) == NULL);
+}
+
+/*
+ * What a presented value looks like without any of its text: its length,
+ * the characters that tell how it was made, and (if withfp) its keyed
+ * fingerprint.  E.g. "<31 characters, 2 words, with {{; hmac:...>".
+ */
+static void
+diag_token_shape(const char *tok, size_t len, int withfp, char *buf,
+    size_t buflen)
+{
+	const unsigned char	*u = (const unsigned char *)tok;
+	const char		*what[5];
+	char			 fp[CRYPTO_FP_LEN];
+	size_t			 i, n = 0, chars = 0, words = 0, o;
+	int			 blank = 1, odd = 0;
+
+	for (i = 0; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			chars++;
+		if (u[i] == ' ' || u[i] == '\t')
+			blank = 1;
+		else if (blank) {
+			blank = 0;
+			words++;
+		}
+		if ((u[i] < 0x20 && u[i] != '\t') || u[i] >= 0x7f)
+			odd = 1;
+	}
+	if (diag_memmem(u, len, "{{", 2) != NULL)
+		what[n++] = "{{";
+	if (diag_memmem(u, len, "}}", 2) != NULL)
+		what[n++] = "}}";
+	if (memchr(tok, '$', len) != NULL)
+		what[n++] = "$";
+	if (memchr(tok, '"', len) != NULL || memchr(tok, '\'', len) != NULL)
+		what[n++] = "quotes";
+	if (odd)
+		what[n++] = "control or non-ASCII characters";
+	o = (size_t)snprintf(buf, buflen, "<%zu character%s", chars,
+	    chars == 1 ? "" : "s");
+	if (words > 1 && o < buflen)
+		o += (size_t)snprintf(buf + o, buflen - o, ", %zu words",
+		    words);
+	for (i = 0; i < n && o < buflen; i++)
+		o += (size_t)snprintf(buf + o, buflen - o, "%s%s",
+		    i == 0 ? (words > 1 ? ", with " : " with ") :
+		    i + 1 == n ? " and " : ", ", what[i]);
+	if (withfp && o < buflen)
+		o += (size_t)snprintf(buf + o, buflen - o, "; %s",
+		    crypto_fingerprint(tok, len, fp));
+	if (o < buflen)
+		snprintf(buf + o, buflen - o, ">");
+}
+
+/* The keyed fingerprint of the bearer token in header h ("?" if none). */
+const char *
+diag_presented_fp(const char *h, char fp[CRYPTO_FP_LEN])
+{
+	const char	*tok;
+	size_t		 len;
+
+	if (h == NULL) {
+		snprintf(fp, CRYPTO_FP_LEN, "?");
+		return (fp);
+	}
+	tok = diag_auth_token(h, &len);
+	return (crypto_fingerprint(tok, len, fp));
+}
+
+/* How many service tokens are configured (entries of in->token_fps). */
+static size_t
+diag_ntokens(const struct diag_input *in)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (in->token_fps == NULL || *in->token_fps == '\0')
+		return (0);
+	for (n = 1, p = in->token_fps; (p = strchr(p, ',')) != NULL; p++)
+		n++;
+	return (n);
+}
+
+/* Blank-separated words in s. */
+static size_t
+diag_words(const char *s)
+{
+	size_t	n = 0;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		if (*s == '\0')
+			return (n);
+		n++;
+		s += strcspn(s, " \t");
+	}
+}
+
+/* Does the token look like a Backstage user JWT? */
+static int
+diag_user_jwt(const char *tok, size_t len)
+{
+	const char	*dot;
+	unsigned char	 hdr[512];
+	ssize_t		 n;
+
+	if ((dot = memchr(tok, '.', len)) == NULL ||
+	    memchr(dot + 1, '.', len - (size_t)(dot + 1 - tok)) == NULL)
+		return (0);
+	if ((n = diag_b64decode(tok, (size_t)(dot - tok), hdr,
+	    sizeof hdr - 1)) <= 0)
+		return (0);
+	hdr[n] = '\0';
+	return (strstr((char *)hdr, "vnd.backstage.user") != NULL);
+}
+
+/* Why a well-formed bearer token matched nothing, if it is close to a
+ * configured one; "" otherwise. */
+static void
+diag_token_near(const struct diag_input *in, const char *tok, size_t len,
+    char *why, size_t whylen)
+{
+	unsigned char	 dec[768];
+	char		 enc[1100], fp[CRYPTO_FP_LEN];
+	ssize_t		 n;
+	size_t		 m;
+
+	why[0] = '\0';
+	if (len > 512)
+		return;
+	if ((n = diag_b64decode(tok, len, dec, sizeof dec)) > 0) {
+		m = (size_t)n;
+		if (diag_fp_known(in, dec, m, fp) || (m > 0 &&
+		    dec[m - 1] == '\n' && diag_fp_known(in, dec, m - 1, fp))) {
+			snprintf(why, whylen, "  It is the base64 encoding of "
+			    "the configured token %s%s: Backstage compares "
+			    "tokens verbatim and never decodes them.", fp,
+			    dec[m - 1] == '\n' ? " plus a newline" : "");
+			return;
+		}
+	}
+	diag_b64encode((const unsigned char *)tok, len, enc);
+	if (diag_fp_known(in, enc, strlen(enc), fp)) {
+		snprintf(why, whylen, "  The configured token %s is the base64 "
+		    "encoding of the token sent: the token was generated with "
+		    "'echo ... | base64' and only one side was encoded.", fp);
+		return;
+	}
+	memcpy(dec, tok, len);
+	dec[len] = '\n';
+	diag_b64encode(dec, len + 1, enc);
+	if (diag_fp_known(in, enc, strlen(enc), fp)) {
+		snprintf(why, whylen, "  The configured token %s is the base64 "
+		    "encoding of the token sent plus a newline ('echo ... | "
+		    "base64' without -n).", fp);
+		return;
+	}
+	if (len > 2 && (tok[0] == '"' || tok[0] == '\'') &&
+	    tok[len - 1] == tok[0] && diag_fp_known(in, tok + 1, len - 2, fp)) {
+		snprintf(why, whylen, "  Without its quotes it is the "
+		    "configured token %s: the quotes are part of the value in "
+		    "argocd-notifications-secret.", fp);
+		return;
+	}
+}
+
+void
+diag_auth(struct diag_ctx *x)
+{
+	const struct diag_input	*in = x->in;
+	const char		*h = in->authorization, *p, *tok;
+	char			 fp[CRYPTO_FP_LEN], why[512], shape[160], *t;
+	char			*ref;
+	size_t			 len, tlen, klen, words, i, n;
+
+	if (!in->auth_checked)
+		return;
+	if (in->auth == AUTH_OK) {
+		if (in->who != NULL && in->who->type == PRINCIPAL_USER &&
+		    x->post && x->create)
+			diag_add(x->res, "auth-user-token", DIAG_ERROR,
+			    xstrdup("A Backstage user token was used to send: "
+			    "only service credentials may create "
+			    "notifications.  Backstage answers 403 \"This "
+			    "endpoint does not allow 'user' credentials\" "
+			    "once the body is valid."),
+			    diag_fmt("token %s is the user token of %s",
+			    diag_presented_fp(h, fp), in->who->subject ?
+			    in->who->subject : "a user"),
+			    xstrdup("Configure a static token in Backstage "
+			    "(backend.auth.externalAccess: - type: static, "
+			    "options: {token: ..., subject: "
+			    "argocd-notifications}; notimock: --token) and "
+			    "send "
+			    "that one: put it in argocd-notifications-secret "
+			    "and reference it as Authorization: Bearer "
+			    "$backstage-token."));
+		return;
+	}
+	if (in->auth == AUTH_INVALID) {
+		/* A user JWT that failed verification; the answer says so,
+		 * and only a sender needs to hear that it is the wrong kind
+		 * of token anyway. */
+		if (!x->post || !x->create)
+			return;
+		diag_add(x->res, "auth-user-token", DIAG_ERROR,
+		    xstrdup("A Backstage user token that fails verification: "
+		    "user tokens expire after an hour, or this one was issued "
+		    "by another backend.  Backstage answers 401, and even a "
+		    "valid user token may not create notifications (403)."),
+		    diag_fmt("token %s is a user JWT",
+		    diag_presented_fp(h, fp)),
+		    xstrdup("Configure a static token under "
+		    "backend.auth.externalAccess (notimock: --token) and send "
+		    "that one from argocd-notifications-secret."));
+		return;
+	}
+	if (in->auth == AUTH_RESTRICTED) {
+		diag_add(x->res, "auth-restricted", DIAG_ERROR,
+		    xstrdup("The token is valid but its accessRestrictions "
+		    "do not list the notifications plugin, so Backstage "
+		    "answers 403."),
+		    diag_fmt("token %s", diag_presented_fp(h, fp)),
+		    xstrdup("Add - plugin: notifications to accessRestrictions "
+		    "of that backend.auth.externalAccess entry, or use a token "
+		    "without restrictions."));
+		return;
+	}
+	if (h == NULL) {
+		diag_add(x->res, "auth-missing", DIAG_ERROR,
+		    xstrdup("No Authorization header: Backstage answers 401 "
+		    "\"Missing credentials\" to every request without one."),
+		    xstrdup("no Authorization header"),
+		    xstrdup("Add the header to service.webhook.backstage:\n"
+		    "  headers:\n"
+		    "  - name: Authorization\n"
+		    "    value: Bearer $backstage-token\n"
+		    "and the key backstage-token, holding a token from "
+		    "backend.auth.externalAccess (notimock: --token), to the "
+		    "Secret argocd-notifications-secret."));
+		return;
+	}
+	if (strncasecmp(h, "basic", 5) == 0 && (h[5] == ' ' || h[5] == '\0')) {
+		diag_add(x->res, "auth-basic", DIAG_ERROR,
+		    xstrdup("Basic credentials: the service has basicAuth "
+		    "configured, which Argo CD applies after the headers, so "
+		    "it replaces any Authorization header.  Backstage only "
+		    "reads Bearer tokens and answers 401 \"Missing "
+		    "credentials\"."),
+		    xstrdup("Authorization: Basic <credentials hidden>"),
+		    xstrdup("Remove basicAuth from service.webhook.backstage "
+		    "and add a header instead:\n"
+		    "  headers:\n"
+		    "  - name: Authorization\n"
+		    "    value: Bearer $backstage-token"));
+		return;
+	}
+	tok = diag_auth_token(h, &tlen);
+	if (strstr(h, "{{") != NULL) {
+		/* Only a whole template is shown: text around or after an
+		 * unclosed {{ may be a real token. */
+		if (diag_is_template(tok, tlen)) {
+			t = diag_escape((const unsigned char *)tok,
+			    tlen < 80 ? tlen : 80);
+			ref = diag_fmt("Authorization contains %s%s", t,
+			    tlen > 80 ? "..." : "");
+			free(t);
+		} else {
+			diag_token_shape(tok, tlen, 1, shape, sizeof shape);
+			ref = diag_fmt("Authorization: %s%s, not one whole "
+			    "{{ ... }}", tok != h ? "Bearer " : "", shape);
+		}
+		diag_add(x->res, "auth-template", DIAG_ERROR,
+		    xstrdup("Template syntax in the Authorization header: "
+		    "service configuration is not a template "
+		    "(argoproj/argo-cd#17626), so it is sent as written."),
+		    ref,
+		    xstrdup("Use $key substitution instead: value: Bearer "
+		    "$backstage-token, with backstage-token a key of "
+		    "argocd-notifications-secret."));
+		return;
+	}
+	if ((klen = diag_ref_key(tok, tlen)) != 0) {
+		/* The whole token is a reference Argo CD left as written:
+		 * it names a secret key, it is not one. */
+		if (klen > 80)
+			klen = 80;
+		ref = diag_fmt("$%.*s", (int)klen, tok + 1);
+		t = diag_fmt("%.*s%s", (int)(tlen < 80 ? tlen : 80), tok,
+		    tlen > 80 ? "..." : "");
+		diag_add(x->res, "auth-unresolved-secret", DIAG_ERROR,
+		    diag_fmt("The header carries the literal reference %s: "
+		    "Argo CD replaces $key with that key of "
+		    "argocd-notifications-secret, and leaves the text as it "
+		    "is when the key does not exist.  Backstage answers 401 "
+		    "\"%s\".  The controller logs \"config referenced '...%s', "
+		    "but key does not exist in secret\".", t,
+		    in->auth == AUTH_ILLEGAL ? "Illegal token" :
+		    "Missing credentials", ref),
+		    diag_fmt("Authorization: %s%s", tok != h ? "Bearer " : "",
+		    t),
+		    diag_fmt("Add the key %s to the Secret "
+		    "argocd-notifications-secret in Argo CD's namespace, e.g. "
+		    "kubectl -n argocd patch secret "
+		    "argocd-notifications-secret "
+		    "--type merge -p '{\"stringData\":{\"%s\":\"<a token from "
+		    "backend.auth.externalAccess>\"}}'.  Key names may contain "
+		    "only letters, digits, _ and -.", ref + 1, ref + 1));
+		free(t);
+		free(ref);
+		return;
+	}
+	if (in->auth == AUTH_ILLEGAL) {
+		/* A well-formed bearer header: its token matched nothing. */
+		if (diag_user_jwt(tok, tlen)) {
+			diag_add(x->res, "auth-user-token", DIAG_ERROR,
+			    xstrdup("A Backstage user token (a JWT of type "
+			    "vnd.backstage.user) that this backend does not "
+			    "accept: user tokens expire after an hour, and "
+			    "only "
+			    "service credentials may create notifications "
+			    "anyway."),
+			    diag_fmt("token %s is a user JWT",
+			    crypto_fingerprint(tok, tlen, fp)),
+			    xstrdup("Configure a static token under "
+			    "backend.auth.externalAccess (notimock: --token) "
+			    "and send that one from "
+			    "argocd-notifications-secret."
+			    ));
+			return;
+		}
+		/*
+		 * The configured tokens' fingerprints stay in the start-up
+		 * log (the operator's); the token sent is shown keyed, so
+		 * that attempts of this run can be told apart.
+		 */
+		n = diag_ntokens(in);
+		diag_token_near(in, tok, tlen, why, sizeof why);
+		diag_token_shape(tok, tlen, n > 0, shape, sizeof shape);
+		diag_add(x->res, "auth-unknown-token", DIAG_ERROR,
+		    diag_fmt("The bearer token matches %s, so Backstage "
+		    "answers 401 \"Illegal token\".%s", n > 0 ? "no configured "
+		    "token" : "nothing: no service token is configured", why),
+		    n == 1 ? diag_fmt("sent %s, which does not match the one "
+		    "configured token", shape) :
+		    n > 1 ? diag_fmt("sent %s, which matches none of the %zu "
+		    "configured tokens", shape, n) :
+		    diag_fmt("sent %s; no service token is configured", shape),
+		    xstrdup(n > 0 ?
+		    "Put the same string in backend.auth.externalAccess[]."
+		    "options.token (notimock: --token) and in "
+		    "argocd-notifications-secret: tokens are compared "
+		    "verbatim.  notimock logs the fingerprint of each "
+		    "configured token at start-up (\"accepting service token "
+		    "hmac:...\"), in the same keyed form as here; get the "
+		    "secret's from the running server: kubectl get secret "
+		    "argocd-notifications-secret -o "
+		    "jsonpath='{.data.backstage-token}' | base64 -d | "
+		    "notimock fingerprint --url URL" :
+		    "notimock has no service token: start it with --token "
+		    "TOKEN (or ARGOCD_NOTIFICATION_TOKEN, or "
+		    "backend.auth.externalAccess in --config) and put the same "
+		    "string in argocd-notifications-secret."));
+		return;
+	}
+
+	/* AUTH_MISSING with a header that is not ^Bearer[ ]+(\S+)$. */
+	why[0] = '\0';
+	if (strncasecmp(h, "bearer", 6) == 0) {
+		p = h + 6;
+		if (*p == '\0' || strspn(p, " ") == strlen(p)) {
+			snprintf(why, sizeof why, "'Bearer' with no token "
+			    "after "
+			    "it: the secret key exists but is empty");
+		} else if (*p != ' ') {
+			snprintf(why, sizeof why, "'Bearer' not followed by a "
+			    "space");
+		} else {
+			for (tok = p; *tok == ' '; tok++)
+				;
+			len = strcspn(tok, " \t");
+			diag_token_shape(tok, len, 1, shape, sizeof shape);
+			words = diag_words(tok + len);
+			snprintf(why, sizeof why, "Bearer %s followed by %zu "
+			    "more word%s: the token must be the last and only "
+			    "thing after 'Bearer '", shape, words,
+			    words == 1 ? "" : "s");
+		}
+	} else if (strchr(h, ' ') == NULL) {
+		diag_token_shape(h, strlen(h), 1, shape, sizeof shape);
+		snprintf(why, sizeof why, "a bare token %s without the "
+		    "Bearer scheme", shape);
+	} else {
+		/* Another scheme is named only in our own spelling; an
+		 * unknown first word may be the token itself. */
+		len = strcspn(h, " ");
+		for (i = 0; i < DIAG_NSCHEMES; i++)
+			if (strlen(diag_schemes[i]) == len &&
+			    strncasecmp(h, diag_schemes[i], len) == 0)
+				break;
+		if (i < DIAG_NSCHEMES)
+			snprintf(why, sizeof why, "the scheme '%s' instead of "
+			    "Bearer", diag_schemes[i]);
+		else {
+			diag_token_shape(h, len, 1, shape, sizeof shape);
+			words = diag_words(h + len);
+			snprintf(why, sizeof why, "%s followed by %zu more "
+			    "word%s where 'Bearer <token>' belongs", shape,
+			    words, words == 1 ? "" : "s");
+		}
+	}
+	diag_add(x->res, "auth-malformed", DIAG_ERROR,
+	    xstrdup("The Authorization header is not 'Bearer <token>', so "
+	    "Backstage treats the request as having no credentials and "
+	    "answers 401 \"Missing credentials\"."),
+	    diag_fmt("Authorization: %s", why),
+	    xstrdup("Write the header exactly as value: Bearer "
+	    "$backstage-token (the word Bearer, one space, the token) and "
+	    "keep a non-empty token under that key in "
+	    "argocd-notifications-secret."));
+}

@@ -1,0 +1,189 @@
+/*
+ * diag_outcome.c: the checks after the answer: an accepted send that
+ * reached nobody, and the history of requests (retries and duplicates),
+ * the only diagnosis with state (struct diag, one per server).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "diag_int.h"
+#include "json.h"
+#include "xmalloc.h"
+
+/* --- the outcome ------------------------------------------------------- */
+
+void
+diag_no_recipients(struct diag_ctx *x)
+{
+	const struct diag_input	*in = x->in;
+	const struct json	*recip;
+	const char		*type;
+	char			*refs, *t;
+
+	if (in->offline || in->status != 200 || json_size(in->users) != 0 ||
+	    json_type(x->json) != JSON_OBJECT)
+		return;
+	recip = json_get(x->json, "recipients");
+	type = json_string(json_get(recip, "type"));
+	if (type == NULL || strcmp(type, "entity") != 0)
+		return;
+	refs = json_print(in->entities != NULL ? in->entities :
+	    json_get(recip, "entityRef"), NULL);
+	t = diag_escape((const unsigned char *)refs,
+	    strlen(refs) < 300 ? strlen(refs) : 300);
+	diag_add(x->res, "no-recipients", DIAG_WARNING,
+	    xstrdup("The send reached no user: Backstage answers 200 [] "
+	    "and stores nothing.  Nobody will see this in real Backstage "
+	    "unless the catalog has the entity and it has an owner (a user, "
+	    "or a group with members), or the ref names a user."),
+	    diag_fmt("entityRef %s reached no user; the answer is []", t),
+	    xstrdup("Check the backstage.io/entity-ref annotation against the "
+	    "catalog: the entity must exist and have spec.owner set to a user "
+	    "or to a group with members; or send to user:default/<name>.  "
+	    "Give notimock the catalog with --catalog FILE to resolve refs "
+	    "as Backstage does; check excludeEntityRef too."));
+	free(t);
+	free(refs);
+}
+
+/* --- retries ----------------------------------------------------------- */
+
+static int
+diag_retriable(int status)
+{
+	/* 0: no answer at all (a fault's drop or reset): Argo CD's client
+	 * retries connection errors too. */
+	return (status == 0 || status == 429 ||
+	    (status >= 500 && status != 501));
+}
+
+void
+diag_retry(struct diag *d, struct diag_ctx *x)
+{
+	const struct diag_input	*in = x->in;
+	struct diag_result	*res = x->res;
+	struct diag_seen	*prev = NULL, *s, last;
+	const char		*fp = "", *colon;
+	char			 host[64], chain[200], gap[32];
+	char			 kfp[CRYPTO_FP_LEN];
+	uint64_t		 h = 0xcbf29ce484222325ULL;
+	size_t			 i, k, hostlen, o;
+	int64_t			 ms;
+
+	if (d == NULL || in->offline || (strcmp(in->method, "GET") == 0 &&
+	    in->body_len == 0) || strcmp(in->method, "HEAD") == 0)
+		return;
+	/* The origin: the client's address (Argo CD opens a new connection,
+	 * so a new port, for every attempt) and its credential. */
+	hostlen = 0;
+	if (in->remote != NULL) {
+		colon = strrchr(in->remote, ':');
+		hostlen = colon != NULL ? (size_t)(colon - in->remote) :
+		    strlen(in->remote);
+	}
+	if (hostlen >= sizeof host)
+		hostlen = sizeof host - 1;
+	memcpy(host, in->remote != NULL ? in->remote : "", hostlen);
+	host[hostlen] = '\0';
+	if (in->who != NULL)
+		fp = in->who->fp;
+	h = diag_hash(h, host, hostlen + 1);
+	h = diag_hash(h, fp, strlen(fp) + 1);
+	/* Retries repeat the headers too: a changed Content-Type is the
+	 * user fixing the config, not Argo CD trying again. */
+	if (in->content_type != NULL)
+		h = diag_hash(h, in->content_type,
+		    strlen(in->content_type) + 1);
+	if (in->user_agent != NULL)
+		h = diag_hash(h, in->user_agent, strlen(in->user_agent) + 1);
+	h = diag_hash(h, in->method, strlen(in->method) + 1);
+	h = diag_hash(h, in->uri, strlen(in->uri) + 1);
+	h = diag_hash(h, in->body, in->body_len);
+
+	for (k = 0; k < d->used; k++) {
+		s = &d->ring[(d->next + DIAG_RING - 1 - k) % DIAG_RING];
+		if (s->hash == h && s->len == in->body_len) {
+			if (in->now_ms - s->when <= DIAG_RETRY_WINDOW_MS)
+				prev = s;
+			break;
+		}
+	}
+
+	/* Remember this request.  prev is copied first: on a full ring the
+	 * slot reused may be prev's own. */
+	if (prev != NULL)
+		last = *prev;
+	s = &d->ring[d->next];
+	d->next = (d->next + 1) % DIAG_RING;
+	if (d->used < DIAG_RING)
+		d->used++;
+	memset(s, 0, sizeof *s);
+	s->hash = h;
+	s->len = in->body_len;
+	s->when = in->now_ms;
+	s->seq = in->seq;
+	s->status = in->status;
+	s->attempt = 1;
+	if (prev == NULL)
+		return;
+	prev = &last;
+	s->attempt = prev->attempt + 1;
+	for (i = prev->nchain > DIAG_CHAIN - 1 ? prev->nchain -
+	    (DIAG_CHAIN - 1) : 0; i < prev->nchain; i++)
+		s->chain[s->nchain++] = prev->chain[i];
+	s->chain[s->nchain++] = prev->seq;
+
+	res->attempt = s->attempt;
+	res->nprevious = s->nchain;
+	memcpy(res->previous, s->chain, s->nchain * sizeof *s->chain);
+	o = 0;
+	chain[0] = '\0';
+	for (i = 0; i < s->nchain && o < sizeof chain; i++)
+		o += (size_t)snprintf(chain + o, sizeof chain - o, "%s#%lld",
+		    i ? ", " : "", (long long)s->chain[i]);
+	ms = in->now_ms - prev->when;
+	/* The evidence names the credential by its keyed fingerprint: an
+	 * accepted token is a configured one. */
+	if (*fp != '\0')
+		fp = diag_presented_fp(in->authorization, kfp);
+	snprintf(gap, sizeof gap, "%lld.%01lld s", (long long)(ms / 1000),
+	    (long long)(ms % 1000 / 100));
+
+	if (diag_retriable(prev->status))
+		diag_add(res, "retry", DIAG_INFO,
+		    diag_fmt("Attempt %d of this notification: the previous "
+		    "attempt (delivery #%lld, %s earlier) %s %d, "
+		    "and Argo CD retries 429, 5xx (except 501) and connection "
+		    "errors up to 3 times, after 1 s, 2 s and 4 s.%s",
+		    s->attempt, (long long)prev->seq, gap, prev->status ?
+		    "was answered" : "got no answer, status", prev->status,
+		    s->attempt > DIAG_ARGOCD_ATTEMPTS ? "  That is more than "
+		    "Argo CD's 4 attempts: retryMax was raised, or several "
+		    "senders repeat the same request." : ""),
+		    diag_fmt("same origin (%s, token %s), method, URL and "
+		    "%zu-byte body as delivery %s, %s after the last",
+		    host, *fp ? fp : "none", in->body_len, chain, gap),
+		    xstrdup("Nothing to fix if the failures were injected on "
+		    "purpose.  Otherwise make the receiver answer 2xx: when "
+		    "every attempt of a oncePer trigger fails, Argo CD never "
+		    "sends that notification again (argoproj/argo-cd#20879)."));
+	else if (prev->status >= 200 && prev->status < 300)
+		/* A repeat of a refused request changes nothing; a repeat of
+		 * an accepted one is a second notification. */
+		diag_add(res, "duplicate", DIAG_INFO,
+		    diag_fmt("The same request again, %s after delivery #%lld, "
+		    "which was answered %d: Argo CD does not retry a %d, so "
+		    "this is a second send (a trigger without oncePer, two "
+		    "triggers or subscriptions sending the same template, or "
+		    "a controller restart).", gap, (long long)prev->seq,
+		    prev->status, prev->status),
+		    diag_fmt("same origin (%s, token %s), method, URL and "
+		    "%zu-byte body as delivery %s", host, *fp ? fp : "none",
+		    in->body_len, chain),
+		    xstrdup("Give the trigger an oncePer (e.g. oncePer: "
+		    "app.status.operationState.syncResult.revision), or set "
+		    "payload.scope so that Backstage updates the earlier "
+		    "notification instead of adding one."));
+}

@@ -59,12 +59,46 @@ struct diag_input {
 #define DIAG_MAX	16	/* diagnoses kept per delivery */
 #define DIAG_CHAIN	8	/* earlier attempts remembered per retry */
 
+#define DIAG_ARGS	16	/* arguments of one diagnosis's text */
+
+/*
+ * One row of the table of diagnosis texts (diag_codes.c): the prose of
+ * every diagnosis is data there, and a stored diagnosis needs only the
+ * row's key, its arguments and its evidence to be told again, word for
+ * word (diag_json_compact, diag_expand).
+ *
+ * In message and fix, "%s" takes the next argument, in order through the
+ * message then the fix, and "%%" is a '%'.  An argument may be a part: a
+ * row with no code, whose message is spliced in there and takes the
+ * arguments that follow (a sentence that is said only sometimes).
+ */
+struct diag_text {
+	const char		*key;		/* stable: stored; "code.variant" */
+	const char		*code;		/* README's code; NULL: a part */
+	enum diag_level		 level;
+	const char		*message;
+	const char		*fix;
+};
+
+extern const struct diag_text	diag_texts[];
+extern const size_t		diag_ntexts;
+/* The row with this key, or NULL. */
+const struct diag_text	*diag_text_find(const char *key);
+
 struct diagnosis {
 	const char		*code;		/* static, kebab-case, stable */
 	enum diag_level		 level;
 	char			*message;
 	char			*evidence;
 	char			*fix;
+	/* What the table does not hold: the row, and the arguments its
+	 * message and fix took (NUL-separated; bit i of parts says that
+	 * argument i is the key of a part). */
+	const struct diag_text	*text;
+	char			*args;
+	size_t			 argslen;
+	size_t			 nargs;
+	uint32_t		 parts;
 };
 
 struct diag_result {
@@ -99,6 +133,21 @@ const char	*diag_level_name(enum diag_level);
  * (plus attempt and previous for retries), or NULL when there are none.
  * Caller frees. */
 char		*diag_json(const struct diag_result *, size_t *lenp);
+/*
+ * The same array for storage: each diagnosis as {code, level, t, a,
+ * evidence} (plus attempt and previous), where t is its text's key and a
+ * its arguments (a part as {"p": key}); message and fix are left to the
+ * table.  code and level stay, so that filters on the stored text work on
+ * both forms.  NULL when there are none.  Caller frees.
+ */
+char		*diag_json_compact(const struct diag_result *, size_t *lenp);
+/*
+ * A stored array as users see it: diag_json()'s bytes, with each compact
+ * diagnosis's message and fix told again from the table.  An array with
+ * no compact member (rows stored before, text of any other shape) comes
+ * back as it is.  Never NULL (a copy).  Caller frees.
+ */
+char		*diag_expand(const char *stored, size_t len, size_t *lenp);
 /* The codes, ","-joined ("missing-content-type,no-value"), or NULL when
  * there are none: for the access log line.  Caller frees. */
 char		*diag_codes(const struct diag_result *);

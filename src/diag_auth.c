@@ -274,53 +274,38 @@ diag_user_jwt(const char *tok, size_t len)
 }
 
 /* Why a well-formed bearer token matched nothing, if it is close to a
- * configured one; "" otherwise. */
-static void
+ * configured one: the part that says so (fp gets that token's
+ * fingerprint), or -1. */
+static int
 diag_token_near(const struct diag_input *in, const char *tok, size_t len,
-    char *why, size_t whylen)
+    char fp[CRYPTO_FP_LEN])
 {
 	unsigned char	 dec[768];
-	char		 enc[1100], fp[CRYPTO_FP_LEN];
+	char		 enc[1100];
 	ssize_t		 n;
 	size_t		 m;
 
-	why[0] = '\0';
 	if (len > 512)
-		return;
+		return (-1);
 	if ((n = diag_b64decode(tok, len, dec, sizeof dec)) > 0) {
 		m = (size_t)n;
 		if (diag_fp_known(in, dec, m, fp) || (m > 0 &&
-		    dec[m - 1] == '\n' && diag_fp_known(in, dec, m - 1, fp))) {
-			snprintf(why, whylen, "  It is the base64 encoding of "
-			    "the configured token %s%s: Backstage compares "
-			    "tokens verbatim and never decodes them.", fp,
-			    dec[m - 1] == '\n' ? " plus a newline" : "");
-			return;
-		}
+		    dec[m - 1] == '\n' && diag_fp_known(in, dec, m - 1, fp)))
+			return (dec[m - 1] == '\n' ? DT_P_NEAR_B64_NL :
+			    DT_P_NEAR_B64);
 	}
 	diag_b64encode((const unsigned char *)tok, len, enc);
-	if (diag_fp_known(in, enc, strlen(enc), fp)) {
-		snprintf(why, whylen, "  The configured token %s is the base64 "
-		    "encoding of the token sent: the token was generated with "
-		    "'echo ... | base64' and only one side was encoded.", fp);
-		return;
-	}
+	if (diag_fp_known(in, enc, strlen(enc), fp))
+		return (DT_P_NEAR_ENCODED);
 	memcpy(dec, tok, len);
 	dec[len] = '\n';
 	diag_b64encode(dec, len + 1, enc);
-	if (diag_fp_known(in, enc, strlen(enc), fp)) {
-		snprintf(why, whylen, "  The configured token %s is the base64 "
-		    "encoding of the token sent plus a newline ('echo ... | "
-		    "base64' without -n).", fp);
-		return;
-	}
+	if (diag_fp_known(in, enc, strlen(enc), fp))
+		return (DT_P_NEAR_ENCODED_NL);
 	if (len > 2 && (tok[0] == '"' || tok[0] == '\'') &&
-	    tok[len - 1] == tok[0] && diag_fp_known(in, tok + 1, len - 2, fp)) {
-		snprintf(why, whylen, "  Without its quotes it is the "
-		    "configured token %s: the quotes are part of the value in "
-		    "argocd-notifications-secret.", fp);
-		return;
-	}
+	    tok[len - 1] == tok[0] && diag_fp_known(in, tok + 1, len - 2, fp))
+		return (DT_P_NEAR_QUOTES);
+	return (-1);
 }
 
 void
@@ -329,31 +314,19 @@ diag_auth(struct diag_ctx *x)
 	const struct diag_input	*in = x->in;
 	const char		*h = in->authorization, *p, *tok;
 	char			 fp[CRYPTO_FP_LEN], why[512], shape[160], *t;
-	char			*ref;
+	char			*ref, *ev;
 	size_t			 len, tlen, klen, words, i, n;
+	int			 near;
 
 	if (!in->auth_checked)
 		return;
 	if (in->auth == AUTH_OK) {
 		if (in->who != NULL && in->who->type == PRINCIPAL_USER &&
 		    x->post && x->create)
-			diag_add(x->res, "auth-user-token", DIAG_ERROR,
-			    xstrdup("A Backstage user token was used to send: "
-			    "only service credentials may create "
-			    "notifications.  Backstage answers 403 \"This "
-			    "endpoint does not allow 'user' credentials\" "
-			    "once the body is valid."),
+			DIAG_SAY0(x->res, DT_AUTH_USER_TOKEN,
 			    diag_fmt("token %s is the user token of %s",
 			    diag_presented_fp(h, fp), in->who->subject ?
-			    in->who->subject : "a user"),
-			    xstrdup("Configure a static token in Backstage "
-			    "(backend.auth.externalAccess: - type: static, "
-			    "options: {token: ..., subject: "
-			    "argocd-notifications}; notimock: --token) and "
-			    "send "
-			    "that one: put it in argocd-notifications-secret "
-			    "and reference it as Authorization: Bearer "
-			    "$backstage-token."));
+			    in->who->subject : "a user"));
 		return;
 	}
 	if (in->auth == AUTH_INVALID) {
@@ -362,56 +335,24 @@ diag_auth(struct diag_ctx *x)
 		 * of token anyway. */
 		if (!x->post || !x->create)
 			return;
-		diag_add(x->res, "auth-user-token", DIAG_ERROR,
-		    xstrdup("A Backstage user token that fails verification: "
-		    "user tokens expire after an hour, or this one was issued "
-		    "by another backend.  Backstage answers 401, and even a "
-		    "valid user token may not create notifications (403)."),
+		DIAG_SAY0(x->res, DT_AUTH_USER_INVALID,
 		    diag_fmt("token %s is a user JWT",
-		    diag_presented_fp(h, fp)),
-		    xstrdup("Configure a static token under "
-		    "backend.auth.externalAccess (notimock: --token) and send "
-		    "that one from argocd-notifications-secret."));
+		    diag_presented_fp(h, fp)));
 		return;
 	}
 	if (in->auth == AUTH_RESTRICTED) {
-		diag_add(x->res, "auth-restricted", DIAG_ERROR,
-		    xstrdup("The token is valid but its accessRestrictions "
-		    "do not list the notifications plugin, so Backstage "
-		    "answers 403."),
-		    diag_fmt("token %s", diag_presented_fp(h, fp)),
-		    xstrdup("Add - plugin: notifications to accessRestrictions "
-		    "of that backend.auth.externalAccess entry, or use a token "
-		    "without restrictions."));
+		DIAG_SAY0(x->res, DT_AUTH_RESTRICTED, diag_fmt("token %s",
+		    diag_presented_fp(h, fp)));
 		return;
 	}
 	if (h == NULL) {
-		diag_add(x->res, "auth-missing", DIAG_ERROR,
-		    xstrdup("No Authorization header: Backstage answers 401 "
-		    "\"Missing credentials\" to every request without one."),
-		    xstrdup("no Authorization header"),
-		    xstrdup("Add the header to service.webhook.backstage:\n"
-		    "  headers:\n"
-		    "  - name: Authorization\n"
-		    "    value: Bearer $backstage-token\n"
-		    "and the key backstage-token, holding a token from "
-		    "backend.auth.externalAccess (notimock: --token), to the "
-		    "Secret argocd-notifications-secret."));
+		DIAG_SAY0(x->res, DT_AUTH_MISSING,
+		    xstrdup("no Authorization header"));
 		return;
 	}
 	if (strncasecmp(h, "basic", 5) == 0 && (h[5] == ' ' || h[5] == '\0')) {
-		diag_add(x->res, "auth-basic", DIAG_ERROR,
-		    xstrdup("Basic credentials: the service has basicAuth "
-		    "configured, which Argo CD applies after the headers, so "
-		    "it replaces any Authorization header.  Backstage only "
-		    "reads Bearer tokens and answers 401 \"Missing "
-		    "credentials\"."),
-		    xstrdup("Authorization: Basic <credentials hidden>"),
-		    xstrdup("Remove basicAuth from service.webhook.backstage "
-		    "and add a header instead:\n"
-		    "  headers:\n"
-		    "  - name: Authorization\n"
-		    "    value: Bearer $backstage-token"));
+		DIAG_SAY0(x->res, DT_AUTH_BASIC,
+		    xstrdup("Authorization: Basic <credentials hidden>"));
 		return;
 	}
 	tok = diag_auth_token(h, &tlen);
@@ -429,14 +370,7 @@ diag_auth(struct diag_ctx *x)
 			ref = diag_fmt("Authorization: %s%s, not one whole "
 			    "{{ ... }}", tok != h ? "Bearer " : "", shape);
 		}
-		diag_add(x->res, "auth-template", DIAG_ERROR,
-		    xstrdup("Template syntax in the Authorization header: "
-		    "service configuration is not a template "
-		    "(argoproj/argo-cd#17626), so it is sent as written."),
-		    ref,
-		    xstrdup("Use $key substitution instead: value: Bearer "
-		    "$backstage-token, with backstage-token a key of "
-		    "argocd-notifications-secret."));
+		DIAG_SAY0(x->res, DT_AUTH_TEMPLATE, ref);
 		return;
 	}
 	if ((klen = diag_ref_key(tok, tlen)) != 0) {
@@ -447,24 +381,10 @@ diag_auth(struct diag_ctx *x)
 		ref = diag_fmt("$%.*s", (int)klen, tok + 1);
 		t = diag_fmt("%.*s%s", (int)(tlen < 80 ? tlen : 80), tok,
 		    tlen > 80 ? "..." : "");
-		diag_add(x->res, "auth-unresolved-secret", DIAG_ERROR,
-		    diag_fmt("The header carries the literal reference %s: "
-		    "Argo CD replaces $key with that key of "
-		    "argocd-notifications-secret, and leaves the text as it "
-		    "is when the key does not exist.  Backstage answers 401 "
-		    "\"%s\".  The controller logs \"config referenced '...%s', "
-		    "but key does not exist in secret\".", t,
+		DIAG_SAY(x->res, DT_AUTH_UNRESOLVED, diag_fmt("Authorization: "
+		    "%s%s", tok != h ? "Bearer " : "", t), t,
 		    in->auth == AUTH_ILLEGAL ? "Illegal token" :
-		    "Missing credentials", ref),
-		    diag_fmt("Authorization: %s%s", tok != h ? "Bearer " : "",
-		    t),
-		    diag_fmt("Add the key %s to the Secret "
-		    "argocd-notifications-secret in Argo CD's namespace, e.g. "
-		    "kubectl -n argocd patch secret "
-		    "argocd-notifications-secret "
-		    "--type merge -p '{\"stringData\":{\"%s\":\"<a token from "
-		    "backend.auth.externalAccess>\"}}'.  Key names may contain "
-		    "only letters, digits, _ and -.", ref + 1, ref + 1));
+		    "Missing credentials", ref, ref + 1, ref + 1);
 		free(t);
 		free(ref);
 		return;
@@ -472,20 +392,9 @@ diag_auth(struct diag_ctx *x)
 	if (in->auth == AUTH_ILLEGAL) {
 		/* A well-formed bearer header: its token matched nothing. */
 		if (diag_user_jwt(tok, tlen)) {
-			diag_add(x->res, "auth-user-token", DIAG_ERROR,
-			    xstrdup("A Backstage user token (a JWT of type "
-			    "vnd.backstage.user) that this backend does not "
-			    "accept: user tokens expire after an hour, and "
-			    "only "
-			    "service credentials may create notifications "
-			    "anyway."),
+			DIAG_SAY0(x->res, DT_AUTH_USER_JWT,
 			    diag_fmt("token %s is a user JWT",
-			    crypto_fingerprint(tok, tlen, fp)),
-			    xstrdup("Configure a static token under "
-			    "backend.auth.externalAccess (notimock: --token) "
-			    "and send that one from "
-			    "argocd-notifications-secret."
-			    ));
+			    crypto_fingerprint(tok, tlen, fp)));
 			return;
 		}
 		/*
@@ -494,32 +403,19 @@ diag_auth(struct diag_ctx *x)
 		 * that attempts of this run can be told apart.
 		 */
 		n = diag_ntokens(in);
-		diag_token_near(in, tok, tlen, why, sizeof why);
+		near = diag_token_near(in, tok, tlen, fp);
 		diag_token_shape(tok, tlen, n > 0, shape, sizeof shape);
-		diag_add(x->res, "auth-unknown-token", DIAG_ERROR,
-		    diag_fmt("The bearer token matches %s, so Backstage "
-		    "answers 401 \"Illegal token\".%s", n > 0 ? "no configured "
-		    "token" : "nothing: no service token is configured", why),
-		    n == 1 ? diag_fmt("sent %s, which does not match the one "
+		ev = n == 1 ? diag_fmt("sent %s, which does not match the one "
 		    "configured token", shape) :
 		    n > 1 ? diag_fmt("sent %s, which matches none of the %zu "
 		    "configured tokens", shape, n) :
-		    diag_fmt("sent %s; no service token is configured", shape),
-		    xstrdup(n > 0 ?
-		    "Put the same string in backend.auth.externalAccess[]."
-		    "options.token (notimock: --token) and in "
-		    "argocd-notifications-secret: tokens are compared "
-		    "verbatim.  notimock logs the fingerprint of each "
-		    "configured token at start-up (\"accepting service token "
-		    "hmac:...\"), in the same keyed form as here; get the "
-		    "secret's from the running server: kubectl get secret "
-		    "argocd-notifications-secret -o "
-		    "jsonpath='{.data.backstage-token}' | base64 -d | "
-		    "notimock fingerprint --url URL" :
-		    "notimock has no service token: start it with --token "
-		    "TOKEN (or ARGOCD_NOTIFICATION_TOKEN, or "
-		    "backend.auth.externalAccess in --config) and put the same "
-		    "string in argocd-notifications-secret."));
+		    diag_fmt("sent %s; no service token is configured", shape);
+		if (near == -1)
+			DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
+			    DT_AUTH_UNKNOWN_NONE, ev, "");
+		else
+			DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
+			    DT_AUTH_UNKNOWN_NONE, ev, DIAG_PART(near), fp);
 		return;
 	}
 
@@ -568,13 +464,6 @@ diag_auth(struct diag_ctx *x)
 			    words, words == 1 ? "" : "s");
 		}
 	}
-	diag_add(x->res, "auth-malformed", DIAG_ERROR,
-	    xstrdup("The Authorization header is not 'Bearer <token>', so "
-	    "Backstage treats the request as having no credentials and "
-	    "answers 401 \"Missing credentials\"."),
-	    diag_fmt("Authorization: %s", why),
-	    xstrdup("Write the header exactly as value: Bearer "
-	    "$backstage-token (the word Bearer, one space, the token) and "
-	    "keep a non-empty token under that key in "
-	    "argocd-notifications-secret."));
+	DIAG_SAY0(x->res, DT_AUTH_MALFORMED, diag_fmt("Authorization: %s",
+	    why));
 }

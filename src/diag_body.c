@@ -19,15 +19,17 @@
 
 /* --- the body ---------------------------------------------------------- */
 
-/* Cause and fix of a JSON syntax error, read from the bytes around it. */
-static void
-diag_json_cause(struct diag_ctx *x, size_t pos, int eos, char **cause,
-    const char **fix)
+/*
+ * The cause of a JSON syntax error, read from the bytes around it: its
+ * text's row, and in *arg the argument the cause takes first (a character
+ * named, allocated; NULL when it takes none).
+ */
+static enum diag_text_id
+diag_json_cause(struct diag_ctx *x, size_t pos, int eos, char **arg)
 {
 	const unsigned char	*b = x->in->body;
 	size_t			 len = x->in->body_len, i;
 	const char		*m = x->jerr;
-	char			 key[80], *cn, inkey[120];
 	int			 c = !eos && pos < len ? b[pos] : -1;
 	int			 prev = -1;
 
@@ -36,81 +38,31 @@ diag_json_cause(struct diag_ctx *x, size_t pos, int eos, char **cause,
 			prev = b[i - 1];
 			break;
 		}
-	diag_raw_key(b, pos, key, sizeof key);
-	if (key[0] != '\0')
-		snprintf(inkey, sizeof inkey, " (in the value of \"%s\")", key);
-	else
-		inkey[0] = '\0';
-
-	*fix = "Do not put template values between quotes: pipe them through "
-	    "toJson (or toRawJson, which leaves < > & unescaped) and drop "
-	    "the quotes, e.g. \"description\": "
-	    "{{ .app.status.operationState.message | toJson }}.";
-	if (x->kind == BODY_TEXT) {
-		*cause = xstrdup("The body is text, not JSON: the template's "
-		    "webhook body: renders prose (for example a copy of "
-		    "message:).");
-		*fix = "Write a JSON body under webhook.backstage.body: "
-		    "{\"recipients\":{\"type\":\"entity\",\"entityRef\":...},"
-		    "\"payload\":{\"title\":...}}.";
-	} else if (strncmp(m, "Bad control character", 21) == 0) {
-		cn = diag_char_name(c);
-		cn[0] = (char)toupper((unsigned char)cn[0]);
-		*cause = diag_fmt("%s inside a string%s: a template value was "
-		    "inserted between quotes without escaping, typically "
-		    "\"{{.app.status.operationState.message}}\", whose failure "
-		    "messages can span lines.", cn, inkey);
-		free(cn);
-	} else if (strncmp(m, "Bad escaped character", 21) == 0) {
-		*cause = diag_fmt("A Go escape that JSON does not have "
-		    "(\\a, \\v or \\xNN)%s: sprig's quote (Go's %%q) writes "
-		    "control bytes that way.", inkey);
-		*fix = "Use toJson instead of quote: \"description\": "
-		    "{{ .app.status.operationState.message | toJson }}.";
-	} else if ((strncmp(m, "Expected ',' or '}'", 19) == 0 ||
-	    strncmp(m, "Expected ',' or ']'", 19) == 0) && prev == '"') {
-		*cause = diag_fmt("A double quote inside a string value ended "
-		    "the string early%s: a template value that contains \" was "
-		    "inserted between quotes unescaped (failure messages quote "
-		    "object names: error when patching \"/dev/shm/...\").",
-		    inkey);
-	} else if (c == '<' && pos + DIAG_NOVALUE_LEN <= len &&
-	    memcmp(b + pos, DIAG_NOVALUE, DIAG_NOVALUE_LEN) == 0) {
-		*cause = diag_fmt("An unquoted <no value>%s: a template field "
-		    "that does not exist, written without quotes or toJson.",
-		    inkey);
-		*fix = "Pipe the value through toJson, which renders a missing "
-		    "field as null, or give it a default: "
-		    "{{ .x | default \"\" | toJson }}.";
-	} else if (c == 'm' && pos + 4 <= len && memcmp(b + pos, "map[", 4) ==
-	    0) {
-		*cause = diag_fmt("Go's map syntax where JSON belongs%s: a "
-		    "template printed a whole object, e.g. "
-		    "{{.app.status.health}} gives map[status:Healthy].", inkey);
-		*fix = "Refer to the leaf (.app.status.health.status) or pipe "
-		    "the object through toJson.";
-	} else if ((c == '}' || c == ',' || c == ']') && prev == ':') {
-		*cause = diag_fmt("A value is missing%s: sprig's quote renders "
-		    "nothing at all for a missing field, so "
-		    "{\"title\":{{ quote .x }}} becomes {\"title\":}.", inkey);
-		*fix = "Use toJson, which renders a missing field as null, or "
-		    "add a default before quoting: {{ .x | default \"\" | "
-		    "quote }}.";
-	} else if (eos || strncmp(m, "Unexpected end", 14) == 0) {
-		*cause = xstrdup("The body ends before the JSON does: the "
-		    "template is cut short (an {{ if }} branch that drops the "
-		    "end, or a body: block cut by YAML indentation).");
-		*fix = "Check the template's body: for a closing } or ] on "
-		    "every path, and indent the whole block scalar.";
-	} else if (strncmp(m, "Unexpected non-whitespace", 25) == 0) {
-		*cause = xstrdup("Text after a complete JSON value: two "
-		    "objects in one body, or a stray character after the last "
-		    "}.");
-		*fix = "Make the body: one JSON object.";
-	} else {
-		*cause = diag_fmt("The template rendered something that is not "
-		    "JSON here%s.", inkey);
+	*arg = NULL;
+	if (x->kind == BODY_TEXT)
+		return (DT_JSON_TEXT);
+	if (strncmp(m, "Bad control character", 21) == 0) {
+		*arg = diag_char_name(c);
+		(*arg)[0] = (char)toupper((unsigned char)(*arg)[0]);
+		return (DT_JSON_CONTROL);
 	}
+	if (strncmp(m, "Bad escaped character", 21) == 0)
+		return (DT_JSON_GO_ESCAPE);
+	if ((strncmp(m, "Expected ',' or '}'", 19) == 0 ||
+	    strncmp(m, "Expected ',' or ']'", 19) == 0) && prev == '"')
+		return (DT_JSON_QUOTE);
+	if (c == '<' && pos + DIAG_NOVALUE_LEN <= len &&
+	    memcmp(b + pos, DIAG_NOVALUE, DIAG_NOVALUE_LEN) == 0)
+		return (DT_JSON_NO_VALUE);
+	if (c == 'm' && pos + 4 <= len && memcmp(b + pos, "map[", 4) == 0)
+		return (DT_JSON_GO_MAP);
+	if ((c == '}' || c == ',' || c == ']') && prev == ':')
+		return (DT_JSON_MISSING);
+	if (eos || strncmp(m, "Unexpected end", 14) == 0)
+		return (DT_JSON_END);
+	if (strncmp(m, "Unexpected non-whitespace", 25) == 0)
+		return (DT_JSON_TRAILING);
+	return (DT_JSON_OTHER);
 }
 
 void
@@ -122,8 +74,10 @@ diag_invalid_json(struct diag_ctx *x)
 	 * the last byte: that is the end of the body too (fuzz_diag). */
 	int			 eos = x->jpos < 0 ||
 				    (size_t)x->jpos >= in->body_len;
-	char			*cause, *snip, *cn, *answer;
-	const char		*fix;
+	char			*snip, *cn, *answer, *first, key[80];
+	const char		*argv[5];
+	size_t			 argc = 0;
+	enum diag_text_id	 id, said;
 
 	if (x->jerr == NULL)
 		return;
@@ -132,7 +86,6 @@ diag_invalid_json(struct diag_ctx *x)
 		return;
 	pos = eos ? in->body_len : (size_t)x->jpos;
 	diag_linecol(in->body, in->body_len, pos, &line, &col);
-	diag_json_cause(x, pos, eos, &cause, &fix);
 	if (eos) {
 		snip = diag_snippet(in->body, in->body_len, pos, 40, 0);
 		cn = diag_fmt("at the end of the body (line %zu, column %zu): "
@@ -146,22 +99,31 @@ diag_invalid_json(struct diag_ctx *x)
 		free(answer);
 	}
 	if (in->offline)
-		answer = diag_fmt("Backstage would answer 400 \"%s\".",
-		    x->jerr);
+		said = DT_P_WOULD_ANSWER;
 	else if (in->response != NULL && diag_memmem((const unsigned char *)
 	    in->response, in->response_len, "InputError", 10) != NULL &&
 	    in->json_error != NULL)
-		answer = diag_fmt("Backstage answers 400 \"%s\".", x->jerr);
+		said = DT_P_ANSWERS;
 	else
-		answer = diag_fmt("Once the problems above are fixed, "
-		    "Backstage "
-		    "will answer 400 \"%s\".", x->jerr);
-	diag_add(x->res, "invalid-json", DIAG_ERROR,
-	    diag_fmt("The body is not valid JSON.  %s  %s", cause, answer),
-	    cn, xstrdup(fix));
-	free(cause);
+		said = DT_P_WILL_ANSWER;
+	/* The cause's arguments (a character, the key the error is in),
+	 * then what Backstage answers. */
+	id = diag_json_cause(x, pos, eos, &first);
+	if (first != NULL)
+		argv[argc++] = first;
+	if (id != DT_JSON_TEXT && id != DT_JSON_END && id != DT_JSON_TRAILING) {
+		diag_raw_key(in->body, pos, key, sizeof key);
+		if (key[0] != '\0') {
+			argv[argc++] = DIAG_PART(DT_P_IN_KEY);
+			argv[argc++] = key;
+		} else
+			argv[argc++] = "";
+	}
+	argv[argc++] = DIAG_PART(said);
+	argv[argc++] = x->jerr;
+	diag_say(x->res, id, cn, argc, argv);
+	free(first);
 	free(snip);
-	free(answer);
 }
 
 /* A <no value> found in the parsed body: its path and string. */
@@ -222,99 +184,50 @@ diag_nv_walk(const struct json *v, char *path, size_t plen, size_t used,
 	}
 }
 
-/* Cause, fix and level of a <no value> in a field. */
-static void
-diag_nv_cause(const char *field, const char *value, const char **cause,
-    const char **fix, enum diag_level *level)
+/* The cause of a <no value> in a field: its text's row. */
+static enum diag_text_id
+diag_nv_cause(const char *field, const char *value)
 {
 	char	leaf[64];
 
 	diag_leaf(field, leaf, sizeof leaf);
-	*level = DIAG_WARNING;
 	if (strcasecmp(leaf, "entityRef") == 0 ||
-	    strcasecmp(leaf, "excludeEntityRef") == 0) {
-		*level = DIAG_ERROR;
-		*cause = "The Application has no backstage.io/entity-ref "
-		    "annotation, so {{index .app.metadata.annotations "
-		    "\"backstage.io/entity-ref\"}} rendered <no value>.  "
-		    "Backstage answers 400 \"Entity reference \\\"<no "
-		    "value>\\\" "
-		    "had missing or empty kind\" when the whole ref is "
-		    "missing, "
-		    "and silently reaches nobody when part of it is.";
-		*fix = "Add the annotation to the Application:\n"
-		    "  metadata:\n"
-		    "    annotations:\n"
-		    "      backstage.io/entity-ref: component:default/<name>\n"
-		    "or fall back in the template: {{ index "
-		    ".app.metadata.annotations \"backstage.io/entity-ref\" | "
-		    "default \"group:default/platform\" | toJson }}.";
-	} else if (strcasecmp(leaf, "link") == 0 && value != NULL &&
-	    strncmp(value, DIAG_NOVALUE, DIAG_NOVALUE_LEN) == 0) {
-		*cause = "context.argocdUrl is not set, so "
-		    "{{.context.argocdUrl}} rendered <no value>.  Backstage "
-		    "accepts the link and resolves it under app.baseUrl, so it "
-		    "leads nowhere.";
-		*fix = "Set argocdUrl in argocd-notifications-cm:\n"
-		    "  context: |\n"
-		    "    argocdUrl: https://argocd.example.com\n"
-		    "(with the argo-cd Helm chart: notifications.argocdUrl, "
-		    "or global.domain).";
-	} else if (diag_icontains(leaf, "revision") ||
+	    strcasecmp(leaf, "excludeEntityRef") == 0)
+		return (DT_NV_ENTITY_REF);
+	if (strcasecmp(leaf, "link") == 0 && value != NULL &&
+	    strncmp(value, DIAG_NOVALUE, DIAG_NOVALUE_LEN) == 0)
+		return (DT_NV_LINK);
+	if (diag_icontains(leaf, "revision") ||
 	    diag_icontains(leaf, "commit") ||
 	    (value != NULL && (diag_icontains(value, "revision") ||
-	    diag_icontains(value, "commit")))) {
-		*cause = "A multi-source Application has "
-		    ".app.status.sync.revisions (a list) and no .revision, so "
-		    "{{.app.status.sync.revision}} (or "
-		    "operationState.syncResult.revision) rendered <no value>.";
-		*fix = "Use the list for multi-source apps: {{ "
-		    ".app.status.sync.revisions | toJson }}, or {{ index "
-		    ".app.status.sync.revisions 0 }}; or wrap it: {{ "
-		    ".app.status.sync.revision | default \"\" }}.";
-	} else if (strcmp(field, "path") == 0) {
-		*level = DIAG_ERROR;
-		*cause = "The template's path: refers to a field that does not "
-		    "exist; Go then percent-encodes <no value> into the URL "
-		    "and "
-		    "Backstage answers an empty 404.";
-		*fix = "Fix the field in the template's webhook.backstage.path "
-		    "(it should be /notifications), or give it a default.";
-	} else {
-		*cause = "The template refers to a field that the Application "
-		    "does not have (a typo, a missing annotation or label, or "
-		    ".app.status.operationState before the first sync), and Go "
-		    "templates render a missing field as <no value>.";
-		*fix = "Check the field's path against the Application "
-		    "(kubectl get application <name> -o yaml), or give it a "
-		    "default: {{ .x | default \"n/a\" }}.";
-	}
+	    diag_icontains(value, "commit"))))
+		return (DT_NV_REVISION);
+	if (strcmp(field, "path") == 0)
+		return (DT_NV_PATH);
+	return (DT_NV_OTHER);
 }
 
 /* One no-value diagnosis: field, and where in the body. */
 static void
 diag_nv_add(struct diag_ctx *x, const char *field, size_t pos,
-    const char *value, const char *cause, const char *fix,
-    enum diag_level level)
+    const char *value)
 {
 	const struct diag_input	*in = x->in;
 	size_t			 line, col;
 	char			*snip, *v;
+	enum diag_text_id	 id = diag_nv_cause(field, value);
 
 	diag_linecol(in->body, in->body_len, pos, &line, &col);
 	snip = diag_snippet(in->body, in->body_len, pos, 30, 30);
 	if (value != NULL) {
 		v = diag_escape((const unsigned char *)value,
 		    strlen(value) < 120 ? strlen(value) : 120);
-		diag_add(x->res, "no-value", level, diag_fmt("<no value> in "
-		    "%s.  %s", field, cause), diag_fmt("%s = \"%s\" (line %zu, "
-		    "column %zu): %s", field, v, line, col, snip),
-		    xstrdup(fix));
+		DIAG_SAY(x->res, id, diag_fmt("%s = \"%s\" (line %zu, "
+		    "column %zu): %s", field, v, line, col, snip), field);
 		free(v);
 	} else
-		diag_add(x->res, "no-value", level, diag_fmt("<no value> in "
-		    "%s.  %s", field, cause), diag_fmt("%s (line %zu, column "
-		    "%zu): %s", field, line, col, snip), xstrdup(fix));
+		DIAG_SAY(x->res, id, diag_fmt("%s (line %zu, column %zu): %s",
+		    field, line, col, snip), field);
 	free(snip);
 }
 
@@ -328,20 +241,17 @@ diag_no_value(struct diag_ctx *x)
 	size_t			 npos = 0, nnv = 0, i, at;
 	struct diag_nv		 nv[DIAG_NOVALUE_MAX];
 	char			 path[128], key[80], last[80], *val;
-	const char		*cause, *fix, *field, *value;
+	const char		*field, *value;
 	size_t			 plen;
-	enum diag_level		 level;
 
 	/* In the URL first: Go percent-encodes it there. */
 	if (in->path != NULL && strstr(in->path, DIAG_NOVALUE) != NULL) {
-		diag_nv_cause("path", NULL, &cause, &fix, &level);
 		/* The path as sent, without the query (it may hold a secret). */
 		plen = strcspn(in->uri, "?");
 		val = diag_escape((const unsigned char *)in->uri,
 		    plen < 200 ? plen : 200);
-		diag_add(x->res, "no-value", level, diag_fmt("<no value> in "
-		    "the request path.  %s", cause), diag_fmt("path %s", val),
-		    xstrdup(fix));
+		DIAG_SAY(x->res, diag_nv_cause("path", NULL),
+		    diag_fmt("path %s", val), "the request path");
 		free(val);
 	}
 	for (p = b; npos < sizeof pos / sizeof pos[0] && p < b + len;
@@ -363,10 +273,8 @@ diag_no_value(struct diag_ctx *x)
 	}
 	if (nnv > 0) {
 		for (i = 0, at = 0; i < nnv; at += nv[i].count, i++) {
-			diag_nv_cause(nv[i].path, nv[i].value, &cause, &fix,
-			    &level);
 			diag_nv_add(x, nv[i].path, at < npos ? pos[at] : len,
-			    nv[i].value, cause, fix, level);
+			    nv[i].value);
 		}
 		return;
 	}
@@ -387,8 +295,7 @@ diag_no_value(struct diag_ctx *x)
 			val = xstrndup(value, p != NULL ? (size_t)(p -
 			    (b + pos[i])) : len - pos[i]);
 		}
-		diag_nv_cause(field, val, &cause, &fix, &level);
-		diag_nv_add(x, field, pos[i], val, cause, fix, level);
+		diag_nv_add(x, field, pos[i], val);
 		free(val);
 	}
 }
@@ -445,8 +352,7 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 	unsigned char		 dec[256];
 	size_t			 span, count, line, col;
 	char			 key[80], fp[CRYPTO_FP_LEN], head[64];
-	char			*where;
-	char			 match[128];
+	char			*where, num[32];
 	int			 known;
 
 	if ((p = diag_find_bytelist(b, len, &span, &count, dec, sizeof dec)) ==
@@ -456,11 +362,7 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 	snprintf(head, sizeof head, "[%zu numbers, each 0-255]", count);
 	known = diag_fp_known(in, dec, count < sizeof dec ? count : sizeof dec,
 	    fp);
-	if (known)
-		snprintf(match, sizeof match, ", which is the configured token "
-		    "%s", fp);
-	else
-		snprintf(match, sizeof match, " (fingerprint %s)", fp);
+	snprintf(num, sizeof num, "%zu", count);
 	if (where_default == NULL) {
 		diag_raw_key(b, (size_t)(p - b), key, sizeof key);
 		diag_linecol(b, len, (size_t)(p - b), &line, &col);
@@ -468,14 +370,9 @@ diag_byte_list(struct diag_ctx *x, const unsigned char *b, size_t len,
 		    key : "the body", line, col);
 	} else
 		where = xstrdup(where_default);
-	diag_add(x->res, "go-byte-list", DIAG_ERROR,
-	    diag_fmt("A Go byte list where text belongs: .secrets values are "
-	    "byte slices, so {{ .secrets.x }} renders the secret as a list of "
-	    "numbers.  This one decodes to %zu bytes%s.", count, match),
-	    diag_fmt("%s: %s", where, head),
-	    xstrdup("Convert the secret to text in the template: "
-	    "{{ .secrets.x | toString }} or {{ printf \"%s\" .secrets.x }} "
-	    "(toJson would give base64)."));
+	DIAG_SAY(x->res, DT_GO_BYTE_LIST, diag_fmt("%s: %s", where, head),
+	    num, known ? DIAG_PART(DT_P_IS_TOKEN) : DIAG_PART(DT_P_FINGERPRINT),
+	    fp);
 	free(where);
 }
 
@@ -503,14 +400,8 @@ diag_go_map(struct diag_ctx *x)
 	    &col);
 	snip = diag_snippet(in->body, in->body_len, (size_t)(q - in->body), 10,
 	    40);
-	diag_add(x->res, "go-map", DIAG_WARNING,
-	    xstrdup("Go's map syntax in the body: the template printed a whole "
-	    "object, e.g. {{.app.status.health}} renders "
-	    "map[status:Healthy], not JSON."),
-	    diag_fmt("%s (line %zu, column %zu): %s", key[0] ? key : "the body",
-	    line, col, snip),
-	    xstrdup("Refer to the leaf ({{.app.status.health.status}}) or pipe "
-	    "the object through toJson."));
+	DIAG_SAY0(x->res, DT_GO_MAP, diag_fmt("%s (line %zu, column %zu): %s",
+	    key[0] ? key : "the body", line, col, snip));
 	free(snip);
 }
 
@@ -553,23 +444,9 @@ diag_entity_ref(struct diag_ctx *x, const char *ref)
 	}
 	t = diag_escape((const unsigned char *)ref,
 	    strlen(ref) < 80 ? strlen(ref) : 80);
-	if (strstr(msg, "missing or empty kind") != NULL)
-		diag_add(x->res, "entity-ref-kind", DIAG_ERROR,
-		    diag_fmt("The entity ref \"%s\" has no kind: Backstage "
-		    "answers 400 \"Failed to send user notifications; caused "
-		    "by %s: %s\".", t, errname, msg),
-		    diag_fmt("recipients.entityRef = \"%s\"", t),
-		    xstrdup("Use a full ref, kind:namespace/name, e.g. "
-		    "component:default/my-app or user:default/guest; check the "
-		    "backstage.io/entity-ref annotation."));
-	else
-		diag_add(x->res, "entity-ref-invalid", DIAG_ERROR,
-		    diag_fmt("The entity ref \"%s\" does not parse: Backstage "
-		    "answers 400 \"Failed to send user notifications; caused "
-		    "by %s: %s\".", t, errname, msg),
-		    diag_fmt("recipients.entityRef = \"%s\"", t),
-		    xstrdup("Use kind:namespace/name, e.g. "
-		    "component:default/my-app."));
+	DIAG_SAY(x->res, strstr(msg, "missing or empty kind") != NULL ?
+	    DT_ENTITY_REF_KIND : DT_ENTITY_REF_INVALID,
+	    diag_fmt("recipients.entityRef = \"%s\"", t), t, errname, msg);
 	free(t);
 }
 
@@ -593,18 +470,9 @@ diag_fields(struct diag_ctx *x)
 	    json_get(x->json, "targetUsers") != NULL ||
 	    json_get(x->json, "targetGroups") != NULL ||
 	    json_get(x->json, "actions") != NULL)) {
-		diag_add(x->res, "legacy-body", DIAG_ERROR,
-		    xstrdup("The body has the pre-upstream notifications "
-		    "format "
-		    "(title, message, targetUsers...) of the old Janus/RHDH "
-		    "plugin, a different API.  Backstage answers 400 "
-		    "\"request/body must have required property "
-		    "'recipients'\"."),
-		    xstrdup("top-level title/message/targetUsers/targetGroups/"
-		    "actions and no recipients"),
-		    xstrdup("Send {\"recipients\":{\"type\":\"entity\","
-		    "\"entityRef\":\"component:default/<name>\"},\"payload\":"
-		    "{\"title\":\"...\",\"description\":\"...\"}}."));
+		DIAG_SAY0(x->res, DT_LEGACY_BODY, xstrdup("top-level "
+		    "title/message/targetUsers/targetGroups/actions and no "
+		    "recipients"));
 		return;
 	}
 
@@ -617,15 +485,11 @@ diag_fields(struct diag_ctx *x)
 	    strcmp(type, "entity") != 0 && strcmp(type, "broadcast") != 0) {
 		t = diag_escape((const unsigned char *)type,
 		    strlen(type) < 40 ? strlen(type) : 40);
-		diag_add(x->res, "recipients-type", DIAG_ERROR,
-		    diag_fmt("recipients.type is \"%s\": Backstage knows only "
-		    "\"entity\" and \"broadcast\"%s, and answers 400 with its "
-		    "oneOf message.", t, strcasecmp(type, "entity") == 0 ||
-		    strcasecmp(type, "broadcast") == 0 ? " (in lower case)" :
-		    ""), diag_fmt("recipients.type = \"%s\"", t),
-		    xstrdup("Use \"type\":\"entity\" with an entityRef "
-		    "(user:default/alice, group:default/team-a or "
-		    "component:default/my-app), or \"type\":\"broadcast\"."));
+		DIAG_SAY(x->res, DT_RECIPIENTS_TYPE,
+		    diag_fmt("recipients.type = \"%s\"", t), t,
+		    strcasecmp(type, "entity") == 0 ||
+		    strcasecmp(type, "broadcast") == 0 ?
+		    DIAG_PART(DT_P_LOWER_CASE) : "");
 		free(t);
 	}
 	refs = json_get(recip, "entityRef");
@@ -649,26 +513,12 @@ diag_fields(struct diag_ctx *x)
 		if (sev[i] == '\0' && (strcmp(low, "critical") == 0 ||
 		    strcmp(low, "high") == 0 || strcmp(low, "normal") == 0 ||
 		    strcmp(low, "low") == 0))
-			diag_add(x->res, "severity-case", DIAG_ERROR,
-			    diag_fmt("payload.severity is \"%s\": severities "
-			    "are lower case, and Backstage answers 400 "
-			    "\"request/body/payload/severity must be equal to "
-			    "one of the allowed values: critical, high, "
-			    "normal, low\".", t),
-			    diag_fmt("payload.severity = \"%s\"", t),
-			    diag_fmt("Write \"severity\":\"%s\" (or pipe the "
-			    "value through lower).", low));
+			DIAG_SAY(x->res, DT_SEVERITY_CASE,
+			    diag_fmt("payload.severity = \"%s\"", t), t, low);
 		else
-			diag_add(x->res, "severity-unknown", DIAG_ERROR,
-			    diag_fmt("payload.severity is \"%s\", which "
-			    "Backstage does not know: it answers 400 "
-			    "\"request/body/payload/severity must be equal to "
-			    "one of the allowed values: critical, high, "
-			    "normal, low\".", t),
-			    diag_fmt("payload.severity = \"%s\"", t),
-			    diag_fmt("Use one of critical, high, normal, low "
-			    "(probably \"%s\"), or leave severity out for "
-			    "normal.", diag_severity_guess(sev)));
+			DIAG_SAY(x->res, DT_SEVERITY_UNKNOWN,
+			    diag_fmt("payload.severity = \"%s\"", t), t,
+			    diag_severity_guess(sev));
 		free(t);
 	}
 
@@ -681,26 +531,11 @@ diag_fields(struct diag_ctx *x)
 			t = diag_escape((const unsigned char *)link,
 			    strlen(link) < 120 ? strlen(link) : 120);
 			if (uc == URL_NOT_HTTP)
-				diag_add(x->res, "link-not-http", DIAG_ERROR,
-				    diag_fmt("payload.link is not an http(s) "
-				    "link: Backstage answers 400 \"Invalid "
-				    "link provided; caused by Error: Only "
-				    "HTTP/HTTPS links are allowed\"."),
-				    diag_fmt("payload.link = \"%s\"", t),
-				    xstrdup("Use an absolute http(s) URL, e.g. "
-				    "{{.context.argocdUrl}}/applications/"
-				    "{{.app.metadata.name}} with argocdUrl "
-				    "starting https://, or a path such as "
-				    "/catalog/default/component/<name>."));
+				DIAG_SAY0(x->res, DT_LINK_NOT_HTTP,
+				    diag_fmt("payload.link = \"%s\"", t));
 			else
-				diag_add(x->res, "link-invalid", DIAG_ERROR,
-				    diag_fmt("payload.link does not parse as a "
-				    "URL: Backstage answers 400 \"Invalid link "
-				    "provided; caused by TypeError: Invalid "
-				    "URL\"."),
-				    diag_fmt("payload.link = \"%s\"", t),
-				    xstrdup("Fix the link so that it is an "
-				    "absolute http(s) URL or a path."));
+				DIAG_SAY0(x->res, DT_LINK_INVALID,
+				    diag_fmt("payload.link = \"%s\"", t));
 			free(t);
 		}
 	}
@@ -713,8 +548,9 @@ diag_schema(struct diag_ctx *x, size_t body_from)
 {
 	const struct diag_input	*in = x->in;
 	const struct json	*payload;
-	const char		*title, *said;
+	const char		*title;
 	char			 msg[1024];
+	enum diag_text_id	 said;
 
 	if (x->json == NULL || (!x->create && !in->offline) ||
 	    (!in->offline && in->status == 200) ||
@@ -732,18 +568,11 @@ diag_schema(struct diag_ctx *x, size_t body_from)
 	 * carries what `notimock lint` finds for the same bytes (one
 	 * engine, one answer), and a wait's near misses show it. */
 	if (in->offline)
-		said = "Backstage would answer";
+		said = DT_P_SCHEMA_WOULD;
 	else if (in->response != NULL && diag_memmem((const unsigned char *)
 	    in->response, in->response_len, msg, strlen(msg)) != NULL)
-		said = "Backstage's validator refuses the body: it answered";
+		said = DT_P_SCHEMA_REFUSES;
 	else
-		said = "Once the problems above are fixed, Backstage will "
-		    "answer";
-	diag_add(x->res, "schema", DIAG_ERROR,
-	    diag_fmt("%s 400 \"%s\".", said, msg),
-	    xstrdup(msg),
-	    xstrdup("Shape the body as {\"recipients\":{\"type\":\"entity\","
-	    "\"entityRef\":\"...\"} or {\"type\":\"broadcast\"},"
-	    "\"payload\":{\"title\":\"...\"}}; see the Backstage contract "
-	    "(NotificationSendOptions)."));
+		said = DT_P_SCHEMA_WILL;
+	DIAG_SAY(x->res, DT_SCHEMA, xstrdup(msg), DIAG_PART(said), msg);
 }

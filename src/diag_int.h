@@ -63,11 +63,99 @@ struct diag_ctx {
 
 enum { BODY_EMPTY = 0, BODY_JSON, BODY_TEXT };
 
+/* The rows of diag_texts (diag_codes.c); DT_P_* are parts. */
+enum diag_text_id {
+	DT_GET_WITH_BODY,
+	DT_P_CATALOG,
+	DT_GET_WITH_BODY_METHOD,
+	DT_WRONG_METHOD,
+	DT_P_NO_METHOD,
+	DT_P_OTHER_METHOD,
+	DT_WRONG_METHOD_GET,
+	DT_WRONG_PATH,
+	DT_URL_QUERY,
+	DT_MISSING_CONTENT_TYPE,
+	DT_WRONG_CONTENT_TYPE,
+	DT_AUTH_USER_TOKEN,
+	DT_AUTH_USER_INVALID,
+	DT_AUTH_USER_JWT,
+	DT_AUTH_RESTRICTED,
+	DT_AUTH_MISSING,
+	DT_AUTH_BASIC,
+	DT_AUTH_TEMPLATE,
+	DT_AUTH_UNRESOLVED,
+	DT_AUTH_UNKNOWN,
+	DT_AUTH_UNKNOWN_NONE,
+	DT_P_NEAR_B64,
+	DT_P_NEAR_B64_NL,
+	DT_P_NEAR_ENCODED,
+	DT_P_NEAR_ENCODED_NL,
+	DT_P_NEAR_QUOTES,
+	DT_AUTH_MALFORMED,
+	DT_EMPTY_BODY,
+	DT_EMPTY_BODY_LINT,
+	DT_BODY_TOO_LARGE,
+	DT_JSON_TEXT,
+	DT_JSON_CONTROL,
+	DT_JSON_GO_ESCAPE,
+	DT_JSON_QUOTE,
+	DT_JSON_NO_VALUE,
+	DT_JSON_GO_MAP,
+	DT_JSON_MISSING,
+	DT_JSON_END,
+	DT_JSON_TRAILING,
+	DT_JSON_OTHER,
+	DT_P_IN_KEY,
+	DT_P_WOULD_ANSWER,
+	DT_P_ANSWERS,
+	DT_P_WILL_ANSWER,
+	DT_NV_ENTITY_REF,
+	DT_NV_LINK,
+	DT_NV_REVISION,
+	DT_NV_PATH,
+	DT_NV_OTHER,
+	DT_GO_BYTE_LIST,
+	DT_P_IS_TOKEN,
+	DT_P_FINGERPRINT,
+	DT_GO_MAP,
+	DT_LEGACY_BODY,
+	DT_RECIPIENTS_TYPE,
+	DT_P_LOWER_CASE,
+	DT_ENTITY_REF_KIND,
+	DT_ENTITY_REF_INVALID,
+	DT_SEVERITY_CASE,
+	DT_SEVERITY_UNKNOWN,
+	DT_LINK_NOT_HTTP,
+	DT_LINK_INVALID,
+	DT_SCHEMA,
+	DT_P_SCHEMA_WOULD,
+	DT_P_SCHEMA_REFUSES,
+	DT_P_SCHEMA_WILL,
+	DT_NO_RECIPIENTS,
+	DT_RETRY,
+	DT_P_ANSWERED,
+	DT_P_NO_ANSWER,
+	DT_P_OVER_MAX,
+	DT_DUPLICATE,
+	DT_COUNT
+};
+
+/*
+ * Say text id with evidence (taken, allocated) and the arguments its
+ * message and fix take, in order; an argument DIAG_PART(id) splices that
+ * part in.  Arguments are copied.  Returns NULL when res is full.
+ */
+struct diagnosis *diag_say(struct diag_result *, enum diag_text_id,
+		    char *evidence, size_t argc, const char *const *argv);
+#define DIAG_SAY(res, id, ev, ...)					\
+	diag_say((res), (id), (ev),					\
+	    sizeof ((const char *const[]){ __VA_ARGS__ }) /		\
+	    sizeof (const char *), (const char *const[]){ __VA_ARGS__ })
+#define DIAG_SAY0(res, id, ev)	diag_say((res), (id), (ev), 0, NULL)
+#define DIAG_PART(id)		(diag_texts[(id)].key)
+
 /* diag.c: building diagnoses */
 char		*diag_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Add a diagnosis; takes message, evidence and fix (all allocated). */
-struct diagnosis *diag_add(struct diag_result *, const char *code,
-		    enum diag_level, char *message, char *evidence, char *fix);
 int		 diag_has(const struct diag_result *, const char *code);
 int		 diag_body_errors(const struct diag_result *, size_t from);
 

@@ -33,17 +33,8 @@ diag_no_recipients(struct diag_ctx *x)
 	    json_get(recip, "entityRef"), NULL);
 	t = diag_escape((const unsigned char *)refs,
 	    strlen(refs) < 300 ? strlen(refs) : 300);
-	diag_add(x->res, "no-recipients", DIAG_WARNING,
-	    xstrdup("The send reached no user: Backstage answers 200 [] "
-	    "and stores nothing.  Nobody will see this in real Backstage "
-	    "unless the catalog has the entity and it has an owner (a user, "
-	    "or a group with members), or the ref names a user."),
-	    diag_fmt("entityRef %s reached no user; the answer is []", t),
-	    xstrdup("Check the backstage.io/entity-ref annotation against the "
-	    "catalog: the entity must exist and have spec.owner set to a user "
-	    "or to a group with members; or send to user:default/<name>.  "
-	    "Give notimock the catalog with --catalog FILE to resolve refs "
-	    "as Backstage does; check excludeEntityRef too."));
+	DIAG_SAY0(x->res, DT_NO_RECIPIENTS, diag_fmt("entityRef %s reached no "
+	    "user; the answer is []", t));
 	free(t);
 	free(refs);
 }
@@ -67,6 +58,7 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 	struct diag_seen	*prev = NULL, *s, last;
 	const char		*fp = "", *colon;
 	char			 host[64], chain[200], gap[32];
+	char			 attempt[16], pseq[32], pstatus[16];
 	char			 kfp[CRYPTO_FP_LEN];
 	uint64_t		 h = 0xcbf29ce484222325ULL;
 	size_t			 i, k, hostlen, o;
@@ -151,39 +143,22 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 	snprintf(gap, sizeof gap, "%lld.%01lld s", (long long)(ms / 1000),
 	    (long long)(ms % 1000 / 100));
 
+	snprintf(attempt, sizeof attempt, "%d", s->attempt);
+	snprintf(pseq, sizeof pseq, "%lld", (long long)prev->seq);
+	snprintf(pstatus, sizeof pstatus, "%d", prev->status);
 	if (diag_retriable(prev->status))
-		diag_add(res, "retry", DIAG_INFO,
-		    diag_fmt("Attempt %d of this notification: the previous "
-		    "attempt (delivery #%lld, %s earlier) %s %d, "
-		    "and Argo CD retries 429, 5xx (except 501) and connection "
-		    "errors up to 3 times, after 1 s, 2 s and 4 s.%s",
-		    s->attempt, (long long)prev->seq, gap, prev->status ?
-		    "was answered" : "got no answer, status", prev->status,
-		    s->attempt > DIAG_ARGOCD_ATTEMPTS ? "  That is more than "
-		    "Argo CD's 4 attempts: retryMax was raised, or several "
-		    "senders repeat the same request." : ""),
-		    diag_fmt("same origin (%s, token %s), method, URL and "
-		    "%zu-byte body as delivery %s, %s after the last",
-		    host, *fp ? fp : "none", in->body_len, chain, gap),
-		    xstrdup("Nothing to fix if the failures were injected on "
-		    "purpose.  Otherwise make the receiver answer 2xx: when "
-		    "every attempt of a oncePer trigger fails, Argo CD never "
-		    "sends that notification again (argoproj/argo-cd#20879)."));
+		DIAG_SAY(res, DT_RETRY, diag_fmt("same origin (%s, token %s), "
+		    "method, URL and %zu-byte body as delivery %s, %s after the "
+		    "last", host, *fp ? fp : "none", in->body_len, chain, gap),
+		    attempt, pseq, gap, prev->status ?
+		    DIAG_PART(DT_P_ANSWERED) : DIAG_PART(DT_P_NO_ANSWER),
+		    pstatus, s->attempt > DIAG_ARGOCD_ATTEMPTS ?
+		    DIAG_PART(DT_P_OVER_MAX) : "");
 	else if (prev->status >= 200 && prev->status < 300)
 		/* A repeat of a refused request changes nothing; a repeat of
 		 * an accepted one is a second notification. */
-		diag_add(res, "duplicate", DIAG_INFO,
-		    diag_fmt("The same request again, %s after delivery #%lld, "
-		    "which was answered %d: Argo CD does not retry a %d, so "
-		    "this is a second send (a trigger without oncePer, two "
-		    "triggers or subscriptions sending the same template, or "
-		    "a controller restart).", gap, (long long)prev->seq,
-		    prev->status, prev->status),
-		    diag_fmt("same origin (%s, token %s), method, URL and "
-		    "%zu-byte body as delivery %s", host, *fp ? fp : "none",
-		    in->body_len, chain),
-		    xstrdup("Give the trigger an oncePer (e.g. oncePer: "
-		    "app.status.operationState.syncResult.revision), or set "
-		    "payload.scope so that Backstage updates the earlier "
-		    "notification instead of adding one."));
+		DIAG_SAY(res, DT_DUPLICATE, diag_fmt("same origin (%s, token "
+		    "%s), method, URL and %zu-byte body as delivery %s", host,
+		    *fp ? fp : "none", in->body_len, chain), gap, pseq,
+		    pstatus, pstatus);
 }

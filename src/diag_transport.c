@@ -54,7 +54,7 @@ diag_method(struct diag_ctx *x)
 {
 	const struct diag_input	*in = x->in;
 	const struct diag_catalog *c = NULL;
-	char			*text, *msg;
+	char			*text, *ev;
 	size_t			 i, n;
 	int			 user;
 
@@ -74,50 +74,24 @@ diag_method(struct diag_ctx *x)
 				break;
 			}
 		text = diag_snippet(in->body, in->body_len, 0, 0, 100);
-		if (strcmp(in->method, "GET") == 0)
-			msg = diag_fmt("A GET with a plain-text body: Argo CD "
-			    "sends this when the template it rendered has no "
-			    "webhook.<service> section, and then falls back to "
-			    "GET on the bare service url with the template's "
-			    "message as the body.%s%s%s%s%s",
-			    c ? "  The text is the catalog template " : "",
-			    c ? c->name : "", c ? " (trigger " : "",
-			    c ? c->trigger : "", c ? ")." : "");
+		ev = diag_fmt("%s %s with a %zu-byte text body: \"%s\"",
+		    in->method, diag_epath(x), in->body_len, text);
+		if (strcmp(in->method, "GET") != 0)
+			DIAG_SAY(x->res, DT_GET_WITH_BODY_METHOD, ev,
+			    in->method, in->method);
+		else if (c != NULL)
+			DIAG_SAY(x->res, DT_GET_WITH_BODY, ev,
+			    DIAG_PART(DT_P_CATALOG), c->name, c->trigger);
 		else
-			msg = diag_fmt("A %s with a plain-text body: the "
-			    "template's webhook section names method %s and "
-			    "its body renders text, not JSON.", in->method,
-			    in->method);
-		diag_add(x->res, "get-with-body", DIAG_ERROR, msg,
-		    diag_fmt("%s %s with a %zu-byte text body: \"%s\"",
-		    in->method, diag_epath(x), in->body_len, text),
-		    xstrdup("Subscribe the Application to a trigger of your "
-		    "own, not the catalog's: "
-		    "notifications.argoproj.io/subscribe.on-sync-succeeded-"
-		    "backstage.backstage: \"\" instead of "
-		    "...subscribe.on-sync-succeeded.backstage.  Give your "
-		    "templates and triggers a -backstage suffix "
-		    "(template.app-sync-succeeded-backstage, "
-		    "trigger.on-sync-succeeded-backstage) so that the catalog "
-		    "cannot overwrite them, and make the key under webhook: "
-		    "equal the service name (webhook: backstage: for "
-		    "service.webhook.backstage), with method: POST, path: "
-		    "/notifications and a JSON body:."));
+			DIAG_SAY(x->res, DT_GET_WITH_BODY, ev, "");
 		free(text);
 		return;
 	}
 	if (x->kind == BODY_JSON) {
-		diag_add(x->res, "wrong-method", DIAG_ERROR,
-		    diag_fmt("The body is JSON but the method is %s: the "
-		    "template's webhook.backstage section %s.  Backstage "
-		    "creates notifications on POST only.", in->method,
-		    strcmp(in->method, "GET") == 0 ? "has no method: (Argo CD "
-		    "then defaults to GET)" : "names another method"),
-		    diag_fmt("%s %s with a %zu-byte JSON body", in->method,
-		    diag_epath(x), in->body_len),
-		    xstrdup("Set method: POST under webhook.backstage in the "
-		    "template (template.<name>-backstage in "
-		    "argocd-notifications-cm)."));
+		DIAG_SAY(x->res, DT_WRONG_METHOD, diag_fmt("%s %s with a "
+		    "%zu-byte JSON body", in->method, diag_epath(x),
+		    in->body_len), in->method, strcmp(in->method, "GET") == 0 ?
+		    DIAG_PART(DT_P_NO_METHOD) : DIAG_PART(DT_P_OTHER_METHOD));
 		return;
 	}
 	/* A GET with no body to the send route: a template whose webhook
@@ -125,16 +99,9 @@ diag_method(struct diag_ctx *x)
 	 * notifications does the same legitimately. */
 	if (strcmp(in->method, "GET") == 0 && !user && (x->go ||
 	    (in->who != NULL && in->who->type == PRINCIPAL_SERVICE)))
-		diag_add(x->res, "wrong-method", DIAG_ERROR,
-		    xstrdup("A GET with no body to the send route: the "
-		    "template's webhook.backstage section has no method:, "
-		    "which Argo CD defaults to GET, and no body:.  Backstage "
-		    "answers a service token here with 403 \"This endpoint "
-		    "does not allow 'service' credentials\"."),
-		    diag_fmt("GET %s, no body%s", diag_epath(x), x->go ?
-		    ", User-Agent: Go-http-client" : ""),
-		    xstrdup("Set method: POST and a JSON body: under "
-		    "webhook.backstage in the template."));
+		DIAG_SAY0(x->res, DT_WRONG_METHOD_GET, diag_fmt("GET %s, no "
+		    "body%s", diag_epath(x), x->go ?
+		    ", User-Agent: Go-http-client" : ""));
 }
 
 void
@@ -148,17 +115,8 @@ diag_path(struct diag_ctx *x)
 	/* A POST that matched no route: url and path joined wrongly. */
 	if (x->post && !x->create && in->status == 404 &&
 	    in->response_len == 0)
-		diag_add(x->res, "wrong-path", DIAG_ERROR,
-		    diag_fmt("No Backstage route matches POST %s: Backstage "
-		    "answers an empty 404.  Argo CD joins the service url "
-		    "and the template path as TrimRight(url, \"/\") + \"/\" + "
-		    "TrimLeft(path, \"/\").", diag_epath(x)),
-		    diag_fmt("POST %s", diag_epath(x)),
-		    xstrdup("Make url and path together give "
-		    "/api/notifications/notifications: url: "
-		    "https://backstage.example.com/api/notifications in "
-		    "service.webhook.backstage and path: /notifications in the "
-		    "template's webhook.backstage section."));
+		DIAG_SAY(x->res, DT_WRONG_PATH, diag_fmt("POST %s",
+		    diag_epath(x)), diag_epath(x));
 
 	/* A query on the send route: a url with ?x=y swallows the path. */
 	if (!x->post || !x->create || (q = strchr(in->uri, '?')) == NULL)
@@ -184,15 +142,8 @@ diag_path(struct diag_ctx *x)
 		if ((amp = strchr(q, '&')) == NULL)
 			break;
 	}
-	diag_add(x->res, "url-query", DIAG_ERROR,
-	    xstrdup("The URL has a query string.  Backstage refuses any query "
-	    "parameter on this route (400 \"Unknown query parameter\"), and "
-	    "Argo CD appends the template's path after the query, not to the "
-	    "path: url .../hook?token=x plus path /apps/y gives "
-	    "/hook?token=x/apps/y."),
-	    diag_fmt("query parameter %s", names ? names : "''"),
-	    xstrdup("Drop the query from url in service.webhook.backstage; "
-	    "send credentials in an Authorization header instead."));
+	DIAG_SAY0(x->res, DT_URL_QUERY, diag_fmt("query parameter %s",
+	    names ? names : "''"));
 	free(names);
 }
 
@@ -216,16 +167,8 @@ diag_content_type(struct diag_ctx *x)
 			free(t);
 		} else
 			ua[0] = '\0';
-		diag_add(x->res, "missing-content-type", DIAG_ERROR,
-		    xstrdup("No Content-Type header: Argo CD's webhook sends "
-		    "none unless the service lists one, and Backstage "
-		    "answers 400 \"unsupported media type undefined\"."),
-		    diag_fmt("no Content-Type header%s", ua),
-		    xstrdup("Add the header to service.webhook.backstage in "
-		    "argocd-notifications-cm:\n"
-		    "  headers:\n"
-		    "  - name: Content-Type\n"
-		    "    value: application/json"));
+		DIAG_SAY0(x->res, DT_MISSING_CONTENT_TYPE,
+		    diag_fmt("no Content-Type header%s", ua));
 		return;
 	}
 	for (p = in->content_type; *p == ' ' || *p == '\t'; p++)
@@ -243,14 +186,7 @@ diag_content_type(struct diag_ctx *x)
 	for (t = ct; *t != '\0'; t++)
 		low[t - ct] = (char)tolower((unsigned char)*t);
 	low[t - ct] = '\0';
-	diag_add(x->res, "wrong-content-type", DIAG_ERROR,
-	    diag_fmt("The Content-Type is not application/json: Backstage "
-	    "answers 400 \"unsupported media type %s\".", low),
-	    diag_fmt("Content-Type: %s", ct),
-	    xstrdup("Set the header's value to application/json in "
-	    "service.webhook.backstage:\n"
-	    "  headers:\n"
-	    "  - name: Content-Type\n"
-	    "    value: application/json"));
+	DIAG_SAY(x->res, DT_WRONG_CONTENT_TYPE, diag_fmt("Content-Type: %s",
+	    ct), low);
 	free(ct);
 }

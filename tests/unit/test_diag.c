@@ -77,9 +77,38 @@ fx_init(struct fixture *f, const char *method, const char *uri,
 	f->in.seq = 1;
 }
 
+/*
+ * What storage keeps (codes, arguments, evidence) must tell the same bytes
+ * as the diagnoses themselves: checked for every result of every case.
+ */
+static void
+roundtrip(const struct diag_result *res)
+{
+	char	*full, *compact, *told;
+
+	if ((full = diag_json(res, NULL)) == NULL)
+		return;
+	compact = diag_json_compact(res, NULL);
+	told = diag_expand(compact, strlen(compact), NULL);
+	if (strcmp(full, told) != 0) {
+		fprintf(stderr, "# stored form told differently:\n#   %s\n"
+		    "#   %s\n", full, told);
+		unit_failed = 1;
+	}
+	if (strstr(compact, "\"message\"") != NULL ||
+	    strstr(compact, "\"fix\"") != NULL) {
+		fprintf(stderr, "# stored form keeps prose: %s\n", compact);
+		unit_failed = 1;
+	}
+	free(full);
+	free(compact);
+	free(told);
+}
+
 static void
 fx_free(struct fixture *f)
 {
+	roundtrip(&f->res);
 	diag_clear(&f->res);
 	json_free(f->json);
 	json_free(f->users);
@@ -1304,6 +1333,167 @@ end:
 	fx_free(&f);
 }
 
+/* The README's codes, from the tables of "### The diagnoses" after
+ * "**The request**" (the ones before are lint's own), into set. */
+static int
+readme_codes(char set[][40], size_t max, size_t *n)
+{
+	const char	*dir = getenv("NOTIMOCK_SRCDIR");
+	char		 path[1024], line[4096], *p, *q;
+	FILE		*f;
+	int		 in = 0;
+
+	*n = 0;
+	snprintf(path, sizeof path, "%s/README.md", dir != NULL ? dir : ".");
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "**The request**", 15) == 0)
+			in = 1;
+		else if (strncmp(line, "### ", 4) == 0)
+			in = 0;
+		if (!in || strncmp(line, "| `", 3) != 0)
+			continue;
+		/* The first cell: one or more `code`s. */
+		*strchr(line + 1, '|') = '\0';
+		for (p = line; (p = strchr(p, '`')) != NULL; p = q + 1) {
+			if ((q = strchr(p + 1, '`')) == NULL ||
+			    (size_t)(q - p) >= 40 || *n == max)
+				break;
+			memcpy(set[*n], p + 1, (size_t)(q - p - 1));
+			set[(*n)++][q - p - 1] = '\0';
+		}
+	}
+	fclose(f);
+	return (0);
+}
+
+/* Every code of the table is documented, and every documented code is in
+ * the table. */
+static void
+test_codes_readme(void)
+{
+	static char	 doc[128][40];
+	size_t		 ndoc, i, k;
+	int		 found;
+
+	CHECK(readme_codes(doc, 128, &ndoc) == 0);
+	CHECK(ndoc >= 30);
+	for (i = 0; i < diag_ntexts; i++) {
+		if (diag_texts[i].code == NULL)
+			continue;
+		for (k = 0, found = 0; k < ndoc; k++)
+			found |= strcmp(doc[k], diag_texts[i].code) == 0;
+		if (!found)
+			UNIT_FAIL("code %s is not in README.md",
+			    diag_texts[i].code);
+	}
+	for (k = 0; k < ndoc; k++) {
+		for (i = 0, found = 0; i < diag_ntexts; i++)
+			found |= diag_texts[i].code != NULL &&
+			    strcmp(doc[k], diag_texts[i].code) == 0;
+		if (!found)
+			UNIT_FAIL("README.md's code %s is not in diag_texts",
+			    doc[k]);
+	}
+end:
+	;
+}
+
+/* The table's rows: a unique key each (stored rows name it), the code's
+ * name first in it, a fix for a diagnosis and none for a part. */
+static void
+test_codes_table(void)
+{
+	const struct diag_text	*t;
+	size_t			 i, k;
+
+	CHECK(diag_ntexts > 30);
+	for (i = 0; i < diag_ntexts; i++) {
+		t = &diag_texts[i];
+		if (t->key == NULL || t->message == NULL)
+			UNIT_FAIL("row %zu is empty", i);
+		for (k = 0; k < i; k++)
+			if (strcmp(diag_texts[k].key, t->key) == 0)
+				UNIT_FAIL("key %s twice", t->key);
+		CHECK(diag_text_find(t->key) == t);
+		if (t->code != NULL) {
+			CHECK(t->fix != NULL);
+			CHECK(strncmp(t->key, t->code, strlen(t->code)) == 0);
+			CHECK(t->key[strlen(t->code)] == '\0' ||
+			    t->key[strlen(t->code)] == '.');
+		} else {
+			CHECK(t->fix == NULL);
+			CHECK(strchr(t->key, ':') != NULL);
+		}
+	}
+	CHECK(diag_text_find("no-such-text") == NULL);
+end:
+	;
+}
+
+/*
+ * The stored form: no prose, and told back word for word; rows stored
+ * whole (before the table) come back as they are.
+ */
+static void
+test_compact(void)
+{
+	struct diag	*dg = diag_new();
+	struct fixture	 f;
+	char		*full = NULL, *compact = NULL, *told = NULL;
+	const char	*old = "[{\"code\":\"go-map\",\"level\":\"warning\","
+			    "\"message\":\"m\",\"evidence\":\"e\",\"fix\":\"f\"}]";
+
+	/* A retry of a refused token with <no value> in the body: parts,
+	 * arguments, attempt and previous. */
+	fx_init(&f, "POST", NOTIFS, "{\"recipients\":{\"type\":\"entity\","
+	    "\"entityRef\":\"<no value>\"},\"payload\":{\"title\":\"x\"}}", 1);
+	f.in.authorization = "Bearer czNjcjN0LXRva2VuLTAxMjM0NTY3ODkK";
+	f.in.auth = AUTH_ILLEGAL;
+	f.in.status = 503;
+	diag_run(dg, &f.in, &f.res);
+	diag_clear(&f.res);
+	f.in.now_ms += 1000;
+	f.in.seq = 2;
+	diag_run(dg, &f.in, &f.res);
+	CHECK(find(&f.res, "retry") != NULL);
+	CHECK(find(&f.res, "auth-unknown-token") != NULL);
+	full = diag_json(&f.res, NULL);
+	compact = diag_json_compact(&f.res, NULL);
+	CHECK(full != NULL && compact != NULL);
+	CHECK(strlen(compact) * 2 < strlen(full));
+	CHECK(strstr(compact, "\"t\":\"auth-unknown-token\"") != NULL);
+	CHECK(strstr(compact, "{\"p\":\"auth-unknown-token:base64-newline\"}")
+	    != NULL);
+	CHECK(strstr(compact, "\"level\":\"error\"") != NULL);
+	CHECK(strstr(compact, "\"attempt\":2,\"previous\":[1]") != NULL);
+	told = diag_expand(compact, strlen(compact), NULL);
+	CHECK_STR(told, full);
+	free(told);
+	/* Written whole, or not a diagnoses array: as it is. */
+	told = diag_expand(old, strlen(old), NULL);
+	CHECK_STR(told, old);
+	free(told);
+	told = diag_expand("[]", 2, NULL);
+	CHECK_STR(told, "[]");
+	free(told);
+	told = diag_expand("{\"t\":1", 7, NULL);
+	CHECK_STR(told, "{\"t\":1");
+	free(told);
+	/* A key this version does not know: said without its prose. */
+	told = diag_expand("[{\"code\":\"x\",\"level\":\"info\",\"t\":\"x.y\","
+	    "\"a\":[],\"evidence\":\"e\"}]", 61, NULL);
+	CHECK_STR(told, "[{\"code\":\"x\",\"level\":\"info\",\"message\":null,"
+	    "\"evidence\":\"e\",\"fix\":null}]");
+end:
+	free(told);
+	free(full);
+	free(compact);
+	fx_free(&f);
+	diag_free(dg);
+}
+
 static const struct unit_test tests[] = {
 	{ "clean POST: no diagnosis", test_clean_post },
 	{ "missing-content-type", test_missing_content_type },
@@ -1340,6 +1530,9 @@ static const struct unit_test tests[] = {
 	{ "diag_print_text", test_print_text },
 	{ "terminal escape (log_escape_term)", test_escape_term },
 	{ "quoted client text: no C1 or bidi controls", test_escape_quoted },
+	{ "diag_texts: one row per text, unique keys", test_codes_table },
+	{ "diag_texts: the codes README.md lists", test_codes_readme },
+	{ "stored form: codes and arguments, told back", test_compact },
 	{ NULL, NULL }
 };
 

@@ -308,15 +308,106 @@ diag_token_near(const struct diag_input *in, const char *tok, size_t len,
 	return (-1);
 }
 
+/* A well-formed bearer header whose token matched nothing: a user JWT,
+ * or a token near a configured one, or just another string. */
+static void
+diag_auth_unknown(struct diag_ctx *x, const char *tok, size_t tlen)
+{
+	const struct diag_input	*in = x->in;
+	char			 fp[CRYPTO_FP_LEN], shape[160], *ev;
+	size_t			 n;
+	int			 near;
+
+	if (diag_user_jwt(tok, tlen)) {
+		DIAG_SAY0(x->res, DT_AUTH_USER_JWT, diag_fmt("token %s is a "
+		    "user JWT", crypto_fingerprint(tok, tlen, fp)));
+		return;
+	}
+	/*
+	 * The configured tokens' fingerprints stay in the start-up log
+	 * (the operator's); the token sent is shown keyed, so that
+	 * attempts of this run can be told apart.
+	 */
+	n = diag_ntokens(in);
+	near = diag_token_near(in, tok, tlen, fp);
+	diag_token_shape(tok, tlen, n > 0, shape, sizeof shape);
+	ev = n == 1 ? diag_fmt("sent %s, which does not match the one "
+	    "configured token", shape) :
+	    n > 1 ? diag_fmt("sent %s, which matches none of the %zu "
+	    "configured tokens", shape, n) :
+	    diag_fmt("sent %s; no service token is configured", shape);
+	if (near == -1)
+		DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
+		    DT_AUTH_UNKNOWN_NONE, ev, "");
+	else
+		DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
+		    DT_AUTH_UNKNOWN_NONE, ev, DIAG_PART(near), fp);
+}
+
+/* A header that is not ^Bearer[ ]+(\S+)$ (AUTH_MISSING): what it is
+ * instead, by shape, never by its text. */
+static void
+diag_auth_malformed(struct diag_ctx *x, const char *h)
+{
+	const char	*p, *tok;
+	char		 why[512], shape[160];
+	size_t		 len, words, i;
+
+	why[0] = '\0';
+	if (strncasecmp(h, "bearer", 6) == 0) {
+		p = h + 6;
+		if (*p == '\0' || strspn(p, " ") == strlen(p)) {
+			snprintf(why, sizeof why, "'Bearer' with no token "
+			    "after "
+			    "it: the secret key exists but is empty");
+		} else if (*p != ' ') {
+			snprintf(why, sizeof why, "'Bearer' not followed by a "
+			    "space");
+		} else {
+			for (tok = p; *tok == ' '; tok++)
+				;
+			len = strcspn(tok, " \t");
+			diag_token_shape(tok, len, 1, shape, sizeof shape);
+			words = diag_words(tok + len);
+			snprintf(why, sizeof why, "Bearer %s followed by %zu "
+			    "more word%s: the token must be the last and only "
+			    "thing after 'Bearer '", shape, words,
+			    words == 1 ? "" : "s");
+		}
+	} else if (strchr(h, ' ') == NULL) {
+		diag_token_shape(h, strlen(h), 1, shape, sizeof shape);
+		snprintf(why, sizeof why, "a bare token %s without the "
+		    "Bearer scheme", shape);
+	} else {
+		/* Another scheme is named only in our own spelling; an
+		 * unknown first word may be the token itself. */
+		len = strcspn(h, " ");
+		for (i = 0; i < DIAG_NSCHEMES; i++)
+			if (strlen(diag_schemes[i]) == len &&
+			    strncasecmp(h, diag_schemes[i], len) == 0)
+				break;
+		if (i < DIAG_NSCHEMES)
+			snprintf(why, sizeof why, "the scheme '%s' instead of "
+			    "Bearer", diag_schemes[i]);
+		else {
+			diag_token_shape(h, len, 1, shape, sizeof shape);
+			words = diag_words(h + len);
+			snprintf(why, sizeof why, "%s followed by %zu more "
+			    "word%s where 'Bearer <token>' belongs", shape,
+			    words, words == 1 ? "" : "s");
+		}
+	}
+	DIAG_SAY0(x->res, DT_AUTH_MALFORMED, diag_fmt("Authorization: %s",
+	    why));
+}
+
 void
 diag_auth(struct diag_ctx *x)
 {
 	const struct diag_input	*in = x->in;
-	const char		*h = in->authorization, *p, *tok;
-	char			 fp[CRYPTO_FP_LEN], why[512], shape[160], *t;
-	char			*ref, *ev;
-	size_t			 len, tlen, klen, words, i, n;
-	int			 near;
+	const char		*h = in->authorization, *tok;
+	char			 fp[CRYPTO_FP_LEN], shape[160], *t, *ref;
+	size_t			 tlen, klen;
 
 	if (!in->auth_checked)
 		return;
@@ -389,81 +480,8 @@ diag_auth(struct diag_ctx *x)
 		free(ref);
 		return;
 	}
-	if (in->auth == AUTH_ILLEGAL) {
-		/* A well-formed bearer header: its token matched nothing. */
-		if (diag_user_jwt(tok, tlen)) {
-			DIAG_SAY0(x->res, DT_AUTH_USER_JWT,
-			    diag_fmt("token %s is a user JWT",
-			    crypto_fingerprint(tok, tlen, fp)));
-			return;
-		}
-		/*
-		 * The configured tokens' fingerprints stay in the start-up
-		 * log (the operator's); the token sent is shown keyed, so
-		 * that attempts of this run can be told apart.
-		 */
-		n = diag_ntokens(in);
-		near = diag_token_near(in, tok, tlen, fp);
-		diag_token_shape(tok, tlen, n > 0, shape, sizeof shape);
-		ev = n == 1 ? diag_fmt("sent %s, which does not match the one "
-		    "configured token", shape) :
-		    n > 1 ? diag_fmt("sent %s, which matches none of the %zu "
-		    "configured tokens", shape, n) :
-		    diag_fmt("sent %s; no service token is configured", shape);
-		if (near == -1)
-			DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
-			    DT_AUTH_UNKNOWN_NONE, ev, "");
-		else
-			DIAG_SAY(x->res, n > 0 ? DT_AUTH_UNKNOWN :
-			    DT_AUTH_UNKNOWN_NONE, ev, DIAG_PART(near), fp);
-		return;
-	}
-
-	/* AUTH_MISSING with a header that is not ^Bearer[ ]+(\S+)$. */
-	why[0] = '\0';
-	if (strncasecmp(h, "bearer", 6) == 0) {
-		p = h + 6;
-		if (*p == '\0' || strspn(p, " ") == strlen(p)) {
-			snprintf(why, sizeof why, "'Bearer' with no token "
-			    "after "
-			    "it: the secret key exists but is empty");
-		} else if (*p != ' ') {
-			snprintf(why, sizeof why, "'Bearer' not followed by a "
-			    "space");
-		} else {
-			for (tok = p; *tok == ' '; tok++)
-				;
-			len = strcspn(tok, " \t");
-			diag_token_shape(tok, len, 1, shape, sizeof shape);
-			words = diag_words(tok + len);
-			snprintf(why, sizeof why, "Bearer %s followed by %zu "
-			    "more word%s: the token must be the last and only "
-			    "thing after 'Bearer '", shape, words,
-			    words == 1 ? "" : "s");
-		}
-	} else if (strchr(h, ' ') == NULL) {
-		diag_token_shape(h, strlen(h), 1, shape, sizeof shape);
-		snprintf(why, sizeof why, "a bare token %s without the "
-		    "Bearer scheme", shape);
-	} else {
-		/* Another scheme is named only in our own spelling; an
-		 * unknown first word may be the token itself. */
-		len = strcspn(h, " ");
-		for (i = 0; i < DIAG_NSCHEMES; i++)
-			if (strlen(diag_schemes[i]) == len &&
-			    strncasecmp(h, diag_schemes[i], len) == 0)
-				break;
-		if (i < DIAG_NSCHEMES)
-			snprintf(why, sizeof why, "the scheme '%s' instead of "
-			    "Bearer", diag_schemes[i]);
-		else {
-			diag_token_shape(h, len, 1, shape, sizeof shape);
-			words = diag_words(h + len);
-			snprintf(why, sizeof why, "%s followed by %zu more "
-			    "word%s where 'Bearer <token>' belongs", shape,
-			    words, words == 1 ? "" : "s");
-		}
-	}
-	DIAG_SAY0(x->res, DT_AUTH_MALFORMED, diag_fmt("Authorization: %s",
-	    why));
+	if (in->auth == AUTH_ILLEGAL)
+		diag_auth_unknown(x, tok, tlen);
+	else
+		diag_auth_malformed(x, h);
 }

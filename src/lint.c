@@ -220,6 +220,53 @@ struct lint_input {
 	int		 failed;
 };
 
+/* Read one file ("-": standard input) into in, and hand it to la when it
+ * holds Argo CD objects; -1 (said on stderr) when it cannot be read. */
+static int
+lint_load(struct lint_argocd *la, const char *arg, struct lint_input *in)
+{
+	char	 ename[1024], *cause = NULL;
+	FILE	*fp;
+	int	 saved, rc = 0;
+
+	in->name = strcmp(arg, "-") == 0 ? "-" : arg;
+	if (strcmp(arg, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(arg, "rb")) == NULL) {
+		saved = errno;
+		fprintf(stderr, "notimock lint: %s: %s\n", log_escape_term(ename,
+		    sizeof ename, arg, strlen(arg)), strerror(saved));
+		in->failed = 1;
+		return (-1);
+	}
+	if (lint_read(fp, &in->body, &in->len) == -1) {
+		saved = errno;
+		fprintf(stderr, "notimock lint: %s: %s\n", log_escape_term(ename,
+		    sizeof ename, arg, strlen(arg)), strerror(saved));
+		in->failed = 1;
+		rc = -1;
+	} else {
+		switch (lint_argocd_add(la, in->name, (const char *)in->body,
+		    in->len, &cause)) {
+		case 1:
+			in->objects = 1;
+			break;
+		case 0:
+			break;
+		default:
+			fprintf(stderr, "notimock lint: %s\n",
+			    log_escape_term(ename, sizeof ename, cause,
+			    strlen(cause)));
+			free(cause);
+			in->failed = 1;
+			rc = -1;
+		}
+	}
+	if (fp != stdin)
+		fclose(fp);
+	return (rc);
+}
+
 int
 lint_main(int argc, char **argv)
 {
@@ -237,10 +284,9 @@ lint_main(int argc, char **argv)
 	const struct lint_finding	*f = NULL;
 	struct lint_input		*in = NULL;
 	const char			*base_arg = "http://localhost:3000";
-	char				*base, ename[1024], *cause;
+	char				*base, ename[1024];
 	size_t				 len, errors = 0, nf = 0;
-	FILE				*fp;
-	int				 ch, json = 0, i, n = 0, rc = 0, saved;
+	int				 ch, json = 0, i, n = 0, rc = 0;
 	int				 objects = 0;
 
 	memset(&lo, 0, sizeof lo);
@@ -298,45 +344,9 @@ lint_main(int argc, char **argv)
 
 	in = xcalloc((size_t)(argc - optind), sizeof *in);
 	for (i = optind; i < argc; i++, n++) {
-		in[n].name = strcmp(argv[i], "-") == 0 ? "-" : argv[i];
-		if (strcmp(argv[i], "-") == 0)
-			fp = stdin;
-		else if ((fp = fopen(argv[i], "rb")) == NULL) {
-			saved = errno;
-			fprintf(stderr, "notimock lint: %s: %s\n",
-			    log_escape_term(ename, sizeof ename, argv[i],
-			    strlen(argv[i])), strerror(saved));
-			in[n].failed = 1;
+		if (lint_load(la, argv[i], &in[n]) == -1)
 			rc = 2;
-			continue;
-		}
-		if (lint_read(fp, &in[n].body, &in[n].len) == -1) {
-			saved = errno;
-			fprintf(stderr, "notimock lint: %s: %s\n",
-			    log_escape_term(ename, sizeof ename, argv[i],
-			    strlen(argv[i])), strerror(saved));
-			in[n].failed = 1;
-			rc = 2;
-		} else {
-			cause = NULL;
-			switch (lint_argocd_add(la, in[n].name,
-			    (const char *)in[n].body, in[n].len, &cause)) {
-			case 1:
-				in[n].objects = objects = 1;
-				break;
-			case 0:
-				break;
-			default:
-				fprintf(stderr, "notimock lint: %s\n",
-				    log_escape_term(ename, sizeof ename,
-				    cause, strlen(cause)));
-				free(cause);
-				in[n].failed = 1;
-				rc = 2;
-			}
-		}
-		if (fp != stdin)
-			fclose(fp);
+		objects |= in[n].objects;
 	}
 	if (objects)
 		nf = lint_argocd_run(la, &f);

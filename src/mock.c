@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "db.h"
+#include "diag.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -371,7 +372,11 @@ mock_delivery_json(const struct db_record *d, int full)
 	mock_add_stored(o, "entities", d->entities, 1);
 	mock_add_stored(o, "users", d->users, 1);
 	mock_add_stored(o, "notificationIds", d->ids, 1);
-	mock_add_stored(o, "diagnoses", d->diagnoses, 1);
+	/* Stored as codes and arguments (diag_json_compact): told whole. */
+	s = d->diagnoses != NULL ? diag_expand(d->diagnoses,
+	    strlen(d->diagnoses), NULL) : NULL;
+	mock_add_stored(o, "diagnoses", s, 1);
+	free(s);
 	json_add_num(o, "durationUs", (double)d->duration_us);
 	/* Which attempt of which first delivery (diag.c's retry detector),
 	 * and the fault rule that answered, if one did (fault.c). */

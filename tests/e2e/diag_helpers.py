@@ -461,8 +461,22 @@ class Sent:
             assert self._row is not None, "no delivery from " + self.remote
         return self._row
 
-    def diagnoses(self):
+    def stored_diagnoses(self):
+        """The diagnoses as the row keeps them: codes, levels, text keys,
+        arguments and evidence, never the prose (diag_json_compact)."""
         return json.loads(self.row()["diagnoses"])
+
+    def diagnoses(self):
+        """The diagnoses as users see them (/mock/, the inbox, the CLI):
+        told whole from the table, and checked against what is stored."""
+        told = self.mock_delivery()["diagnoses"]
+        stored = self.stored_diagnoses()
+        assert [(d["code"], d["level"], d["evidence"]) for d in told] == \
+            [(d["code"], d["level"], d["evidence"]) for d in stored]
+        for d in stored:
+            assert "message" not in d and "fix" not in d, d
+            assert "t" in d and "a" in d, d
+        return told
 
     def codes(self):
         return [d["code"] for d in self.diagnoses()]

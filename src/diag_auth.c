@@ -8,82 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "diag.h"
 #include "diag_int.h"
 #include "auth.h"
 #include "xmalloc.h"
-
-/* --- base64, for tokens that are close to a configured one ------------- */
-
-static int
-diag_b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '+' || c == '-')
-		return (62);
-	if (c == '/' || c == '_')
-		return (63);
-	return (-1);
-}
-
-/* Decode standard or URL-safe base64 (padding optional); -1 on junk. */
-static ssize_t
-diag_b64decode(const char *s, size_t len, unsigned char *out, size_t outlen)
-{
-	size_t		 i, o = 0;
-	unsigned int	 acc = 0;
-	int		 bits = 0, v;
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	for (i = 0; i < len; i++) {
-		if ((v = diag_b64val((unsigned char)s[i])) == -1)
-			return (-1);
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == outlen)
-				return (-1);
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return ((ssize_t)o);
-}
-
-static size_t
-diag_b64encode(const unsigned char *p, size_t len, char *out)
-{
-	static const char	 a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t			 i, o = 0;
-	unsigned int		 v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
-		    p[i + 2];
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = a[(v >> 6) & 63];
-		out[o++] = a[v & 63];
-	}
-	if (i < len) {
-		v = (unsigned int)p[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned int)p[i + 1] << 8;
-		out[o++] = a[v >> 18];
-		out[o++] = a[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? a[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	return (o);
-}
 
 /* --- credentials ------------------------------------------------------- */
 
@@ -260,14 +189,15 @@ static int
 diag_user_jwt(const char *tok, size_t len)
 {
 	const char	*dot;
-	unsigned char	 hdr[512];
+	unsigned char	 hdr[1024];
 	ssize_t		 n;
 
 	if ((dot = memchr(tok, '.', len)) == NULL ||
 	    memchr(dot + 1, '.', len - (size_t)(dot + 1 - tok)) == NULL)
 		return (0);
-	if ((n = diag_b64decode(tok, (size_t)(dot - tok), hdr,
-	    sizeof hdr - 1)) <= 0)
+	/* A header that decodes to more than 511 bytes is not one. */
+	if ((n = codec_b64_decode(CODEC_B64ANY, tok, (size_t)(dot - tok), hdr,
+	    sizeof hdr - 1)) <= 0 || n > 511)
 		return (0);
 	hdr[n] = '\0';
 	return (strstr((char *)hdr, "vnd.backstage.user") != NULL);
@@ -287,19 +217,20 @@ diag_token_near(const struct diag_input *in, const char *tok, size_t len,
 
 	if (len > 512)
 		return (-1);
-	if ((n = diag_b64decode(tok, len, dec, sizeof dec)) > 0) {
+	if ((n = codec_b64_decode(CODEC_B64ANY, tok, len, dec,
+	    sizeof dec)) > 0) {
 		m = (size_t)n;
 		if (diag_fp_known(in, dec, m, fp) || (m > 0 &&
 		    dec[m - 1] == '\n' && diag_fp_known(in, dec, m - 1, fp)))
 			return (dec[m - 1] == '\n' ? DT_P_NEAR_B64_NL :
 			    DT_P_NEAR_B64);
 	}
-	diag_b64encode((const unsigned char *)tok, len, enc);
+	codec_b64_encode(CODEC_B64, tok, len, enc);
 	if (diag_fp_known(in, enc, strlen(enc), fp))
 		return (DT_P_NEAR_ENCODED);
 	memcpy(dec, tok, len);
 	dec[len] = '\n';
-	diag_b64encode(dec, len + 1, enc);
+	codec_b64_encode(CODEC_B64, dec, len + 1, enc);
 	if (diag_fp_known(in, enc, strlen(enc), fp))
 		return (DT_P_NEAR_ENCODED_NL);
 	if (len > 2 && (tok[0] == '"' || tok[0] == '\'') &&

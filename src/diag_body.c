@@ -156,22 +156,17 @@ diag_nv_walk(const struct json *v, char *path, size_t plen, size_t used,
 		(*n)++;
 		return;
 	case JSON_OBJECT:
-		for (c = json_first(v); c != NULL; c = json_next(c)) {
-			k = json_key(c);
-			add = (size_t)snprintf(path + used, plen - used, "%s%s",
-			    used ? "." : "", k);
-			if (used + add >= plen)
-				add = plen - used - 1;
-			diag_nv_walk(c, path, plen, used + add, out, n,
-			    depth + 1);
-			path[used] = '\0';
-		}
-		return;
 	case JSON_ARRAY:
+		/* Each member or element with its key (.k) or index ([i])
+		 * written after path; path is restored after each. */
 		for (c = json_first(v), i = 0; c != NULL; c = json_next(c),
 		    i++) {
-			add = (size_t)snprintf(path + used, plen - used,
-			    "[%zu]", i);
+			if (json_type(v) == JSON_OBJECT)
+				add = (size_t)snprintf(path + used, plen - used,
+				    "%s%s", used ? "." : "", json_key(c));
+			else
+				add = (size_t)snprintf(path + used, plen - used,
+				    "[%zu]", i);
 			if (used + add >= plen)
 				add = plen - used - 1;
 			diag_nv_walk(c, path, plen, used + add, out, n,

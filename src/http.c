@@ -71,6 +71,8 @@ struct http_client {
 	LIST_ENTRY(http_client)	 entry;
 };
 
+#define HTTP_PEEK	128	/* input bytes mirrored (http_conn_mirror) */
+
 struct http_conn {
 	struct server			*srv;
 	struct bufferevent		*bev;
@@ -88,6 +90,18 @@ struct http_conn {
 	int				 refuse;	/* close as it attaches */
 	int				 oversize;	/* Content-Length over
 							   --max-body seen */
+	/* The input's first bytes as they stand, and the line evhttp's last
+	 * drain took from them (http_conn_mirror); this request's first
+	 * Transfer-Encoding, and evhttp's 413 being replaced by a 400 with
+	 * the bytes before it kept (http_refusal_cb). */
+	char				 inhead[HTTP_PEEK + 1];
+	size_t				 inheadlen;
+	char				 drained[HTTP_PEEK];
+	size_t				 drainedlen;	/* 0: it did not fit */
+	int				 te_seen;
+	int				 chunked;
+	int				 badchunk;
+	size_t				 badchunk_keep;
 	LIST_ENTRY(http_conn)		 entry;
 };
 
@@ -1307,6 +1321,70 @@ http_conn_oversize_cb(evutil_socket_t unused, short what, void *arg)
 	evhttp_connection_free(c->evcon);	/* frees c */
 }
 
+/*
+ * evhttp answers a chunk size it cannot read (no hex number, a negative,
+ * a 64-bit overflow, an extension) with 413, as if the body were too
+ * large; Node, under Backstage, answers 400 Bad Request.  evhttp takes
+ * each head line and each chunk-size line from the input with a drain of
+ * its own, so the input's first bytes, copied before each drain, hold the
+ * line it took: the head's Transfer-Encoding, and, when its 413 comes
+ * (http_refusal_cb), the size line it refused.  A 128-byte copy per
+ * change of the input; lines longer than that are not seen.
+ */
+static void
+http_conn_mirror(struct http_conn *c, struct evbuffer *buf,
+    const struct evbuffer_cb_info *info)
+{
+	const char	*v, *end;
+	ev_ssize_t	 n;
+
+	/* evhttp drains a line and then its end of line: keep the line. */
+	if (info->n_deleted > 0 && (info->n_deleted > 2 ||
+	    strspn(c->inhead, "\r\n") < info->n_deleted)) {
+		c->drainedlen = info->n_deleted <= c->inheadlen ?
+		    info->n_deleted : 0;
+		memcpy(c->drained, c->inhead, c->drainedlen);
+		/* The first Transfer-Encoding decides, as in evhttp. */
+		if (!c->te_seen && c->drainedlen > 18 &&
+		    util_strncaseeq(c->drained, "transfer-encoding:", 18)) {
+			c->te_seen = 1;
+			v = c->drained + 18;
+			end = c->drained + c->drainedlen;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			c->chunked = end - v == 7 && util_strncaseeq(v,
+			    "chunked", 7);
+		}
+	}
+	n = evbuffer_copyout(buf, c->inhead, HTTP_PEEK);
+	c->inheadlen = n > 0 ? (size_t)n : 0;
+	c->inhead[c->inheadlen] = '\0';
+}
+
+/* Was evhttp's 413 on c for a chunk size it could not read (by its own
+ * rule: hex, then the end or a space; not negative) rather than one too
+ * large?  The size line is the last thing it drained. */
+static int
+http_conn_bad_chunk(const struct http_conn *c)
+{
+	char		 line[HTTP_PEEK + 1], *endp;
+	size_t		 len = c->drainedlen;
+	long long	 v;
+
+	if (!c->chunked)
+		return (0);
+	if (len == 0)
+		return (1);	/* longer than any size evhttp takes */
+	memcpy(line, c->drained, len);
+	line[len] = '\0';
+	errno = 0;
+	v = strtoll(line, &endp, 16);
+	return (line[0] == '\0' || (*endp != '\0' && *endp != ' ') ||
+	    v < 0 || errno == ERANGE);
+}
+
 /* Bytes arrived: the first of a request starts its deadline. */
 static void
 http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -1315,6 +1393,7 @@ http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct http_conn	*c = arg;
 	struct timeval		 tv = { HTTP_OVERSIZE_GRACE, 0 };
 
+	http_conn_mirror(c, buf, info);
 	if (info->n_added == 0 || c->busy)
 		return;
 	if (!evtimer_pending(c->deadline, NULL))
@@ -1471,6 +1550,7 @@ http_conn_begin(struct req *r)
 	    NULL)
 		return (NULL);
 	c->busy = 1;
+	c->te_seen = c->chunked = 0;	/* the next request's own */
 	evtimer_del(c->deadline);
 	evtimer_del(c->oversize_ev);
 	return (c);
@@ -1508,8 +1588,44 @@ http_accept_hold(int on)
  * bufferevents (tls.c).  The cost is a test per add: none measurable on
  * tests/bench/run.
  */
+/* The record of a plain connection's bufferevent (NULL before it
+ * attaches). */
+static struct http_conn *
+http_conn_of(struct bufferevent *bev)
+{
+	bufferevent_event_cb	 eventcb;
+	void			*cbarg = NULL;
+
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+	return (http_conn_find(cbarg));
+}
+
+/*
+ * Node's answer to a chunk size it cannot read, in place of evhttp's 413
+ * and everything evhttp adds after it (its headers and HTML page, all
+ * added before anything is written; the connection closes after it, as
+ * evhttp's 413 said Connection: close).
+ */
 static void
-http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+http_bad_chunk_reply(struct http_conn *c, struct evbuffer *buf)
+{
+	static const char	 reply[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Connection: close\r\n\r\n";
+	struct evbuffer		*kept;
+
+	if ((kept = evbuffer_new()) == NULL)
+		return;		/* evhttp's 413 goes out */
+	http_writing = 1;
+	(void)evbuffer_remove_buffer(buf, kept, c->badchunk_keep);
+	(void)evbuffer_drain(buf, evbuffer_get_length(buf));
+	(void)evbuffer_add_buffer(buf, kept);
+	(void)evbuffer_add(buf, reply, sizeof reply - 1);
+	http_writing = 0;
+	evbuffer_free(kept);
+}
+
+static void
+http_refusal(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct bufferevent	*bev = arg;
@@ -1522,9 +1638,14 @@ http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	size_t			 len;
 	int			 status, port = 0;
 	evutil_socket_t		 fd;
+	struct http_conn	*c;
 
+	if ((c = http_conn_of(bev)) != NULL && c->badchunk) {
+		http_bad_chunk_reply(c, buf);
+		return;
+	}
 	/* The new bytes are the last n_added (drains come off the front). */
-	if (http_writing || info->n_added < 13 ||
+	if (info->n_added < 13 ||
 	    evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) -
 	    info->n_added, EVBUFFER_PTR_SET) == -1 ||
 	    (n = evbuffer_copyout_from(buf, &pos, line, sizeof line - 1)) < 13)
@@ -1535,6 +1656,14 @@ http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		return;		/* 100 Continue */
 	len = strcspn(line + 13, "\r\n");
 	log_escape(reason, sizeof reason, line + 13, len);
+	if (status == 413 && c != NULL && http_conn_bad_chunk(c)) {
+		/* Its status line is the last add: what came before stays. */
+		c->badchunk = 1;
+		c->badchunk_keep = evbuffer_get_length(buf) - info->n_added;
+		http_bad_chunk_reply(c, buf);
+		status = 400;
+		snprintf(reason, sizeof reason, "Bad Request");
+	}
 	switch (status) {
 	case 413:
 		hint = "body over --max-body";
@@ -1543,7 +1672,9 @@ http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		hint = "a method evhttp does not know";
 		break;
 	default:
-		hint = "malformed, or request line and headers over "
+		hint = c != NULL && c->badchunk ? "a chunk size that is no "
+		    "hex number; evhttp's 413 made a 400, as Node answers" :
+		    "malformed, or request line and headers over "
 		    "--max-headers";
 	}
 	snprintf(host, sizeof host, "?");
@@ -1561,6 +1692,30 @@ http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	}
 	log_info("%s:%d - - %d %s, refused by evhttp before notimock saw the "
 	    "request (%s)", host, port, status, reason, hint);
+}
+
+/*
+ * A bufferevent keeps its output's start frozen between its writes, and
+ * evhttp answers the next request of a connection from inside that
+ * (its write callback): the output cannot be read then (evbuffer_copyout
+ * fails), and a refusal on a reused connection went unseen.  Read and
+ * rewrite it thawed, then freeze it again.
+ */
+static void
+http_refusal_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	char	one;
+	int	frozen;
+
+	if (http_writing || info->n_added == 0)
+		return;
+	frozen = evbuffer_copyout(buf, &one, 1) == -1;
+	if (frozen)
+		evbuffer_unfreeze(buf, 1);
+	http_refusal(buf, info, arg);
+	if (frozen)
+		evbuffer_freeze(buf, 1);
 }
 
 /* The plain listener's connections: what evhttp would make, watched. */

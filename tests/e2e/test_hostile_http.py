@@ -8,6 +8,7 @@ them (README, "Limits").
 import hashlib
 import json
 import re
+import socket
 
 import pytest
 
@@ -142,3 +143,62 @@ def test_own_errors_are_not_taken_for_evhttp_refusals(server):
         wait_until(lambda: "POST " + NOTIFS + " 400" in server.log(),
                    what="the access line")
         assert "refused by evhttp" not in server.log()
+
+
+# --- issue 15: a chunk size evhttp cannot read ------------------------------
+
+def chunked_post(body):
+    return (b"POST " + NOTIFS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + body)
+
+
+BROADCAST = PAYLOAD.encode()
+GOOD = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BROADCAST), BROADCAST)
+
+
+@pytest.mark.parametrize("size", [
+    b"zz", b"-5", b"ffffffffffffffffffffffff", b"5;ext=1", b"0x",
+    b"x" * 300,
+], ids=["letters", "negative", "overflow", "extension", "prefix-only",
+        "long-line"])
+def test_bad_chunk_size_is_400(server, size):
+    """Node (under Backstage) answers a chunk size it cannot read with
+    400 Bad Request and closes; evhttp said 413 (Request Entity Too Large),
+    as if the body were too big.  Also for the second chunk."""
+    for body in (size + b"\r\nhello\r\n0\r\n\r\n",
+                 b"3b\r\n" + b"x" * 0x3b + b"\r\n" + size + b"\r\n"):
+        got, hdrs, rest = parse_response(server.raw(chunked_post(body),
+                                                    timeout=5))
+        assert got == 400, (size, got)
+        assert hdrs.get("connection") == "close"
+        assert rest == b""
+
+
+def test_chunk_size_too_large_stays_413(own_server):
+    """A size that reads but is over --max-body is evhttp's 413, as
+    before; a bad size on a reused connection is a 400 and logged (the
+    output of a reused connection was not readable by the watch)."""
+    srv = own_server(["--max-body", "102400"])
+    got, _, body = parse_response(srv.raw(chunked_post(
+        b"10000000\r\nhello\r\n0\r\n\r\n"), timeout=5))
+    assert got == 413 and body.startswith(b"<HTML><HEAD>")
+    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+        s.sendall(chunked_post(GOOD) + chunked_post(b"zz\r\n"))
+        out = b""
+        while True:		# both answers, to the server's close
+            data = s.recv(65536)
+            if not data:
+                break
+            out += data
+    first, _, _ = parse_response(out)
+    assert first == 401		# no token: answered, and the next read
+    second = out[out.index(b"HTTP/1.1", 10):]
+    assert second == b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+    wait_until(lambda: srv.log().count("refused by evhttp") == 2,
+               what="two log lines")
+    lines = [l for l in srv.log().splitlines() if "refused by evhttp" in l]
+    assert " 413 Request Entity Too Large, " in lines[0], lines
+    assert " 400 Bad Request, " in lines[1] and "chunk size" in lines[1]
+    assert srv.req("GET", "/.backstage/health/v1/readiness",
+                   token=None).status == 200

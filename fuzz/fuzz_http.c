@@ -33,13 +33,16 @@
 #include "crypto.h"
 #include "db.h"
 #include "diag.h"
+#include "dispatch.h"
 #include "fault.h"
 #include "fuzz.h"
 #include "http.h"
 #include "metrics.h"
 #include "mock.h"
 #include "retain.h"
+#include "server.h"
 #include "settings.h"
+#include "signals.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -90,11 +93,31 @@ fuzz_http_port(struct evhttp_bound_socket *bound, void *arg)
 		fuzz_http_die("getsockname", strerror(errno));
 }
 
-/* notimock_serve's start-up, with a plain listener on a port of its own. */
+/* The temporary directory goes when the process does. */
+static char	 fuzz_http_dir[] = "/tmp/fuzz_http.XXXXXX";
+
+static void
+fuzz_http_cleanup(void)
+{
+	static const char	*names[] = { "notimock.db", "notimock.db-wal",
+	    "notimock.db-shm", "notimock.db-journal", "catalog.yaml",
+	    "notimock-user-token.key" };
+	char			 path[64];
+	size_t			 i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", fuzz_http_dir, names[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(fuzz_http_dir);
+}
+
+/* notimock_serve's start-up (src/notimock.c: keep the two in step), with
+ * a plain listener on a port of its own. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char	 dir[] = "/tmp/fuzz_http.XXXXXX";
+	char		*dir = fuzz_http_dir;
 	static char	*db;		/* settings keep pointing at it */
 	struct server	*srv = &fuzz_srv;
 	char		*cat, *cause = NULL;
@@ -108,6 +131,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_init(-2, 0);
 	if (mkdtemp(dir) == NULL)
 		fuzz_http_die("mkdtemp", strerror(errno));
+	atexit(fuzz_http_cleanup);
 	xasprintf(&db, "%s/notimock.db", dir);
 	xasprintf(&cat, "%s/catalog.yaml", dir);
 	if ((f = fopen(cat, "w")) == NULL ||
@@ -157,7 +181,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	crypto_fingerprint_setkey(key);
 	auth_refingerprint(srv->auth);
 	srv->diag = diag_new();
-	if (http_start(srv, &cause) == -1)
+	if (server_start(srv) == -1)
+		fuzz_http_die("server_start", "failed");
+	signals_start(srv);
+	if (http_start(srv, dispatch, &cause) == -1)
 		fuzz_http_die("http", cause);
 	mock_start(srv);
 	retain_start(srv);

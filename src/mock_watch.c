@@ -1,0 +1,673 @@
+/*
+ * mock_watch.c: watchers, the requests that outlive their handler
+ * (mock_int.h): long-polls (GET /mock/wait) and event streams (GET
+ * /mock/events).  They sit in one list; after every commit
+ * mock_watch_commit() loads the deliveries none of them has seen yet,
+ * once, and each looks at its share: a wait counts its matches, a stream
+ * sends them.  A wait also has a timer and a stream a heartbeat; a client
+ * that goes away is noticed through http_on_close().
+ *
+ * Ownership: a watcher owns its filter and points at its struct req, which
+ * http.c frees once the reply is out (or the client has gone).  Every path
+ * that ends one removes it from the list and frees it at once; nothing
+ * else keeps a pointer to it.
+ */
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "mock.h"
+#include "mock_int.h"
+#include "settings.h"
+#include "signals.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define MOCK_REPLAY_MAX		1000
+#define MOCK_MISSES		10
+
+/* --- every watcher ---------------------------------------------------- */
+
+static struct mock_watch *
+mock_watch_new(struct req *r, enum mock_watch_kind kind,
+    struct mock_opts *opts)
+{
+	struct mock		*m = r->srv->mock;
+	struct mock_watch	*w;
+
+	w = xcalloc(1, sizeof *w);
+	w->m = m;
+	w->r = r;
+	w->kind = kind;
+	w->o = *opts;
+	memset(opts, 0, sizeof *opts);
+	TAILQ_INSERT_TAIL(&m->watches, w, entry);
+	if (kind == MOCK_WATCH_WAIT)
+		m->nwaits++;
+	else
+		m->nstreams++;
+	return (w);
+}
+
+static void
+mock_watch_free(struct mock_watch *w)
+{
+	TAILQ_REMOVE(&w->m->watches, w, entry);
+	if (w->kind == MOCK_WATCH_WAIT)
+		w->m->nwaits--;
+	else
+		w->m->nstreams--;
+	mock_job_free(w, w->ev, &w->o);
+}
+
+/* The client went away (http_on_close). */
+static void
+mock_watch_gone(struct req *r, void *arg)
+{
+	(void)r;
+	mock_watch_free(arg);
+}
+
+void
+mock_counts(struct server *srv, size_t *nw, size_t *ns)
+{
+	*nw = srv->mock != NULL ? srv->mock->nwaits : 0;
+	*ns = srv->mock != NULL ? srv->mock->nstreams : 0;
+}
+
+/* --- event streams ----------------------------------------------------- */
+
+static void
+mock_stream_end(struct mock_watch *s)
+{
+	struct req	*r = s->r;
+
+	mock_watch_free(s);
+	http_stream_end(r);
+}
+
+/*
+ * An event's text, built once however many streams send it: `event:
+ * delivery` with the delivery's JSON.  Caller frees.
+ */
+static char *
+mock_delivery_event(const struct db_record *d, size_t *lenp)
+{
+	struct json	*o;
+	char		*data, *ev;
+	int		 len;
+
+	o = mock_delivery_json(d, 0);
+	data = json_print(o, NULL);
+	json_free(o);
+	len = xasprintf(&ev, "event: delivery\nid: %lld\ndata: %s\n\n",
+	    (long long)d->seq, data);
+	free(data);
+	*lenp = (size_t)len;
+	return (ev);
+}
+
+/*
+ * Backstage's signals channel "notifications" (new_notification,
+ * notification_read, notification_unread), carried on the same stream as
+ * `event: notifications` with data {"channel","recipient","message"}:
+ * recipient is the user ref, or null for everyone.  Caller frees.
+ */
+static char *
+mock_signal_event(const struct signals_entry *sig, size_t *lenp)
+{
+	struct json	*o, *msg;
+	char		*data, *ev, err[64];
+	int		 len;
+
+	msg = json_parse(sig->message, strlen(sig->message), 0, err,
+	    sizeof err, NULL);
+	o = json_new_object();
+	json_add_str(o, "channel", "notifications");
+	json_add_str(o, "recipient", sig->user);
+	json_add(o, "message", msg != NULL ? msg : json_new_null());
+	data = json_print(o, NULL);
+	json_free(o);
+	len = xasprintf(&ev, "event: notifications\ndata: %s\n\n", data);
+	free(data);
+	*lenp = (size_t)len;
+	return (ev);
+}
+
+/* Send one delivery; -1 if the client is too far behind (end it). */
+static int
+mock_stream_event(struct mock_watch *s, const struct db_record *d)
+{
+	char	*ev;
+	size_t	 len;
+	int	 rc;
+
+	ev = mock_delivery_event(d, &len);
+	rc = http_stream_write(s->r, ev, len);
+	free(ev);
+	return (rc);
+}
+
+/*
+ * A reader that leaves more than the backlog unread (http.c) is ended, not
+ * buffered for: first it is told, past the backlog, with
+ *
+ *	event: behind
+ *	data: {"lost": N, "resumeFrom": SEQ, "message": ...}
+ *
+ * (N: matching deliveries of this batch not sent; SEQ: the last one sent,
+ * the Last-Event-ID to reconnect with, as an EventSource does by itself),
+ * and it is counted (/mock/cursor "streamsBehind", "eventsLost") and
+ * logged.  The caller ends the stream.
+ */
+static void
+mock_stream_behind(struct mock_watch *s, size_t lost)
+{
+	struct mock	*m = s->m;
+	char		*ev;
+	int		 len;
+
+	m->streams_behind++;
+	m->events_lost += lost;
+	len = xasprintf(&ev, "event: behind\ndata: {\"lost\":%zu,"
+	    "\"resumeFrom\":%lld,\"message\":\"this reader left more than "
+	    "%lld bytes unread: the stream ends here; reconnect with "
+	    "Last-Event-ID: %lld (or since=%lld) for the rest\"}\n\n", lost,
+	    (long long)s->sent, m->srv->settings->stream_buffer,
+	    (long long)s->sent, (long long)s->sent);
+	http_stream_write_last(s->r, ev, (size_t)len);
+	free(ev);
+	log_warnx("mock: /mock/events reader %s fell behind (more than %lld "
+	    "bytes unread): %zu event%s not sent, ended at seq %lld (%llu "
+	    "stream%s so far)", s->r->remote, m->srv->settings->stream_buffer,
+	    lost, lost == 1 ? "" : "s",
+	    (long long)s->sent, (unsigned long long)m->streams_behind,
+	    m->streams_behind == 1 ? "" : "s");
+}
+
+/*
+ * One commit's events for every stream.  Each stream's filter is checked
+ * first, and an event's text is built the first time a stream wants it,
+ * then shared: with a thousand streams, formatting once per stream was
+ * what made POSTs slow (issue 15).  Slots are NULL until built.
+ */
+struct mock_fanout {
+	const struct signals_entry	*sig[SIGNALS_KEEP_MAX];
+	char				*sigtxt[SIGNALS_KEEP_MAX];
+	size_t				 siglen[SIGNALS_KEEP_MAX];
+	size_t				 nsig;
+	const struct db_record		*v;
+	char				**txt;
+	size_t				*len;
+	size_t				 n;
+};
+
+static void
+mock_fanout_collect(const struct signals_entry *sig, void *arg)
+{
+	struct mock_fanout	*fo = arg;
+
+	if (fo->nsig < SIGNALS_KEEP_MAX)
+		fo->sig[fo->nsig++] = sig;
+}
+
+/* Send a stream the signals it has not seen and its filter passes. */
+static void
+mock_fanout_signals(struct mock_fanout *fo, struct mock_watch *s)
+{
+	const struct signals_entry	*sig;
+	size_t				 i;
+
+	for (i = 0; i < fo->nsig; i++) {
+		sig = fo->sig[i];
+		if (sig->id <= s->sig_last)
+			continue;
+		s->sig_last = sig->id;
+		if (!db_filter_signal(&s->o.f, sig->user))
+			continue;
+		if (fo->sigtxt[i] == NULL)
+			fo->sigtxt[i] = mock_signal_event(sig, &fo->siglen[i]);
+		http_stream_write(s->r, fo->sigtxt[i], fo->siglen[i]);
+	}
+}
+
+/* Send a stream the deliveries after s->last that pass its filter;
+ * -1 if the client is too far behind. */
+static int
+mock_fanout_deliveries(struct mock_fanout *fo, struct mock_watch *s)
+{
+	size_t	i, lost;
+
+	for (i = 0; i < fo->n; i++) {
+		if (fo->v[i].seq <= s->last ||
+		    db_filter_check(&s->o.f, &fo->v[i]) != 0)
+			continue;
+		if (fo->txt[i] == NULL)
+			fo->txt[i] = mock_delivery_event(&fo->v[i],
+			    &fo->len[i]);
+		if (http_stream_write(s->r, fo->txt[i], fo->len[i]) == -1) {
+			for (lost = 0; i < fo->n; i++)
+				lost += fo->v[i].seq > s->last &&
+				    db_filter_check(&s->o.f, &fo->v[i]) == 0;
+			mock_stream_behind(s, lost);
+			return (-1);
+		}
+		s->sent = fo->v[i].seq;
+	}
+	return (0);
+}
+
+static void
+mock_fanout_clear(struct mock_fanout *fo)
+{
+	size_t	i;
+
+	for (i = 0; i < fo->nsig; i++)
+		free(fo->sigtxt[i]);
+	for (i = 0; i < fo->n; i++)
+		free(fo->txt[i]);
+	free(fo->txt);
+	free(fo->len);
+}
+
+static void
+mock_stream_beat(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	 beat[] = ": heartbeat\n\n";
+	struct mock_watch	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (http_stream_write(s->r, beat, sizeof beat - 1) == -1)
+		mock_stream_end(s);
+}
+
+void
+mock_events(struct req *r, struct mock_opts *opts)
+{
+	struct mock_watch	*s;
+	struct db_record	*v = NULL;
+	struct timeval		 tv;
+	const char		*last, *errstr;
+	long long		 since;
+	int64_t			 opts_since;
+	size_t			 n = 0, i;
+	int			 ok = 1;
+	static const char	 hello[] = "retry: 2000\n\n";
+
+	/* Last-Event-ID (a reconnecting EventSource) wins over since. */
+	if ((last = http_header(r, "Last-Event-ID")) != NULL) {
+		since = util_strtonum(last, 0, INT64_MAX, &errstr);
+		if (errstr == NULL) {
+			opts->f.since = since;
+			opts->have_since = 1;
+		}
+	}
+	if (opts->have_since && db_deliveries_list(r->srv->db, &opts->f, 0,
+	    MOCK_REPLAY_MAX, 0, &v, &n) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	opts_since = opts->f.since;
+	s = mock_watch_new(r, MOCK_WATCH_STREAM, opts);
+	s->last = db_cursor(r->srv->db);
+	s->sig_last = signals_last();
+	http_on_close(r, mock_watch_gone, s);
+	http_stream_start(r, "text/event-stream; charset=utf-8");
+	http_stream_write(r, hello, sizeof hello - 1);
+	/* The newest MOCK_REPLAY_MAX matches, sent oldest first. */
+	s->sent = opts_since;
+	for (i = n; i > 0 && ok; i--)
+		if ((ok = mock_stream_event(s, &v[i - 1]) == 0))
+			s->sent = v[i - 1].seq;
+		else
+			mock_stream_behind(s, i);
+	db_records_free(v, n);
+	if (!ok) {
+		/* The client reconnects with Last-Event-ID for the rest. */
+		mock_stream_end(s);
+		return;
+	}
+	s->ev = event_new(r->srv->base, -1, EV_PERSIST, mock_stream_beat, s);
+	tv.tv_sec = s->o.heartbeat_ms / 1000;
+	tv.tv_usec = (s->o.heartbeat_ms % 1000) * 1000;
+	event_add(s->ev, &tv);
+}
+
+/* --- waits ------------------------------------------------------------- */
+
+static double
+mock_waited_ms(const struct req *r)
+{
+	return ((double)((util_mono_us() - r->start_us) / 1000));
+}
+
+/* The 200: every match (up to limit), newest first. */
+static void
+mock_wait_satisfied(struct req *r, struct mock_opts *opts)
+{
+	struct db		*db = r->srv->db;
+	struct db_record	*v;
+	struct json		*o;
+	size_t			 n;
+	int64_t			 total;
+
+	if (mock_matches(r, opts, 0, &total, &v, &n) == -1)
+		return;
+	o = json_new_object();
+	json_add_num(o, "wanted", (double)opts->count);
+	json_add_num(o, "matched", (double)total);
+	json_add_num(o, "since", (double)opts->f.since);
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	json_add_num(o, "waitedMs", mock_waited_ms(r));
+	mock_add_scan(o, db);
+	json_add(o, "deliveries", mock_records_json(v, n, 1));
+	db_records_free(v, n);
+	http_send_json(r, 200, o);
+	json_free(o);
+}
+
+/* The near misses of a timed-out wait: each with why it missed. */
+static struct json *
+mock_wait_misses(struct db *db, const struct db_filter *f,
+    const struct db_miss *miss, size_t nmiss)
+{
+	struct json		*arr, *x;
+	struct db_record	 d;
+	size_t			 i;
+
+	arr = json_new_array();
+	for (i = 0; i < nmiss; i++) {
+		if (db_delivery_get(db, miss[i].seq, &d) != 1)
+			continue;	/* deleted meanwhile */
+		x = json_new_object();
+		json_add(x, "delivery", mock_delivery_json(&d, 0));
+		json_add(x, "failed", mock_failed_json(f, miss[i].failed, &d));
+		mock_add_answer_error(x, &d);
+		json_append(arr, x);
+		db_record_clear(&d);
+	}
+	return (arr);
+}
+
+/* The 408: what matched, what arrived, and why the nearest missed. */
+static void
+mock_wait_timed_out(struct req *r, struct mock_opts *opts)
+{
+	struct db		*db = r->srv->db;
+	struct db_filter	 after;
+	struct db_record	*v;
+	struct db_miss		 miss[MOCK_MISSES];
+	struct json		*o;
+	char			 msg[512], ahead[256], part[128];
+	size_t			 n, nmiss = 0;
+	int64_t			 total, arrived, from;
+	int			 complete;
+
+	memset(&after, 0, sizeof after);
+	after.since = opts->f.since;
+	if ((total = db_deliveries_count(db, &opts->f)) == -1)
+		goto fail;
+	complete = db_scan_complete(db, &from);
+	if ((arrived = db_deliveries_count(db, &after)) == -1 ||
+	    db_deliveries_misses(db, &opts->f, miss, MOCK_MISSES, &nmiss) ==
+	    -1 ||
+	    db_deliveries_list(db, &opts->f, 0, opts->limit, 0, &v, &n) == -1)
+		goto fail;
+	/* A since ahead of the cursor is a number no delivery has had yet on
+	 * this database (they never repeat, reset or restart included):
+	 * most likely it was taken from another one. */
+	ahead[0] = '\0';
+	if (opts->f.since > db_cursor(db))
+		snprintf(ahead, sizeof ahead, "; since %lld is ahead of the "
+		    "cursor %lld: only deliveries numbered after it match, and "
+		    "sequence numbers on this database have not reached it "
+		    "(was it taken from another database?)",
+		    (long long)opts->f.since, (long long)db_cursor(db));
+	/* On a large store only the newest candidates were searched. */
+	part[0] = '\0';
+	if (!complete)
+		snprintf(part, sizeof part, " (searching only the newest "
+		    "deliveries, after seq %lld)", (long long)from);
+	snprintf(msg, sizeof msg, "wanted %lld matching deliver%s after seq "
+	    "%lld, got %lld%s in %s%s", (long long)opts->count,
+	    opts->count == 1 ? "y" : "ies", (long long)opts->f.since,
+	    (long long)total, part, opts->timeout_text, ahead);
+	o = mock_error_json(r, 408, "TimeoutError", msg);
+	json_add_num(o, "wanted", (double)opts->count);
+	json_add_num(o, "matched", (double)total);
+	json_add_num(o, "arrived", (double)arrived);
+	json_add_num(o, "since", (double)opts->f.since);
+	json_add_num(o, "cursor", (double)db_cursor(db));
+	json_add_num(o, "waitedMs", mock_waited_ms(r));
+	json_add(o, "deliveries", mock_records_json(v, n, 1));
+	db_records_free(v, n);
+	json_add(o, "nearMisses", mock_wait_misses(db, &opts->f, miss, nmiss));
+	if (complete)
+		json_add_bool(o, "complete", 1);
+	else {
+		json_add_bool(o, "complete", 0);
+		json_add_num(o, "searchedAfter", (double)from);
+	}
+	http_send_json(r, 408, o);
+	json_free(o);
+	return;
+
+fail:
+	mock_db_error(r);
+}
+
+/* Answer a wait: satisfied, or timed out. */
+static void
+mock_wait_answer(struct mock_watch *w, int satisfied)
+{
+	struct req		*r = w->r;
+	struct mock_opts	 o = w->o;
+
+	memset(&w->o, 0, sizeof w->o);
+	mock_watch_free(w);
+	if (satisfied)
+		mock_wait_satisfied(r, &o);
+	else
+		mock_wait_timed_out(r, &o);
+	mock_opts_clear(&o);
+}
+
+static void
+mock_wait_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mock_wait_answer(arg, 0);
+}
+
+void
+mock_wait(struct req *r, struct mock_opts *opts)
+{
+	struct mock_watch	*w;
+	struct timeval		 tv;
+	int64_t			 n;
+
+	if ((n = db_deliveries_count(r->srv->db, &opts->f)) == -1) {
+		mock_db_error(r);
+		return;
+	}
+	if (n >= opts->count) {
+		mock_wait_satisfied(r, opts);
+		return;
+	}
+	if (opts->timeout_ms == 0) {
+		mock_wait_timed_out(r, opts);
+		return;
+	}
+	w = mock_watch_new(r, MOCK_WATCH_WAIT, opts);
+	w->matched = n;
+	/* The count above saw everything up to the cursor, this
+	 * iteration's uncommitted writes included. */
+	w->last = db_cursor(r->srv->db);
+	w->ev = evtimer_new(r->srv->base, mock_wait_timer, w);
+	tv.tv_sec = w->o.timeout_ms / 1000;
+	tv.tv_usec = (w->o.timeout_ms % 1000) * 1000;
+	evtimer_add(w->ev, &tv);
+	/* The reply comes from mock_watch_commit, already committed. */
+	r->durable = 0;
+	http_on_close(r, mock_watch_gone, w);
+}
+
+/* --- commits ----------------------------------------------------------- */
+
+/* A reset has committed: tell the streams, recount the waits (they
+ * counted deliveries that are gone now). */
+static void
+mock_reset_committed(struct mock *m, int64_t seq)
+{
+	struct mock_watch	*w, *wnext;
+	char			*ev = m->reset_event;
+	int64_t			 n;
+
+	m->reset_event = NULL;
+	TAILQ_FOREACH(w, &m->watches, entry) {
+		if (w->kind != MOCK_WATCH_WAIT)
+			continue;
+		if ((n = db_deliveries_count(m->srv->db, &w->o.f)) != -1)
+			w->matched = n;
+		w->last = seq;
+	}
+	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
+		wnext = TAILQ_NEXT(w, entry);
+		if (w->kind == MOCK_WATCH_STREAM &&
+		    http_stream_write(w->r, ev, strlen(ev)) == -1)
+			mock_stream_end(w);
+	}
+	free(ev);
+}
+
+/* A wait looks at what committed: answered once it has its count. */
+static void
+mock_wait_commit(struct mock_watch *w, const struct db_record *v, size_t n,
+    int64_t seq)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].seq > w->last && db_filter_check(&w->o.f, &v[i]) == 0)
+			w->matched++;
+	if (w->last < seq)
+		w->last = seq;
+	if (w->matched >= w->o.count)
+		mock_wait_answer(w, 1);
+}
+
+/*
+ * After each commit event.  Rolled back: nothing happened, so nothing is
+ * told (the cursor has not moved).  Committed: load what arrived since the
+ * oldest point any watcher has looked at (one query), then let each look
+ * at its share.
+ */
+void
+mock_watch_commit(struct server *srv, int committed, int64_t seq, void *arg)
+{
+	struct mock		*m = srv->mock;
+	struct mock_watch	*w, *wnext;
+	struct db_filter	 after;
+	struct db_record	*v;
+	struct mock_fanout	*fo;
+	size_t			 n;
+	int64_t			 from = INT64_MAX;
+	uint64_t		 sig_from = UINT64_MAX;
+
+	if (m == NULL)
+		return;
+	if (!committed) {
+		free(m->reset_event);
+		m->reset_event = NULL;
+		return;
+	}
+	if (m->reset_event != NULL)
+		mock_reset_committed(m, seq);
+	if (TAILQ_EMPTY(&m->watches))
+		return;
+	fo = xcalloc(1, sizeof *fo);
+	if (m->nstreams > 0) {
+		TAILQ_FOREACH(w, &m->watches, entry)
+			if (w->kind == MOCK_WATCH_STREAM && w->sig_last <
+			    sig_from)
+				sig_from = w->sig_last;
+		signals_replay(sig_from, mock_fanout_collect, fo);
+		TAILQ_FOREACH(w, &m->watches, entry)
+			if (w->kind == MOCK_WATCH_STREAM)
+				mock_fanout_signals(fo, w);
+	}
+	TAILQ_FOREACH(w, &m->watches, entry)
+		if (w->last < from)
+			from = w->last;
+	if (from >= seq)
+		goto out;
+	memset(&after, 0, sizeof after);
+	after.since = from;
+	if (db_deliveries_list(srv->db, &after, 1, -1, 0, &v, &n) == -1) {
+		log_warnx("mock: cannot read new deliveries: %s",
+		    db_errmsg(srv->db));
+		goto out;
+	}
+	fo->v = v;
+	fo->n = n;
+	fo->txt = xcalloc(n + 1, sizeof *fo->txt);
+	fo->len = xcalloc(n + 1, sizeof *fo->len);
+	/* Waits first, then streams (a wait answered is out of the list). */
+	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
+		wnext = TAILQ_NEXT(w, entry);
+		if (w->kind == MOCK_WATCH_WAIT)
+			mock_wait_commit(w, v, n, seq);
+	}
+	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
+		wnext = TAILQ_NEXT(w, entry);
+		if (w->kind != MOCK_WATCH_STREAM)
+			continue;
+		if (mock_fanout_deliveries(fo, w) == -1) {
+			mock_stream_end(w);	/* too far behind */
+			continue;
+		}
+		if (w->last < seq)
+			w->last = seq;
+	}
+	db_records_free(v, n);
+out:
+	mock_fanout_clear(fo);
+	free(fo);
+}
+
+int
+mock_watch_stop(struct mock *m)
+{
+	struct mock_watch	*w, *wnext;
+	struct req		*r;
+	int			 answered = 0;
+
+	/* Waits first, then streams, as they always were. */
+	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
+		wnext = TAILQ_NEXT(w, entry);
+		if (w->kind != MOCK_WATCH_WAIT)
+			continue;
+		r = w->r;
+		mock_watch_free(w);
+		r->durable = 0;
+		http_error(r, 503, "ServiceUnavailableError",
+		    "notimock is shutting down");
+		answered = 1;
+	}
+	while ((w = TAILQ_FIRST(&m->watches)) != NULL) {
+		mock_stream_end(w);
+		answered = 1;
+	}
+	return (answered);
+}

@@ -2078,24 +2078,52 @@ http_stream_start(struct req *r, const char *ctype)
 	http_log_long(r, "stream started");
 }
 
-int
-http_stream_write(struct req *r, const void *buf, size_t len)
+/* Has the client left more than --stream-buffer unread?  A client that
+ * does not read must not make us buffer forever. */
+static int
+http_stream_full(struct req *r)
 {
 	struct evhttp_connection	*evcon;
 	struct bufferevent		*bev;
 
-	/* A client that does not read must not make us buffer forever. */
-	if ((evcon = evhttp_request_get_connection(r->evreq)) != NULL &&
+	return ((evcon = evhttp_request_get_connection(r->evreq)) != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) >
-	    (size_t)r->srv->settings->stream_buffer)
-		return (-1);
-	evbuffer_add(r->out, buf, len);
+	    (size_t)r->srv->settings->stream_buffer);
+}
+
+/* Send what r->out holds as one chunk. */
+static void
+http_stream_flush(struct req *r)
+{
 	http_writing = 1;
 	evhttp_send_reply_chunk(r->evreq, r->out);
 	http_writing = 0;
 	/* evhttp moves what it can; keep nothing around either way. */
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+}
+
+int
+http_stream_write(struct req *r, const void *buf, size_t len)
+{
+	if (http_stream_full(r))
+		return (-1);
+	evbuffer_add(r->out, buf, len);
+	http_stream_flush(r);
+	return (0);
+}
+
+int
+http_stream_write_ref(struct req *r, const void *buf, size_t len,
+    void (*unref)(const void *, size_t, void *), void *arg)
+{
+	if (http_stream_full(r))
+		return (-1);
+	if (evbuffer_add_reference(r->out, buf, len, unref, arg) == -1) {
+		unref(buf, len, arg);
+		return (0);	/* as if sent: the stream goes on */
+	}
+	http_stream_flush(r);
 	return (0);
 }
 
@@ -2105,10 +2133,7 @@ void
 http_stream_write_last(struct req *r, const void *buf, size_t len)
 {
 	evbuffer_add(r->out, buf, len);
-	http_writing = 1;
-	evhttp_send_reply_chunk(r->evreq, r->out);
-	http_writing = 0;
-	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	http_stream_flush(r);
 }
 
 void

@@ -187,6 +187,11 @@ void		 http_stream_start(struct req *, const char *ctype);
 /* Returns -1 (nothing written) if the client has left more than a few
  * MB unread: the caller should end the stream. */
 int		 http_stream_write(struct req *, const void *, size_t);
+/* The same without a copy, for bytes many streams send: buf stays the
+ * caller's until unref(buf, len, arg) is called, once, when the bytes have
+ * left (or the connection is gone).  On -1 no reference is kept. */
+int		 http_stream_write_ref(struct req *, const void *, size_t,
+		    void (*unref)(const void *, size_t, void *), void *arg);
 /* Write even past the backlog limit: a last event before the end. */
 void		 http_stream_write_last(struct req *, const void *, size_t);
 void		 http_stream_end(struct req *);

@@ -849,6 +849,8 @@ mock_reset(struct req *r, struct mock_opts *opts)
 	struct mock_reset_job	*j;
 	int64_t			 first;
 
+	/* Streams get what committed before it goes (mock_watch_flush). */
+	mock_watch_flush(m);
 	j = xcalloc(1, sizeof *j);
 	j->m = m;
 	j->r = r;
@@ -1137,6 +1139,8 @@ mock_free(struct mock *m)
 	/* Nothing can join after mock_stop(): srv->mock is NULL. */
 	if (!TAILQ_EMPTY(&m->watches))
 		fatalx("%s: waits or streams left after mock_stop", __func__);
+	if (m->flush_ev != NULL)
+		event_free(m->flush_ev);
 	free(m->reset_event);
 	free(m);
 }

@@ -75,6 +75,11 @@ struct mock {
 	char				*reset_event;
 	/* Resets of large stores, going on in slices (mock.c). */
 	TAILQ_HEAD(, mock_reset_job)	 resets;
+	/* Streams are flushed on a timer, not at each commit
+	 * (mock_watch_flush). */
+	struct event			*flush_ev;
+	int				 flush_due;
+	int64_t				 flush_us;	/* the last (monotonic) */
 	uint64_t			 streams_behind;	/* ended: fell behind */
 	uint64_t			 events_lost;	/* not sent to them */
 };
@@ -125,6 +130,9 @@ void		 mock_events(struct req *, struct mock_opts *);
 /* After each commit event (a server commit hook; arg is the struct mock). */
 void		 mock_watch_commit(struct server *, int committed, int64_t seq,
 		    void *arg);
+/* Send every stream what has committed since it last looked; a reset
+ * calls it before it deletes, so that nothing committed is left unsent. */
+void		 mock_watch_flush(struct mock *);
 /* Answer every wait (503) and end every stream; 1 if any was. */
 int		 mock_watch_stop(struct mock *);
 

@@ -195,20 +195,37 @@ mock_stream_behind(struct mock_watch *s, size_t lost)
 }
 
 /*
- * One commit's events for every stream.  Each stream's filter is checked
- * first, and an event's text is built the first time a stream wants it,
- * then shared: with a thousand streams, formatting once per stream was
- * what made POSTs slow (issue 15).  Slots are NULL until built.
+ * One commit's events for every stream (issue 15: a thousand streams made
+ * POSTs crawl when each formatted and copied every event for itself).
+ * Each stream's filter is checked first; the events some stream wants are
+ * formatted once, into one block, in the order a stream sends them
+ * (signals, then deliveries), and every stream's output refers to its runs
+ * of that block (http_stream_write_ref) instead of copying them: a stream
+ * that takes everything costs one reference per commit.  The block is
+ * freed when the last stream has sent it (or gone).
  */
+struct mock_block {
+	unsigned int	 refs;
+	char		 text[];
+};
+
 struct mock_fanout {
 	const struct signals_entry	*sig[SIGNALS_KEEP_MAX];
-	char				*sigtxt[SIGNALS_KEEP_MAX];
-	size_t				 siglen[SIGNALS_KEEP_MAX];
 	size_t				 nsig;
 	const struct db_record		*v;
-	char				**txt;
-	size_t				*len;
 	size_t				 n;
+	/* Event i (signals first, then deliveries) is text[off[i]..] of
+	 * len[i] bytes in the block; len 0: no stream wants it. */
+	size_t				*off, *len;
+	struct mock_block		*block;
+	size_t				 size;		/* of its text */
+};
+
+/* A run of a stream's events, contiguous in the block. */
+struct mock_run {
+	size_t		 off, len;
+	size_t		 first;		/* index of its first delivery, or n */
+	int64_t		 seq;		/* its last delivery's seq, or 0 */
 };
 
 static void
@@ -220,62 +237,159 @@ mock_fanout_collect(const struct signals_entry *sig, void *arg)
 		fo->sig[fo->nsig++] = sig;
 }
 
-/* Send a stream the signals it has not seen and its filter passes. */
-static void
-mock_fanout_signals(struct mock_fanout *fo, struct mock_watch *s)
+/* Does stream s want event i of fo? */
+static int
+mock_fanout_wants(const struct mock_fanout *fo, const struct mock_watch *s,
+    size_t i)
 {
 	const struct signals_entry	*sig;
-	size_t				 i;
+	const struct db_record		*d;
 
-	for (i = 0; i < fo->nsig; i++) {
+	if (i < fo->nsig) {
 		sig = fo->sig[i];
-		if (sig->id <= s->sig_last)
-			continue;
-		s->sig_last = sig->id;
-		if (!db_filter_signal(&s->o.f, sig->user))
-			continue;
-		if (fo->sigtxt[i] == NULL)
-			fo->sigtxt[i] = mock_signal_event(sig, &fo->siglen[i]);
-		http_stream_write(s->r, fo->sigtxt[i], fo->siglen[i]);
+		return (sig->id > s->sig_last &&
+		    db_filter_signal(&s->o.f, sig->user));
 	}
+	d = &fo->v[i - fo->nsig];
+	return (d->seq > s->last && db_filter_check(&s->o.f, d) == 0);
 }
 
-/* Send a stream the deliveries after s->last that pass its filter;
- * -1 if the client is too far behind. */
-static int
-mock_fanout_deliveries(struct mock_fanout *fo, struct mock_watch *s)
+/* Format, once, each event some stream wants, into fo->block. */
+static void
+mock_fanout_build(struct mock_fanout *fo, struct mock *m)
 {
-	size_t	i, lost;
+	struct mock_watch	*s;
+	char			*txt;
+	size_t			 i, nev = fo->nsig + fo->n, wanted = 0, size = 0;
+	size_t			 cap = 0, len;
+	int			*want;
 
-	for (i = 0; i < fo->n; i++) {
-		if (fo->v[i].seq <= s->last ||
-		    db_filter_check(&s->o.f, &fo->v[i]) != 0)
+	want = xcalloc(nev + 1, sizeof *want);
+	TAILQ_FOREACH(s, &m->watches, entry) {
+		if (s->kind != MOCK_WATCH_STREAM)
 			continue;
-		if (fo->txt[i] == NULL)
-			fo->txt[i] = mock_delivery_event(&fo->v[i],
-			    &fo->len[i]);
-		if (http_stream_write(s->r, fo->txt[i], fo->len[i]) == -1) {
-			for (lost = 0; i < fo->n; i++)
-				lost += fo->v[i].seq > s->last &&
-				    db_filter_check(&s->o.f, &fo->v[i]) == 0;
-			mock_stream_behind(s, lost);
-			return (-1);
-		}
-		s->sent = fo->v[i].seq;
+		for (i = 0; i < nev && wanted < nev; i++)
+			if (!want[i] && mock_fanout_wants(fo, s, i)) {
+				want[i] = 1;
+				wanted++;
+			}
+		if (wanted == nev)
+			break;
 	}
-	return (0);
+	fo->off = xcalloc(nev + 1, sizeof *fo->off);
+	fo->len = xcalloc(nev + 1, sizeof *fo->len);
+	fo->block = NULL;
+	for (i = 0; i < nev; i++) {
+		if (!want[i])
+			continue;
+		txt = i < fo->nsig ? mock_signal_event(fo->sig[i], &len) :
+		    mock_delivery_event(&fo->v[i - fo->nsig], &len);
+		if (size + len > cap) {
+			cap = (size + len) * 2;
+			fo->block = xreallocarray(fo->block, 1, sizeof *fo->block + cap);
+		}
+		memcpy(fo->block->text + size, txt, len);
+		free(txt);
+		fo->off[i] = size;
+		fo->len[i] = len;
+		size += len;
+	}
+	if (fo->block != NULL)
+		fo->block->refs = 1;	/* fo's own */
+	fo->size = size;
+	free(want);
+}
+
+static void
+mock_block_unref(const void *data, size_t len, void *arg)
+{
+	struct mock_block	*b = arg;
+
+	(void)data;
+	(void)len;
+	if (--b->refs == 0)
+		free(b);
+}
+
+/* Send a run; -1 if the client is too far behind (it is told, and the
+ * caller ends the stream). */
+static int
+mock_fanout_flush(struct mock_fanout *fo, struct mock_watch *s,
+    const struct mock_run *run)
+{
+	size_t	i, lost = 0;
+	int	rc;
+
+	if (run->len == 0)
+		return (0);
+	/*
+	 * A reference keeps the whole block alive until this reader has read
+	 * its run: a slow reader holding a small run of many large blocks
+	 * would pin far more than its --stream-buffer.  Runs of less than
+	 * half the block are copied instead: what a reader pins is then at
+	 * most twice what it is charged for.
+	 */
+	if (run->len * 2 < fo->size)
+		rc = http_stream_write(s->r, fo->block->text + run->off,
+		    run->len);
+	else {
+		fo->block->refs++;
+		if ((rc = http_stream_write_ref(s->r, fo->block->text +
+		    run->off, run->len, mock_block_unref, fo->block)) == -1)
+			fo->block->refs--;
+	}
+	if (rc == 0) {
+		if (run->seq != 0)
+			s->sent = run->seq;
+		return (0);
+	}
+	for (i = run->first; i < fo->n; i++)
+		lost += mock_fanout_wants(fo, s, fo->nsig + i);
+	mock_stream_behind(s, lost);
+	return (-1);
+}
+
+/* Send a stream what it wants of fo, in as few runs as the block allows;
+ * -1 if it is too far behind. */
+static int
+mock_fanout_send(struct mock_fanout *fo, struct mock_watch *s)
+{
+	struct mock_run	 run = { 0, 0, 0, 0 };
+	size_t		 i, nev = fo->nsig + fo->n;
+	uint64_t	 sig_last = s->sig_last;
+
+	run.first = fo->n;
+	for (i = 0; i < nev; i++) {
+		if (i < fo->nsig && fo->sig[i]->id > sig_last)
+			sig_last = fo->sig[i]->id;
+		if (!mock_fanout_wants(fo, s, i))
+			continue;
+		if (run.len > 0 && fo->off[i] != run.off + run.len) {
+			if (mock_fanout_flush(fo, s, &run) == -1)
+				return (-1);
+			run.len = 0;
+			run.first = fo->n;
+			run.seq = 0;
+		}
+		if (run.len == 0)
+			run.off = fo->off[i];
+		run.len += fo->len[i];
+		if (i >= fo->nsig) {
+			if (run.first == fo->n)
+				run.first = i - fo->nsig;
+			run.seq = fo->v[i - fo->nsig].seq;
+		}
+	}
+	s->sig_last = sig_last;
+	return (mock_fanout_flush(fo, s, &run));
 }
 
 static void
 mock_fanout_clear(struct mock_fanout *fo)
 {
-	size_t	i;
-
-	for (i = 0; i < fo->nsig; i++)
-		free(fo->sigtxt[i]);
-	for (i = 0; i < fo->n; i++)
-		free(fo->txt[i]);
-	free(fo->txt);
+	if (fo->block != NULL)
+		mock_block_unref(NULL, 0, fo->block);
+	free(fo->off);
 	free(fo->len);
 }
 
@@ -535,6 +649,8 @@ mock_reset_committed(struct mock *m, int64_t seq)
 	int64_t			 n;
 
 	m->reset_event = NULL;
+	/* What committed before the reset goes out before it. */
+	mock_watch_flush(m);
 	TAILQ_FOREACH(w, &m->watches, entry) {
 		if (w->kind != MOCK_WATCH_WAIT)
 			continue;
@@ -568,10 +684,109 @@ mock_wait_commit(struct mock_watch *w, const struct db_record *v, size_t n,
 }
 
 /*
+ * Streams are not written at every commit but at most every
+ * MOCK_FLUSH_PER_STREAM_US per open stream (MOCK_FLUSH_MAX_US at most): a
+ * write to a socket costs far more than the bytes in it, so a thousand
+ * streams written at each of a busy server's commits left POSTs little of
+ * the loop (issue 15).  With a few streams an event leaves within a
+ * millisecond of its commit; with a thousand, within 100 ms, several
+ * commits' events in one write.  Only what is committed is sent: a flush
+ * reads up to the cursor, whatever the open transaction holds.
+ */
+#define MOCK_FLUSH_PER_STREAM_US	100
+#define MOCK_FLUSH_MAX_US		100000
+
+/* Every stream sends what has committed since it last looked (and the
+ * signals published since). */
+void
+mock_watch_flush(struct mock *m)
+{
+	struct mock_watch	*s, *snext;
+	struct mock_fanout	*fo;
+	struct db_filter	 after;
+	struct db_record	*v = NULL;
+	size_t			 n = 0;
+	int64_t			 seq = db_cursor(m->srv->db), from = INT64_MAX;
+	uint64_t		 sig_from = UINT64_MAX;
+
+	m->flush_due = 0;
+	m->flush_us = util_mono_us();
+	if (m->nstreams == 0)
+		return;
+	fo = xcalloc(1, sizeof *fo);
+	TAILQ_FOREACH(s, &m->watches, entry) {
+		if (s->kind != MOCK_WATCH_STREAM)
+			continue;
+		if (s->sig_last < sig_from)
+			sig_from = s->sig_last;
+		if (s->last < from)
+			from = s->last;
+	}
+	signals_replay(sig_from, mock_fanout_collect, fo);
+	memset(&after, 0, sizeof after);
+	after.since = from;
+	if (from < seq && db_deliveries_list(m->srv->db, &after, 1, -1, 0, &v,
+	    &n) == -1) {
+		log_warnx("mock: cannot read new deliveries: %s",
+		    db_errmsg(m->srv->db));
+		seq = from;	/* nobody moves on: the next flush tries again */
+	}
+	fo->v = v;
+	/* Oldest first: what the open transaction holds comes last. */
+	while (fo->n < n && v[fo->n].seq <= seq)
+		fo->n++;
+	mock_fanout_build(fo, m);
+	for (s = TAILQ_FIRST(&m->watches); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, entry);
+		if (s->kind != MOCK_WATCH_STREAM)
+			continue;
+		if (mock_fanout_send(fo, s) == -1) {
+			mock_stream_end(s);	/* too far behind */
+			continue;
+		}
+		if (s->last < seq)
+			s->last = seq;
+	}
+	mock_fanout_clear(fo);
+	free(fo);
+	db_records_free(v, n);
+}
+
+static void
+mock_flush_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mock_watch_flush(arg);
+}
+
+/* Something committed: flush the streams once their interval is over. */
+static void
+mock_flush_due(struct mock *m)
+{
+	struct timeval	tv;
+	int64_t		gap, since;
+
+	if (m->flush_due || m->nstreams == 0)
+		return;
+	gap = (int64_t)m->nstreams * MOCK_FLUSH_PER_STREAM_US;
+	if (gap > MOCK_FLUSH_MAX_US)
+		gap = MOCK_FLUSH_MAX_US;
+	since = util_mono_us() - m->flush_us;
+	gap = since >= gap ? 0 : gap - since;
+	if (m->flush_ev == NULL)
+		m->flush_ev = evtimer_new(m->srv->base, mock_flush_timer, m);
+	tv.tv_sec = (time_t)(gap / 1000000);
+	tv.tv_usec = (suseconds_t)(gap % 1000000);
+	evtimer_add(m->flush_ev, &tv);
+	m->flush_due = 1;
+}
+
+/*
  * After each commit event.  Rolled back: nothing happened, so nothing is
- * told (the cursor has not moved).  Committed: load what arrived since the
- * oldest point any watcher has looked at (one query), then let each look
- * at its share.
+ * told (the cursor has not moved).  Committed: the waits load what arrived
+ * since the oldest point any of them has looked at (one query) and each
+ * counts its share; the streams are flushed soon (mock_watch_flush).
  */
 void
 mock_watch_commit(struct server *srv, int committed, int64_t seq, void *arg)
@@ -580,10 +795,8 @@ mock_watch_commit(struct server *srv, int committed, int64_t seq, void *arg)
 	struct mock_watch	*w, *wnext;
 	struct db_filter	 after;
 	struct db_record	*v;
-	struct mock_fanout	*fo;
 	size_t			 n;
 	int64_t			 from = INT64_MAX;
-	uint64_t		 sig_from = UINT64_MAX;
 
 	if (m == NULL)
 		return;
@@ -594,56 +807,28 @@ mock_watch_commit(struct server *srv, int committed, int64_t seq, void *arg)
 	}
 	if (m->reset_event != NULL)
 		mock_reset_committed(m, seq);
-	if (TAILQ_EMPTY(&m->watches))
+	mock_flush_due(m);
+	if (m->nwaits == 0)
 		return;
-	fo = xcalloc(1, sizeof *fo);
-	if (m->nstreams > 0) {
-		TAILQ_FOREACH(w, &m->watches, entry)
-			if (w->kind == MOCK_WATCH_STREAM && w->sig_last <
-			    sig_from)
-				sig_from = w->sig_last;
-		signals_replay(sig_from, mock_fanout_collect, fo);
-		TAILQ_FOREACH(w, &m->watches, entry)
-			if (w->kind == MOCK_WATCH_STREAM)
-				mock_fanout_signals(fo, w);
-	}
 	TAILQ_FOREACH(w, &m->watches, entry)
-		if (w->last < from)
+		if (w->kind == MOCK_WATCH_WAIT && w->last < from)
 			from = w->last;
 	if (from >= seq)
-		goto out;
+		return;
 	memset(&after, 0, sizeof after);
 	after.since = from;
 	if (db_deliveries_list(srv->db, &after, 1, -1, 0, &v, &n) == -1) {
 		log_warnx("mock: cannot read new deliveries: %s",
 		    db_errmsg(srv->db));
-		goto out;
+		return;
 	}
-	fo->v = v;
-	fo->n = n;
-	fo->txt = xcalloc(n + 1, sizeof *fo->txt);
-	fo->len = xcalloc(n + 1, sizeof *fo->len);
-	/* Waits first, then streams (a wait answered is out of the list). */
+	/* A wait answered is out of the list. */
 	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
 		wnext = TAILQ_NEXT(w, entry);
 		if (w->kind == MOCK_WATCH_WAIT)
 			mock_wait_commit(w, v, n, seq);
 	}
-	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
-		wnext = TAILQ_NEXT(w, entry);
-		if (w->kind != MOCK_WATCH_STREAM)
-			continue;
-		if (mock_fanout_deliveries(fo, w) == -1) {
-			mock_stream_end(w);	/* too far behind */
-			continue;
-		}
-		if (w->last < seq)
-			w->last = seq;
-	}
 	db_records_free(v, n);
-out:
-	mock_fanout_clear(fo);
-	free(fo);
 }
 
 int
@@ -653,7 +838,11 @@ mock_watch_stop(struct mock *m)
 	struct req		*r;
 	int			 answered = 0;
 
-	/* Waits first, then streams, as they always were. */
+	/* Streams get what has committed; then waits, then streams end, as
+	 * they always did. */
+	mock_watch_flush(m);
+	if (m->flush_ev != NULL)
+		event_del(m->flush_ev);
 	for (w = TAILQ_FIRST(&m->watches); w != NULL; w = wnext) {
 		wnext = TAILQ_NEXT(w, entry);
 		if (w->kind != MOCK_WATCH_WAIT)

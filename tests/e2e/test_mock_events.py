@@ -207,3 +207,83 @@ def test_filters_apply_to_signals(user_server):
     finally:
         for es in streams_:
             es.close()
+
+
+class _ChunkReader:
+    """One raw /mock/events reader: the HTTP chunks of its reply, as they
+    came, so that a test can see how the events were written."""
+
+    def __init__(self, srv):
+        import socket
+        self.sock = socket.create_connection((srv.host, srv.port), timeout=10)
+        self.sock.sendall(b"GET /mock/events HTTP/1.1\r\nHost: t\r\n"
+                          b"Accept: text/event-stream\r\n\r\n")
+        self.sock.setblocking(False)
+        self.buf = b""
+        self.head = None
+        self.chunks = []
+
+    def feed(self):
+        try:
+            data = self.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        assert data, "the server closed a stream"
+        self.buf += data
+        if self.head is None:
+            if b"\r\n\r\n" not in self.buf:
+                return
+            self.head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            assert self.head.startswith(b"HTTP/1.1 200"), self.head
+        while b"\r\n" in self.buf:
+            size, rest = self.buf.split(b"\r\n", 1)
+            n = int(size, 16)
+            if len(rest) < n + 2:
+                return
+            self.chunks.append(rest[:n].decode())
+            self.buf = rest[n + 2:]
+
+    def events(self):
+        text = "".join(self.chunks)
+        return [b for b in text.split("\n\n") if b.startswith("event: ")]
+
+
+def test_many_readers_get_every_event_each_commit_in_one_write(own_server):
+    """Issue 15: 200 readers taking every event each get all of them, in
+    order, exactly once; and a commit's events (the delivery and its
+    Backstage signal) reach a reader in one chunk, built once and shared,
+    not one write per event per reader (which made POSTs crawl)."""
+    import selectors
+    srv = own_server()
+    readers = [_ChunkReader(srv) for _ in range(200)]
+    sel = selectors.DefaultSelector()
+    for rd in readers:
+        sel.register(rd.sock, selectors.EVENT_READ, rd)
+    try:
+        wait_until(lambda: streams(srv) == len(readers), what="the streams")
+        n = 20
+        for i in range(n):
+            assert send(srv, broadcast=True, title="to all %d" % i).status \
+                == 200
+        deadline = time.monotonic() + 60
+        while any(len(rd.events()) < 2 * n for rd in readers):
+            assert time.monotonic() < deadline, "events missing"
+            for key, _ in sel.select(timeout=1):
+                key.data.feed()
+        for rd in readers:
+            evs = rd.events()
+            assert len(evs) == 2 * n, evs
+            seqs = [int(e.split("\nid: ")[1].split("\n")[0])
+                    for e in evs if e.startswith("event: delivery")]
+            assert seqs == sorted(seqs) and len(set(seqs)) == n, seqs
+            assert sum(e.startswith("event: notifications")
+                       for e in evs) == n
+            # Each delivery came with its signal: at most one chunk
+            # carrying events per delivery, where every event was a
+            # chunk of its own before.
+            with_events = [c for c in rd.chunks if "event: " in c]
+            assert len(with_events) <= n, len(with_events)
+    finally:
+        sel.close()
+        for rd in readers:
+            rd.sock.close()

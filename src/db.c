@@ -3,11 +3,14 @@
  * per-iteration transaction.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -257,6 +260,8 @@ struct db {
 	int		 scan_complete;
 	int64_t		 scan_from;
 	char		 err[256];
+	char		*reserve;	/* "FILE-reserve" (db_make_room) */
+	int		 secure_delete;	/* to restore after it, or -1 */
 };
 
 static void
@@ -546,6 +551,78 @@ db_ckpt_stop(struct db *db)
 	c->running = 0;
 }
 
+/* --- room for a reset on a full disk ---------------------------------- */
+
+/*
+ * A delete writes too: its pages go to the WAL, which a full disk cannot
+ * grow, and copying the WAL back into the database (so that the log can
+ * start over in the space it has) needs room for the pages it added.  So
+ * on a full disk even DELETE /mock/deliveries, the one call that frees
+ * space, failed (issue 15).  Beside FILE, FILE-reserve holds
+ * DB_RESERVE bytes, allocated and never read, from the start:
+ * db_make_room() gives them back and empties the WAL into the database,
+ * after which the delete has room; db_reserve() takes them again when
+ * there is room (a failed try leaves no file).  Meanwhile secure_delete
+ * (on in Debian's SQLite) is FAST: with it on, every page a delete frees
+ * is written again, zeroed, through the WAL, so that deleting 20 MB needs
+ * 20 MB of room; FAST zeroes what the b-tree pages being written anyway
+ * held, and leaves freed pages as they were until they are reused.
+ */
+#define DB_RESERVE	DB_WAL_LIMIT
+
+void
+db_reserve(struct db *db)
+{
+	int	fd, rc;
+
+	char	sql[64];
+
+	if (db->secure_delete >= 0) {
+		snprintf(sql, sizeof sql, "PRAGMA secure_delete = %d",
+		    db->secure_delete);
+		sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+		db->secure_delete = -1;
+	}
+	if (db->reserve == NULL || access(db->reserve, F_OK) == 0)
+		return;
+	if ((fd = open(db->reserve, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		return;
+	if ((rc = posix_fallocate(fd, 0, DB_RESERVE)) != 0) {
+		(void)unlink(db->reserve);
+		if (rc != ENOSPC && rc != EFBIG)
+			log_warnx("db: %s: %s", db->reserve, strerror(rc));
+	}
+	close(fd);
+}
+
+int
+db_make_room(struct db *db)
+{
+	sqlite3_stmt	*st;
+	int		 log = -1, done = -1;
+
+	if (db->secure_delete < 0 && sqlite3_prepare_v2(db->h,
+	    "PRAGMA secure_delete", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			db->secure_delete = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_exec(db->h, "PRAGMA secure_delete = FAST", NULL, NULL,
+		    NULL);
+	}
+	if (db->reserve != NULL && unlink(db->reserve) == 0)
+		log_warnx("db: gave back the reserve %s (%d bytes) to make "
+		    "room", db->reserve, DB_RESERVE);
+	if (db->in_txn)
+		return (0);	/* a checkpoint must wait for the commit */
+	if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    &log, &done) != SQLITE_OK) {
+		db_seterr(db, "checkpoint");
+		return (-1);
+	}
+	return (0);
+}
+
 /* --- speed: pragmas that leave durability as it is ---------------------- */
 
 /*
@@ -609,6 +686,11 @@ db_open(const char *path, int sync_full, char **cause)
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
 		goto fail;
+	db->secure_delete = -1;
+	if (strcmp(path, ":memory:") != 0) {
+		xasprintf(&db->reserve, "%s-reserve", path);
+		db_reserve(db);
+	}
 	return (db);
 
 fail:
@@ -629,6 +711,7 @@ db_close(struct db *db)
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(db->st[i]);
 	sqlite3_close(db->h);
+	free(db->reserve);
 	free(db);
 }
 

@@ -79,6 +79,12 @@ int		 db_in_txn(const struct db *);
  * write since db_begin, failed: then nothing since db_begin is stored, and
  * *cause (static text) says why. */
 int		 db_commit(struct db *, const char **cause);
+/* On a full disk: give back FILE-reserve and empty the WAL into the
+ * database, so that the writes after it (a reset) have room.  Returns -1
+ * (db_errmsg says why) if the WAL could not be emptied. */
+int		 db_make_room(struct db *);
+/* Take FILE-reserve again if it is missing and there is room. */
+void		 db_reserve(struct db *);
 /* The last error text of this connection (static; for 503 bodies). */
 const char	*db_errmsg(const struct db *);
 

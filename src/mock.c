@@ -851,6 +851,11 @@ mock_reset(struct req *r, struct mock_opts *opts)
 
 	/* Streams get what committed before it goes (mock_watch_flush). */
 	mock_watch_flush(m);
+	/* On a full disk a delete needs room to write too (db.c, "room for
+	 * a reset"); the commit's 503 says so if there is still none. */
+	if (r->srv->store_failing_since != 0 && db_make_room(db) == -1)
+		log_warnx("mock: reset on a failing store: %s",
+		    db_errmsg(db));
 	j = xcalloc(1, sizeof *j);
 	j->m = m;
 	j->r = r;

@@ -649,6 +649,8 @@ mock_reset_committed(struct mock *m, int64_t seq)
 	int64_t			 n;
 
 	m->reset_event = NULL;
+	/* Room again: take back the reserve a full disk made it give up. */
+	db_reserve(m->srv->db);
 	/* What committed before the reset goes out before it. */
 	mock_watch_flush(m);
 	TAILQ_FOREACH(w, &m->watches, entry) {

@@ -157,7 +157,8 @@ notimock_may_make(const char *dir, const char *name)
 static void
 notimock_watch_files(const struct settings *s, const char *state)
 {
-	static const char	*suffixes[] = { "", "-wal", "-shm", "-journal" };
+	static const char	*suffixes[] = { "", "-wal", "-shm", "-journal",
+	    "-reserve" };
 	static const char	*generated[] = { "ca.pem", "ca-key.pem",
 	    "cert.pem", "key.pem", "notimock-user-token.key" };
 	char			 path[4096];

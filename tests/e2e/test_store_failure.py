@@ -19,7 +19,8 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
 
 
-def test_full_disk_answers_503_and_keeps_running(monkeypatch):
+def _start_limited(monkeypatch):
+    """A server whose files may not grow past LIMIT."""
     import subprocess
     real_popen = subprocess.Popen
 
@@ -27,8 +28,14 @@ def test_full_disk_answers_503_and_keeps_running(monkeypatch):
         kw["preexec_fn"] = _limit_file_size
         return real_popen(*a, **kw)
     monkeypatch.setattr(subprocess, "Popen", popen)
-    srv = start_server()
-    monkeypatch.setattr(subprocess, "Popen", real_popen)
+    try:
+        return start_server()
+    finally:
+        monkeypatch.setattr(subprocess, "Popen", real_popen)
+
+
+def test_full_disk_answers_503_and_keeps_running(monkeypatch):
+    srv = _start_limited(monkeypatch)
     try:
         big = "x" * 90000
         statuses = []
@@ -67,5 +74,40 @@ def test_full_disk_answers_503_and_keeps_running(monkeypatch):
         r = srv.send({"recipients": {"type": "broadcast"},
                       "payload": {"title": "small"}})
         assert r.status in (200, 503)
+    finally:
+        finish_server(srv)
+
+
+def test_reset_works_on_a_full_disk(monkeypatch):
+    """Issue 15: DELETE /mock/deliveries, the one call that frees space,
+    answered 503 on a full disk like every other write (its delete needs
+    room in the WAL too).  It works, and writes work again after it."""
+    srv = _start_limited(monkeypatch)
+    try:
+        big = "x" * 90000
+        acked = 0
+        for i in range(60):
+            r = srv.send({"recipients": {"type": "broadcast"},
+                          "payload": {"title": "fill %d" % i,
+                                      "description": big}})
+            if r.status == 503:
+                break
+            assert r.status == 200
+            acked += 1
+        assert r.status == 503 and acked > 0
+        r = srv.req("DELETE", "/mock/deliveries")
+        assert r.status == 200, r.body
+        assert json.loads(r.body)["deleted"] == acked
+        conn = db(srv)
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone()[
+            0] == 0
+        conn.close()
+        # The room it made serves new deliveries.
+        r = srv.send({"recipients": {"type": "broadcast"},
+                      "payload": {"title": "after the reset",
+                                  "description": big}})
+        assert r.status == 200, r.body
+        store = json.loads(srv.req("GET", "/mock/cursor").body)["store"]
+        assert store == {"writes": True}, store
     finally:
         finish_server(srv)

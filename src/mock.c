@@ -18,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "auth.h"
 #include "crypto.h"
@@ -30,6 +28,7 @@
 #include "log.h"
 #include "mock.h"
 #include "mock_int.h"
+#include "route.h"
 #include "retain.h"
 #include "settings.h"
 #include "util.h"
@@ -43,13 +42,15 @@
 #define MOCK_HEARTBEAT_DEFAULT	15000		/* ms */
 #define MOCK_HEARTBEAT_MIN	100		/* ms */
 
-/* Which query parameters a route takes. */
-#define P_FILTER	0x01	/* entity topic severity origin status since q */
-#define P_PAGE		0x02	/* limit offset */
-#define P_VIEW		0x04	/* view */
-#define P_WAIT		0x08	/* count timeout limit */
-#define P_RESET		0x10	/* notifications */
-#define P_EVENTS	0x20	/* heartbeat */
+/* Which query parameters a route takes (its flags in mock_routes). */
+#define P_FILTER	(ROUTE_USER << 0)	/* entity topic severity origin
+						   status since q ... */
+#define P_PAGE		(ROUTE_USER << 1)	/* limit offset */
+#define P_VIEW		(ROUTE_USER << 2)	/* view */
+#define P_WAIT		(ROUTE_USER << 3)	/* count timeout limit */
+#define P_RESET		(ROUTE_USER << 4)	/* notifications */
+#define P_EVENTS	(ROUTE_USER << 5)	/* heartbeat */
+#define P_UNCHECKED	(ROUTE_USER << 6)	/* the query is not looked at */
 
 /*
  * A reset runs in slices of MOCK_RESET_SLICE sequence numbers, one per
@@ -92,6 +93,7 @@ mock_opts_clear(struct mock_opts *o)
 {
 	db_filter_clear(&o->f);
 	free(o->timeout_text);
+	free(o->seqtext);
 	memset(o, 0, sizeof *o);
 }
 
@@ -121,6 +123,14 @@ mock_matches(struct req *r, const struct mock_opts *opts, int64_t offset,
 		return (-1);
 	}
 	return (0);
+}
+
+/* Answer a request that waited, now, as the API stops: a 503. */
+void
+mock_stopping(struct req *r, const char *msg)
+{
+	r->durable = 0;
+	http_error(r, 503, "ServiceUnavailableError", msg);
 }
 
 const char *
@@ -402,9 +412,11 @@ mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
 	const struct http_param	*p;
 	char			 show[MOCK_SHOW_MAX + 8];
 	size_t			 i, j;
+	char			*seqtext = o->seqtext;
 	int			 seen = 0, rc;
 
 	memset(o, 0, sizeof *o);
+	o->seqtext = seqtext;
 	o->limit = MOCK_LIMIT_DEFAULT;
 	o->count = 1;
 	o->timeout_ms = MOCK_TIMEOUT_DEFAULT;
@@ -544,22 +556,24 @@ mock_unhex(const char *s, unsigned char *out, size_t outlen)
  * client's, fresh each time.  Answers {"accepted","subject","tokens"}.
  */
 static void
-mock_token_check(struct req *r)
+mock_token_check(struct req *r, void *arg)
 {
-	struct evbuffer	*in = evhttp_request_get_input_buffer(r->evreq);
 	struct json	*o;
 	unsigned char	 key[64], mac[CRYPTO_SHA256_LEN];
 	char		 body[1024], err[JSON_ERRLEN];
 	const char	*subject;
-	size_t		 len = evbuffer_get_length(in);
+	const unsigned char *in;
+	size_t		 len;
 	int		 klen, ok;
 
+	in = http_body(r, &len);
 	if (len >= sizeof body) {
 		mock_input_error(r, "the body is longer than %zu bytes",
 		    sizeof body - 1);
 		return;
 	}
-	evbuffer_copyout(in, body, len);
+	if (len > 0)
+		memcpy(body, in, len);
 	body[len] = '\0';
 	if ((o = json_parse(body, len, 1, err, sizeof err, NULL)) == NULL ||
 	    (klen = mock_unhex(json_string(json_get(o, "key")), key,
@@ -583,12 +597,13 @@ mock_token_check(struct req *r)
 
 
 static void
-mock_cursor(struct req *r)
+mock_cursor(struct req *r, void *arg)
 {
 	struct json		*o = json_new_object(), *store;
 	char			 iso[UTIL_ISO_LEN];
 	size_t			 nw, ns;
 
+	(void)arg;
 	mock_counts(r->srv, &nw, &ns);
 	json_add_num(o, "cursor", (double)db_cursor(r->srv->db));
 	json_add_num(o, "waits", (double)nw);
@@ -619,8 +634,9 @@ mock_cursor(struct req *r)
 }
 
 static void
-mock_list(struct req *r, struct mock_opts *opts)
+mock_list(struct req *r, void *arg)
 {
+	struct mock_opts	*opts = arg;
 	struct db		*db = r->srv->db;
 	struct db_record	*v;
 	struct json		*o;
@@ -642,8 +658,9 @@ mock_list(struct req *r, struct mock_opts *opts)
 }
 
 static void
-mock_one(struct req *r, const char *seqtext)
+mock_one(struct req *r, void *arg)
 {
+	const char		*seqtext = ((struct mock_opts *)arg)->seqtext;
 	struct db_record	 d;
 	struct json		*o;
 	const char		*errstr;
@@ -737,8 +754,9 @@ mock_ent_cmp(const void *a, const void *b)
 }
 
 static void
-mock_entities(struct req *r, struct mock_opts *opts)
+mock_entities(struct req *r, void *arg)
 {
+	struct mock_opts	*opts = arg;
 	struct mock_ents	 es = { NULL, 0 };
 	struct json		*o, *arr, *e;
 	char			 iso[UTIL_ISO_LEN];
@@ -842,8 +860,9 @@ mock_reset_slice(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-mock_reset(struct req *r, struct mock_opts *opts)
+mock_reset(struct req *r, void *arg)
 {
+	struct mock_opts	*opts = arg;
 	struct mock		*m = r->srv->mock;
 	struct db		*db = r->srv->db;
 	struct mock_reset_job	*j;
@@ -902,17 +921,6 @@ mock_reset_done(struct req *r, struct mock *m, int64_t deleted,
 
 /* --- routing --------------------------------------------------------- */
 
-static void
-mock_method_not_allowed(struct req *r, const char *allow)
-{
-	char	msg[128];
-
-	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
-	    r->method, allow);
-	http_add_header(r, "Allow", allow);
-	http_error(r, 405, "MethodNotAllowedError", msg);
-}
-
 /*
  * POST /mock/fingerprint {"sha256": "<64 hex digits>"}: the fingerprint of
  * the token with that SHA-256, in the keyed form this server logs, stores
@@ -921,7 +929,7 @@ mock_method_not_allowed(struct req *r, const char *allow)
  * nothing a POST to the API with the token would not.
  */
 static void
-mock_fingerprint(struct req *r)
+mock_fingerprint(struct req *r, void *arg)
 {
 	struct json		*in, *o;
 	const unsigned char	*body;
@@ -954,18 +962,58 @@ mock_fingerprint(struct req *r)
 	json_free(o);
 }
 
+/*
+ * The routes below /mock (doc/mock-api.md), first match wins; paths
+ * compare without case.  The flags say which query parameters a route
+ * takes: any other is a 400.
+ */
+static const struct route mock_routes[] = {
+	{ HTTP_GET, "/deliveries", mock_list, NULL,
+	    P_FILTER | P_PAGE | P_VIEW },
+	{ HTTP_DELETE, "/deliveries", mock_reset, NULL, P_FILTER | P_RESET },
+	{ HTTP_GET, "/deliveries/:seq", mock_one, NULL, 0 },
+	{ HTTP_GET, "/entities", mock_entities, NULL, P_FILTER },
+	{ HTTP_GET, "/cursor", mock_cursor, NULL, 0 },
+	{ HTTP_GET, "/wait", mock_wait, NULL, P_FILTER | P_WAIT },
+	{ HTTP_GET, "/events", mock_events, NULL, P_FILTER | P_EVENTS },
+	{ HTTP_POST, "/token-check", mock_token_check, NULL, P_UNCHECKED },
+	{ HTTP_POST, "/fingerprint", mock_fingerprint, NULL, 0 },
+};
+
+/* The route for path, or NULL with the 404 or 405 sent. */
+static const struct route *
+mock_find(struct req *r, const char *path, struct mock_opts *opts)
+{
+	struct route_match	 m;
+	char			 show[MOCK_SHOW_MAX + 8], msg[512], allow[64];
+
+	route_find(mock_routes, sizeof mock_routes / sizeof mock_routes[0],
+	    r->verb, path, &m);
+	if (m.route == NULL && m.allow == 0) {
+		snprintf(msg, sizeof msg, "no route %s under /mock/ (see "
+		    "doc/mock-api.md)", mock_show(r->path, show, sizeof show));
+		http_error(r, 404, "NotFoundError", msg);
+	} else if (m.route == NULL) {
+		snprintf(msg, sizeof msg, "%s is not allowed here (allowed: "
+		    "%s)", r->method, route_allow(m.allow, ", ", allow,
+		    sizeof allow));
+		http_add_header(r, "Allow", allow);
+		http_error(r, 405, "MethodNotAllowedError", msg);
+	} else if (m.param != NULL)
+		opts->seqtext = xstrndup(m.param, m.paramlen);
+	return (m.route);
+}
+
 void
 mock_route(struct req *r, void *arg)
 {
+	const struct route	*rt;
 	struct http_param	*params = NULL;
 	struct mock_opts	 opts;
-	const char		*sub;
-	char			*path, show[MOCK_SHOW_MAX + 8], msg[512];
+	char			*path;
 	size_t			 nparams = 0, len;
-	int			 allowed = 0, get = r->verb == HTTP_GET;
-	enum { M_NONE, M_LIST, M_RESET, M_ONE, M_ENTITIES, M_CURSOR, M_WAIT,
-	    M_EVENTS, M_FINGERPRINT } what = M_NONE;
 
+	(void)arg;
 	memset(&opts, 0, sizeof opts);
 	/*
 	 * Replies wait for the iteration's commit (http.c): a read here also
@@ -984,8 +1032,7 @@ mock_route(struct req *r, void *arg)
 	}
 
 	/* "/mock/x/" is "/mock/x". */
-	sub = r->path + strlen("/mock");
-	path = xstrdup(sub);
+	path = xstrdup(r->path + strlen("/mock"));
 	len = strlen(path);
 	if (len > 1 && path[len - 1] == '/')
 		path[len - 1] = '\0';
@@ -997,89 +1044,14 @@ mock_route(struct req *r, void *arg)
 			    "(bad percent-encoding or a NUL byte)");
 		goto out;
 	}
-	if (!mock_authorized(r, params, nparams))
+	/* The token first: no route is told to whoever has none. */
+	if (!mock_authorized(r, params, nparams) ||
+	    (rt = mock_find(r, path, &opts)) == NULL)
 		goto out;
-
-	if (util_strcaseeq(path, "/deliveries")) {
-		if (get) {
-			what = M_LIST;
-			allowed = P_FILTER | P_PAGE | P_VIEW;
-		} else if (r->verb == HTTP_DELETE) {
-			what = M_RESET;
-			allowed = P_FILTER | P_RESET;
-		} else {
-			mock_method_not_allowed(r, "GET, DELETE");
-			goto out;
-		}
-	} else if (util_strncaseeq(path, "/deliveries/", 12) &&
-	    strchr(path + 12, '/') == NULL) {
-		what = M_ONE;
-	} else if (util_strcaseeq(path, "/entities")) {
-		what = M_ENTITIES;
-		allowed = P_FILTER;
-	} else if (util_strcaseeq(path, "/cursor")) {
-		what = M_CURSOR;
-	} else if (util_strcaseeq(path, "/wait")) {
-		what = M_WAIT;
-		allowed = P_FILTER | P_WAIT;
-	} else if (util_strcaseeq(path, "/events")) {
-		what = M_EVENTS;
-		allowed = P_FILTER | P_EVENTS;
-	} else if (util_strcaseeq(path, "/token-check")) {
-		if (r->verb != HTTP_POST) {
-			mock_method_not_allowed(r, "POST");
-			goto out;
-		}
-		mock_token_check(r);
+	if (!(rt->flags & P_UNCHECKED) && mock_opts_parse(r, params, nparams,
+	    (int)rt->flags, &opts) == -1)
 		goto out;
-	} else if (util_strcaseeq(path, "/fingerprint")) {
-		if (r->verb != HTTP_POST) {
-			mock_method_not_allowed(r, "POST");
-			goto out;
-		}
-		what = M_FINGERPRINT;
-	} else {
-		snprintf(msg, sizeof msg, "no route %s under /mock/ (see "
-		    "doc/mock-api.md)", mock_show(r->path, show, sizeof show));
-		http_error(r, 404, "NotFoundError", msg);
-		goto out;
-	}
-	if (what != M_LIST && what != M_RESET && what != M_FINGERPRINT &&
-	    !get) {
-		mock_method_not_allowed(r, "GET");
-		goto out;
-	}
-	if (mock_opts_parse(r, params, nparams, allowed, &opts) == -1)
-		goto out;
-
-	switch (what) {
-	case M_LIST:
-		mock_list(r, &opts);
-		break;
-	case M_RESET:
-		mock_reset(r, &opts);
-		break;
-	case M_ONE:
-		mock_one(r, path + 12);
-		break;
-	case M_ENTITIES:
-		mock_entities(r, &opts);
-		break;
-	case M_CURSOR:
-		mock_cursor(r);
-		break;
-	case M_WAIT:
-		mock_wait(r, &opts);
-		break;
-	case M_EVENTS:
-		mock_events(r, &opts);
-		break;
-	case M_FINGERPRINT:
-		mock_fingerprint(r);
-		break;
-	case M_NONE:
-		break;
-	}
+	rt->fn(r, &opts);
 out:
 	mock_opts_clear(&opts);
 	http_params_free(params, nparams);
@@ -1122,9 +1094,8 @@ mock_stop(struct server *srv)
 	while ((j = TAILQ_FIRST(&m->resets)) != NULL) {
 		r = j->r;
 		mock_reset_free(j);
-		r->durable = 0;
-		http_error(r, 503, "ServiceUnavailableError",
-		    "notimock is shutting down (the reset stopped part-way)");
+		mock_stopping(r, "notimock is shutting down (the reset stopped "
+		    "part-way)");
 		answered = 1;
 	}
 	if (mock_watch_stop(m))

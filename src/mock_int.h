@@ -33,6 +33,7 @@ struct mock_opts {
 	int64_t		 limit, offset, count;
 	int64_t		 timeout_ms, heartbeat_ms;
 	char		*timeout_text;	/* as given, for messages */
+	char		*seqtext;	/* /deliveries/:seq, as given */
 	int		 summary;	/* view=summary */
 	int		 keep_notifications;
 };
@@ -96,6 +97,8 @@ const char	*mock_show(const char *, char *, size_t);
 int		 mock_matches(struct req *, const struct mock_opts *,
 		    int64_t offset, int64_t *total, struct db_record **,
 		    size_t *);
+/* Answer a request that waited, now, as the API stops: a 503. */
+void		 mock_stopping(struct req *, const char *msg);
 /* The 503 for a store that cannot be read. */
 void		 mock_db_error(struct req *);
 /* The error shape of http_error_body(), as a tree more fields can join. */
@@ -124,9 +127,10 @@ struct json	*mock_failed_json(const struct db_filter *, unsigned int failed,
 void		 mock_add_answer_error(struct json *, const struct db_record *);
 
 /* mock_watch.c */
-/* GET /mock/wait and GET /mock/events: take opts (zeroed on return). */
-void		 mock_wait(struct req *, struct mock_opts *);
-void		 mock_events(struct req *, struct mock_opts *);
+/* GET /mock/wait and GET /mock/events (route handlers): arg is the
+ * request's struct mock_opts, whose filter they take. */
+void		 mock_wait(struct req *, void *arg);
+void		 mock_events(struct req *, void *arg);
 /* After each commit event (a server commit hook; arg is the struct mock). */
 void		 mock_watch_commit(struct server *, int committed, int64_t seq,
 		    void *arg);

@@ -406,8 +406,9 @@ mock_stream_beat(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-mock_events(struct req *r, struct mock_opts *opts)
+mock_events(struct req *r, void *arg)
 {
+	struct mock_opts	*opts = arg;
 	struct mock_watch	*s;
 	struct db_record	*v = NULL;
 	struct timeval		 tv;
@@ -605,8 +606,9 @@ mock_wait_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-mock_wait(struct req *r, struct mock_opts *opts)
+mock_wait(struct req *r, void *arg)
 {
+	struct mock_opts	*opts = arg;
 	struct mock_watch	*w;
 	struct timeval		 tv;
 	int64_t			 n;
@@ -851,9 +853,7 @@ mock_watch_stop(struct mock *m)
 			continue;
 		r = w->r;
 		mock_watch_free(w);
-		r->durable = 0;
-		http_error(r, 503, "ServiceUnavailableError",
-		    "notimock is shutting down");
+		mock_stopping(r, "notimock is shutting down");
 		answered = 1;
 	}
 	while ((w = TAILQ_FIRST(&m->watches)) != NULL) {

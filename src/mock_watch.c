@@ -1,11 +1,13 @@
 /*
  * mock_watch.c: watchers, the requests that outlive their handler
  * (mock_int.h): long-polls (GET /mock/wait) and event streams (GET
- * /mock/events).  They sit in one list; after every commit
- * mock_watch_commit() loads the deliveries none of them has seen yet,
- * once, and each looks at its share: a wait counts its matches, a stream
- * sends them.  A wait also has a timer and a stream a heartbeat; a client
- * that goes away is noticed through http_on_close().
+ * /mock/events).  They sit in one list.  After every commit
+ * mock_watch_commit() loads the deliveries no wait has seen yet, once,
+ * and each wait counts its matches; the streams are flushed a little
+ * later (mock_watch_flush, on a timer), which likewise loads what none of
+ * them has seen once, builds each event once, and sends each stream its
+ * share.  A wait also has a timer and a stream a heartbeat; a client that
+ * goes away is noticed through http_on_close().
  *
  * Ownership: a watcher owns its filter and points at its struct req, which
  * http.c frees once the reply is out (or the client has gone).  Every path

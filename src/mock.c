@@ -11,7 +11,6 @@
  */
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "codec.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
@@ -530,22 +530,10 @@ mock_add_scan(struct json *o, struct db *db)
 static int
 mock_unhex(const char *s, unsigned char *out, size_t outlen)
 {
-	size_t	n = 0;
-	int	hi, lo;
+	ssize_t	n;
 
-	if (s == NULL || strlen(s) % 2 != 0 || strlen(s) / 2 > outlen)
+	if (s == NULL || (n = codec_hex_decode(s, strlen(s), out, outlen)) < 0)
 		return (-1);
-	for (; s[0] != '\0'; s += 2) {
-		hi = isdigit((unsigned char)s[0]) ? s[0] - '0' :
-		    isxdigit((unsigned char)s[0]) ? tolower((unsigned char)s[0]) -
-		    'a' + 10 : -1;
-		lo = isdigit((unsigned char)s[1]) ? s[1] - '0' :
-		    isxdigit((unsigned char)s[1]) ? tolower((unsigned char)s[1]) -
-		    'a' + 10 : -1;
-		if (hi < 0 || lo < 0)
-			return (-1);
-		out[n++] = (unsigned char)(hi << 4 | lo);
-	}
 	return ((int)n);
 }
 
@@ -936,24 +924,19 @@ mock_fingerprint(struct req *r, void *arg)
 	const char		*hex;
 	unsigned char		 d[CRYPTO_SHA256_LEN];
 	char			 fp[CRYPTO_FP_LEN], err[JSON_ERRLEN];
-	size_t			 len, i;
-	unsigned int		 byte;
+	size_t			 len;
 
 	body = http_body(r, &len);
 	in = body != NULL ? json_parse((const char *)body, len, 0, err,
 	    sizeof err, NULL) : NULL;
 	hex = json_string(json_get(in, "sha256"));
 	if (hex == NULL || strlen(hex) != 2 * CRYPTO_SHA256_LEN ||
-	    strspn(hex, "0123456789abcdefABCDEF") != 2 * CRYPTO_SHA256_LEN) {
+	    codec_hex_decode(hex, strlen(hex), d, sizeof d) != sizeof d) {
 		json_free(in);
 		mock_input_error(r, "the body must be {\"sha256\": \"<64 hex "
 		    "digits>\"}, the SHA-256 of the token (printf %%s \"$TOKEN\" "
 		    "| notimock fingerprint)");
 		return;
-	}
-	for (i = 0; i < CRYPTO_SHA256_LEN; i++) {
-		(void)sscanf(hex + 2 * i, "%2x", &byte);
-		d[i] = (unsigned char)byte;
 	}
 	json_free(in);
 	o = json_new_object();

@@ -112,8 +112,6 @@ void		 mock_add_scan(struct json *, struct db *);
  * becomes U+FFFD, NUL becomes C0 80; *valid says whether nothing changed.
  * Caller frees. */
 char		*mock_utf8(const void *, size_t, int *valid);
-/* RFC 4648 base64 with padding.  Caller frees. */
-char		*mock_base64(const unsigned char *, size_t);
 /* Stored JSON text as a value; [] (or null) if absent or unparsable. */
 void		 mock_add_stored(struct json *, const char *key,
 		    const char *text, int empty_array);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "db.h"
 #include "diag.h"
 #include "json.h"
@@ -27,8 +28,8 @@ mock_utf8(const void *buf, size_t len, int *valid)
 {
 	const unsigned char	*p = buf;
 	char			*out, *o;
-	size_t			 i = 0, n, k;
-	unsigned int		 cp, min;
+	size_t			 i = 0, n;
+	uint32_t		 cp;
 
 	*valid = 1;
 	out = o = xmalloc(len * 3 + 1);
@@ -37,76 +38,16 @@ mock_utf8(const void *buf, size_t len, int *valid)
 			*o++ = (char)0xc0;
 			*o++ = (char)0x80;
 			i++;
-			continue;
+		} else if ((n = codec_utf8_decode(p + i, len - i, &cp)) > 0) {
+			memcpy(o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			/* One U+FFFD per byte (not WHATWG's per sequence). */
+			*valid = 0;
+			o += codec_utf8_encode(CODEC_REPLACEMENT, o);
+			i++;
 		}
-		if (p[i] < 0x80) {
-			*o++ = (char)p[i++];
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			n = 2;
-			cp = p[i] & 0x1f;
-			min = 0x80;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			n = 3;
-			cp = p[i] & 0x0f;
-			min = 0x800;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			n = 4;
-			cp = p[i] & 0x07;
-			min = 0x10000;
-		} else
-			goto bad;
-		if (i + n > len)
-			goto bad;
-		for (k = 1; k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
-		memcpy(o, p + i, n);
-		o += n;
-		i += n;
-		continue;
-bad:
-		*valid = 0;
-		*o++ = (char)0xef;
-		*o++ = (char)0xbf;
-		*o++ = (char)0xbd;
-		i++;
-	}
-	*o = '\0';
-	return (out);
-}
-
-char *
-mock_base64(const unsigned char *p, size_t len)
-{
-	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char			*out, *o;
-	size_t			 i;
-	unsigned int		 v;
-
-	out = o = xmalloc((len + 2) / 3 * 4 + 1);
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 |
-		    p[i + 2];
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < len) {
-		v = (unsigned int)p[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned int)p[i + 1] << 8;
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		*o++ = '=';
 	}
 	*o = '\0';
 	return (out);
@@ -221,7 +162,7 @@ mock_delivery_json(const struct db_record *d, int full)
 		json_add_num(o, "bodySize", (double)d->body_size);
 	}
 	if (!valid) {
-		s = mock_base64(d->body, d->body_len);
+		s = codec_b64_encode_dup(CODEC_B64, d->body, d->body_len);
 		json_add_str(o, "bodyBase64", s);
 		free(s);
 	}

@@ -59,7 +59,6 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 	const char		*fp = "", *colon;
 	char			 host[64], chain[200], gap[32];
 	char			 attempt[16], pseq[32], pstatus[16];
-	char			 kfp[CRYPTO_FP_LEN];
 	uint64_t		 h = 0xcbf29ce484222325ULL;
 	size_t			 i, k, hostlen, o;
 	int64_t			 ms;
@@ -137,9 +136,9 @@ diag_retry(struct diag *d, struct diag_ctx *x)
 		    i ? ", " : "", (long long)s->chain[i]);
 	ms = in->now_ms - prev->when;
 	/* The evidence names the credential by its keyed fingerprint: an
-	 * accepted token is a configured one. */
-	if (*fp != '\0')
-		fp = diag_presented_fp(in->authorization, kfp);
+	 * accepted token is a configured one.  fp is already that: auth_check
+	 * fingerprinted this request's Authorization token (the one hash per
+	 * request, issue 11), and it is empty when there was none. */
 	snprintf(gap, sizeof gap, "%lld.%01lld s", (long long)(ms / 1000),
 	    (long long)(ms % 1000 / 100));
 

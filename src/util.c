@@ -327,7 +327,10 @@ util_uuid4(char buf[UTIL_UUID_LEN])
 {
 	static unsigned char	 pool[4096];
 	static size_t		 used = sizeof pool;
+	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		*b;
+	char			*o;
+	size_t			 i;
 
 	/* Draw 16 bytes at a time from a pool refilled by one syscall. */
 	if (used + 16 > sizeof pool) {
@@ -338,10 +341,14 @@ util_uuid4(char buf[UTIL_UUID_LEN])
 	used += 16;
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(buf, UTIL_UUID_LEN,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
+	/* By hand, not snprintf's 16 %02x: one per POST (issue 11). */
+	for (i = 0, o = buf; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o = '\0';
 	return (buf);
 }
 

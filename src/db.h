@@ -1,5 +1,6 @@
 /*
- * db.h: the store.  db.c is the only file that includes sqlite3.h.
+ * db.h: the store.  db.c and its db_*.c files (db_int.h) are the only files
+ * that include sqlite3.h.
  *
  * Writes happen inside one transaction per event-loop iteration: the first
  * write opens it (db_begin), the server's commit event closes it

@@ -1,0 +1,303 @@
+/*
+ * db_deliveries.c: reading stored deliveries back for the assertion API
+ * (list, count, one, near misses, entities), each through db_filter.c's
+ * WHERE clause and scan bound.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "db_int.h"
+#include "entity.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+void
+db_record_clear(struct db_record *r)
+{
+	free(r->remote);
+	free(r->method);
+	free(r->path);
+	free(r->headers);
+	free(r->body);
+	free(r->response);
+	free(r->origin);
+	free(r->token_fp);
+	free(r->payload);
+	free(r->recipients);
+	free(r->title);
+	free(r->topic);
+	free(r->severity);
+	free(r->description);
+	free(r->entities);
+	free(r->users);
+	free(r->ids);
+	free(r->diagnoses);
+	free(r->fault);
+	memset(r, 0, sizeof *r);
+}
+
+void
+db_records_free(struct db_record *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		db_record_clear(&v[i]);
+	free(v);
+}
+
+/* A text column that may hold NULs (the response): bytes plus NUL. */
+static char *
+db_col_bytes(sqlite3_stmt *st, int i, size_t *lenp)
+{
+	const void	*p = sqlite3_column_blob(st, i);
+	size_t		 len = (size_t)sqlite3_column_bytes(st, i);
+	char		*out;
+
+	if (p == NULL && sqlite3_column_type(st, i) == SQLITE_NULL) {
+		if (lenp != NULL)
+			*lenp = 0;
+		return (NULL);
+	}
+	out = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(out, p, len);
+	out[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (out);
+}
+
+static void
+db_row_record(sqlite3_stmt *st, struct db_record *r)
+{
+	memset(r, 0, sizeof *r);
+	r->seq = sqlite3_column_int64(st, 0);
+	r->received = sqlite3_column_int64(st, 1);
+	r->remote = db_col_text(st, 2);
+	r->method = db_col_text(st, 3);
+	r->path = db_col_text(st, 4);
+	r->headers = db_col_text(st, 5);
+	r->body = (unsigned char *)db_col_bytes(st, 6, &r->body_len);
+	r->status = sqlite3_column_int(st, 7);
+	r->response = db_col_bytes(st, 8, NULL);
+	r->origin = db_col_text(st, 9);
+	r->token_fp = db_col_text(st, 10);
+	r->payload = db_col_text(st, 11);
+	r->recipients = db_col_text(st, 12);
+	r->title = db_col_text(st, 13);
+	r->topic = db_col_text(st, 14);
+	r->severity = db_col_text(st, 15);
+	r->entities = db_col_text(st, 16);
+	r->users = db_col_text(st, 17);
+	r->ids = db_col_text(st, 18);
+	r->diagnoses = db_col_text(st, 19);
+	r->duration_us = sqlite3_column_int64(st, 20);
+	if (sqlite3_column_type(st, 21) == SQLITE_TEXT)
+		r->description = db_col_text(st, 21);
+	r->body_size = sqlite3_column_int64(st, 22);
+	r->fault = db_col_text(st, 23);
+	r->attempt = sqlite3_column_int(st, 24);
+	r->retry_of = sqlite3_column_int64(st, 25);
+}
+
+int
+db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
+    int64_t limit, int64_t offset, struct db_record **out, size_t *n)
+{
+	int64_t		 lo;
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (f == NULL)
+		f = &db_no_filter;
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 1);
+	xasprintf(&sql, "SELECT " DB_REC_COLS " FROM deliveries d WHERE %s "
+	    "ORDER BY d.seq %s LIMIT ?3 OFFSET ?4", where,
+	    ascending ? "ASC" : "DESC");
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+		return (-1);
+	sqlite3_bind_int64(st, 3, limit);
+	sqlite3_bind_int64(st, 4, offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		db_row_record(st, &(*out)[(*n)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing deliveries");
+		sqlite3_finalize(st);
+		db_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+int64_t
+db_deliveries_count(struct db *db, const struct db_filter *f)
+{
+	int64_t		 lo;
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+	int64_t		 count = -1;
+
+	if (f == NULL)
+		f = &db_no_filter;
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 0);
+	xasprintf(&sql, "SELECT count(*) FROM deliveries d WHERE %s", where);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		count = sqlite3_column_int64(st, 0);
+	else
+		db_seterr(db, "counting deliveries");
+	sqlite3_finalize(st);
+	return (count);
+}
+
+int
+db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
+{
+	sqlite3_stmt	*st = db->st[ST_DELIVERY_GET];
+	int		 rc, found = 0;
+
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, db->committed);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_row_record(st, out);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading a delivery");
+		found = -1;
+	}
+	sqlite3_reset(st);
+	return (found);
+}
+
+static int
+db_popcount(unsigned int v)
+{
+	int	n = 0;
+
+	for (; v != 0; v &= v - 1)
+		n++;
+	return (n);
+}
+
+int
+db_deliveries_misses(struct db *db, const struct db_filter *f,
+    struct db_miss *out, size_t max, size_t *n)
+{
+	int64_t		 lo;
+	sqlite3_stmt	*st;
+	char		*sql;
+	struct db_miss	 m;
+	size_t		 i;
+	int		 rc;
+
+	*n = 0;
+	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
+	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
+	    "d.attempt) FROM deliveries d WHERE d.seq > ?1 AND d.seq <= ?9 "
+	    "ORDER BY d.seq DESC",
+	    f->q != NULL ? DB_DESC_EXPR : "NULL",
+	    f->q != NULL ? "d.body" : "NULL",
+	    f->entity_n > 0 ? "d.entities" : "NULL",
+	    f->reached != 0 ? "d.ids" : "NULL",
+	    f->clean != 0 ? "d.diagnoses" : "NULL");
+	/* Near misses fail some filter, so no index finds them: look at the
+	 * newest DB_SCAN_MAX numbers at most. */
+	lo = f->since;
+	if (db->committed - DB_SCAN_MAX > lo)
+		lo = db->committed - DB_SCAN_MAX;
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+		return (-1);
+	/* Keep out[] sorted by failed-filter count; rows come newest first,
+	 * so an equal count never displaces an earlier (newer) one. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		m.seq = sqlite3_column_int64(st, 0);
+		m.failed = (unsigned int)sqlite3_column_int(st, 1);
+		if (m.failed == 0 || max == 0)
+			continue;
+		if (*n == max && db_popcount(m.failed) >=
+		    db_popcount(out[*n - 1].failed))
+			continue;
+		if (*n < max)
+			(*n)++;
+		for (i = *n - 1; i > 0 && db_popcount(out[i - 1].failed) >
+		    db_popcount(m.failed); i--)
+			out[i] = out[i - 1];
+		out[i] = m;
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "explaining a wait");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+int
+db_entities_scan(struct db *db, const struct db_filter *f,
+    void (*cb)(void *, const struct db_entity_group *), void *arg)
+{
+	int64_t		 lo;
+	sqlite3_stmt		*st;
+	struct db_entity_group	 g;
+	char			*where, *sql;
+	int			 rc;
+
+	if (f == NULL)
+		f = &db_no_filter;
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 1);
+	xasprintf(&sql, "SELECT notimock_ref(e.ref), d.severity, d.topic, "
+	    "d.status BETWEEN 200 AND 299, count(DISTINCT d.seq), max(d.seq), "
+	    "max(d.received) FROM deliveries d JOIN delivery_entities e ON "
+	    "e.seq = d.seq WHERE %s GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
+	    where);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		g.ref = (const char *)sqlite3_column_text(st, 0);
+		if (g.ref == NULL)
+			continue;
+		g.severity = (const char *)sqlite3_column_text(st, 1);
+		g.topic = (const char *)sqlite3_column_text(st, 2);
+		g.accepted = sqlite3_column_int(st, 3);
+		g.count = sqlite3_column_int64(st, 4);
+		g.last_seq = sqlite3_column_int64(st, 5);
+		g.last_received = sqlite3_column_int64(st, 6);
+		cb(arg, &g);
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing entities");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}

@@ -1,0 +1,127 @@
+/*
+ * db_int.h: what the files of the store share (db.c, db_filter.c,
+ * db_deliveries.c, db_read.c), and nothing else includes.  These four are
+ * the only files that include sqlite3.h.
+ *
+ *	db.c		the connection, migrations, fixed statements, the
+ *			per-iteration transaction, the checkpointer, and the
+ *			writes (store, delete, prune)
+ *	db_filter.c	the assertion API's filter language: its one
+ *			evaluator in C, the SQL functions that call it, and
+ *			the WHERE clauses and scan bound built from a filter
+ *	db_deliveries.c	reading deliveries back (list, count, get, misses,
+ *			entities)
+ *	db_read.c	Backstage's read side (notifications as a user sees
+ *			them) and user settings
+ */
+#ifndef NOTIMOCK_DB_INT_H
+#define NOTIMOCK_DB_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+/* The statements prepared once, at open (db_sql[] in db.c). */
+enum db_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_DELIVERY_ADD,
+	ST_DELIVERY_ENTITY,
+	ST_NOTIF_INSERT,
+	ST_NOTIF_SCOPE_USER,
+	ST_NOTIF_SCOPE_BCAST,
+	ST_NOTIF_RESCOPE,
+	ST_NOTIF_GET,
+	ST_STATE_SEQ,
+	ST_DELIVERY_FAULT,
+	ST_DELIVERY_REF,
+	ST_DELIVERY_GET,
+	ST_MAX
+};
+
+/* A delivery record's columns (db_row_record()), for db_sql and the
+ * filtered queries built below. */
+#define DB_REC_COLS "d.seq, d.received, d.remote, d.method, d.path, " \
+	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
+	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
+	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
+	", d.body_size, d.fault, d.attempt, d.retry_of"
+#define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
+	"json_extract(d.payload, '$.description') END"
+
+#define DB_NOTIF_COLS "id, user, created, saved, read, updated, origin, " \
+	"title, description, link, topic, severity, scope, icon, metadata, " \
+	"delivery_seq"
+
+struct db_ckpt {
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	int		 wanted;
+	int		 stop;
+	char		*path;
+	int		 running;
+	int		 pages;		/* WAL size after the last commit */
+	int		 hold;		/* the loop checkpoints: stay out */
+	unsigned int	 gen;		/* the log's restarts the hook saw */
+	unsigned int	 pass_gen;	/* gen when the last pass began */
+	int		 pass_log;	/* its frames in the log, or -1 */
+	int		 pass_done;	/* and those copied */
+};
+
+struct db {
+	sqlite3		*h;
+	struct db_ckpt	 ckpt;
+	sqlite3_stmt	*st[ST_MAX];
+	int		 in_txn;
+	int		 failed;	/* a write in this transaction failed */
+	/*
+	 * Sequence numbers: seq is the last one handed out (perhaps in the
+	 * open transaction), committed the last one on disk.  Readers of the
+	 * assertion API see only committed rows (db_cursor); a rolled-back
+	 * transaction leaves a gap, never a number handed out twice.
+	 */
+	int64_t		 seq;
+	int64_t		 committed;
+	/* Rows of deliveries: committed, and the open transaction's
+	 * change to that (for retention's count cap). */
+	int64_t		 rows;
+	int64_t		 rows_txn;
+	/* What the last bounded read looked at (db_scan_bound). */
+	int		 scan_complete;
+	int64_t		 scan_from;
+	char		 err[256];
+	char		*reserve;	/* "FILE-reserve" (db_make_room) */
+	int		 secure_delete;	/* to restore after it, or -1 */
+};
+
+/*
+ * Reads of many deliveries look at no more than this many candidate rows
+ * (db_scan_bound, db.h's db_scan_complete).
+ */
+#define DB_SCAN_MAX	2000
+
+/* An empty filter: every delivery (db_filter.c). */
+extern const struct db_filter db_no_filter;
+
+/* db.c */
+void		 db_seterr(struct db *, const char *what);
+int		 db_step_done(struct db *, sqlite3_stmt *, const char *what);
+void		 db_bind_text(sqlite3_stmt *, int, const char *);
+void		 db_bind_time(sqlite3_stmt *, int, int64_t);
+char		*db_col_text(sqlite3_stmt *, int);
+void		 db_row_notification(sqlite3_stmt *, struct db_notification *);
+
+/* db_filter.c */
+int		 db_assert_functions(struct db *, char **cause);
+char		*db_ref_key(const char *ref, int any);
+char		*db_filter_where(const struct db_filter *, int fn);
+sqlite3_stmt	*db_filter_prepare(struct db *, char *sql,
+		    const struct db_filter *, int64_t lo, int64_t upto);
+int64_t		 db_scan_bound(struct db *, const struct db_filter *);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * db_read.c: Backstage's read side, the notifications as one user sees
+ * them (list, count, status, topics, read/saved marks), and user settings.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+#include "db_int.h"
+#include "entity.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* --- notifications: the read side --- */
+
+/*
+ * A user's view of the notifications, as the subquery of Backstage's
+ * getNotificationsBaseQuery builds it: their own rows, then every
+ * broadcast left-joined with their broadcast_user_status row.  The columns
+ * are those of DB_NOTIF_COLS, then type ('entity' or 'broadcast', which
+ * orderField may name), bc and rid (for a stable order among equals: the
+ * oracle's UNION ALL lists user rows, then broadcasts, each in insertion
+ * order).  Only fixed text goes into the SQL; every value is bound.
+ */
+#define DB_VIEW \
+	"WITH n AS (" \
+	"SELECT id, user, created, saved, read, updated, origin, title, " \
+	"description, link, topic, severity, scope, icon, metadata, " \
+	"delivery_seq, 'entity' AS type, 0 AS bc, rowid AS rid " \
+	"FROM notifications WHERE user = ?1 " \
+	"UNION ALL " \
+	"SELECT b.id, s.user, b.created, s.saved, s.read, b.updated, b.origin, " \
+	"b.title, b.description, b.link, b.topic, b.severity, b.scope, b.icon, " \
+	"b.metadata, b.delivery_seq, 'broadcast', 1, b.rowid " \
+	"FROM notifications b LEFT JOIN broadcast_user_status s " \
+	"ON s.notification_id = b.id AND s.user = ?1 WHERE b.user IS NULL) "
+
+/* The view's columns orderField may name (SQLite matches them without
+ * case, as the oracle does). */
+static const char *const db_order_columns[] = {
+	"id", "title", "description", "severity", "link", "origin", "scope",
+	"topic", "icon", "created", "updated", "user", "read", "saved",
+	"metadata", "type", NULL
+};
+
+static const char *const db_severities[] = {
+	"critical", "high", "normal", "low"
+};
+
+/* A statement's text under construction, with its bindings (the read
+ * side binds at most 8 today; more marks the statement as too long). */
+#define DB_SQL_BINDS	16
+
+struct db_sql {
+	char		*s;
+	size_t		 len;
+	const char	*text[DB_SQL_BINDS];	/* bound as ?2, ?3, ... */
+	int64_t		 num[DB_SQL_BINDS];
+	int		 isnum[DB_SQL_BINDS];
+	int		 n;
+	int		 overflow;	/* db_sql_prepare refuses it */
+};
+
+static void
+db_sql_add(struct db_sql *q, const char *text)
+{
+	size_t	n = strlen(text);
+
+	q->s = xreallocarray(q->s, q->len + n + 1, 1);
+	memcpy(q->s + q->len, text, n + 1);
+	q->len += n;
+}
+
+/* Append a placeholder for a text (or, if text is NULL, a number). */
+static void
+db_sql_bind(struct db_sql *q, const char *text, int64_t num)
+{
+	char	ph[16];
+
+	if (q->n >= DB_SQL_BINDS) {
+		q->overflow = 1;
+		return;
+	}
+	snprintf(ph, sizeof ph, "?%d", q->n + 2);
+	db_sql_add(q, ph);
+	q->text[q->n] = text;
+	q->num[q->n] = num;
+	q->isnum[q->n] = text == NULL;
+	q->n++;
+}
+
+/* The WHERE clause of a query (after "FROM n"). */
+static void
+db_nquery_where(struct db_sql *q, const struct db_nquery *nq,
+    char **pattern)
+{
+	int	i;
+
+	db_sql_add(q, " WHERE 1");
+	if (nq->id != NULL) {
+		db_sql_add(q, " AND id = ");
+		db_sql_bind(q, nq->id, 0);
+	}
+	if (nq->ids_json != NULL) {
+		db_sql_add(q, " AND id IN (SELECT value FROM json_each(");
+		db_sql_bind(q, nq->ids_json, 0);
+		db_sql_add(q, "))");
+	}
+	if (nq->has_created_after) {
+		db_sql_add(q, " AND created >= ");
+		db_sql_bind(q, NULL, nq->created_after);
+	}
+	if (nq->search != NULL) {
+		/* Backstage's LIKE, '%' and '_' in the text included. */
+		xasprintf(pattern, "%%%s%%", nq->search);
+		db_sql_add(q, " AND (lower(title) LIKE lower(");
+		db_sql_bind(q, *pattern, 0);
+		db_sql_add(q, ") OR lower(description) LIKE lower(");
+		db_sql_bind(q, *pattern, 0);
+		db_sql_add(q, "))");
+	}
+	if (nq->read > 0)
+		db_sql_add(q, " AND read IS NOT NULL");
+	else if (nq->read < 0)
+		db_sql_add(q, " AND read IS NULL");
+	if (nq->topic != NULL) {
+		db_sql_add(q, " AND topic = ");
+		db_sql_bind(q, nq->topic, 0);
+	}
+	if (nq->saved > 0)
+		db_sql_add(q, " AND saved IS NOT NULL");
+	else if (nq->saved < 0)
+		db_sql_add(q, " AND saved IS NULL");
+	if (nq->min_severity > 0 && nq->min_severity <= 4) {
+		db_sql_add(q, " AND severity IN (");
+		for (i = 0; i < nq->min_severity; i++) {
+			if (i > 0)
+				db_sql_add(q, ", ");
+			db_sql_add(q, "'");
+			db_sql_add(q, db_severities[i]);
+			db_sql_add(q, "'");
+		}
+		db_sql_add(q, ")");
+	}
+}
+
+/* The ORDER BY clause; -1 (with db->err) for a field that names no column. */
+static int
+db_nquery_order(struct db *db, struct db_sql *q, const struct db_nquery *nq)
+{
+	const char	*f;
+	size_t		 i, k;
+
+	if (nq->unordered)
+		return (0);
+	db_sql_add(q, " ORDER BY ");
+	if (nq->order_field == NULL)
+		db_sql_add(q, "created DESC, ");
+	for (i = 0; nq->order_field != NULL && i < nq->norder; i++) {
+		f = nq->order_field[i];
+		/* knex quotes `notifications`.`col`: the subquery's alias. */
+		if (strncasecmp(f, "notifications.", 14) == 0)
+			f += 14;
+		for (k = 0; db_order_columns[k] != NULL; k++)
+			if (strcasecmp(f, db_order_columns[k]) == 0)
+				break;
+		if (db_order_columns[k] == NULL) {
+			snprintf(db->err, sizeof db->err, "no such column: %s",
+			    nq->order_field[i]);
+			return (-1);
+		}
+		db_sql_add(q, "\"");
+		db_sql_add(q, db_order_columns[k]);
+		db_sql_add(q, nq->order_dir[i] == 2 ? "\" DESC, " : "\" ASC, ");
+	}
+	db_sql_add(q, "bc, rid");
+	return (0);
+}
+
+static sqlite3_stmt *
+db_sql_prepare(struct db *db, struct db_sql *q, const char *user)
+{
+	sqlite3_stmt	*st;
+	int		 i;
+
+	if (q->overflow) {
+		snprintf(db->err, sizeof db->err, "reading notifications: more "
+		    "than %d values to bind", DB_SQL_BINDS);
+		log_warnx("db: %s", db->err);
+		return (NULL);
+	}
+	if (sqlite3_prepare_v2(db->h, q->s, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, "reading notifications");
+		return (NULL);
+	}
+	if (user != NULL)
+		db_bind_text(st, 1, user);
+	for (i = 0; i < q->n; i++) {
+		if (q->isnum[i])
+			sqlite3_bind_int64(st, i + 2, q->num[i]);
+		else
+			db_bind_text(st, i + 2, q->text[i]);
+	}
+	return (st);
+}
+
+int
+db_notification_list(struct db *db, const struct db_nquery *nq,
+    struct db_notification **out, size_t *np)
+{
+	struct db_sql		 q;
+	sqlite3_stmt		*st = NULL;
+	struct db_notification	*v = NULL;
+	char			*pattern = NULL;
+	size_t			 n = 0;
+	int			 rc;
+
+	*out = NULL;
+	*np = 0;
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT " DB_NOTIF_COLS ", bc FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	if (db_nquery_order(db, &q, nq) == -1)
+		goto fail;
+	if (nq->limit >= 0 || nq->offset >= 0) {
+		db_sql_add(&q, " LIMIT ");
+		db_sql_bind(&q, NULL, nq->limit >= 0 ? nq->limit : -1);
+		db_sql_add(&q, " OFFSET ");
+		db_sql_bind(&q, NULL, nq->offset >= 0 ? nq->offset : 0);
+	}
+	if ((st = db_sql_prepare(db, &q, nq->user)) == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		db_row_notification(st, &v[n]);
+		if (sqlite3_column_int(st, 16)) {	/* a broadcast */
+			free(v[n].user);
+			v[n].user = NULL;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading notifications");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	free(q.s);
+	free(pattern);
+	*out = v;
+	*np = n;
+	return (0);
+
+fail:
+	sqlite3_finalize(st);
+	free(q.s);
+	free(pattern);
+	db_notifications_free(v, n);
+	return (-1);
+}
+
+void
+db_notifications_free(struct db_notification *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		db_notification_clear(&v[i]);
+	free(v);
+}
+
+/* Run a query that yields one row of integers into out[]. */
+static int
+db_sql_ints(struct db *db, struct db_sql *q, const char *user, int64_t *out,
+    int n)
+{
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	if ((st = db_sql_prepare(db, q, user)) == NULL)
+		return (-1);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		db_seterr(db, "counting notifications");
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		out[i] = sqlite3_column_int64(st, i);
+	sqlite3_finalize(st);
+	return (0);
+}
+
+int64_t
+db_notification_count(struct db *db, const struct db_nquery *nq)
+{
+	struct db_sql	 q;
+	char		*pattern = NULL;
+	int64_t		 count = -1;
+
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT count(id) FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	if (db_sql_ints(db, &q, nq->user, &count, 1) == -1)
+		count = -1;
+	free(q.s);
+	free(pattern);
+	return (count);
+}
+
+int
+db_notification_status(struct db *db, const char *user, int64_t *unread,
+    int64_t *read)
+{
+	struct db_sql	 q;
+	int64_t		 v[2];
+	int		 rc;
+
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT count(id) FILTER (WHERE read IS NULL), "
+	    "count(id) FILTER (WHERE read IS NOT NULL) FROM n");
+	rc = db_sql_ints(db, &q, user, v, 2);
+	free(q.s);
+	if (rc == 0) {
+		*unread = v[0];
+		*read = v[1];
+	}
+	return (rc);
+}
+
+/* Collect the text columns of every row of a prepared statement. */
+static int
+db_sql_strings(struct db *db, sqlite3_stmt *st, char ***a, char ***b,
+    size_t *np)
+{
+	size_t	n = 0;
+	int	rc;
+
+	*a = NULL;
+	if (b != NULL)
+		*b = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*a = xreallocarray(*a, n + 1, sizeof **a);
+		(*a)[n] = db_col_text(st, 0);
+		if (b != NULL) {
+			*b = xreallocarray(*b, n + 1, sizeof **b);
+			(*b)[n] = db_col_text(st, 1);
+		}
+		n++;
+	}
+	sqlite3_finalize(st);
+	*np = n;
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading notifications");
+		strv_free(*a, n);
+		if (b != NULL)
+			strv_free(*b, n);
+		*a = NULL;
+		*np = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+db_notification_topics(struct db *db, const struct db_nquery *nq,
+    char ***topics, size_t *np)
+{
+	struct db_sql	 q;
+	sqlite3_stmt	*st;
+	char		*pattern = NULL;
+	int		 rc = -1;
+
+	*topics = NULL;
+	*np = 0;
+	memset(&q, 0, sizeof q);
+	db_sql_add(&q, DB_VIEW "SELECT DISTINCT topic FROM n");
+	db_nquery_where(&q, nq, &pattern);
+	db_sql_add(&q, " AND topic IS NOT NULL ORDER BY topic ASC");
+	if ((st = db_sql_prepare(db, &q, nq->user)) != NULL)
+		rc = db_sql_strings(db, st, topics, NULL, np);
+	free(q.s);
+	free(pattern);
+	return (rc);
+}
+
+/* Run a write prepared from text; finalizes it. */
+static int
+db_sql_write(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int	rc;
+
+	rc = db_step_done(db, st, what);
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+static sqlite3_stmt *
+db_prepare_text(struct db *db, const char *sql, const char *what)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_seterr(db, what);
+		return (NULL);
+	}
+	return (st);
+}
+
+int
+db_notification_mark(struct db *db, const char *user, const char *ids_json,
+    int read, int saved, int64_t now)
+{
+	/*
+	 * The user's own notifications, then the broadcasts (this user's row
+	 * of broadcast_user_status, made on first use).  Both take ?1 user,
+	 * ?2 the ids, ?3/?4 whether read/saved change, ?5/?6 their values.
+	 */
+	static const struct {
+		const char	*sql;
+		const char	*what;
+	} marks[] = {
+		{ "UPDATE notifications SET "
+		  "read = CASE WHEN ?3 THEN ?5 ELSE read END, "
+		  "saved = CASE WHEN ?4 THEN ?6 ELSE saved END "
+		  "WHERE user = ?1 AND id IN (SELECT value FROM json_each(?2))",
+		  "marking notifications" },
+		{ "INSERT INTO broadcast_user_status "
+		  "(notification_id, user, read, saved) "
+		  "SELECT id, ?1, ?5, ?6 FROM notifications "
+		  "WHERE user IS NULL AND id IN (SELECT value FROM json_each(?2)) "
+		  "ON CONFLICT (notification_id, user) DO UPDATE SET "
+		  "read = CASE WHEN ?3 THEN excluded.read ELSE read END, "
+		  "saved = CASE WHEN ?4 THEN excluded.saved ELSE saved END",
+		  "marking broadcasts" },
+	};
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	if (read == 0 && saved == 0)
+		return (0);
+	if (db_begin(db) == -1)
+		return (-1);
+	for (i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		if ((st = db_prepare_text(db, marks[i].sql, marks[i].what)) ==
+		    NULL)
+			return (-1);
+		db_bind_text(st, 1, user);
+		db_bind_text(st, 2, ids_json);
+		sqlite3_bind_int(st, 3, read != 0);
+		sqlite3_bind_int(st, 4, saved != 0);
+		db_bind_time(st, 5, read > 0 ? now : 0);
+		db_bind_time(st, 6, saved > 0 ? now : 0);
+		if (db_sql_write(db, st, marks[i].what) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+db_user_origins(struct db *db, const char *user, char ***origins, size_t *np)
+{
+	sqlite3_stmt	*st;
+
+	*origins = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT origin FROM notifications "
+	    "WHERE user = ? GROUP BY origin ORDER BY min(rowid)",
+	    "reading origins")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	return (db_sql_strings(db, st, origins, NULL, np));
+}
+
+int
+db_user_topics(struct db *db, const char *user, char ***origins,
+    char ***topics, size_t *np)
+{
+	sqlite3_stmt	*st;
+
+	*origins = *topics = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT origin, topic FROM notifications "
+	    "WHERE user = ? AND topic IS NOT NULL GROUP BY topic, origin "
+	    "ORDER BY min(rowid)", "reading topics")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	return (db_sql_strings(db, st, origins, topics, np));
+}
+
+int
+db_settings_get(struct db *db, const char *user, struct db_setting **out,
+    size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct db_setting	*v = NULL;
+	size_t			 n = 0;
+	int			 rc;
+
+	*out = NULL;
+	*np = 0;
+	if ((st = db_prepare_text(db, "SELECT channel, origin, topic, enabled "
+	    "FROM user_settings WHERE user = ? ORDER BY rowid",
+	    "reading settings")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n].channel = db_col_text(st, 0);
+		v[n].origin = db_col_text(st, 1);
+		v[n].topic = db_col_text(st, 2);
+		v[n].enabled = sqlite3_column_int(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "reading settings");
+		db_settings_free(v, n);
+		return (-1);
+	}
+	*out = v;
+	*np = n;
+	return (0);
+}
+
+int
+db_settings_replace(struct db *db, const char *user,
+    const struct db_setting *v, size_t n)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+
+	if (db_begin(db) == -1)
+		return (-1);
+	if ((st = db_prepare_text(db, "DELETE FROM user_settings WHERE "
+	    "user = ?", "saving settings")) == NULL)
+		return (-1);
+	db_bind_text(st, 1, user);
+	if (db_sql_write(db, st, "saving settings") == -1)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = db_prepare_text(db, "INSERT INTO user_settings "
+		    "(user, channel, origin, topic, enabled) VALUES "
+		    "(?, ?, ?, ?, ?)", "saving settings")) == NULL)
+			return (-1);
+		db_bind_text(st, 1, user);
+		db_bind_text(st, 2, v[i].channel);
+		db_bind_text(st, 3, v[i].origin);
+		db_bind_text(st, 4, v[i].topic);
+		sqlite3_bind_int(st, 5, v[i].enabled != 0);
+		if (db_sql_write(db, st, "saving settings") == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+void
+db_settings_free(struct db_setting *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].channel);
+		free(v[i].origin);
+		free(v[i].topic);
+	}
+	free(v);
+}

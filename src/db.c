@@ -149,6 +149,10 @@ static const char *db_sql[ST_MAX] = {
 	/* Prepared once: a miss report reads one delivery per miss. */
 	[ST_DELIVERY_GET] = "SELECT " DB_REC_COLS " FROM deliveries d "
 	    "WHERE d.seq = ?1 AND d.seq <= ?2",
+	[ST_FIRST_SEQ] = "SELECT min(seq) FROM deliveries",
+	/* Retention's candidates: the oldest committed rows (db_prune). */
+	[ST_PRUNE_OLDEST] = "SELECT seq, received FROM deliveries "
+	    "WHERE seq <= ?1 ORDER BY seq LIMIT ?2",
 };
 
 /*
@@ -632,8 +636,8 @@ db_open(const char *path, int sync_full, char **cause)
 			goto fail;
 		}
 	}
-	db->seq = db->committed = db_max_seq(db);
-	db->rows = db_count_rows(db);
+	db->seq_handed = db->seq_committed = db_max_seq(db);
+	db->rows_committed = db_count_rows(db);
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
 		goto fail;
@@ -788,20 +792,20 @@ db_commit(struct db *db, const char **cause)
 	if (db->in_txn && !failed) {
 		db->in_txn = 0;
 		if (db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
-			db->committed = db->seq;
-			db->rows += db->rows_txn;
-			db->rows_txn = 0;
+			db->seq_committed = db->seq_handed;
+			db->rows_committed += db->rows_pending;
+			db->rows_pending = 0;
 			return (0);
 		}
 	}
 	/* Something failed: whatever this transaction wrote is gone.  Its
 	 * sequence numbers stay used (a gap): waiters and streams may have
-	 * been told of nothing after db->committed, but a number must never
+	 * been told of nothing after db->seq_committed, but a number must never
 	 * name two different deliveries. */
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_txn = 0;
-	db->rows_txn = 0;
+	db->rows_pending = 0;
 	*cause = db->err;
 	return (-1);
 }
@@ -834,7 +838,7 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 
 	if (db_begin(db) == -1)
 		return (-1);
-	d->seq = db->seq + 1;
+	d->seq = db->seq_handed + 1;
 	sqlite3_bind_int64(st, 1, d->seq);
 	sqlite3_bind_int64(st, 2, d->received);
 	db_bind_text(st, 3, d->remote);
@@ -870,8 +874,8 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 		sqlite3_bind_null(st, 25);
 	if (db_step_done(db, st, "storing a delivery") == -1)
 		return (-1);
-	db->seq = d->seq;
-	db->rows_txn++;
+	db->seq_handed = d->seq;
+	db->rows_pending++;
 	st = db->st[ST_DELIVERY_ENTITY];
 	for (i = 0; i < d->entity_n; i++) {
 		sqlite3_bind_int64(st, 1, d->seq);
@@ -908,13 +912,13 @@ db_delivery_set_fault(struct db *db, int64_t seq, const char *fault)
 int64_t
 db_cursor(const struct db *db)
 {
-	return (db->committed);
+	return (db->seq_committed);
 }
 
 int64_t
 db_seq_next(const struct db *db)
 {
-	return (db->seq + 1);
+	return (db->seq_handed + 1);
 }
 
 int
@@ -1093,27 +1097,24 @@ db_deliveries_delete(struct db *db, const struct db_filter *f,
 {
 	/* A write reaches every row, this transaction's own too. */
 	return (db_deliveries_delete_range(db, f, keep_notifications,
-	    f != NULL ? f->since : 0, db->seq, deleted, notifs));
+	    f != NULL ? f->since : 0, db->seq_handed, deleted, notifs));
 }
 
 int64_t
 db_seq_last(const struct db *db)
 {
-	return (db->seq);
+	return (db->seq_handed);
 }
 
 int64_t
 db_first_seq(struct db *db)
 {
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = db->st[ST_FIRST_SEQ];
 	int64_t		 seq = 0;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT min(seq) FROM deliveries", -1,
-	    &st, NULL) != SQLITE_OK)
-		return (0);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return (seq);
 }
 
@@ -1130,7 +1131,7 @@ db_deliveries_delete_range(struct db *db, const struct db_filter *f,
 	if (db_begin(db) == -1)
 		return (-1);
 	/* The numbers of the rows about to go stay used for ever. */
-	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq);
+	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq_handed);
 	if (db_step_done(db, db->st[ST_STATE_SEQ], "recording the cursor")
 	    == -1)
 		return (-1);
@@ -1146,14 +1147,14 @@ db_deliveries_delete_range(struct db *db, const struct db_filter *f,
 	if (db_filter_write(db, "DELETE FROM deliveries AS d WHERE ", "",
 	    f, lo, hi, deleted, "deleting deliveries") == -1)
 		return (-1);
-	db->rows_txn -= *deleted;
+	db->rows_pending -= *deleted;
 	return (0);
 }
 
 int64_t
 db_rows(const struct db *db)
 {
-	return (db->rows);
+	return (db->rows_committed);
 }
 
 /* Run sql (a write) with ?1 = x; *changes gets the rows it touched. */
@@ -1185,20 +1186,15 @@ db_prune(struct db *db, int64_t keep, int64_t before_ms, int64_t max,
 
 	*deleted = *notifs = *upto = 0;
 	/* Only committed rows: the count the cap compares is theirs. */
-	if (keep > 0 && db->rows + db->rows_txn > keep)
-		n = db->rows + db->rows_txn - keep;
+	if (keep > 0 && db->rows_committed + db->rows_pending > keep)
+		n = db->rows_committed + db->rows_pending - keep;
 	if (n > max)
 		n = max;
 	/* The newest of the n oldest, and of the oldest before before_ms
 	 * (received grows with seq, near enough: only the oldest are
 	 * looked at, never the whole table). */
-	if (sqlite3_prepare_v2(db->h, "SELECT seq, received FROM deliveries "
-	    "WHERE seq <= ?1 ORDER BY seq LIMIT ?2", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		db_seterr(db, "pruning");
-		return (-1);
-	}
-	sqlite3_bind_int64(st, 1, db->committed);
+	st = db->st[ST_PRUNE_OLDEST];
+	sqlite3_bind_int64(st, 1, db->seq_committed);
 	sqlite3_bind_int64(st, 2, max);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		seq = sqlite3_column_int64(st, 0);
@@ -1211,12 +1207,12 @@ db_prune(struct db *db, int64_t keep, int64_t before_ms, int64_t max,
 		else
 			break;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (x == 0)
 		return (0);
 	if (db_begin(db) == -1)
 		return (-1);
-	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq);
+	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq_handed);
 	if (db_step_done(db, db->st[ST_STATE_SEQ], "recording the cursor")
 	    == -1 ||
 	    db_write_upto(db, "DELETE FROM broadcast_user_status WHERE "
@@ -1230,7 +1226,7 @@ db_prune(struct db *db, int64_t keep, int64_t before_ms, int64_t max,
 	    db_write_upto(db, "DELETE FROM deliveries WHERE seq <= ?1", x,
 	    deleted, "pruning deliveries") == -1)
 		return (-1);
-	db->rows_txn -= *deleted;
+	db->rows_pending -= *deleted;
 	*upto = x;
 	return (0);
 }

@@ -128,7 +128,7 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 	    "ORDER BY d.seq %s LIMIT ?3 OFFSET ?4", where,
 	    ascending ? "ASC" : "DESC");
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	sqlite3_bind_int64(st, 3, limit);
 	sqlite3_bind_int64(st, 4, offset);
@@ -165,7 +165,7 @@ db_deliveries_count(struct db *db, const struct db_filter *f)
 	where = db_filter_where(f, 0);
 	xasprintf(&sql, "SELECT count(*) FROM deliveries d WHERE %s", where);
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		count = sqlite3_column_int64(st, 0);
@@ -182,7 +182,7 @@ db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 	int		 rc, found = 0;
 
 	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, db->committed);
+	sqlite3_bind_int64(st, 2, db->seq_committed);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		db_row_record(st, out);
@@ -229,9 +229,9 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	/* Near misses fail some filter, so no index finds them: look at the
 	 * newest DB_SCAN_MAX numbers at most. */
 	lo = f->since;
-	if (db->committed - DB_SCAN_MAX > lo)
-		lo = db->committed - DB_SCAN_MAX;
-	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+	if (db->seq_committed - DB_SCAN_MAX > lo)
+		lo = db->seq_committed - DB_SCAN_MAX;
+	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	/* Keep out[] sorted by failed-filter count; rows come newest first,
 	 * so an equal count never displaces an earlier (newer) one. */
@@ -279,7 +279,7 @@ db_entities_scan(struct db *db, const struct db_filter *f,
 	    "e.seq = d.seq WHERE %s GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
 	    where);
 	free(where);
-	if ((st = db_filter_prepare(db, sql, f, lo, db->committed)) == NULL)
+	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		g.ref = (const char *)sqlite3_column_text(st, 0);

@@ -568,7 +568,7 @@ db_scan_bound(struct db *db, const struct db_filter *f)
 {
 	sqlite3_stmt	*st;
 	char		*sql, *pre;
-	int64_t		 lo = f->since, upto = db->committed;
+	int64_t		 lo = f->since, upto = db->seq_committed;
 
 	db->scan_complete = 1;
 	if (!db_filter_indexed(f)) {

@@ -40,6 +40,8 @@ enum db_stmt {
 	ST_DELIVERY_FAULT,
 	ST_DELIVERY_REF,
 	ST_DELIVERY_GET,
+	ST_FIRST_SEQ,
+	ST_PRUNE_OLDEST,
 	ST_MAX
 };
 
@@ -80,17 +82,18 @@ struct db {
 	int		 in_txn;
 	int		 failed;	/* a write in this transaction failed */
 	/*
-	 * Sequence numbers: seq is the last one handed out (perhaps in the
-	 * open transaction), committed the last one on disk.  Readers of the
-	 * assertion API see only committed rows (db_cursor); a rolled-back
-	 * transaction leaves a gap, never a number handed out twice.
+	 * Sequence numbers: seq_handed is the last one handed out (perhaps
+	 * in the open transaction), seq_committed the last one on disk.
+	 * Readers of the assertion API see only committed rows (db_cursor);
+	 * a rolled-back transaction leaves a gap, never a number handed out
+	 * twice.
 	 */
-	int64_t		 seq;
-	int64_t		 committed;
-	/* Rows of deliveries: committed, and the open transaction's
-	 * change to that (for retention's count cap). */
-	int64_t		 rows;
-	int64_t		 rows_txn;
+	int64_t		 seq_handed;
+	int64_t		 seq_committed;
+	/* Rows of deliveries: those committed, and the open transaction's
+	 * change to that, added at commit (for retention's count cap). */
+	int64_t		 rows_committed;
+	int64_t		 rows_pending;
 	/* What the last bounded read looked at (db_scan_bound). */
 	int		 scan_complete;
 	int64_t		 scan_from;

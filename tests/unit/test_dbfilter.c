@@ -1,0 +1,344 @@
+/*
+ * test_dbfilter.c: the assertion API's delivery filters (db_filter.c), in
+ * C (db_filter_check, db_filter_signal) and through SQLite (the same
+ * filters listing, counting and deleting rows of an in-memory store), so
+ * that the two paths are seen to agree.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "unit.h"
+
+/* A record with only what the filters read. */
+static struct db_record
+rec(int64_t seq, int status, const char *topic, const char *entities)
+{
+	struct db_record	r;
+
+	memset(&r, 0, sizeof r);
+	r.seq = seq;
+	r.status = status;
+	r.topic = (char *)topic;
+	r.entities = (char *)entities;
+	r.attempt = 1;
+	return (r);
+}
+
+static void
+test_entity_parse(void)
+{
+	struct db_filter	f;
+	char			err[256];
+
+	memset(&f, 0, sizeof f);
+	CHECK_INT(db_filter_add_entity(&f, "", err, sizeof err), -1);
+	CHECK_STR(err, "must not be empty");
+	CHECK_INT(db_filter_add_entity(&f, "/alice", err, sizeof err), -1);
+	CHECK_STR(err, "'/alice' is not an entity ref "
+	    "([<kind>:][<namespace>/]<name>)");
+	/* With a kind, entity.c's own message. */
+	CHECK_INT(db_filter_add_entity(&f, "user:", err, sizeof err), -1);
+	CHECK(strstr(err, "was not on the form") != NULL);
+	CHECK_INT(f.entity_n, 0);
+	CHECK_INT(db_filter_add_entity(&f, "User:Default/Alice", err,
+	    sizeof err), 0);
+	CHECK_INT(db_filter_add_entity(&f, "team-a", err, sizeof err), 0);
+	CHECK_INT(f.entity_n, 2);
+	/* As given for messages; canonical (lower case, default namespace)
+	 * for comparing; a ref without a kind matches any kind. */
+	CHECK_STR(f.entity_v[0], "User:Default/Alice");
+	CHECK_STR(f.entity_key[0], "user:default/alice");
+	CHECK_INT(f.entity_anykind[0], 0);
+	CHECK_STR(f.entity_key[1], "default/team-a");
+	CHECK_INT(f.entity_anykind[1], 1);
+end:
+	db_filter_clear(&f);
+}
+
+static void
+test_entity_match(void)
+{
+	struct db_filter	f;
+	struct db_record	r;
+	char			err[256];
+
+	memset(&f, 0, sizeof f);
+	CHECK_INT(db_filter_add_entity(&f, "user:alice", err, sizeof err), 0);
+	r = rec(1, 200, NULL, "[\"user:default/alice\"]");
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	r = rec(1, 200, NULL, "[\"User:Default/ALICE\"]");
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	r = rec(1, 200, NULL, "[\"group:default/alice\"]");
+	CHECK_INT(db_filter_check(&f, &r), DB_F_ENTITY);
+	r = rec(1, 200, NULL, "[]");
+	CHECK_INT(db_filter_check(&f, &r), DB_F_ENTITY);
+	db_filter_clear(&f);
+	/* Without a kind: user or group alike. */
+	CHECK_INT(db_filter_add_entity(&f, "alice", err, sizeof err), 0);
+	r = rec(1, 200, NULL, "[\"group:default/alice\"]");
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	r = rec(1, 200, NULL, "[\"user:other/alice\"]");
+	CHECK_INT(db_filter_check(&f, &r), DB_F_ENTITY);
+end:
+	db_filter_clear(&f);
+}
+
+static void
+test_check_bits(void)
+{
+	struct db_filter	f;
+	struct db_record	r;
+
+	memset(&f, 0, sizeof f);
+	r = rec(5, 400, "deploy", "[]");
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.since = 5;
+	f.topic = "other";
+	f.status = DB_STATUS_ACCEPTED;
+	f.reached = 1;
+	f.retry = 1;
+	/* Every filter that fails says so, not only the first. */
+	CHECK_INT(db_filter_check(&f, &r), DB_F_SINCE | DB_F_TOPIC |
+	    DB_F_STATUS | DB_F_REACHED | DB_F_RETRY);
+	memset(&f, 0, sizeof f);
+	f.status = DB_STATUS_REJECTED;
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.status = 422;
+	CHECK_INT(db_filter_check(&f, &r), DB_F_STATUS);
+	f.status = 400;
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	memset(&f, 0, sizeof f);
+	r = rec(1, 200, NULL, "[]");
+	r.ids = "[\"n1\"]";
+	f.reached = 1;
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	r.ids = " [ ]";
+	CHECK_INT(db_filter_check(&f, &r), DB_F_REACHED);
+	f.reached = -1;
+	CHECK_INT(db_filter_check(&f, &r), 0);
+end:
+	;
+}
+
+static void
+test_check_text_and_clean(void)
+{
+	struct db_filter	f;
+	struct db_record	r;
+
+	memset(&f, 0, sizeof f);
+	r = rec(1, 200, NULL, "[]");
+	r.title = "Deployed GUESTBOOK";
+	r.body = (unsigned char *)"{\"x\":\"needle\0in a body\"}";
+	r.body_len = 24;
+	f.q = "guestbook";			/* any case */
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "in a body";			/* past a NUL in the body */
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "absent";
+	CHECK_INT(db_filter_check(&f, &r), DB_F_Q);
+	memset(&f, 0, sizeof f);
+	f.clean = 1;
+	r.diagnoses = "[{\"code\":\"x\",\"level\":\"info\"}]";
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	r.diagnoses = "[{\"code\":\"x\",\"level\":\"warning\"}]";
+	CHECK_INT(db_filter_check(&f, &r), DB_F_CLEAN);
+	f.clean = -1;
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	/* A quoted level inside a message is escaped, never a level. */
+	r.diagnoses = "[{\"message\":\"\\\"level\\\":\\\"error\\\"\","
+	    "\"level\":\"info\"}]";
+	CHECK_INT(db_filter_check(&f, &r), DB_F_CLEAN);
+	r.attempt = 2;
+	memset(&f, 0, sizeof f);
+	f.retry = -1;
+	CHECK_INT(db_filter_check(&f, &r), DB_F_RETRY);
+end:
+	;
+}
+
+static void
+test_signal(void)
+{
+	struct db_filter	f;
+	char			err[256];
+
+	memset(&f, 0, sizeof f);
+	CHECK_INT(db_filter_signal(&f, "user:default/alice"), 1);
+	CHECK_INT(db_filter_signal(&f, NULL), 1);
+	CHECK_INT(db_filter_add_entity(&f, "user:alice", err, sizeof err), 0);
+	CHECK_INT(db_filter_signal(&f, "user:default/alice"), 1);
+	CHECK_INT(db_filter_signal(&f, "user:default/bob"), 0);
+	CHECK_INT(db_filter_signal(&f, NULL), 1);	/* a broadcast */
+	/* A signal has no topic: a topic filter never matches one. */
+	f.topic = strdup("deploy");
+	CHECK_INT(db_filter_signal(&f, "user:default/alice"), 0);
+end:
+	db_filter_clear(&f);
+}
+
+/* Store n deliveries: topic "t<seq % 3>", status 200 or (every 4th) 400,
+ * addressed to user:default/u<seq % 2>, body "body <seq>". */
+static struct db *
+store(int n)
+{
+	struct db		*db;
+	struct db_delivery	 d;
+	char			*cause = NULL, topic[8], ref[32], ents[64];
+	char			 body[32], users[64];
+	const char		*refv[1], *err;
+	int			 i;
+
+	if ((db = db_open(":memory:", 0, &cause)) == NULL) {
+		fprintf(stderr, "# %s\n", cause);
+		return (NULL);
+	}
+	for (i = 1; i <= n; i++) {
+		memset(&d, 0, sizeof d);
+		snprintf(topic, sizeof topic, "t%d", i % 3);
+		snprintf(ref, sizeof ref, "user:default/u%d", i % 2);
+		snprintf(ents, sizeof ents, "[\"%s\"]", ref);
+		snprintf(users, sizeof users, "[\"%s\"]", ref);
+		snprintf(body, sizeof body, "body %d", i);
+		refv[0] = ref;
+		d.received = 1000 + i;
+		d.method = "POST";
+		d.path = "/api/notifications/notifications";
+		d.body = body;
+		d.body_len = strlen(body);
+		d.status = i % 4 == 0 ? 400 : 200;
+		d.response = "{}";
+		d.response_len = 2;
+		d.topic = topic;
+		d.entities = ents;
+		d.users = users;
+		d.ids = d.status == 200 ? "[\"id\"]" : "[]";
+		d.entity_v = refv;
+		d.entity_n = 1;
+		if (db_delivery_add(db, &d) == -1 || d.seq != i)
+			goto fail;
+	}
+	if (db_commit(db, &err) == -1)
+		goto fail;
+	return (db);
+fail:
+	db_close(db);
+	return (NULL);
+}
+
+/* SQLite selects what db_filter_check selects, in order. */
+static void
+test_sql_agrees(void)
+{
+	struct db		*db;
+	struct db_filter	 f;
+	struct db_record	*v = NULL;
+	size_t			 n = 0, i;
+	char			 err[256];
+
+	memset(&f, 0, sizeof f);
+	CHECK((db = store(30)) != NULL);
+	CHECK_INT(db_cursor(db), 30);
+	f.topic = strdup("t1");
+	f.status = DB_STATUS_ACCEPTED;
+	CHECK_INT(db_filter_add_entity(&f, "u1", err, sizeof err), 0);
+	CHECK_INT(db_deliveries_list(db, &f, 0, -1, 0, &v, &n), 0);
+	/* seq % 3 == 1, odd, not a multiple of 4: 25, 19, 13, 7, 1. */
+	CHECK_INT(n, 5);
+	for (i = 0; i < n; i++) {
+		CHECK_INT(v[i].seq, 25 - 6 * (int64_t)i);
+		CHECK_INT(db_filter_check(&f, &v[i]), 0);
+	}
+	CHECK_INT(db_deliveries_count(db, &f), 5);
+	CHECK_INT(db_scan_complete(db, NULL), 1);
+	db_records_free(v, n);
+	v = NULL;
+	n = 0;
+	/* Ascending, with since, limit and offset. */
+	f.since = 7;
+	CHECK_INT(db_deliveries_list(db, &f, 1, 2, 1, &v, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(v[0].seq, 19);
+	CHECK_INT(v[1].seq, 25);
+	db_records_free(v, n);
+	v = NULL;
+	n = 0;
+	db_filter_clear(&f);
+	/* Text: the body is searched. */
+	f.q = strdup("BODY 2");
+	CHECK_INT(db_deliveries_count(db, &f), 11);	/* 2, 20..29 */
+end:
+	db_records_free(v, n);
+	db_filter_clear(&f);
+	db_close(db);
+}
+
+static void
+test_sql_delete(void)
+{
+	struct db		*db;
+	struct db_filter	 f;
+	int64_t			 deleted = 0, notifs = 0;
+	const char		*err;
+
+	memset(&f, 0, sizeof f);
+	CHECK((db = store(12)) != NULL);
+	f.status = DB_STATUS_REJECTED;
+	CHECK_INT(db_deliveries_delete(db, &f, 1, &deleted, &notifs), 0);
+	CHECK_INT(db_commit(db, &err), 0);
+	CHECK_INT(deleted, 3);			/* 4, 8, 12 */
+	CHECK_INT(db_rows(db), 9);
+	CHECK_INT(db_deliveries_count(db, &f), 0);
+	CHECK_INT(db_deliveries_count(db, NULL), 9);
+	/* The numbers stay used. */
+	CHECK_INT(db_seq_next(db), 13);
+end:
+	db_filter_clear(&f);
+	db_close(db);
+}
+
+/* A read with no index to narrow it looks at the newest DB_SCAN_MAX
+ * (2,000) rows, and says so. */
+static void
+test_scan_bound(void)
+{
+	struct db		*db;
+	struct db_filter	 f;
+	int64_t			 from = -1;
+
+	memset(&f, 0, sizeof f);
+	CHECK((db = store(2010)) != NULL);
+	f.q = strdup("body");
+	CHECK_INT(db_deliveries_count(db, &f), 2000);
+	CHECK_INT(db_scan_complete(db, &from), 0);
+	CHECK_INT(from, 10);
+	f.since = 100;
+	CHECK_INT(db_deliveries_count(db, &f), 1910);
+	CHECK_INT(db_scan_complete(db, &from), 1);
+	CHECK_INT(from, 100);
+	free(f.q);
+	f.q = NULL;
+	/* An index narrows the candidates first: 2010 / 3 of them. */
+	f.since = 0;
+	f.topic = strdup("t0");
+	CHECK_INT(db_deliveries_count(db, &f), 670);
+	CHECK_INT(db_scan_complete(db, NULL), 1);
+end:
+	db_filter_clear(&f);
+	db_close(db);
+}
+
+static const struct unit_test tests[] = {
+	{ "entity filter values parse", test_entity_parse },
+	{ "entity filters match refs", test_entity_match },
+	{ "every failed filter is reported", test_check_bits },
+	{ "text and clean filters", test_check_text_and_clean },
+	{ "signals pass entity filters only", test_signal },
+	{ "SQLite lists what the C check accepts", test_sql_agrees },
+	{ "a filtered delete", test_sql_delete },
+	{ "a scan without an index is bounded", test_scan_bound },
+	{ NULL, NULL }
+};
+UNIT_MAIN(tests)

@@ -24,6 +24,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+static int	db_auto_vacuum(struct db *);
+
 #define DB_STR_(x)	#x
 #define DB_STR(x)	DB_STR_(x)
 
@@ -112,6 +114,18 @@ static const char *db_migrations[] = {
 	"WHERE notimock_ref_key(ref, 0) IS NOT NULL;"
 	"INSERT OR IGNORE INTO delivery_refs (key, seq) "
 	"SELECT notimock_ref_key(ref, 1), seq FROM delivery_entities;",
+	/* 6: a delivery's large texts packed into one BLOB (db_pack.c);
+	 * rows written before keep the plain columns, packed NULL. */
+	"ALTER TABLE deliveries ADD COLUMN packed BLOB;"
+	"ALTER TABLE deliveries ADD COLUMN dict INTEGER;"
+	"CREATE TABLE pack_dicts ("
+	"  id INTEGER PRIMARY KEY, dict BLOB NOT NULL"
+	");"
+	/* Only a scope re-send looks a scope up (scope = ?, never NULL):
+	 * most notifications have none, and paid ~34 bytes each for it. */
+	"DROP INDEX notifications_scope;"
+	"CREATE INDEX notifications_scope ON notifications(scope, origin, user) "
+	"WHERE scope IS NOT NULL;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 
@@ -123,9 +137,10 @@ static const char *db_sql[ST_MAX] = {
 	[ST_DELIVERY_ADD] = "INSERT INTO deliveries (seq, received, remote, "
 	    "method, path, headers, body, status, response, origin, token_fp, "
 	    "payload, recipients, title, topic, severity, entities, users, "
-	    "ids, diagnoses, duration_us, body_size, fault, attempt, retry_of) "
+	    "ids, diagnoses, duration_us, body_size, fault, attempt, retry_of, "
+	    "packed, dict) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?)",
+	    "?, ?, ?, ?, ?, ?, ?)",
 	[ST_DELIVERY_ENTITY] = "INSERT OR IGNORE INTO delivery_entities "
 	    "(seq, ref) VALUES (?, ?)",
 	[ST_NOTIF_INSERT] = "INSERT INTO notifications (" DB_NOTIF_COLS ") "
@@ -150,6 +165,10 @@ static const char *db_sql[ST_MAX] = {
 	[ST_DELIVERY_GET] = "SELECT " DB_REC_COLS " FROM deliveries d "
 	    "WHERE d.seq = ?1 AND d.seq <= ?2",
 	[ST_FIRST_SEQ] = "SELECT min(seq) FROM deliveries",
+	[ST_FREE_PAGES] = "PRAGMA freelist_count",
+	[ST_VACUUM] = "PRAGMA incremental_vacuum(" DB_STR(DB_VACUUM_PAGES) ")",
+	[ST_PACK_DICT_ADD] = "INSERT INTO pack_dicts (dict) VALUES (?)",
+	[ST_PACK_DICT_GET] = "SELECT dict FROM pack_dicts WHERE id = ?",
 	/* Retention's candidates: the oldest committed rows (db_prune). */
 	[ST_PRUNE_OLDEST] = "SELECT seq, received FROM deliveries "
 	    "WHERE seq <= ?1 ORDER BY seq LIMIT ?2",
@@ -612,7 +631,14 @@ db_open(const char *path, int sync_full, char **cause)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
-	if (db_exec(db, "PRAGMA journal_mode = WAL", &err) == -1 ||
+	/*
+	 * First: on a new, empty file this makes freed pages something the
+	 * file can give back (db_vacuum); once the file has a page, the mode
+	 * stays what it was (a file made before keeps its pages for later
+	 * rows), and this changes nothing.
+	 */
+	if (db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", &err) == -1 ||
+	    db_exec(db, "PRAGMA journal_mode = WAL", &err) == -1 ||
 	    db_exec(db, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", &err) == -1 ||
 	    db_exec(db, "PRAGMA foreign_keys = ON", &err) == -1 ||
@@ -636,7 +662,10 @@ db_open(const char *path, int sync_full, char **cause)
 			goto fail;
 		}
 	}
+	if (db_pack_open(db, cause) == -1)
+		goto fail;
 	db->seq_handed = db->seq_committed = db_max_seq(db);
+	db->incremental = db_auto_vacuum(db) == 2;
 	db->rows_committed = db_count_rows(db);
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
@@ -653,6 +682,57 @@ fail:
 	return (NULL);
 }
 
+/* PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental. */
+static int
+db_auto_vacuum(struct db *db)
+{
+	sqlite3_stmt	*st;
+	int		 mode = 0;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA auto_vacuum", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return (0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		mode = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return (mode);
+}
+
+int64_t
+db_free_pages(struct db *db)
+{
+	sqlite3_stmt	*st = db->st[ST_FREE_PAGES];
+	int64_t		 n = 0;
+
+	if (!db->incremental)
+		return (0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return (n);
+}
+
+int
+db_vacuum(struct db *db)
+{
+	sqlite3_stmt	*st = db->st[ST_VACUUM];
+	int		 rc;
+
+	if (!db->incremental)
+		return (0);
+	if (db_begin(db) == -1)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "giving pages back");
+		db->failed = 1;
+		return (-1);
+	}
+	return (0);
+}
+
 void
 db_close(struct db *db)
 {
@@ -665,6 +745,7 @@ db_close(struct db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(db->st[i]);
+	db_pack_close(db);
 	sqlite3_close(db->h);
 	free(db->reserve);
 	free(db);
@@ -806,6 +887,8 @@ db_commit(struct db *db, const char **cause)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->in_txn = 0;
 	db->rows_pending = 0;
+	/* A dictionary this transaction stored is gone too (db_pack.c). */
+	db_pack_forget(db);
 	*cause = db->err;
 	return (-1);
 }
@@ -832,35 +915,41 @@ int
 db_delivery_add(struct db *db, struct db_delivery *d)
 {
 	sqlite3_stmt	*st = db->st[ST_DELIVERY_ADD];
-	size_t		 i;
+	const void	*blob = NULL;
+	size_t		 i, blob_len = 0;
+	int64_t		 dict = 0;
 	char		*key;
-	int		 any;
+	int		 any, packed;
 
 	if (db_begin(db) == -1)
 		return (-1);
 	d->seq = db->seq_handed + 1;
+	/* The large texts go packed (db_pack.c), or, if that fails, plain. */
+	packed = db_pack(db, d, &blob, &blob_len, &dict) == 0;
+	if (db->failed)
+		return (-1);
 	sqlite3_bind_int64(st, 1, d->seq);
 	sqlite3_bind_int64(st, 2, d->received);
 	db_bind_text(st, 3, d->remote);
 	db_bind_text(st, 4, d->method);
 	db_bind_text(st, 5, d->path);
-	db_bind_text(st, 6, d->headers ? d->headers : "[]");
-	sqlite3_bind_blob(st, 7, d->body_len ? d->body : "", (int)d->body_len,
-	    SQLITE_STATIC);
+	db_bind_text(st, 6, packed ? "" : d->headers ? d->headers : "[]");
+	sqlite3_bind_blob(st, 7, !packed && d->body_len ? d->body : "",
+	    packed ? 0 : (int)d->body_len, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, d->status);
-	sqlite3_bind_text(st, 9, d->response ? d->response : "",
-	    (int)d->response_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, !packed && d->response ? d->response : "",
+	    packed ? 0 : (int)d->response_len, SQLITE_STATIC);
 	db_bind_text(st, 10, d->origin);
 	db_bind_text(st, 11, d->token_fp);
-	db_bind_text(st, 12, d->payload);
-	db_bind_text(st, 13, d->recipients);
+	db_bind_text(st, 12, packed ? NULL : d->payload);
+	db_bind_text(st, 13, packed ? NULL : d->recipients);
 	db_bind_text(st, 14, d->title);
 	db_bind_text(st, 15, d->topic);
 	db_bind_text(st, 16, d->severity);
 	db_bind_text(st, 17, d->entities ? d->entities : "[]");
-	db_bind_text(st, 18, d->users ? d->users : "[]");
+	db_bind_text(st, 18, packed ? "" : d->users ? d->users : "[]");
 	db_bind_text(st, 19, d->ids ? d->ids : "[]");
-	db_bind_text(st, 20, d->diagnoses ? d->diagnoses : "[]");
+	db_bind_text(st, 20, packed ? "" : d->diagnoses ? d->diagnoses : "[]");
 	sqlite3_bind_int64(st, 21, d->duration_us);
 	if (d->body_size > d->body_len)
 		sqlite3_bind_int64(st, 22, (int64_t)d->body_size);
@@ -872,6 +961,13 @@ db_delivery_add(struct db *db, struct db_delivery *d)
 		sqlite3_bind_int64(st, 25, d->retry_of);
 	else
 		sqlite3_bind_null(st, 25);
+	if (packed) {
+		sqlite3_bind_blob(st, 26, blob, (int)blob_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 27, dict);
+	} else {
+		sqlite3_bind_null(st, 26);
+		sqlite3_bind_null(st, 27);
+	}
 	if (db_step_done(db, st, "storing a delivery") == -1)
 		return (-1);
 	db->seq_handed = d->seq;

@@ -261,6 +261,15 @@ int64_t		 db_first_seq(struct db *);
 /* Deliveries stored (committed). */
 int64_t		 db_rows(const struct db *);
 /*
+ * Space: a store made by a notimock with schema 6 or later frees pages
+ * incrementally.  db_free_pages is how many pages the file holds unused
+ * (0 for an older file, which keeps them for later rows); db_vacuum gives
+ * DB_VACUUM_PAGES of them back to the file system, a write in the
+ * iteration's transaction (the file shrinks at the next checkpoint).
+ */
+int64_t		 db_free_pages(struct db *);
+int		 db_vacuum(struct db *);
+/*
  * Retention: delete at most max of the oldest deliveries, those beyond
  * the newest keep (0: no cap) and those received before before_ms (0: no
  * limit), with the notifications they created.  A write.  *upto gets the

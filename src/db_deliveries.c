@@ -75,8 +75,46 @@ db_col_bytes(sqlite3_stmt *st, int i, size_t *lenp)
 	return (out);
 }
 
+/* Replace the packed fields' empty columns with what they hold. */
 static void
-db_row_record(sqlite3_stmt *st, struct db_record *r)
+db_row_unpack(struct db *db, sqlite3_stmt *st, struct db_record *r)
+{
+	const void	*b = sqlite3_column_blob(st, 26);
+	size_t		 len = (size_t)sqlite3_column_bytes(st, 26);
+
+	free(r->headers);
+	free(r->body);
+	free(r->response);
+	free(r->payload);
+	free(r->recipients);
+	free(r->users);
+	free(r->diagnoses);
+	r->headers = r->response = r->payload = r->recipients = NULL;
+	r->users = r->diagnoses = NULL;
+	r->body = NULL;
+	r->body_len = 0;
+	if (db_unpack(db, b, len, sqlite3_column_int64(st, 27), 1, r) == -1) {
+		/* Never expected: say so where the row is read. */
+		log_warnx("db: delivery %lld: its packed fields do not unpack",
+		    (long long)r->seq);
+		free(r->headers);
+		free(r->body);
+		free(r->response);
+		free(r->users);
+		free(r->diagnoses);
+		r->headers = xstrdup("[]");
+		r->body = (unsigned char *)xstrdup("");
+		r->body_len = 0;
+		r->response = xstrdup("");
+		r->users = xstrdup("[]");
+		r->diagnoses = xstrdup("[]");
+	}
+}
+
+/* The row (DB_REC_COLS) as a record: the plain columns, or for a packed
+ * row the fields db_unpack gives back. */
+void
+db_row_record(struct db *db, sqlite3_stmt *st, struct db_record *r)
 {
 	memset(r, 0, sizeof *r);
 	r->seq = sqlite3_column_int64(st, 0);
@@ -106,6 +144,8 @@ db_row_record(sqlite3_stmt *st, struct db_record *r)
 	r->fault = db_col_text(st, 23);
 	r->attempt = sqlite3_column_int(st, 24);
 	r->retry_of = sqlite3_column_int64(st, 25);
+	if (sqlite3_column_type(st, 26) == SQLITE_BLOB)
+		db_row_unpack(db, st, r);
 }
 
 int
@@ -137,7 +177,7 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 			cap = cap == 0 ? 16 : cap * 2;
 			*out = xreallocarray(*out, cap, sizeof **out);
 		}
-		db_row_record(st, &(*out)[(*n)++]);
+		db_row_record(db, st, &(*out)[(*n)++]);
 	}
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "listing deliveries");
@@ -185,7 +225,7 @@ db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 	sqlite3_bind_int64(st, 2, db->seq_committed);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		db_row_record(st, out);
+		db_row_record(db, st, out);
 		found = 1;
 	} else if (rc != SQLITE_DONE) {
 		db_seterr(db, "reading a delivery");
@@ -219,13 +259,14 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	*n = 0;
 	xasprintf(&sql, "SELECT d.seq, notimock_filter(?2, d.seq, d.status, "
 	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
-	    "d.attempt) FROM deliveries d WHERE d.seq > ?1 AND d.seq <= ?9 "
-	    "ORDER BY d.seq DESC",
+	    "d.attempt, %s) FROM deliveries d WHERE d.seq > ?1 AND "
+	    "d.seq <= ?9 ORDER BY d.seq DESC",
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",
 	    f->reached != 0 ? "d.ids" : "NULL",
-	    f->clean != 0 ? "d.diagnoses" : "NULL");
+	    f->clean != 0 ? "d.diagnoses" : "NULL",
+	    DB_FILTER_PACKED(f));
 	/* Near misses fail some filter, so no index finds them: look at the
 	 * newest DB_SCAN_MAX numbers at most. */
 	lo = f->since;

@@ -342,17 +342,21 @@ db_filter_check(const struct db_filter *f, const struct db_record *r)
 
 /*
  * notimock_filter(filter, seq, status, topic, severity, origin, title,
- * description, body, entities, ids, diagnoses, attempt): db_filter_check()
- * on a row.  The record's
- * strings are borrowed from SQLite for the call and never written.
+ * description, body, entities, ids, diagnoses, attempt, packed, dict):
+ * db_filter_check() on a row.  The record's strings are borrowed from
+ * SQLite for the call and never written.  A packed row (db_pack.c) gives
+ * its body, description and diagnoses once unpacked; callers pass packed
+ * only when the filter reads those (q, clean).
  */
 static void
 db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const struct db_filter	*f;
-	struct db_record	 r;
+	struct db_record	 r, u;
+	const void		*packed;
+	unsigned int		 failed;
 
-	if (argc != 13 || (f = sqlite3_value_pointer(argv[0],
+	if (argc != 15 || (f = sqlite3_value_pointer(argv[0],
 	    "notimock_filter")) == NULL) {
 		sqlite3_result_error(ctx, "notimock_filter: no filter", -1);
 		return;
@@ -371,7 +375,42 @@ db_sql_filter(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	r.ids = (char *)sqlite3_value_text(argv[10]);
 	r.diagnoses = (char *)sqlite3_value_text(argv[11]);
 	r.attempt = sqlite3_value_int(argv[12]);
-	sqlite3_result_int(ctx, (int)db_filter_check(f, &r));
+	packed = sqlite3_value_blob(argv[13]);
+	failed = db_filter_check(f, &r);
+	/*
+	 * A packed row: its body, description and diagnoses are in packed.
+	 * Unpack only when they decide (q did not match the title, or
+	 * clean), and read the description (a JSON parse) only when the
+	 * body might not show it as it is: a payload without a backslash
+	 * that is a piece of the body holds its description, decoded, as a
+	 * piece of the body, already searched.
+	 */
+	if (packed != NULL && ((f->q != NULL && (failed & DB_F_Q)) ||
+	    f->clean != 0)) {
+		memset(&u, 0, sizeof u);
+		if (db_unpack(sqlite3_user_data(ctx), packed,
+		    (size_t)sqlite3_value_bytes(argv[13]),
+		    sqlite3_value_int64(argv[14]), 0, &u) == -1) {
+			db_record_clear(&u);
+			sqlite3_result_error(ctx, "a delivery's packed fields "
+			    "do not unpack", -1);
+			return;
+		}
+		r.body = u.body;
+		r.body_len = u.body_len;
+		r.diagnoses = u.diagnoses;
+		failed = db_filter_check(f, &r);
+		if ((failed & DB_F_Q) && u.payload != NULL &&
+		    (strchr(u.payload, '\\') != NULL || u.body == NULL ||
+		    memmem(u.body, u.body_len, u.payload,
+		    strlen(u.payload)) == NULL)) {
+			u.description = db_unpack_description(u.payload);
+			r.description = u.description;
+			failed = db_filter_check(f, &r);
+		}
+		db_record_clear(&u);
+	}
+	sqlite3_result_int(ctx, (int)failed);
 }
 
 /* notimock_ref(ref): the canonical form refs are grouped by. */
@@ -409,8 +448,8 @@ db_sql_ref_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 int
 db_assert_functions(struct db *db, char **cause)
 {
-	if (sqlite3_create_function_v2(db->h, "notimock_filter", 13,
-	    SQLITE_UTF8, NULL, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
+	if (sqlite3_create_function_v2(db->h, "notimock_filter", 15,
+	    SQLITE_UTF8, db, db_sql_filter, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function_v2(db->h, "notimock_ref_key", 2,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, db_sql_ref_key, NULL, NULL,
 	    NULL) != SQLITE_OK ||
@@ -526,13 +565,14 @@ db_filter_where(const struct db_filter *f, int fn)
 	xasprintf(&s, "d.seq > ?1 AND d.seq <= ?9%s AND "
 	    "notimock_filter(?2, d.seq, d.status, "
 	    "d.topic, d.severity, d.origin, d.title, %s, %s, %s, %s, %s, "
-	    "d.attempt) = 0",
+	    "d.attempt, %s) = 0",
 	    pre,
 	    f->q != NULL ? DB_DESC_EXPR : "NULL",
 	    f->q != NULL ? "d.body" : "NULL",
 	    f->entity_n > 0 ? "d.entities" : "NULL",
 	    f->reached != 0 ? "d.ids" : "NULL",
-	    f->clean != 0 ? "d.diagnoses" : "NULL");
+	    f->clean != 0 ? "d.diagnoses" : "NULL",
+	    DB_FILTER_PACKED(f));
 	free(pre);
 	return (s);
 }

@@ -1,7 +1,8 @@
 /*
  * db_int.h: what the files of the store share (db.c, db_filter.c,
- * db_deliveries.c, db_read.c), and nothing else includes.  These four are
- * the only files that include sqlite3.h.
+ * db_deliveries.c, db_read.c, db_pack.c), and nothing else includes.
+ * These are the only files that include sqlite3.h (and db_pack.c the only
+ * one that includes zlib.h).
  *
  *	db.c		the connection, migrations, fixed statements, the
  *			per-iteration transaction, the checkpointer, and the
@@ -13,6 +14,7 @@
  *			entities)
  *	db_read.c	Backstage's read side (notifications as a user sees
  *			them) and user settings
+ *	db_pack.c	a delivery's large texts packed into one column
  */
 #ifndef NOTIMOCK_DB_INT_H
 #define NOTIMOCK_DB_INT_H
@@ -42,6 +44,10 @@ enum db_stmt {
 	ST_DELIVERY_GET,
 	ST_FIRST_SEQ,
 	ST_PRUNE_OLDEST,
+	ST_FREE_PAGES,
+	ST_VACUUM,
+	ST_PACK_DICT_ADD,
+	ST_PACK_DICT_GET,
 	ST_MAX
 };
 
@@ -51,7 +57,7 @@ enum db_stmt {
 	"d.headers, d.body, d.status, d.response, d.origin, d.token_fp, " \
 	"d.payload, d.recipients, d.title, d.topic, d.severity, d.entities, " \
 	"d.users, d.ids, d.diagnoses, d.duration_us, " DB_DESC_EXPR \
-	", d.body_size, d.fault, d.attempt, d.retry_of"
+	", d.body_size, d.fault, d.attempt, d.retry_of, d.packed, d.dict"
 #define DB_DESC_EXPR "CASE WHEN json_valid(d.payload) THEN " \
 	"json_extract(d.payload, '$.description') END"
 
@@ -79,6 +85,8 @@ struct db {
 	sqlite3		*h;
 	struct db_ckpt	 ckpt;
 	sqlite3_stmt	*st[ST_MAX];
+	struct db_pack	*pack;		/* db_pack.c */
+	int		 incremental;	/* auto_vacuum = INCREMENTAL */
 	int		 in_txn;
 	int		 failed;	/* a write in this transaction failed */
 	/*
@@ -102,11 +110,20 @@ struct db {
 	int		 secure_delete;	/* to restore after it, or -1 */
 };
 
+/* Pages one db_vacuum() gives back (256 KiB: each page moved rewrites
+ * its parent, so a step stays within a few ms). */
+#define DB_VACUUM_PAGES	64
+
 /*
  * Reads of many deliveries look at no more than this many candidate rows
  * (db_scan_bound, db.h's db_scan_complete).
  */
 #define DB_SCAN_MAX	2000
+
+/* notimock_filter's last two arguments: a packed row's fields, when f
+ * reads them (db_filter.c). */
+#define DB_FILTER_PACKED(f) \
+	((f)->q != NULL || (f)->clean != 0 ? "d.packed, d.dict" : "NULL, NULL")
 
 /* An empty filter: every delivery (db_filter.c). */
 extern const struct db_filter db_no_filter;
@@ -118,6 +135,26 @@ void		 db_bind_text(sqlite3_stmt *, int, const char *);
 void		 db_bind_time(sqlite3_stmt *, int, int64_t);
 char		*db_col_text(sqlite3_stmt *, int);
 void		 db_row_notification(sqlite3_stmt *, struct db_notification *);
+
+/* db_pack.c: the packed fields of a delivery (headers, body, response,
+ * payload, recipients, users, diagnoses).  db_pack's *out is borrowed
+ * until the next call; -1: store the plain columns instead.  db_unpack
+ * fills those fields of r (they must be NULL) and, if asked, its
+ * description (payload.description). */
+struct db_pack;
+int		 db_pack_open(struct db *, char **cause);
+void		 db_pack_close(struct db *);
+void		 db_pack_forget(struct db *);
+int		 db_pack(struct db *, const struct db_delivery *,
+		    const void **out, size_t *outlen, int64_t *dict);
+int		 db_unpack(struct db *, const void *packed, size_t len,
+		    int64_t dict, int description, struct db_record *r);
+/* payload.description, if a string (for a packed row read with
+ * description 0); caller frees. */
+char		*db_unpack_description(const char *payload);
+
+/* db_deliveries.c */
+void		 db_row_record(struct db *, sqlite3_stmt *, struct db_record *);
 
 /* db_filter.c */
 int		 db_assert_functions(struct db *, char **cause);

@@ -10,6 +10,13 @@
  * one runs on the next iteration, so pruning keeps up with any POST rate
  * while requests are still served between slices.  The space freed is
  * reused by later deliveries: the file stops growing at the cap.
+ *
+ * The same timer gives space back (issue 11: a reset must return it):
+ * when the store holds more than RETAIN_FREE_PAGES unused pages, after a
+ * reset, a large delete or pruning, each tick hands them to
+ * db_vacuum() in steps of 256 KiB for at most RETAIN_BUDGET_US, and the
+ * file shrinks at the next checkpoint.  A store made before schema 6
+ * cannot (db_free_pages is 0) and keeps reusing its pages.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +47,7 @@
 #define RETAIN_BUDGET_US 15000
 #define RETAIN_TICK_MS	250
 #define RETAIN_LOG_MS	10000	/* at most one log line this often */
+#define RETAIN_FREE_PAGES 1024	/* 4 MiB unused before any is given back */
 
 struct retain {
 	struct server	*srv;
@@ -80,6 +88,26 @@ retain_log(struct retain *rt, int force)
 	rt->logged_at = now;
 }
 
+/* Give unused pages back, within the slice's time budget (started at
+ * start); 1 if some are left for the next tick. */
+static int
+retain_vacuum(struct retain *rt, int64_t start)
+{
+	struct server	*srv = rt->srv;
+
+	if (db_free_pages(srv->db) <= RETAIN_FREE_PAGES)
+		return (0);
+	do {
+		if (db_vacuum(srv->db) == -1) {
+			log_warnx("retention: %s", db_errmsg(srv->db));
+			return (0);
+		}
+		server_kick(srv);	/* committed with the iteration */
+	} while (db_free_pages(srv->db) > RETAIN_FREE_PAGES &&
+	    util_mono_us() - start < RETAIN_BUDGET_US);
+	return (db_free_pages(srv->db) > RETAIN_FREE_PAGES);
+}
+
 static void
 retain_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -94,6 +122,8 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 		before = util_now_ms() - rt->age_ms;
 	start = util_mono_us();
 	do {
+		if (rt->keep == 0 && rt->age_ms == 0)
+			break;	/* no cap: only give space back */
 		if (db_prune(srv->db, rt->keep, before, RETAIN_STEP, &deleted,
 		    &notifs, &upto) == -1) {
 			log_warnx("retention: %s", db_errmsg(srv->db));
@@ -117,6 +147,8 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 	} while (more && done < RETAIN_SLICE &&
 	    util_mono_us() - start < RETAIN_BUDGET_US);
 	retain_log(rt, !more);
+	if (!more && retain_vacuum(rt, start))
+		more = 1;
 	retain_schedule(rt, more);
 }
 
@@ -131,8 +163,6 @@ retain_start(struct server *srv)
 	rt->age_ms = srv->settings->retain_age * 1000;
 	rt->logged_at = util_mono_us();
 	srv->retain = rt;
-	if (rt->keep == 0 && rt->age_ms == 0)
-		return;
 	rt->timer = evtimer_new(srv->base, retain_tick, rt);
 	retain_schedule(rt, 1);
 }

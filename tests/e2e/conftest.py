@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import zlib
 
 import pytest
 
@@ -579,6 +580,45 @@ def db(server):
     conn = sqlite3.connect(uri, uri=True, timeout=5)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+# The fields of a delivery that src/db_pack.c stores packed, in its order.
+PACKED_FIELDS = ("headers", "body", "response", "payload", "recipients",
+                 "users", "diagnoses")
+
+
+def unpack_delivery(conn, row):
+    """A deliveries row as a dict, its packed fields (src/db_pack.c: raw
+    deflate with the dictionary pack_dicts.dict) back in their columns:
+    what the row held before schema 6, byte for byte."""
+    d = dict(row)
+    packed = d.get("packed")
+    if packed is None:
+        return d
+    dic = conn.execute("SELECT dict FROM pack_dicts WHERE id = ?",
+                       (d["dict"],)).fetchone()[0]
+    n = shift = i = 0
+    while True:
+        b = packed[i]
+        i += 1
+        n |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    z = zlib.decompressobj(-15, zdict=dic)
+    raw = z.decompress(packed[i:]) + z.flush()
+    assert len(raw) == n, "a packed delivery does not unpack"
+    at = 0
+    for name in PACKED_FIELDS:
+        size = int.from_bytes(raw[at:at + 4], "little")
+        at += 4
+        if size == 0xffffffff:
+            d[name] = None
+            continue
+        v = raw[at:at + size]
+        at += size
+        d[name] = v if name == "body" else v.decode("utf-8")
+    return d
 
 
 def columns(conn, table):

@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import parse_response, read_response, db
+from conftest import parse_response, read_response, db, unpack_delivery
 
 MISSING = object()		# Go's "no value": a map key that is not there
 
@@ -449,13 +449,15 @@ class Sent:
         return "127.0.0.1:%d" % self.port
 
     def row(self):
-        """The delivery row (sqlite3.Row) this request stored."""
+        """The delivery row this request stored (a dict, unpacked)."""
         if self._row is None:
             conn = db(self.server)
             try:
                 self._row = conn.execute(
                     "SELECT * FROM deliveries WHERE remote = ?",
                     (self.remote,)).fetchone()
+                if self._row is not None:
+                    self._row = unpack_delivery(conn, self._row)
             finally:
                 conn.close()
             assert self._row is not None, "no delivery from " + self.remote

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (MOUNT, NOTIFS, TOKEN, assert_input_error, columns, db,
-                      dumps)
+                      dumps, unpack_delivery)
 
 JSON = [("Content-Type", "application/json")]
 VALID = dumps({"recipients": {"type": "broadcast"},
@@ -29,10 +29,11 @@ def rows_after(server, seq, n, timeout=3.0):
     deadline = time.monotonic() + timeout
     while True:
         with db(server) as conn:
-            rows = conn.execute("SELECT * FROM deliveries WHERE seq > ? "
-                                "ORDER BY seq", (seq,)).fetchall()
+            rows = [unpack_delivery(conn, r) for r in conn.execute(
+                "SELECT * FROM deliveries WHERE seq > ? ORDER BY seq",
+                (seq,)).fetchall()]
         if len(rows) >= n or time.monotonic() > deadline:
-            return [dict(r) for r in rows]
+            return rows
         time.sleep(0.05)
 
 

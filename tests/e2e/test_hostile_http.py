@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from conftest import NOTIFS, db, dumps, parse_response
+from conftest import NOTIFS, db, dumps, parse_response, unpack_delivery
 from mock_helpers import cursor, get_json, ref, wait_until
 
 SECRET = "s3cr3t-0123456789abcdef"
@@ -59,8 +59,10 @@ def test_credential_headers_are_not_stored(server):
     assert got["X-Request-Id"] == "req-42"
     assert got["Content-Type"] == "application/json"
     if server.db_path is not None:
-        row = db(server).execute("SELECT headers FROM deliveries WHERE "
-                                 "seq = ?", (since + 1,)).fetchone()
+        conn = db(server)
+        row = unpack_delivery(conn, conn.execute(
+            "SELECT * FROM deliveries WHERE seq = ?", (since + 1,)
+        ).fetchone())
         assert SECRET not in row["headers"]
 
 

@@ -78,3 +78,42 @@ def test_config_and_environment_twins(own_server, tmp_path):
                               "NOTIMOCK_RETAIN_AGE": "12h"})
     r = retention(srv)
     assert (r["maxDeliveries"], r["maxAgeSeconds"]) == (9, 12 * 3600)
+
+
+def _file_pages(srv):
+    conn = db(srv)
+    try:
+        return (conn.execute("PRAGMA page_count").fetchone()[0],
+                conn.execute("PRAGMA freelist_count").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_reset_gives_the_space_back(own_server):
+    """A new store frees pages incrementally (src/retain.c, db_vacuum):
+    after a reset the unused pages go back to the file system in 256 KiB
+    steps, down to the 4 MiB kept for new rows, and the file shrinks."""
+    srv = own_server()
+    conn = db(srv)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    conn.close()
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    for i in range(1500):
+        c.request("POST", NOTIFS,
+                  dumps({"recipients": {"type": "broadcast"},
+                         "payload": {"title": "space %d" % i,
+                                     "description": "%d " % i * 1000}}),
+                  {"Authorization": "Bearer " + TOKEN,
+                   "Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+    c.close()
+    full, _ = _file_pages(srv)
+    assert full > 1800		# 7 MiB: the notifications' descriptions
+    r = srv.req("DELETE", "/mock/deliveries", token=None)
+    assert r.status == 200, r
+    wait_until(lambda: _file_pages(srv)[1] <= 1024, timeout=60,
+               what="the free pages to go back")
+    pages, free = _file_pages(srv)
+    assert pages <= 1024 + 200, (full, pages, free)

@@ -1,10 +1,28 @@
 /* fuzz_diag: the diagnosis engine on an arbitrary body, as `notimock lint`
- * runs it (offline) and as a refused POST gets it (online, parsed). */
+ * runs it (offline) and as a refused POST gets it (online, parsed); the
+ * stored form of its diagnoses must tell back the same bytes. */
 #include "diag.h"
 #include "fuzz.h"
 #include "json.h"
 
 FUZZ_QUIET()
+
+/* What a delivery row keeps (codes, arguments, evidence) must tell back
+ * the very bytes users saw (diag_expand), whatever the body held. */
+static void
+fuzz_diag_stored(const struct diag_result *res, const char *full)
+{
+	char	*compact, *told;
+
+	if (full == NULL)
+		return;
+	compact = diag_json_compact(res, NULL);
+	told = diag_expand(compact, strlen(compact), NULL);
+	if (strcmp(told, full) != 0)
+		abort();
+	free(compact);
+	free(told);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -24,6 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	in.base_url = "http://localhost:3000/";
 	diag_run(NULL, &in, &res);
 	s = diag_json(&res, NULL);
+	fuzz_diag_stored(&res, s);
 	free(s);
 	diag_clear(&res);
 
@@ -45,6 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	in.base_url = "http://localhost:3000/";
 	diag_run(NULL, &in, &res);
 	s = diag_codes(&res);
+	free(s);
+	s = diag_json(&res, NULL);
+	fuzz_diag_stored(&res, s);
 	free(s);
 	diag_clear(&res);
 	json_free(v);

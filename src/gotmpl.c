@@ -85,26 +85,65 @@ enum fn_id {
 	F_TRUNC, F_TERNARY, F_B64ENC
 };
 
+/*
+ * One row per function: its name, its arity (min..max arguments; MANY = no
+ * upper bound) and its body (defined with the evaluator, below). A family
+ * (ne/lt/le/gt/ge, quote/squote...) shares one body that looks at f->id.
+ */
+struct rstate;
+struct val;
+struct gotmpl_func;
+typedef int gotmpl_fn(struct rstate *, const struct gotmpl_func *,
+    const struct val *, size_t, struct val *);
+static gotmpl_fn fn_andor, fn_pick, fn_eq, fn_cmp, fn_len, fn_index,
+    fn_print, fn_printf, fn_json, fn_quote, fn_coalesce, fn_case, fn_affix,
+    fn_replace, fn_trunc;
+#define MANY	SIZE_MAX
+
 static const struct gotmpl_func {
 	const char	*name;
 	enum fn_id	 id;
+	size_t		 min, max;
+	gotmpl_fn	*call;
 } gotmpl_funcs[] = {
-	{ "and", F_AND }, { "or", F_OR }, { "not", F_NOT }, { "eq", F_EQ },
-	{ "ne", F_NE }, { "lt", F_LT }, { "le", F_LE }, { "gt", F_GT },
-	{ "ge", F_GE }, { "len", F_LEN }, { "index", F_INDEX },
-	{ "print", F_PRINT }, { "printf", F_PRINTF },
-	{ "println", F_PRINTLN }, { "toJson", F_TOJSON },
-	{ "toRawJson", F_TORAWJSON }, { "toPrettyJson", F_TOPRETTYJSON },
-	{ "quote", F_QUOTE }, { "squote", F_SQUOTE },
-	{ "default", F_DEFAULT }, { "empty", F_EMPTY },
-	{ "coalesce", F_COALESCE }, { "toString", F_TOSTRING },
-	{ "upper", F_UPPER }, { "lower", F_LOWER }, { "title", F_TITLE },
-	{ "trim", F_TRIM }, { "trimPrefix", F_TRIMPREFIX },
-	{ "trimSuffix", F_TRIMSUFFIX }, { "replace", F_REPLACE },
-	{ "contains", F_CONTAINS }, { "hasPrefix", F_HASPREFIX },
-	{ "hasSuffix", F_HASSUFFIX }, { "trunc", F_TRUNC },
-	{ "ternary", F_TERNARY }, { "b64enc", F_B64ENC },
+	{ "and", F_AND, 1, MANY, fn_andor },
+	{ "or", F_OR, 1, MANY, fn_andor },
+	{ "not", F_NOT, 1, 1, fn_pick },
+	{ "eq", F_EQ, 2, MANY, fn_eq },
+	{ "ne", F_NE, 2, 2, fn_cmp },
+	{ "lt", F_LT, 2, 2, fn_cmp },
+	{ "le", F_LE, 2, 2, fn_cmp },
+	{ "gt", F_GT, 2, 2, fn_cmp },
+	{ "ge", F_GE, 2, 2, fn_cmp },
+	{ "len", F_LEN, 1, 1, fn_len },
+	{ "index", F_INDEX, 1, MANY, fn_index },
+	{ "print", F_PRINT, 0, MANY, fn_print },
+	{ "printf", F_PRINTF, 1, MANY, fn_printf },
+	{ "println", F_PRINTLN, 0, MANY, fn_print },
+	{ "toJson", F_TOJSON, 1, 1, fn_json },
+	{ "toRawJson", F_TORAWJSON, 1, 1, fn_json },
+	{ "toPrettyJson", F_TOPRETTYJSON, 1, 1, fn_json },
+	{ "quote", F_QUOTE, 0, MANY, fn_quote },
+	{ "squote", F_SQUOTE, 0, MANY, fn_quote },
+	{ "default", F_DEFAULT, 1, MANY, fn_pick },
+	{ "empty", F_EMPTY, 1, 1, fn_pick },
+	{ "coalesce", F_COALESCE, 0, MANY, fn_coalesce },
+	{ "toString", F_TOSTRING, 1, 1, fn_pick },
+	{ "upper", F_UPPER, 1, 1, fn_case },
+	{ "lower", F_LOWER, 1, 1, fn_case },
+	{ "title", F_TITLE, 1, 1, fn_case },
+	{ "trim", F_TRIM, 1, 1, fn_case },
+	{ "trimPrefix", F_TRIMPREFIX, 2, 2, fn_affix },
+	{ "trimSuffix", F_TRIMSUFFIX, 2, 2, fn_affix },
+	{ "replace", F_REPLACE, 3, 3, fn_replace },
+	{ "contains", F_CONTAINS, 2, 2, fn_affix },
+	{ "hasPrefix", F_HASPREFIX, 2, 2, fn_affix },
+	{ "hasSuffix", F_HASSUFFIX, 2, 2, fn_affix },
+	{ "trunc", F_TRUNC, 2, 2, fn_trunc },
+	{ "ternary", F_TERNARY, 3, 3, fn_pick },
+	{ "b64enc", F_B64ENC, 1, 1, fn_case },
 };
+#undef MANY
 #define GOTMPL_NFUNCS	(sizeof gotmpl_funcs / sizeof gotmpl_funcs[0])
 
 /*
@@ -1612,324 +1651,409 @@ sprintf_go(struct rstate *r, struct buf *b, const struct val *fmtv,
 	return (0);
 }
 
-/* Call function fn with n evaluated arguments. */
+/* --- the functions' bodies (rows of gotmpl_funcs point here) ------------ */
+
+static int
+fn_andor(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (truth(&a[i]) == (f->id == F_OR))
+			break;
+	*out = a[i < n ? i : n - 1];
+	return (0);
+}
+
+static int
+fn_eq(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	size_t	i;
+	int	c;
+
+	for (i = 1; i < n; i++) {
+		if (is_nilish(&a[0]) || is_nilish(&a[i])) {
+			if (is_nilish(&a[0]) && is_nilish(&a[i])) {
+				*out = val_bool(1);
+				return (0);
+			}
+			continue;
+		}
+		if ((c = compare(&a[0], &a[i])) == -2)
+			return (rerr(r, GOTMPL_EXEC, "error calling "
+			    "eq: incompatible types for comparison"));
+		if (c == -3)
+			return (rerr(r, GOTMPL_EXEC, "error calling "
+			    "eq: invalid type for comparison"));
+		if (c == 0) {
+			*out = val_bool(1);
+			return (0);
+		}
+	}
+	*out = val_bool(0);
+	return (0);
+}
+
+/* ne, lt, le, gt, ge */
+static int
+fn_cmp(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	int	c;
+
+	if (is_nilish(&a[0]) || is_nilish(&a[1])) {
+		if (f->id == F_NE) {
+			*out = val_bool(!(is_nilish(&a[0]) &&
+			    is_nilish(&a[1])));
+			return (0);
+		}
+		return (rerr(r, GOTMPL_EXEC, "error calling %s: "
+		    "invalid type for comparison", f->name));
+	}
+	c = compare(&a[0], &a[1]);
+	if (c == -2 || c == -3 || (f->id != F_NE &&
+	    (a[0].kind == V_BOOL)))
+		return (rerr(r, GOTMPL_EXEC, "error calling %s: %s",
+		    f->name, c == -2 ? "incompatible types for "
+		    "comparison" : "invalid type for comparison"));
+	*out = val_bool(f->id == F_NE ? c != 0 : f->id == F_LT ?
+	    c < 0 : f->id == F_LE ? c <= 0 : f->id == F_GT ? c > 0 :
+	    c >= 0);
+	return (0);
+}
+
+static int
+fn_len(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	long long	k;
+
+	if (a[0].kind == V_STRING || a[0].kind == V_BYTES)
+		k = (long long)a[0].len;
+	else if (a[0].kind == V_MAP || a[0].kind == V_LIST)
+		k = (long long)json_size(a[0].j);
+	else if (is_nilish(&a[0]))
+		return (rerr(r, GOTMPL_EXEC, "error calling len: len "
+		    "of nil pointer"));
+	else
+		return (rerr(r, GOTMPL_EXEC, "error calling len: len "
+		    "of type %s", go_type(&a[0])));
+	out->kind = V_INT;
+	out->i = k;
+	return (0);
+}
+
+static int
+fn_index(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	const struct json	*e;
+	struct val		 s;
+	size_t			 i;
+	long long		 k;
+
+	*out = a[0];
+	for (i = 1; i < n; i++) {
+		if (out->kind == V_INVALID)
+			return (rerr(r, GOTMPL_EXEC, "error calling "
+			    "index: index of untyped nil"));
+		if (out->kind == V_NIL)
+			return (rerr(r, GOTMPL_EXEC, "error calling "
+			    "index: index of nil pointer"));
+		if (out->kind == V_MAP) {
+			if (a[i].kind != V_STRING)
+				return (rerr(r, GOTMPL_EXEC, "error "
+				    "calling index: value has type %s; "
+				    "should be string", go_type(&a[i])));
+			s = *out;
+			e = NULL;
+			for (e = json_first(s.j); e != NULL;
+			    e = json_next(e))
+				if (strlen(json_key(e)) == a[i].len &&
+				    memcmp(json_key(e), a[i].s,
+				    a[i].len) == 0)
+					break;
+			*out = val_json(e, s.bytes);
+			if (out->kind == V_NIL)
+				out->kind = V_INVALID;
+			continue;
+		}
+		if (out->kind == V_LIST || out->kind == V_STRING ||
+		    out->kind == V_BYTES) {
+			if (a[i].kind != V_INT)
+				return (rerr(r, GOTMPL_EXEC, "error "
+				    "calling index: cannot index slice/"
+				    "array with type %s",
+				    go_type(&a[i])));
+			k = a[i].i;
+			if (k < 0 || (size_t)k >= (out->kind == V_LIST ?
+			    json_size(out->j) : out->len))
+				return (rerr(r, GOTMPL_EXEC, "error "
+				    "calling index: index out of range: "
+				    "%lld", k));
+			if (out->kind != V_LIST) {
+				out->kind = V_INT;
+				out->i = (unsigned char)out->s[k];
+				continue;
+			}
+			for (e = json_first(out->j); k > 0; k--)
+				e = json_next(e);
+			*out = val_json(e, 0);
+			continue;
+		}
+		return (rerr(r, GOTMPL_EXEC, "error calling index: "
+		    "can't index item of type %s", go_type(out)));
+	}
+	return (0);
+}
+
+/* print, println */
+static int
+fn_print(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	b = { NULL, 0, 0 };
+
+	sprint(&b, a, n, f->id == F_PRINTLN);
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+static int
+fn_printf(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	b = { NULL, 0, 0 };
+
+	if (want_string(r, "printf", &a[0]) == -1)
+		return (-1);
+	if (sprintf_go(r, &b, &a[0], a + 1, n - 1) == -1) {
+		free(b.p);
+		return (-1);
+	}
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+/* toJson, toRawJson, toPrettyJson */
+static int
+fn_json(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	b = { NULL, 0, 0 };
+
+	json_val(&b, &a[0], f->id != F_TORAWJSON,
+	    f->id == F_TOPRETTYJSON, 0);
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+/* quote, squote */
+static int
+fn_quote(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	b = { NULL, 0, 0 };
+	struct val	s;
+	size_t		i;
+	int		c;
+
+	for (i = 0, c = 0; i < n; i++) {
+		if (is_nilish(&a[i]))
+			continue;
+		if (c++)
+			buf_str(&b, " ");
+		s = strval(r, &a[i]);
+		if (f->id == F_QUOTE)
+			go_quote(&b, s.s, s.len, '"');
+		else {
+			buf_str(&b, "'");
+			buf_add(&b, s.s, s.len);
+			buf_str(&b, "'");
+		}
+	}
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+/* not, default, empty, toString, ternary: one expression each */
+static int
+fn_pick(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	switch (f->id) {
+	case F_NOT:
+		*out = val_bool(!truth(&a[0]));
+		break;
+	case F_DEFAULT:
+		*out = n < 2 || empty(&a[1]) ? a[0] : a[1];
+		break;
+	case F_EMPTY:
+		*out = val_bool(empty(&a[0]));
+		break;
+	case F_TOSTRING:
+		*out = strval(r, &a[0]);
+		break;
+	default:	/* F_TERNARY */
+		*out = truth(&a[2]) ? a[0] : a[1];
+		break;
+	}
+	return (0);
+}
+
+static int
+fn_coalesce(struct rstate *r, const struct gotmpl_func *f,
+    const struct val *a, size_t n, struct val *out)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (!empty(&a[i])) {
+			*out = a[i];
+			return (0);
+		}
+	out->kind = V_INVALID;
+	return (0);
+}
+
+/* upper, lower, title, trim, b64enc: one string in, one string out */
+static int
+fn_case(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	 b = { NULL, 0, 0 };
+	const char	*p, *q;
+	size_t		 i;
+
+	if (want_string(r, f->name, &a[0]) == -1)
+		return (-1);
+	if (f->id == F_B64ENC) {
+		b64(&b, (const unsigned char *)a[0].s, a[0].len);
+		*out = val_kept(r, &b);
+		return (0);
+	}
+	p = a[0].s;
+	q = a[0].s + a[0].len;
+	if (f->id == F_TRIM) {
+		while (p < q && isspace((unsigned char)*p))
+			p++;
+		while (q > p && isspace((unsigned char)q[-1]))
+			q--;
+	}
+	buf_add(&b, p, (size_t)(q - p));
+	for (i = 0; i < b.len; i++) {
+		if (f->id == F_UPPER)
+			b.p[i] = (char)toupper((unsigned char)b.p[i]);
+		else if (f->id == F_LOWER)
+			b.p[i] = (char)tolower((unsigned char)b.p[i]);
+		else if (f->id == F_TITLE && (i == 0 ||
+		    isspace((unsigned char)b.p[i - 1])))
+			b.p[i] = (char)toupper((unsigned char)b.p[i]);
+	}
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+/* trimPrefix, trimSuffix, contains, hasPrefix, hasSuffix */
+static int
+fn_affix(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct val	s;
+	size_t		i;
+	int		c;
+
+	if (want_string(r, f->name, &a[0]) == -1 ||
+	    want_string(r, f->name, &a[1]) == -1)
+		return (-1);
+	s = a[1];
+	if (f->id == F_TRIMPREFIX || f->id == F_HASPREFIX)
+		c = s.len >= a[0].len && memcmp(s.s, a[0].s,
+		    a[0].len) == 0;
+	else if (f->id == F_TRIMSUFFIX || f->id == F_HASSUFFIX)
+		c = s.len >= a[0].len && memcmp(s.s + s.len -
+		    a[0].len, a[0].s, a[0].len) == 0;
+	else {
+		for (c = 0, i = 0; !c && i + a[0].len <= s.len; i++)
+			c = memcmp(s.s + i, a[0].s, a[0].len) == 0;
+	}
+	if (f->id == F_TRIMPREFIX)
+		*out = c ? val_str(s.s + a[0].len, s.len - a[0].len) :
+		    s;
+	else if (f->id == F_TRIMSUFFIX)
+		*out = c ? val_str(s.s, s.len - a[0].len) : s;
+	else
+		*out = val_bool(c);
+	return (0);
+}
+
+static int
+fn_replace(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	struct buf	 b = { NULL, 0, 0 };
+	const char	*p, *q;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++)
+		if (want_string(r, "replace", &a[i]) == -1)
+			return (-1);
+	p = a[2].s;
+	q = a[2].s + a[2].len;
+	while (p < q) {
+		if (a[0].len > 0 && (size_t)(q - p) >= a[0].len &&
+		    memcmp(p, a[0].s, a[0].len) == 0) {
+			buf_add(&b, a[1].s, a[1].len);
+			p += a[0].len;
+		} else if (a[0].len == 0) {
+			buf_add(&b, a[1].s, a[1].len);
+			buf_add(&b, p++, 1);
+		} else
+			buf_add(&b, p++, 1);
+	}
+	if (a[0].len == 0)
+		buf_add(&b, a[1].s, a[1].len);
+	*out = val_kept(r, &b);
+	return (0);
+}
+
+static int
+fn_trunc(struct rstate *r, const struct gotmpl_func *f, const struct val *a,
+    size_t n, struct val *out)
+{
+	long long	k;
+
+	if (a[0].kind != V_INT)
+		return (rerr(r, GOTMPL_EXEC, "wrong type for value; "
+		    "expected int; got %s", go_type(&a[0])));
+	if (want_string(r, "trunc", &a[1]) == -1)
+		return (-1);
+	k = a[0].i;
+	if (k < 0)
+		*out = (size_t)-k < a[1].len ? val_str(a[1].s +
+		    a[1].len - (size_t)-k, (size_t)-k) : a[1];
+	else
+		*out = (size_t)k < a[1].len ? val_str(a[1].s,
+		    (size_t)k) : a[1];
+	return (0);
+}
+
+/* Call function fn with n evaluated arguments: its row's arity, then its body. */
 static int
 call(struct rstate *r, int fn, const struct val *a, size_t n,
     struct val *out)
 {
 	const struct gotmpl_func	*f = &gotmpl_funcs[fn];
-	struct buf			 b = { NULL, 0, 0 };
-	const struct json		*e;
-	struct val			 s;
-	size_t				 i, min = 1, max = 1;
-	const char			*p, *q;
-	long long			 k;
-	int				 c;
 
 	memset(out, 0, sizeof *out);
-	switch (f->id) {
-	case F_AND: case F_OR: case F_PRINT: case F_PRINTLN: case F_QUOTE:
-	case F_SQUOTE: case F_COALESCE: case F_INDEX: case F_PRINTF:
-	case F_EQ:
-		max = SIZE_MAX;
-		min = f->id == F_EQ ? 2 : f->id == F_PRINT ||
-		    f->id == F_PRINTLN || f->id == F_QUOTE ||
-		    f->id == F_SQUOTE || f->id == F_COALESCE ? 0 : 1;
-		break;
-	case F_NE: case F_LT: case F_LE: case F_GT: case F_GE:
-	case F_TRIMPREFIX: case F_TRIMSUFFIX: case F_CONTAINS:
-	case F_HASPREFIX: case F_HASSUFFIX: case F_TRUNC:
-		min = max = 2;
-		break;
-	case F_DEFAULT:
-		max = SIZE_MAX;
-		break;
-	case F_REPLACE: case F_TERNARY:
-		min = max = 3;
-		break;
-	default:
-		break;
-	}
-	if (n < min || n > max)
+	if (n < f->min || n > f->max)
 		return (rerr(r, GOTMPL_EXEC, "wrong number of args for %s: "
-		    "want %zu got %zu", f->name, min, n));
-
-	switch (f->id) {
-	case F_AND:
-	case F_OR:
-		for (i = 0; i < n; i++)
-			if (truth(&a[i]) == (f->id == F_OR))
-				break;
-		*out = a[i < n ? i : n - 1];
-		return (0);
-	case F_NOT:
-		*out = val_bool(!truth(&a[0]));
-		return (0);
-	case F_EQ:
-		for (i = 1; i < n; i++) {
-			if (is_nilish(&a[0]) || is_nilish(&a[i])) {
-				if (is_nilish(&a[0]) && is_nilish(&a[i])) {
-					*out = val_bool(1);
-					return (0);
-				}
-				continue;
-			}
-			if ((c = compare(&a[0], &a[i])) == -2)
-				return (rerr(r, GOTMPL_EXEC, "error calling "
-				    "eq: incompatible types for comparison"));
-			if (c == -3)
-				return (rerr(r, GOTMPL_EXEC, "error calling "
-				    "eq: invalid type for comparison"));
-			if (c == 0) {
-				*out = val_bool(1);
-				return (0);
-			}
-		}
-		*out = val_bool(0);
-		return (0);
-	case F_NE: case F_LT: case F_LE: case F_GT: case F_GE:
-		if (is_nilish(&a[0]) || is_nilish(&a[1])) {
-			if (f->id == F_NE) {
-				*out = val_bool(!(is_nilish(&a[0]) &&
-				    is_nilish(&a[1])));
-				return (0);
-			}
-			return (rerr(r, GOTMPL_EXEC, "error calling %s: "
-			    "invalid type for comparison", f->name));
-		}
-		c = compare(&a[0], &a[1]);
-		if (c == -2 || c == -3 || (f->id != F_NE &&
-		    (a[0].kind == V_BOOL)))
-			return (rerr(r, GOTMPL_EXEC, "error calling %s: %s",
-			    f->name, c == -2 ? "incompatible types for "
-			    "comparison" : "invalid type for comparison"));
-		*out = val_bool(f->id == F_NE ? c != 0 : f->id == F_LT ?
-		    c < 0 : f->id == F_LE ? c <= 0 : f->id == F_GT ? c > 0 :
-		    c >= 0);
-		return (0);
-	case F_LEN:
-		if (a[0].kind == V_STRING || a[0].kind == V_BYTES)
-			k = (long long)a[0].len;
-		else if (a[0].kind == V_MAP || a[0].kind == V_LIST)
-			k = (long long)json_size(a[0].j);
-		else if (is_nilish(&a[0]))
-			return (rerr(r, GOTMPL_EXEC, "error calling len: len "
-			    "of nil pointer"));
-		else
-			return (rerr(r, GOTMPL_EXEC, "error calling len: len "
-			    "of type %s", go_type(&a[0])));
-		out->kind = V_INT;
-		out->i = k;
-		return (0);
-	case F_INDEX:
-		*out = a[0];
-		for (i = 1; i < n; i++) {
-			if (out->kind == V_INVALID)
-				return (rerr(r, GOTMPL_EXEC, "error calling "
-				    "index: index of untyped nil"));
-			if (out->kind == V_NIL)
-				return (rerr(r, GOTMPL_EXEC, "error calling "
-				    "index: index of nil pointer"));
-			if (out->kind == V_MAP) {
-				if (a[i].kind != V_STRING)
-					return (rerr(r, GOTMPL_EXEC, "error "
-					    "calling index: value has type %s; "
-					    "should be string", go_type(&a[i])));
-				s = *out;
-				e = NULL;
-				for (e = json_first(s.j); e != NULL;
-				    e = json_next(e))
-					if (strlen(json_key(e)) == a[i].len &&
-					    memcmp(json_key(e), a[i].s,
-					    a[i].len) == 0)
-						break;
-				*out = val_json(e, s.bytes);
-				if (out->kind == V_NIL)
-					out->kind = V_INVALID;
-				continue;
-			}
-			if (out->kind == V_LIST || out->kind == V_STRING ||
-			    out->kind == V_BYTES) {
-				if (a[i].kind != V_INT)
-					return (rerr(r, GOTMPL_EXEC, "error "
-					    "calling index: cannot index slice/"
-					    "array with type %s",
-					    go_type(&a[i])));
-				k = a[i].i;
-				if (k < 0 || (size_t)k >= (out->kind == V_LIST ?
-				    json_size(out->j) : out->len))
-					return (rerr(r, GOTMPL_EXEC, "error "
-					    "calling index: index out of range: "
-					    "%lld", k));
-				if (out->kind != V_LIST) {
-					out->kind = V_INT;
-					out->i = (unsigned char)out->s[k];
-					continue;
-				}
-				for (e = json_first(out->j); k > 0; k--)
-					e = json_next(e);
-				*out = val_json(e, 0);
-				continue;
-			}
-			return (rerr(r, GOTMPL_EXEC, "error calling index: "
-			    "can't index item of type %s", go_type(out)));
-		}
-		return (0);
-	case F_PRINT:
-	case F_PRINTLN:
-		sprint(&b, a, n, f->id == F_PRINTLN);
-		*out = val_kept(r, &b);
-		return (0);
-	case F_PRINTF:
-		if (want_string(r, "printf", &a[0]) == -1)
-			return (-1);
-		if (sprintf_go(r, &b, &a[0], a + 1, n - 1) == -1) {
-			free(b.p);
-			return (-1);
-		}
-		*out = val_kept(r, &b);
-		return (0);
-	case F_TOJSON:
-	case F_TORAWJSON:
-	case F_TOPRETTYJSON:
-		json_val(&b, &a[0], f->id != F_TORAWJSON,
-		    f->id == F_TOPRETTYJSON, 0);
-		*out = val_kept(r, &b);
-		return (0);
-	case F_QUOTE:
-	case F_SQUOTE:
-		for (i = 0, c = 0; i < n; i++) {
-			if (is_nilish(&a[i]))
-				continue;
-			if (c++)
-				buf_str(&b, " ");
-			s = strval(r, &a[i]);
-			if (f->id == F_QUOTE)
-				go_quote(&b, s.s, s.len, '"');
-			else {
-				buf_str(&b, "'");
-				buf_add(&b, s.s, s.len);
-				buf_str(&b, "'");
-			}
-		}
-		*out = val_kept(r, &b);
-		return (0);
-	case F_DEFAULT:
-		*out = n < 2 || empty(&a[1]) ? a[0] : a[1];
-		return (0);
-	case F_EMPTY:
-		*out = val_bool(empty(&a[0]));
-		return (0);
-	case F_COALESCE:
-		for (i = 0; i < n; i++)
-			if (!empty(&a[i])) {
-				*out = a[i];
-				return (0);
-			}
-		out->kind = V_INVALID;
-		return (0);
-	case F_TOSTRING:
-		*out = strval(r, &a[0]);
-		return (0);
-	case F_UPPER:
-	case F_LOWER:
-	case F_TITLE:
-	case F_TRIM:
-	case F_B64ENC:
-		if (want_string(r, f->name, &a[0]) == -1)
-			return (-1);
-		if (f->id == F_B64ENC) {
-			b64(&b, (const unsigned char *)a[0].s, a[0].len);
-			*out = val_kept(r, &b);
-			return (0);
-		}
-		p = a[0].s;
-		q = a[0].s + a[0].len;
-		if (f->id == F_TRIM) {
-			while (p < q && isspace((unsigned char)*p))
-				p++;
-			while (q > p && isspace((unsigned char)q[-1]))
-				q--;
-		}
-		buf_add(&b, p, (size_t)(q - p));
-		for (i = 0; i < b.len; i++) {
-			if (f->id == F_UPPER)
-				b.p[i] = (char)toupper((unsigned char)b.p[i]);
-			else if (f->id == F_LOWER)
-				b.p[i] = (char)tolower((unsigned char)b.p[i]);
-			else if (f->id == F_TITLE && (i == 0 ||
-			    isspace((unsigned char)b.p[i - 1])))
-				b.p[i] = (char)toupper((unsigned char)b.p[i]);
-		}
-		*out = val_kept(r, &b);
-		return (0);
-	case F_TRIMPREFIX:
-	case F_TRIMSUFFIX:
-	case F_CONTAINS:
-	case F_HASPREFIX:
-	case F_HASSUFFIX:
-		if (want_string(r, f->name, &a[0]) == -1 ||
-		    want_string(r, f->name, &a[1]) == -1)
-			return (-1);
-		s = a[1];
-		if (f->id == F_TRIMPREFIX || f->id == F_HASPREFIX)
-			c = s.len >= a[0].len && memcmp(s.s, a[0].s,
-			    a[0].len) == 0;
-		else if (f->id == F_TRIMSUFFIX || f->id == F_HASSUFFIX)
-			c = s.len >= a[0].len && memcmp(s.s + s.len -
-			    a[0].len, a[0].s, a[0].len) == 0;
-		else {
-			for (c = 0, i = 0; !c && i + a[0].len <= s.len; i++)
-				c = memcmp(s.s + i, a[0].s, a[0].len) == 0;
-		}
-		if (f->id == F_TRIMPREFIX)
-			*out = c ? val_str(s.s + a[0].len, s.len - a[0].len) :
-			    s;
-		else if (f->id == F_TRIMSUFFIX)
-			*out = c ? val_str(s.s, s.len - a[0].len) : s;
-		else
-			*out = val_bool(c);
-		return (0);
-	case F_REPLACE:
-		for (i = 0; i < 3; i++)
-			if (want_string(r, "replace", &a[i]) == -1)
-				return (-1);
-		p = a[2].s;
-		q = a[2].s + a[2].len;
-		while (p < q) {
-			if (a[0].len > 0 && (size_t)(q - p) >= a[0].len &&
-			    memcmp(p, a[0].s, a[0].len) == 0) {
-				buf_add(&b, a[1].s, a[1].len);
-				p += a[0].len;
-			} else if (a[0].len == 0) {
-				buf_add(&b, a[1].s, a[1].len);
-				buf_add(&b, p++, 1);
-			} else
-				buf_add(&b, p++, 1);
-		}
-		if (a[0].len == 0)
-			buf_add(&b, a[1].s, a[1].len);
-		*out = val_kept(r, &b);
-		return (0);
-	case F_TRUNC:
-		if (a[0].kind != V_INT)
-			return (rerr(r, GOTMPL_EXEC, "wrong type for value; "
-			    "expected int; got %s", go_type(&a[0])));
-		if (want_string(r, "trunc", &a[1]) == -1)
-			return (-1);
-		k = a[0].i;
-		if (k < 0)
-			*out = (size_t)-k < a[1].len ? val_str(a[1].s +
-			    a[1].len - (size_t)-k, (size_t)-k) : a[1];
-		else
-			*out = (size_t)k < a[1].len ? val_str(a[1].s,
-			    (size_t)k) : a[1];
-		return (0);
-	case F_TERNARY:
-		*out = truth(&a[2]) ? a[0] : a[1];
-		return (0);
-	}
-	return (rerr(r, GOTMPL_UNSUPPORTED, "%s", f->name));
+		    "want %zu got %zu", f->name, f->min, n));
+	if (f->call == NULL)
+		return (rerr(r, GOTMPL_UNSUPPORTED, "%s", f->name));
+	return (f->call(r, f, a, n, out));
 }
 
 /* --- evaluation -------------------------------------------------------- */

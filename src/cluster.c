@@ -755,8 +755,19 @@ argo_parse_url(struct argo *a)
 	return (0);
 }
 
-int
-cluster_argocd_config(int argc, char **argv)
+/* argocd-config's options that are not part of struct argo. */
+struct argo_opts {
+	const char	*token, *token_file, *cacert, *from, *admin, *out;
+	int		 openshift, helm;
+};
+
+/*
+ * Parse argocd-config's command line into *a and *o. 0: go on; -1: stop and
+ * exit with *status (0 after --help, 1 after a usage error, usage printed).
+ */
+static int
+argo_options(int argc, char **argv, struct argo *a, struct argo_opts *o,
+    int *status)
 {
 	enum { O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_CACERT, O_FROM,
 	    O_ADMIN, O_ARGOCD, O_NS, O_ENTITY, O_OPENSHIFT, O_HELM, O_OUT,
@@ -777,153 +788,173 @@ cluster_argocd_config(int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct argo	 a;
-	const char	*token = NULL, *token_file = NULL, *cacert = NULL;
-	const char	*from = NULL, *admin = NULL, *out = NULL, *ns;
-	char		*cause = NULL, *pem;
-	int		 ch, openshift = 0, helm = 0, rv = 1;
+	int	ch;
 
-	memset(&a, 0, sizeof a);
-	a.url = ARGO_URL;
-	a.argocd_url = ARGO_UI;
-	a.entity = ARGO_ENTITY;
-	admin = getenv("NOTIMOCK_ADMIN_TOKEN");
+	*status = 1;
+	o->admin = getenv("NOTIMOCK_ADMIN_TOKEN");
 	optind = 1;
 	opterr = 1;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_URL:
-			a.url = optarg;
+			a->url = optarg;
 			break;
 		case O_TOKEN:
-			token = optarg;
+			o->token = optarg;
 			break;
 		case O_TOKEN_FILE:
-			token_file = optarg;
+			o->token_file = optarg;
 			break;
 		case O_CACERT:
-			cacert = optarg;
+			o->cacert = optarg;
 			break;
 		case O_FROM:
-			from = optarg;
+			o->from = optarg;
 			break;
 		case O_ADMIN:
-			admin = optarg;
+			o->admin = optarg;
 			break;
 		case O_ARGOCD:
-			a.argocd_url = optarg;
+			a->argocd_url = optarg;
 			break;
 		case O_NS:
-			a.ns = optarg;
+			a->ns = optarg;
 			break;
 		case O_ENTITY:
-			a.entity = optarg;
+			a->entity = optarg;
 			break;
 		case O_OPENSHIFT:
-			openshift = 1;
+			o->openshift = 1;
 			break;
 		case O_HELM:
-			helm = 1;
+			o->helm = 1;
 			break;
 		case O_OUT:
-			out = optarg;
+			o->out = optarg;
 			break;
 		case 'h':
 		case O_HELP:
 			fputs(argo_usage, stdout);
-			return (0);
+			*status = 0;
+			return (-1);
 		default:
 			fputs(argo_usage, stderr);
-			return (1);
+			return (-1);
 		}
 	}
-	if (optind < argc) {
+	if (optind < argc)
 		fprintf(stderr, "notimock argocd-config: unexpected argument "
 		    "'%s'\n", argv[optind]);
-		goto usage;
-	}
-	if ((token == NULL) == (token_file == NULL)) {
+	else if ((o->token == NULL) == (o->token_file == NULL))
 		fprintf(stderr, "notimock argocd-config: give the token notimock "
 		    "accepts: --token TOKEN or --token-file FILE\n");
-		goto usage;
-	}
-	if ((cacert == NULL) == (from == NULL)) {
+	else if ((o->cacert == NULL) == (o->from == NULL))
 		fprintf(stderr, "notimock argocd-config: give notimock's CA: "
 		    "--cacert FILE, or --from URL to ask the running server\n");
-		goto usage;
-	}
-	if (openshift + helm + (out != NULL) > 1) {
+	else if (o->openshift + o->helm + (o->out != NULL) > 1)
 		fprintf(stderr, "notimock argocd-config: --openshift, --helm "
 		    "and --out-dir exclude each other\n");
-		goto usage;
-	}
-	if (argo_parse_url(&a) == -1)
-		goto out;
-	if (strncmp(a.argocd_url, "http", 4) != 0 ||
-	    url_check_absolute(a.argocd_url) != URL_OK ||
-	    !cluster_plain(a.argocd_url)) {
+	else
+		return (0);
+	fputs(argo_usage, stderr);
+	return (-1);
+}
+
+/* Check the URLs and the namespace; read the token and notimock's CA. */
+static int
+argo_load(struct argo *a, const struct argo_opts *o)
+{
+	char	*cause = NULL, *pem;
+
+	if (argo_parse_url(a) == -1)
+		return (-1);
+	if (strncmp(a->argocd_url, "http", 4) != 0 ||
+	    url_check_absolute(a->argocd_url) != URL_OK ||
+	    !cluster_plain(a->argocd_url)) {
 		fprintf(stderr, "notimock argocd-config: --argocd-url '%s' is "
 		    "not an http(s) URL without spaces, quotes or '$'\n",
-		    a.argocd_url);
-		goto out;
+		    a->argocd_url);
+		return (-1);
 	}
-	if (a.ns != NULL && !cluster_valid_name(a.ns)) {
+	if (a->ns != NULL && !cluster_valid_name(a->ns)) {
 		fprintf(stderr, "notimock argocd-config: --namespace '%s' is "
-		    "not a Kubernetes name\n", a.ns);
-		goto out;
+		    "not a Kubernetes name\n", a->ns);
+		return (-1);
 	}
-	a.token = token != NULL ? xstrdup(token) : argo_read_token(token_file);
-	if (a.token == NULL)
-		goto out;
-	if (*a.token == '\0' || strlen(a.token) > ARGO_TOKEN_MAX) {
+	a->token = o->token != NULL ? xstrdup(o->token) :
+	    argo_read_token(o->token_file);
+	if (a->token == NULL)
+		return (-1);
+	if (*a->token == '\0' || strlen(a->token) > ARGO_TOKEN_MAX) {
 		fprintf(stderr, "notimock argocd-config: the token is empty or "
 		    "longer than %d bytes\n", ARGO_TOKEN_MAX);
-		goto out;
+		return (-1);
 	}
-	if (from != NULL)
-		pem = client_get_ca("argocd-config", from, NULL, admin);
+	if (o->from != NULL)
+		pem = client_get_ca("argocd-config", o->from, NULL, o->admin);
 	else
-		pem = argo_read_file(cacert);
+		pem = argo_read_file(o->cacert);
 	if (pem == NULL)
-		goto out;
+		return (-1);
 	/* Only the certificates go into the YAML, whatever else the text
 	 * held. */
-	a.ca = tls_pem_certs(pem, 1, &cause);
+	a->ca = tls_pem_certs(pem, 1, &cause);
 	free(pem);
-	if (a.ca == NULL) {
+	if (a->ca == NULL) {
 		fprintf(stderr, "notimock argocd-config: %s: %s\n",
-		    from != NULL ? from : cacert, cause);
+		    o->from != NULL ? o->from : o->cacert, cause);
 		free(cause);
-		goto out;
+		return (-1);
 	}
+	return (0);
+}
 
-	if (out != NULL) {
-		if (argo_out_dir(out, &a, a.ns ? a.ns : ARGO_NS,
-		    a.ns ? a.ns : ARGO_NS_OPENSHIFT) == -1)
-			goto out;
-	} else if (helm)
-		argo_helm(stdout, &a);
+/* Write the manifests (stdout, or files under --out-dir). */
+static int
+argo_emit(const struct argo *a, const struct argo_opts *o)
+{
+	const char	*ns;
+
+	if (o->out != NULL) {
+		if (argo_out_dir(o->out, a, a->ns ? a->ns : ARGO_NS,
+		    a->ns ? a->ns : ARGO_NS_OPENSHIFT) == -1)
+			return (-1);
+	} else if (o->helm)
+		argo_helm(stdout, a);
 	else {
-		ns = a.ns != NULL ? a.ns : openshift ? ARGO_NS_OPENSHIFT :
-		    ARGO_NS;
-		if (openshift)
-			argo_nc(stdout, &a, ns);
+		ns = a->ns != NULL ? a->ns : o->openshift ?
+		    ARGO_NS_OPENSHIFT : ARGO_NS;
+		if (o->openshift)
+			argo_nc(stdout, a, ns);
 		else
-			argo_cm(stdout, &a, ns);
-		argo_secret(stdout, &a, ns);
-		argo_tls(stdout, &a, ns);
-		argo_app(stdout, &a, ns);
+			argo_cm(stdout, a, ns);
+		argo_secret(stdout, a, ns);
+		argo_tls(stdout, a, ns);
+		argo_app(stdout, a, ns);
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "notimock argocd-config: stdout: %s\n",
 		    strerror(errno));
-		goto out;
+		return (-1);
 	}
-	rv = 0;
-	goto out;
-usage:
-	fputs(argo_usage, stderr);
-out:
+	return (0);
+}
+
+int
+cluster_argocd_config(int argc, char **argv)
+{
+	struct argo		a;
+	struct argo_opts	o;
+	int			rv;
+
+	memset(&a, 0, sizeof a);
+	memset(&o, 0, sizeof o);
+	a.url = ARGO_URL;
+	a.argocd_url = ARGO_UI;
+	a.entity = ARGO_ENTITY;
+	if (argo_options(argc, argv, &a, &o, &rv) == -1)
+		return (rv);
+	rv = argo_load(&a, &o) == -1 || argo_emit(&a, &o) == -1 ? 1 : 0;
 	free(a.host);
 	free(a.ca);
 	if (a.token != NULL) {

@@ -114,6 +114,43 @@ config_substitute(const char *s)
 	return (out);
 }
 
+/* A scalar: its style, and its text (null/~/empty plain = no value;
+ * ${VAR} substituted unless raw). */
+static struct config_node *
+config_parse_scalar(const yaml_event_t *ev, const char *file, int raw,
+    size_t base)
+{
+	struct config_node	*n;
+	const char		*text;
+
+	n = config_node_new(CONFIG_SCALAR, file,
+	    base + ev->start_mark.line);
+	switch (ev->data.scalar.style) {
+	case YAML_PLAIN_SCALAR_STYLE:
+		n->style = CONFIG_STYLE_PLAIN;
+		break;
+	case YAML_LITERAL_SCALAR_STYLE:
+		n->style = CONFIG_STYLE_LITERAL;
+		break;
+	case YAML_FOLDED_SCALAR_STYLE:
+		n->style = CONFIG_STYLE_FOLDED;
+		break;
+	default:
+		n->style = CONFIG_STYLE_QUOTED;
+		break;
+	}
+	text = (const char *)ev->data.scalar.value;
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
+	    *text == '\0'))
+		n->value = NULL;
+	else if (raw)
+		n->value = xstrdup(text);
+	else
+		n->value = config_substitute(text);
+	return (n);
+}
+
 /* Parse one document's value starting at the current event. */
 static struct config_node *
 config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
@@ -122,36 +159,10 @@ config_parse_node(yaml_parser_t *p, yaml_event_t *ev, const char *file,
 	struct config_node	*n = NULL, *kid;
 	yaml_event_t		 kev, vev;
 	char			*key;
-	const char		*text;
 
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		n = config_node_new(CONFIG_SCALAR, file,
-		    base + ev->start_mark.line);
-		switch (ev->data.scalar.style) {
-		case YAML_PLAIN_SCALAR_STYLE:
-			n->style = CONFIG_STYLE_PLAIN;
-			break;
-		case YAML_LITERAL_SCALAR_STYLE:
-			n->style = CONFIG_STYLE_LITERAL;
-			break;
-		case YAML_FOLDED_SCALAR_STYLE:
-			n->style = CONFIG_STYLE_FOLDED;
-			break;
-		default:
-			n->style = CONFIG_STYLE_QUOTED;
-			break;
-		}
-		text = (const char *)ev->data.scalar.value;
-		if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-		    (strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
-		    *text == '\0'))
-			n->value = NULL;
-		else if (raw)
-			n->value = xstrdup(text);
-		else
-			n->value = config_substitute(text);
-		return (n);
+		return (config_parse_scalar(ev, file, raw, base));
 	case YAML_SEQUENCE_START_EVENT:
 		n = config_node_new(CONFIG_SEQ, file,
 		    base + ev->start_mark.line);

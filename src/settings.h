@@ -4,7 +4,8 @@
  * The table in settings.c supplies the defaults, the command-line flags,
  * their NOTIMOCK_<FLAG> environment twins, the `notimock:` section of the
  * YAML config, validation, and --help.  Precedence, lowest first: default,
- * Backstage config (app.baseUrl), `notimock:` section, environment, flags.
+ * Backstage config (app.baseUrl as --base-url, backend.listen as
+ * --listen), `notimock:` section, environment, flags.
  */
 #ifndef NOTIMOCK_SETTINGS_H
 #define NOTIMOCK_SETTINGS_H

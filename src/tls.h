@@ -47,7 +47,7 @@ void			 tls_server_free(struct tls_server *);
  * so the caller must close the connection instead (http.c does). */
 struct bufferevent	*tls_server_bevcb(struct event_base *, void *arg);
 /* Send close_notify if evcon is a TLS connection whose handshake finished:
- * call it from the connection's close callback (http.c's owns it), since
+ * call it from the connection's close callback (http.c owns it), since
  * evhttp closes without one. */
 void			 tls_close_notify(struct evhttp_connection *);
 /* The CA certificate (PEM) that clients should trust: the generated CA, or

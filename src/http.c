@@ -32,6 +32,7 @@
 #include <event2/listener.h>
 
 #include "auth.h"
+#include "codec.h"
 #include "crypto.h"
 #include "server.h"
 #include "http.h"
@@ -176,18 +177,6 @@ http_verb(int cmd)
 	}
 }
 
-static int
-http_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* Percent-decode a path ('+' stays: it only means space in a query). */
 static char *
 http_decode_path(const char *s, size_t len)
@@ -198,8 +187,8 @@ http_decode_path(const char *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%' && i + 2 < len) {
-			hi = http_hexval((unsigned char)s[i + 1]);
-			lo = http_hexval((unsigned char)s[i + 2]);
+			hi = codec_hex_digit((unsigned char)s[i + 1]);
+			lo = codec_hex_digit((unsigned char)s[i + 2]);
 			/* %00 stays as written: paths are C strings here. */
 			if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
 				*o++ = (char)(hi << 4 | lo);
@@ -378,8 +367,8 @@ http_secret_param(const char *s, size_t len)
 		if (n == sizeof name)
 			return (0);	/* longer than any of them */
 		if (s[i] == '%' && i + 2 < len &&
-		    (hi = http_hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = http_hexval((unsigned char)s[i + 2])) >= 0) {
+		    (hi = codec_hex_digit((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = codec_hex_digit((unsigned char)s[i + 2])) >= 0) {
 			name[n++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else

@@ -18,25 +18,13 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "codec.h"
 #include "crypto.h"
 #include "json.h"
 #include "lint_argocd.h"
 #include "lint_remote.h"
 #include "util.h"
 #include "xmalloc.h"
-
-static void
-lr_hex(const unsigned char *p, size_t len, char *out)
-{
-	static const char	 h[] = "0123456789abcdef";
-	size_t			 i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = h[p[i] >> 4];
-		out[2 * i + 1] = h[p[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
 
 int
 lint_remote_token(const struct lint_argocd_opts *o, const char *token,
@@ -52,8 +40,8 @@ lint_remote_token(const struct lint_argocd_opts *o, const char *token,
 	util_random(key, sizeof key);
 	crypto_sha256(token, len, d);
 	crypto_hmac_sha256(key, sizeof key, d, sizeof d, mac);
-	lr_hex(key, sizeof key, hk);
-	lr_hex(mac, sizeof mac, hm);
+	codec_hex_encode(key, sizeof key, hk);
+	codec_hex_encode(mac, sizeof mac, hm);
 	xasprintf(&body, "{\"key\":\"%s\",\"mac\":\"%s\"}", hk, hm);
 	status = client_post_json("lint", o->url, o->cacert, o->admin_token,
 	    "/mock/token-check", body, &reply);

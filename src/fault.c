@@ -24,7 +24,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
-#include "mock.h"
+#include "admin.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -805,7 +805,7 @@ fault_route(struct req *r, void *arg)
 	char		 id[FAULT_ID_LEN + 1];
 	size_t		 len;
 
-	if (!mock_authorize(r))
+	if (!admin_authorize(r))
 		return;
 	if (f == NULL) {
 		http_error(r, 503, "ServiceUnavailableError",

@@ -17,6 +17,7 @@
 
 #include <event2/buffer.h>
 
+#include "admin.h"
 #include "db.h"
 #include "fault.h"
 #include "http.h"
@@ -312,7 +313,7 @@ metrics_route(struct req *r, void *arg)
 	size_t		 len;
 	char		*text;
 
-	if (!mock_authorize(r))
+	if (!admin_authorize(r))
 		return;
 	if (r->verb != HTTP_GET && r->verb != HTTP_HEAD) {
 		http_add_header(r, "Allow", "GET, HEAD");

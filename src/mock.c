@@ -26,6 +26,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "admin.h"
 #include "mock.h"
 #include "mock_int.h"
 #include "route.h"
@@ -448,62 +449,6 @@ mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
 	if (o->timeout_text == NULL)
 		o->timeout_text = xstrdup("30s");
 	return (0);
-}
-
-/* --- access ---------------------------------------------------------- */
-
-/* Check the admin token, if one is set.  Sends the 401 and returns 0 if
- * the request may not pass. */
-static int
-mock_authorized(struct req *r, const struct http_param *v, size_t n)
-{
-	const char	*want = r->srv->settings->admin_token;
-	const char	*hdr, *tok = NULL;
-	unsigned char	 a[CRYPTO_SHA256_LEN], b[CRYPTO_SHA256_LEN];
-	size_t		 i;
-
-	if (want == NULL || *want == '\0')
-		return (1);
-	hdr = http_header(r, "Authorization");
-	if (hdr != NULL && util_strncaseeq(hdr, "Bearer ", 7)) {
-		tok = hdr + 7;
-		while (*tok == ' ')
-			tok++;
-	} else {
-		for (i = 0; i < n; i++)
-			if (strcmp(v[i].name, "access_token") == 0)
-				tok = v[i].value;
-	}
-	if (tok == NULL || *tok == '\0') {
-		http_add_header(r, "WWW-Authenticate",
-		    "Bearer realm=\"notimock\"");
-		http_error(r, 401, "AuthenticationError", "Missing admin token");
-		return (0);
-	}
-	/* Equal-length digests: the comparison time says nothing about the
-	 * token's length or content. */
-	crypto_sha256(tok, strlen(tok), a);
-	crypto_sha256(want, strlen(want), b);
-	if (!crypto_equal(a, b, sizeof a)) {
-		http_add_header(r, "WWW-Authenticate",
-		    "Bearer realm=\"notimock\", error=\"invalid_token\"");
-		http_error(r, 401, "AuthenticationError", "Illegal admin token");
-		return (0);
-	}
-	return (1);
-}
-
-int
-mock_authorize(struct req *r)
-{
-	struct http_param	*v = NULL;
-	size_t			 n = 0;
-	int			 ok;
-
-	(void)http_query_parse(r->query, 0, &v, &n);
-	ok = mock_authorized(r, v, n);
-	http_params_free(v, n);
-	return (ok);
 }
 
 /* --- simple routes --------------------------------------------------- */
@@ -1022,13 +967,13 @@ mock_route(struct req *r, void *arg)
 
 	if (http_query_parse(r->query, 1, &params, &nparams) == -1) {
 		/* Authorize first even so: use no token from the query. */
-		if (mock_authorized(r, NULL, 0))
+		if (admin_authorized(r, NULL, 0))
 			mock_input_error(r, "the query string does not decode "
 			    "(bad percent-encoding or a NUL byte)");
 		goto out;
 	}
 	/* The token first: no route is told to whoever has none. */
-	if (!mock_authorized(r, params, nparams) ||
+	if (!admin_authorized(r, params, nparams) ||
 	    (rt = mock_find(r, path, &opts)) == NULL)
 		goto out;
 	if (!(rt->flags & P_UNCHECKED) && mock_opts_parse(r, params, nparams,

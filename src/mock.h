@@ -13,9 +13,6 @@ struct server;
 
 /* The route handler for /mock and everything below it. */
 void	mock_route(struct req *, void *);
-/* The admin token check of /mock/ for routes that live elsewhere
- * (/mock/faults, /metrics): 1 if r may pass, else 0 with the 401 sent. */
-int	mock_authorize(struct req *);
 /* Pending waits and open event streams (0 when the API is stopped). */
 void	mock_counts(struct server *, size_t *waits, size_t *streams);
 /* Set up srv->mock and add its commit hook (server.h; it wakes waiters and

@@ -169,7 +169,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((srv->catalog = catalog_load(fuzz_set.catalogs.v,
 	    fuzz_set.catalogs.n, &cause)) == NULL)
 		fuzz_http_die("catalog", cause);
-	metrics_init();
+	metrics_init(srv);
 	srv->faults = fault_new();
 	signal(SIGPIPE, SIG_IGN);
 	if ((srv->base = event_base_new()) == NULL)

@@ -38,7 +38,6 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
-#include "metrics.h"
 #include "route.h"
 #include "settings.h"
 #include "tls.h"
@@ -706,7 +705,7 @@ http_log_done(struct req *r, const char *how)
 	struct http_logx	x;
 	double			ms;
 
-	metrics_request(r->route, how != NULL ? 499 : r->status,
+	server_reply_done(r->srv, r->route, how != NULL ? 499 : r->status,
 	    util_mono_us() - r->start_us);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
@@ -1913,8 +1912,8 @@ http_log_long(struct req *r, const char *how)
 
 	/* A stream's start is not the end of its request. */
 	if (strcmp(how, "stream started") != 0)
-		metrics_request(r->route, r->status, util_mono_us() -
-		    r->start_us);
+		server_reply_done(r->srv, r->route, r->status,
+		    util_mono_us() - r->start_us);
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	ms = (double)(util_mono_us() - r->start_us) / 1000.0;

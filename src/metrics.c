@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mock.h"
+#include "server.h"
 #include "settings.h"
 #include "tls.h"
 #include "util.h"
@@ -64,20 +65,28 @@ static size_t	metrics_ncodes;
 
 static int64_t	metrics_start_ms;
 
-void
-metrics_init(void)
-{
-	metrics_start_ms = util_now_ms();
-}
+static server_reply_fn	metrics_request;
 
 void
-metrics_request(const char *route, int status, int64_t duration_us)
+metrics_init(struct server *srv)
+{
+	metrics_start_ms = util_now_ms();
+	server_observe_replies(srv, metrics_request, NULL);
+}
+
+/* The reply observer (server.h): a reply left (or the client left first):
+ * route is the route table's path (static), status what was answered (0
+ * or 499 when nothing was). */
+static void
+metrics_request(const char *route, int status, int64_t duration_us,
+    void *arg)
 {
 	struct metrics_route	*m = NULL;
 	double			 s = (double)duration_us / 1e6;
 	size_t			 i;
 
 	(void)status;
+	(void)arg;
 	if (route == NULL)
 		route = "other";
 	for (i = 0; i < metrics_nroutes; i++)

@@ -3,7 +3,7 @@
  * "Metrics and logs").
  *
  * Counters are fed through two small hooks, one where a reply leaves
- * (http.c) and one where a delivery is stored (api.c); gauges are read
+ * (http.c, through server.h's reply observer) and one where a delivery is stored (api.c); gauges are read
  * from their owners when scraped.  Every label has a bounded set of values:
  * routes are the route table's paths, statuses are HTTP codes, origins are
  * the subjects of configured service tokens or "unknown", diagnosis codes
@@ -15,12 +15,11 @@
 #include <stdint.h>
 
 struct req;
+struct server;
 
-/* Note the start time (process_start_time_seconds). */
-void	metrics_init(void);
-/* A reply left (or the client left first): route is the route table's
- * path (static), status what was answered (0 or 499 when nothing was). */
-void	metrics_request(const char *route, int status, int64_t duration_us);
+/* Note the start time (process_start_time_seconds) and observe every
+ * reply (server_observe_replies: http.c does not know metrics). */
+void	metrics_init(struct server *);
 /* A delivery was stored: its status, the subject of the service token
  * that sent it (NULL or a user: "unknown"), its diagnosis codes as the
  * log has them ("retry,no-recipients"; NULL: none). */

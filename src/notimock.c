@@ -358,7 +358,7 @@ notimock_serve(int argc, char **argv)
 	    == NULL)
 		fatalx("catalog: %s", cause);
 	/* The --fault rules (fault.c), checked by -n as well. */
-	metrics_init();
+	metrics_init(&srv);
 	srv.faults = fault_new();
 	for (size_t i = 0; i < s.faults.n; i++)
 		if (fault_add_spec(srv.faults, s.faults.v[i], &cause) == -1)

@@ -160,3 +160,18 @@ server_hook_del(struct server *srv, server_commit_fn *fn, void *arg)
 			return;
 		}
 }
+
+void
+server_observe_replies(struct server *srv, server_reply_fn *fn, void *arg)
+{
+	srv->reply_fn = fn;
+	srv->reply_arg = arg;
+}
+
+void
+server_reply_done(struct server *srv, const char *route, int status,
+    int64_t duration_us)
+{
+	if (srv->reply_fn != NULL)
+		srv->reply_fn(route, status, duration_us, srv->reply_arg);
+}

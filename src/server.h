@@ -41,6 +41,10 @@ struct server_reply {
 	TAILQ_ENTRY(server_reply) entry;
 };
 
+/* A reply observer (server_observe_replies, below). */
+typedef void	 server_reply_fn(const char *route, int status,
+		    int64_t duration_us, void *arg);
+
 /* Everything the server holds; one per process. */
 struct server {
 	struct event_base	*base;
@@ -74,6 +78,8 @@ struct server {
 	TAILQ_HEAD(, server_reply) deferred;	/* replies waiting for it */
 	struct server_hook	*hooks;
 	size_t			 nhooks;
+	server_reply_fn		*reply_fn;	/* server_observe_replies */
+	void			*reply_arg;
 };
 
 /* Set up the commit event (before any request).  Returns 0. */
@@ -105,5 +111,17 @@ void		 server_hook_add(struct server *, int phase, server_commit_fn *,
 		    void *arg);
 /* Remove the hook added with this fn and arg (none: nothing happens). */
 void		 server_hook_del(struct server *, server_commit_fn *, void *arg);
+
+/*
+ * Reply observer: told of every request's end (route pattern, status, 499
+ * for a client that left; duration in microseconds), so that the adapter
+ * (http.c) reports replies without knowing who counts them (metrics.c
+ * registers one).  One observer; adding another replaces it.
+ */
+void		 server_observe_replies(struct server *, server_reply_fn *,
+		    void *arg);
+/* Called by http.c where a reply leaves. */
+void		 server_reply_done(struct server *, const char *route,
+		    int status, int64_t duration_us);
 
 #endif

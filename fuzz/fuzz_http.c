@@ -39,10 +39,8 @@
 #include "http.h"
 #include "metrics.h"
 #include "mock.h"
-#include "retain.h"
 #include "server.h"
 #include "settings.h"
-#include "signals.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -112,8 +110,9 @@ fuzz_http_cleanup(void)
 	(void)rmdir(fuzz_http_dir);
 }
 
-/* notimock_serve's start-up (src/notimock.c: keep the two in step), with
- * a plain listener on a port of its own. */
+/* notimock_serve's start-up (src/notimock.c: settings, catalog, store and
+ * dispatch_start, the modules' one start), with a plain listener on a
+ * port of its own. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -181,13 +180,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	crypto_fingerprint_setkey(key);
 	auth_refingerprint(srv->auth);
 	srv->diag = diag_new();
-	if (server_start(srv) == -1)
-		fuzz_http_die("server_start", "failed");
-	signals_start(srv);
-	if (http_start(srv, dispatch, &cause) == -1)
-		fuzz_http_die("http", cause);
-	mock_start(srv);
-	retain_start(srv);
+	if (dispatch_start(srv, &cause) == -1)	/* as notimock serve does */
+		fuzz_http_die("start", cause);
 	evhttp_foreach_bound_socket(srv->http, fuzz_http_port, &fuzz_addr);
 	free(cat);
 	return (0);

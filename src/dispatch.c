@@ -13,10 +13,14 @@
 #include "http.h"
 #include "metrics.h"
 #include "mock.h"
+#include "retain.h"
 #include "route.h"
+#include "server.h"
+#include "signals.h"
 #include "signin.h"
 #include "tls.h"
 #include "web.h"
+#include "xmalloc.h"
 
 #define nitems(a)	(sizeof (a) / sizeof (a)[0])
 
@@ -126,4 +130,19 @@ dispatch(struct req *r, int reserve)
 		rt->fn(r, NULL);
 	else
 		dispatch_not_found(r, NULL);
+}
+
+int
+dispatch_start(struct server *srv, char **cause)
+{
+	if (server_start(srv) == -1) {
+		*cause = xstrdup("the commit event could not be made");
+		return (-1);
+	}
+	signals_start(srv);
+	if (http_start(srv, dispatch, cause) == -1)
+		return (-1);
+	mock_start(srv);
+	retain_start(srv);
+	return (0);
 }

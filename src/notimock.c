@@ -33,7 +33,6 @@
 #include "retain.h"
 #include "server.h"
 #include "settings.h"
-#include "signals.h"
 #include "tls.h"
 #include "url.h"
 #include "util.h"
@@ -422,13 +421,9 @@ notimock_serve(int argc, char **argv)
 		free(to.sans);
 	}
 	srv.diag = diag_new();		/* retry detection (diag.c) */
-	server_start(&srv);		/* the commit event (server.c) */
-	signals_start(&srv);		/* published on commit (signals.c) */
-	if (http_start(&srv, dispatch, &cause) == -1)
+	if (dispatch_start(&srv, &cause) == -1)	/* dispatch.c */
 		fatalx("%s", cause);
 	notimock_started = 1;		/* keep what was made from now on */
-	mock_start(&srv);		/* the assertion API (mock.c) */
-	retain_start(&srv);		/* retention (retain.c) */
 
 	sigint = evsignal_new(srv.base, SIGINT, notimock_signal, &srv);
 	sigterm = evsignal_new(srv.base, SIGTERM, notimock_signal, &srv);

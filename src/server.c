@@ -90,7 +90,7 @@ server_start(struct server *srv)
 {
 	TAILQ_INIT(&srv->deferred);
 	srv->commit_ev = event_new(srv->base, -1, 0, server_commit_cb, srv);
-	return (0);
+	return (srv->commit_ev != NULL ? 0 : -1);
 }
 
 void

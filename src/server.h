@@ -82,7 +82,8 @@ struct server {
 	void			*reply_arg;
 };
 
-/* Set up the commit event (before any request).  Returns 0. */
+/* Set up the commit event (before any request): 0, or -1 if it cannot
+ * be made. */
 int		 server_start(struct server *);
 /* Commit what is left, release the replies still waiting, log the
  * counts, free the commit event: before the listeners close. */

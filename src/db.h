@@ -231,11 +231,18 @@ int		 db_deliveries_list(struct db *, const struct db_filter *f,
  * Reads of many deliveries (list, count, entities, misses) look at no more
  * than the newest 2,000 candidate rows after since: those the indexes
  * give for the equality filters (topic, severity, origin, an exact status,
- * entity), or the newest 2,000 sequence numbers when none applies.  This
- * says whether the last such read saw every candidate (1), or only those
+ * entity), or the newest 2,000 sequence numbers when none applies; 500
+ * for a filter that unpacks each row (q, clean).  This says whether the last such read saw every candidate (1), or only those
  * after *from (0).
  */
 int		 db_scan_complete(const struct db *, int64_t *from);
+/* How many deliveries match f (*total) and, of those, up to limit from
+ * offset, newest first: db_deliveries_count() and db_deliveries_list() in
+ * one pass over the candidates, for the assertion API's answers (so the
+ * records' description may be left NULL).  Returns -1 on error. */
+int		 db_deliveries_page(struct db *, const struct db_filter *f,
+		    int64_t limit, int64_t offset, int64_t *total,
+		    struct db_record **out, size_t *n);
 /* Number of deliveries matching f, or -1 on error. */
 int64_t		 db_deliveries_count(struct db *, const struct db_filter *f);
 /* One delivery: 1 and *out filled, 0 if there is none, -1 on error. */

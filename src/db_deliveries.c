@@ -75,9 +75,11 @@ db_col_bytes(sqlite3_stmt *st, int i, size_t *lenp)
 	return (out);
 }
 
-/* Replace the packed fields' empty columns with what they hold. */
+/* Replace the packed fields' empty columns with what they hold (and
+ * payload.description, a JSON parse, if description). */
 static void
-db_row_unpack(struct db *db, sqlite3_stmt *st, struct db_record *r)
+db_row_unpack(struct db *db, sqlite3_stmt *st, struct db_record *r,
+    int description)
 {
 	const void	*b = sqlite3_column_blob(st, 26);
 	size_t		 len = (size_t)sqlite3_column_bytes(st, 26);
@@ -93,7 +95,8 @@ db_row_unpack(struct db *db, sqlite3_stmt *st, struct db_record *r)
 	r->users = r->diagnoses = NULL;
 	r->body = NULL;
 	r->body_len = 0;
-	if (db_unpack(db, b, len, sqlite3_column_int64(st, 27), 1, r) == -1) {
+	if (db_unpack(db, b, len, sqlite3_column_int64(st, 27), description,
+	    r) == -1) {
 		/* Never expected: say so where the row is read. */
 		log_warnx("db: delivery %lld: its packed fields do not unpack",
 		    (long long)r->seq);
@@ -112,9 +115,12 @@ db_row_unpack(struct db *db, sqlite3_stmt *st, struct db_record *r)
 }
 
 /* The row (DB_REC_COLS) as a record: the plain columns, or for a packed
- * row the fields db_unpack gives back. */
-void
-db_row_record(struct db *db, sqlite3_stmt *st, struct db_record *r)
+ * row the fields db_unpack gives back; a packed row's description only
+ * if description (what the assertion API shows has none: only a filter
+ * checked in C, as a stream's, reads it). */
+static void
+db_row_read(struct db *db, sqlite3_stmt *st, struct db_record *r,
+    int description)
 {
 	memset(r, 0, sizeof *r);
 	r->seq = sqlite3_column_int64(st, 0);
@@ -145,12 +151,19 @@ db_row_record(struct db *db, sqlite3_stmt *st, struct db_record *r)
 	r->attempt = sqlite3_column_int(st, 24);
 	r->retry_of = sqlite3_column_int64(st, 25);
 	if (sqlite3_column_type(st, 26) == SQLITE_BLOB)
-		db_row_unpack(db, st, r);
+		db_row_unpack(db, st, r, description);
 }
 
-int
-db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
-    int64_t limit, int64_t offset, struct db_record **out, size_t *n)
+void
+db_row_record(struct db *db, sqlite3_stmt *st, struct db_record *r)
+{
+	db_row_read(db, st, r, 1);
+}
+
+static int
+db_list(struct db *db, const struct db_filter *f, int ascending,
+    int64_t limit, int64_t offset, struct db_record **out, size_t *n,
+    int description)
 {
 	int64_t		 lo;
 	sqlite3_stmt	*st;
@@ -163,7 +176,10 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 	if (f == NULL)
 		f = &db_no_filter;
 	lo = db_scan_bound(db, f);
-	where = db_filter_where(f, 1);
+	/* Indexed equalities alone decide an exact filter (db_filter.c):
+	 * then no row is handed to notimock_filter (an entity filter parsed
+	 * each candidate's entities). */
+	where = db_filter_where(f, 0);
 	xasprintf(&sql, "SELECT " DB_REC_COLS " FROM deliveries d WHERE %s "
 	    "ORDER BY d.seq %s LIMIT ?3 OFFSET ?4", where,
 	    ascending ? "ASC" : "DESC");
@@ -177,7 +193,7 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 			cap = cap == 0 ? 16 : cap * 2;
 			*out = xreallocarray(*out, cap, sizeof **out);
 		}
-		db_row_record(db, st, &(*out)[(*n)++]);
+		db_row_read(db, st, &(*out)[(*n)++], description);
 	}
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "listing deliveries");
@@ -191,20 +207,97 @@ db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
 	return (0);
 }
 
+int
+db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
+    int64_t limit, int64_t offset, struct db_record **out, size_t *n)
+{
+	return (db_list(db, f, ascending, limit, offset, out, n, 1));
+}
+
+static int	db_delivery_read(struct db *, int64_t, struct db_record *,
+		    int);
+
+/*
+ * The matches' total and one page of them, newest first.  An exact filter
+ * (db_filter_exact: no filter, or indexed equalities only) counts from an
+ * index and lists the page alone.  Any other runs notimock_filter() on
+ * each candidate once: one pass counts them and keeps the page's seqs,
+ * which are then read by key.  Counting and listing separately ran it
+ * twice over up to DB_SCAN_MAX rows, each perhaps unpacked (issue 11).
+ */
+int
+db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
+    int64_t offset, int64_t *total, struct db_record **out, size_t *n)
+{
+	sqlite3_stmt	*st;
+	char		*where, *sql;
+	int64_t		 lo, count = 0, *seqs = NULL;
+	size_t		 nseq = 0, cap = 0, i;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (f == NULL)
+		f = &db_no_filter;
+	if (db_filter_exact(f)) {
+		if ((*total = db_deliveries_count(db, f)) == -1)
+			return (-1);
+		return (db_list(db, f, 0, limit, offset, out, n, 0));
+	}
+	lo = db_scan_bound(db, f);
+	where = db_filter_where(f, 1);
+	xasprintf(&sql, "SELECT d.seq FROM deliveries d WHERE %s "
+	    "ORDER BY d.seq DESC", where);
+	free(where);
+	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count >= offset && (limit < 0 || count - offset < limit)) {
+			if (nseq == cap) {
+				cap = cap == 0 ? 16 : cap * 2;
+				seqs = xreallocarray(seqs, cap, sizeof *seqs);
+			}
+			seqs[nseq++] = sqlite3_column_int64(st, 0);
+		}
+		count++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing deliveries");
+		free(seqs);
+		return (-1);
+	}
+	*total = count;
+	if (nseq > 0)
+		*out = xreallocarray(NULL, nseq, sizeof **out);
+	for (i = 0; i < nseq; i++) {
+		if ((rc = db_delivery_read(db, seqs[i], &(*out)[*n], 0)) ==
+		    -1) {
+			db_records_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			free(seqs);
+			return (-1);
+		}
+		if (rc == 1)
+			(*n)++;
+	}
+	free(seqs);
+	return (0);
+}
+
 int64_t
 db_deliveries_count(struct db *db, const struct db_filter *f)
 {
 	int64_t		 lo;
 	sqlite3_stmt	*st;
-	char		*where, *sql;
+	char		*sql;
 	int64_t		 count = -1;
 
 	if (f == NULL)
 		f = &db_no_filter;
 	lo = db_scan_bound(db, f);
-	where = db_filter_where(f, 0);
-	xasprintf(&sql, "SELECT count(*) FROM deliveries d WHERE %s", where);
-	free(where);
+	sql = db_filter_count_sql(f);
 	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -218,6 +311,13 @@ db_deliveries_count(struct db *db, const struct db_filter *f)
 int
 db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 {
+	return (db_delivery_read(db, seq, out, 1));
+}
+
+static int
+db_delivery_read(struct db *db, int64_t seq, struct db_record *out,
+    int description)
+{
 	sqlite3_stmt	*st = db->st[ST_DELIVERY_GET];
 	int		 rc, found = 0;
 
@@ -225,7 +325,7 @@ db_delivery_get(struct db *db, int64_t seq, struct db_record *out)
 	sqlite3_bind_int64(st, 2, db->seq_committed);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		db_row_record(db, st, out);
+		db_row_read(db, st, out, description);
 		found = 1;
 	} else if (rc != SQLITE_DONE) {
 		db_seterr(db, "reading a delivery");
@@ -268,10 +368,10 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	    f->clean != 0 ? "d.diagnoses" : "NULL",
 	    DB_FILTER_PACKED(f));
 	/* Near misses fail some filter, so no index finds them: look at the
-	 * newest DB_SCAN_MAX numbers at most. */
+	 * newest db_scan_max(f) numbers at most. */
 	lo = f->since;
-	if (db->seq_committed - DB_SCAN_MAX > lo)
-		lo = db->seq_committed - DB_SCAN_MAX;
+	if (db->seq_committed - db_scan_max(f) > lo)
+		lo = db->seq_committed - db_scan_max(f);
 	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	/* Keep out[] sorted by failed-filter count; rows come newest first,
@@ -313,7 +413,7 @@ db_entities_scan(struct db *db, const struct db_filter *f,
 	if (f == NULL)
 		f = &db_no_filter;
 	lo = db_scan_bound(db, f);
-	where = db_filter_where(f, 1);
+	where = db_filter_where(f, 0);	/* no function unless needed */
 	xasprintf(&sql, "SELECT notimock_ref(e.ref), d.severity, d.topic, "
 	    "d.status BETWEEN 200 AND 299, count(DISTINCT d.seq), max(d.seq), "
 	    "max(d.received) FROM deliveries d JOIN delivery_entities e ON "

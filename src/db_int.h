@@ -119,6 +119,8 @@ struct db {
  * (db_scan_bound, db.h's db_scan_complete).
  */
 #define DB_SCAN_MAX	2000
+/* ... and this many when each must be unpacked (q, clean: db_scan_max). */
+#define DB_SCAN_UNPACK_MAX	500
 
 /* notimock_filter's last two arguments: a packed row's fields, when f
  * reads them (db_filter.c). */
@@ -159,7 +161,11 @@ void		 db_row_record(struct db *, sqlite3_stmt *, struct db_record *);
 /* db_filter.c */
 int		 db_assert_functions(struct db *, char **cause);
 char		*db_ref_key(const char *ref, int any);
+/* Do f's indexed equalities alone decide it (no notimock_filter)? */
+int		 db_filter_exact(const struct db_filter *);
 char		*db_filter_where(const struct db_filter *, int fn);
+char		*db_filter_count_sql(const struct db_filter *);
+int64_t		 db_scan_max(const struct db_filter *);
 sqlite3_stmt	*db_filter_prepare(struct db *, char *sql,
 		    const struct db_filter *, int64_t lo, int64_t upto);
 int64_t		 db_scan_bound(struct db *, const struct db_filter *);

@@ -117,9 +117,8 @@ mock_matches(struct req *r, const struct mock_opts *opts, int64_t offset,
 {
 	struct db	*db = r->srv->db;
 
-	if ((*total = db_deliveries_count(db, &opts->f)) == -1 ||
-	    db_deliveries_list(db, &opts->f, 0, opts->limit, offset, v, n) ==
-	    -1) {
+	if (db_deliveries_page(db, &opts->f, opts->limit, offset, total, v,
+	    n) == -1) {
 		mock_db_error(r);
 		return (-1);
 	}

@@ -2,9 +2,10 @@
 The assertion API on a store larger than one read may look at
 (src/db.c, db_scan_bound): equality filters (topic, severity, origin, an
 exact status, entity) are answered from indexes, so their answers stay
-whole however old the match; a filter no index serves (q, accepted,
-reached, clean, or none) looks at the newest 2,000 sequence numbers and
+whole however old the match; a filter no index serves (accepted,
+reached, retry, or none) looks at the newest 2,000 sequence numbers and
 says so ("complete": false, "searchedAfter") instead of scanning for ever.
+q and clean unpack each candidate, so they look at 500.
 """
 
 import http.client
@@ -74,11 +75,27 @@ def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
     assert got["searchedAfter"] == ROWS - 2000
 
     # Not indexed: the newest 2,000 numbers, and it says so.
+    got = get_json(srv, "/mock/deliveries", {"status": "accepted",
+                                             "limit": 1})
+    assert got["total"] == 2000 and got["complete"] is False
+    assert got["searchedAfter"] == ROWS - 2000
+    # Text: the newest 500, each unpacked; one page and its total agree.
     got = get_json(srv, "/mock/deliveries", {"q": "needle"})
     assert got["deliveries"] == [] and got["complete"] is False
-    assert got["searchedAfter"] == ROWS - 2000
+    assert got["total"] == 0 and got["searchedAfter"] == ROWS - 500
     got = get_json(srv, "/mock/deliveries", {"q": "row 2299"})
     assert [d["title"] for d in got["deliveries"]] == ["row 2299"]
+    got = get_json(srv, "/mock/deliveries", {"q": "ROW 22", "limit": 7,
+                                             "offset": 3})
+    newest = get_json(srv, "/mock/deliveries", {"limit": 500,
+                                                "view": "summary"})
+    want = [d["seq"] for d in newest["deliveries"]
+            if "row 22" in d["title"]]
+    assert newest["deliveries"][-1]["seq"] == ROWS - 499
+    assert got["total"] == len(want) and got["complete"] is False
+    assert [d["seq"] for d in got["deliveries"]] == want[3:10]
+    got = get_json(srv, "/mock/deliveries", {"q": "row", "topic": "bulk"})
+    assert got["total"] == 500 and got["searchedAfter"] == ROWS - 500
     # A since inside the window is complete.
     got = get_json(srv, "/mock/deliveries", {"q": "row", "since": ROWS - 10})
     assert got["complete"] is True and got["total"] == 10
@@ -89,7 +106,7 @@ def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
     body = json.loads(r.body)
     assert body["complete"] is False
     assert "searching only the newest deliveries, after seq %d" % (
-        ROWS - 2000) in body["error"]["message"]
+        ROWS - 500) in body["error"]["message"]
     # Small stores, or a since from the cursor, are whole.
     got = get_json(srv, "/mock/wait", {"q": "row", "since": ROWS - 1,
                                        "timeout": "0"})

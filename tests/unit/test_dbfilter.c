@@ -139,6 +139,29 @@ test_check_text_and_clean(void)
 	CHECK_INT(db_filter_check(&f, &r), 0);
 	f.q = "absent";
 	CHECK_INT(db_filter_check(&f, &r), DB_F_Q);
+	/* Where the first byte recurs, in both cases, and at the ends. */
+	r.title = "xAaAab";
+	r.body = (unsigned char *)"";
+	r.body_len = 0;
+	f.q = "AAB";
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "aaab";
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "XAAAAB";				/* the whole title */
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "b";				/* the last byte */
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "aabx";
+	CHECK_INT(db_filter_check(&f, &r), DB_F_Q);
+	f.q = "xaaaabz";			/* longer than the title */
+	CHECK_INT(db_filter_check(&f, &r), DB_F_Q);
+	r.title = "app-17 [x]";
+	f.q = "-17 [";				/* not a letter first */
+	CHECK_INT(db_filter_check(&f, &r), 0);
+	f.q = "\xc3\xa9";				/* bytes >= 0x80 compare as they are */
+	CHECK_INT(db_filter_check(&f, &r), DB_F_Q);
+	r.title = "caf\xc3\xa9";
+	CHECK_INT(db_filter_check(&f, &r), 0);
 	memset(&f, 0, sizeof f);
 	f.clean = 1;
 	r.diagnoses = "[{\"code\":\"x\",\"level\":\"info\"}]";
@@ -299,33 +322,117 @@ end:
 	db_close(db);
 }
 
+/* Count f's matches after since: count of them, and the scan complete
+ * or stopped above from. */
+static int
+bounded(struct db *db, struct db_filter *f, int64_t since, int64_t count,
+    int complete, int64_t from)
+{
+	int64_t	got = -1;
+
+	f->since = since;
+	CHECK_INT(db_deliveries_count(db, f), count);
+	CHECK_INT(db_scan_complete(db, &got), complete);
+	CHECK_INT(got, from);
+	return (0);
+end:
+	return (-1);
+}
+
 /* A read with no index to narrow it looks at the newest DB_SCAN_MAX
- * (2,000) rows, and says so. */
+ * (2,000) rows, and says so; one that unpacks each row (q, clean) at the
+ * newest DB_SCAN_UNPACK_MAX (500). */
 static void
 test_scan_bound(void)
 {
 	struct db		*db;
 	struct db_filter	 f;
-	int64_t			 from = -1;
 
 	memset(&f, 0, sizeof f);
 	CHECK((db = store(2010)) != NULL);
+	f.retry = -1;				/* every row, no index */
+	CHECK(bounded(db, &f, 0, 2000, 0, 10) == 0);
+	CHECK(bounded(db, &f, 100, 1910, 1, 100) == 0);
+	f.retry = 0;
 	f.q = strdup("body");
-	CHECK_INT(db_deliveries_count(db, &f), 2000);
-	CHECK_INT(db_scan_complete(db, &from), 0);
-	CHECK_INT(from, 10);
-	f.since = 100;
-	CHECK_INT(db_deliveries_count(db, &f), 1910);
-	CHECK_INT(db_scan_complete(db, &from), 1);
-	CHECK_INT(from, 100);
+	CHECK(bounded(db, &f, 0, 500, 0, 1510) == 0);
+	CHECK(bounded(db, &f, 1600, 410, 1, 1600) == 0);
+	/* With an index too: its newest 500 candidates (every third row),
+	 * from below the oldest of them. */
+	f.topic = strdup("t0");
+	CHECK(bounded(db, &f, 0, 500, 0, 2010 - 3 * 499 - 1) == 0);
+	free(f.topic);
+	f.topic = NULL;
 	free(f.q);
 	f.q = NULL;
+	f.clean = 1;
+	CHECK(bounded(db, &f, 0, 500, 0, 1510) == 0);
+	f.clean = 0;
 	/* An index narrows the candidates first: 2010 / 3 of them. */
 	f.since = 0;
 	f.topic = strdup("t0");
 	CHECK_INT(db_deliveries_count(db, &f), 670);
 	CHECK_INT(db_scan_complete(db, NULL), 1);
 end:
+	db_filter_clear(&f);
+	db_close(db);
+}
+
+/* db_deliveries_page: the total and page db_deliveries_count and
+ * db_deliveries_list give, for filters with and without a function. */
+static void
+test_page(void)
+{
+	struct db		*db;
+	struct db_filter	 f;
+	struct db_record	*v = NULL, *w = NULL;
+	char			 err[256];
+	size_t			 n = 0, m = 0, i, k;
+	int64_t			 total, offs[] = { 0, 3, 499, 600 };
+	int64_t			 lims[] = { 1, 7, 1000 }, from, from2;
+	int			 c, j, complete;
+
+	memset(&f, 0, sizeof f);
+	CHECK((db = store(700)) != NULL);
+	for (c = 0; c < 7; c++) {
+		db_filter_clear(&f);
+		switch (c) {
+		case 1: f.q = strdup("BODY 1"); break;
+		case 2: f.status = DB_STATUS_REJECTED; break;
+		case 3: f.topic = strdup("t1"); f.q = strdup("9"); break;
+		case 4: CHECK_INT(db_filter_add_entity(&f, "u1", err,
+		    sizeof err), 0); break;
+		case 5: f.clean = 1; f.since = 650; break;
+		case 6: f.topic = strdup("t2"); f.since = 100; break;
+		}
+		for (j = 0; j < 4 * 3; j++) {
+			CHECK(db_deliveries_page(db, &f, lims[j % 3],
+			    offs[j / 3], &total, &v, &n) == 0);
+			complete = db_scan_complete(db, &from);
+			CHECK_INT(total, db_deliveries_count(db, &f));
+			CHECK_INT(db_scan_complete(db, &from2), complete);
+			CHECK_INT(from2, from);
+			CHECK_INT(db_deliveries_list(db, &f, 0, lims[j % 3],
+			    offs[j / 3], &w, &m), 0);
+			CHECK_INT(n, m);
+			for (i = 0; i < n && i < m; i++) {
+				CHECK_INT(v[i].seq, w[i].seq);
+				CHECK_INT(v[i].status, w[i].status);
+				CHECK_STR(v[i].topic, w[i].topic);
+				CHECK_INT(v[i].body_len, w[i].body_len);
+				k = v[i].body_len;
+				CHECK(memcmp(v[i].body, w[i].body, k) == 0);
+				CHECK_STR(v[i].users, w[i].users);
+			}
+			db_records_free(v, n);
+			db_records_free(w, m);
+			v = w = NULL;
+			n = m = 0;
+		}
+	}
+end:
+	db_records_free(v, n);
+	db_records_free(w, m);
 	db_filter_clear(&f);
 	db_close(db);
 }
@@ -425,12 +532,17 @@ test_packed_text(void)
 		"{\"payload\":{\"title\":\"alpha\",\"description\":"
 		    "\"caf\\u00e9 bar\"}}",
 		"{\"payload\":{\"title\":\"beta\",\"description\":\"plain\"}}",
+		/* Spaced, as Python writes it: the payload as stored (compact,
+		 * no backslash) is not a piece of the body. */
+		"{\"payload\": {\"title\": \"gamma\", \"description\": "
+		    "\"na\\u00efve gamma\"}}",
 	};
 	static const char *payloads[] = {
 		"{\"title\":\"alpha\",\"description\":\"caf\\u00e9 bar\"}",
 		"{\"title\":\"beta\",\"description\":\"plain\"}",
+		"{\"title\":\"gamma\",\"description\":\"na\xc3\xafve gamma\"}",
 	};
-	static const char *titles[] = { "alpha", "beta" };
+	static const char *titles[] = { "alpha", "beta", "gamma" };
 	struct db		*db;
 	struct db_delivery	 d;
 	struct db_filter	 f;
@@ -440,7 +552,7 @@ test_packed_text(void)
 
 	memset(&f, 0, sizeof f);
 	CHECK((db = db_open(":memory:", 0, &cause)) != NULL);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		memset(&d, 0, sizeof d);
 		d.method = "POST";
 		d.path = "/p";
@@ -465,9 +577,15 @@ test_packed_text(void)
 	CHECK_INT(db_deliveries_count(db, &f), 1);
 	free(f.q);
 	f.q = strdup("payload");
-	CHECK_INT(db_deliveries_count(db, &f), 2);
+	CHECK_INT(db_deliveries_count(db, &f), 3);
 	free(f.q);
 	f.q = strdup("nowhere");
+	CHECK_INT(db_deliveries_count(db, &f), 0);
+	free(f.q);
+	f.q = strdup("\xc3\xafVE GAMMA");	/* the description, not in the body */
+	CHECK_INT(db_deliveries_count(db, &f), 1);
+	free(f.q);
+	f.q = strdup("\"title\":\"gamma\"");	/* the stored payload's text only */
 	CHECK_INT(db_deliveries_count(db, &f), 0);
 end:
 	db_filter_clear(&f);
@@ -543,6 +661,7 @@ static const struct unit_test tests[] = {
 	{ "SQLite lists what the C check accepts", test_sql_agrees },
 	{ "a filtered delete", test_sql_delete },
 	{ "a scan without an index is bounded", test_scan_bound },
+	{ "a page and its total in one pass", test_page },
 	{ "packed fields read back byte for byte", test_packed_round_trip },
 	{ "text search in packed rows", test_packed_text },
 	{ "entity keys select what the C check accepts",

@@ -9,6 +9,12 @@ export const FIRST_FULL = 100;		/* newest deliveries loaded in full at start */
 
 export const PAGE = 1000;		/* the assertion API's largest page */
 
+/* Summaries per request while loading: each request holds the server's
+ * one event loop while it is answered, ~20 us a summary on a big store,
+ * so smaller pages keep other clients (a test's POST, a health probe)
+ * waiting no more than a few ms (issue 11). */
+export const SUMMARY_PAGE = 250;
+
 export const LOAD_MAX = 10000;		/* summaries kept in memory */
 
 export const FULL_CACHE = 600;		/* full deliveries kept in memory */

@@ -3,7 +3,7 @@
  * reset, each delivery the event stream announces, and the text search
  * (which runs on the server).
  */
-import { FIRST_FULL, FRESH_MS, LOAD_MAX, PAGE } from './config.js';
+import { FIRST_FULL, FRESH_MS, LOAD_MAX, PAGE, SUMMARY_PAGE } from './config.js';
 import { toast } from './dom.js';
 import { S, addSummary, cacheFull, scheduleRender } from './state.js';
 import { api, qs, startEvents } from './api.js';
@@ -30,7 +30,7 @@ export async function loadAll() {
 		let offset = first.deliveries.length;
 		while (offset < S.serverTotal && offset < LOAD_MAX) {
 			const page = await api('mock/deliveries' + qs({
-			    view: 'summary', limit: PAGE, offset }));
+			    view: 'summary', limit: SUMMARY_PAGE, offset }));
 			if (page.deliveries.length === 0)
 				break;
 			page.deliveries.forEach(addSummary);

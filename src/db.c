@@ -29,6 +29,26 @@ static int	db_auto_vacuum(struct db *);
 #define DB_STR_(x)	#x
 #define DB_STR(x)	DB_STR_(x)
 
+/* Schema 7's triggers: one notifications row r enters or leaves its
+ * notification_counts row. */
+#define DB_COUNTS_KEY(r) \
+	"coalesce(" r ".user, x''), coalesce(" r ".topic, x''), " r ".severity"
+#define DB_COUNTS_ADD(r) \
+	"INSERT INTO notification_counts VALUES (" DB_COUNTS_KEY(r) ", 1, " \
+	r ".read IS NULL, " r ".saved IS NOT NULL, " \
+	r ".read IS NULL AND " r ".saved IS NOT NULL) " \
+	"ON CONFLICT DO UPDATE SET total = total + 1, " \
+	"unread = unread + excluded.unread, saved = saved + excluded.saved, " \
+	"unread_saved = unread_saved + excluded.unread_saved;"
+#define DB_COUNTS_SUB(r) \
+	"UPDATE notification_counts SET total = total - 1, " \
+	"unread = unread - (" r ".read IS NULL), " \
+	"saved = saved - (" r ".saved IS NOT NULL), " \
+	"unread_saved = unread_saved - (" r ".read IS NULL AND " \
+	r ".saved IS NOT NULL) " \
+	"WHERE user = coalesce(" r ".user, x'') AND " \
+	"topic = coalesce(" r ".topic, x'') AND severity = " r ".severity;"
+
 /*
  * Migrations, applied in order; PRAGMA user_version counts those done.
  * Never edit one that has shipped: append a new one.
@@ -126,6 +146,42 @@ static const char *db_migrations[] = {
 	"DROP INDEX notifications_scope;"
 	"CREATE INDEX notifications_scope ON notifications(scope, origin, user) "
 	"WHERE scope IS NOT NULL;",
+	/*
+	 * 7: the read side answers from indexes (db_read.c).  A user's rows
+	 * and the broadcasts (user IS NULL) are walked newest first, equal
+	 * times in insertion order (the rowid the index appends, ascending),
+	 * so a page reads only its own rows: same bytes per row as before.
+	 * notification_counts keeps, per user (x'' for the broadcasts), topic
+	 * (x'' for none) and severity, how many rows there are, unread,
+	 * saved, and both, so that totalCount, /status and /topics add up a
+	 * few counters instead of counting every row.  The triggers keep it
+	 * right whoever writes notifications; a broadcast's read and saved
+	 * marks are per user in broadcast_user_status, counted there
+	 * (indexed by user: a row exists only once that user marked it).
+	 */
+	"DROP INDEX notifications_user;"
+	"CREATE INDEX notifications_user ON notifications(user, created DESC);"
+	"CREATE INDEX broadcast_user_status_user ON "
+	"broadcast_user_status(user);"
+	"CREATE TABLE notification_counts ("
+	"  user NOT NULL, topic NOT NULL, severity NOT NULL,"
+	"  total INTEGER NOT NULL, unread INTEGER NOT NULL,"
+	"  saved INTEGER NOT NULL, unread_saved INTEGER NOT NULL,"
+	"  PRIMARY KEY (user, topic, severity)"
+	") WITHOUT ROWID;"
+	"INSERT INTO notification_counts "
+	"SELECT coalesce(user, x''), coalesce(topic, x''), severity, count(*), "
+	"count(*) FILTER (WHERE read IS NULL), "
+	"count(*) FILTER (WHERE saved IS NOT NULL), "
+	"count(*) FILTER (WHERE read IS NULL AND saved IS NOT NULL) "
+	"FROM notifications GROUP BY 1, 2, 3;"
+	"CREATE TRIGGER notification_counts_add AFTER INSERT ON notifications "
+	"BEGIN " DB_COUNTS_ADD("new") " END;"
+	"CREATE TRIGGER notification_counts_del AFTER DELETE ON notifications "
+	"BEGIN " DB_COUNTS_SUB("old") " END;"
+	"CREATE TRIGGER notification_counts_upd AFTER UPDATE OF user, topic, "
+	"severity, read, saved ON notifications "
+	"BEGIN " DB_COUNTS_SUB("old") DB_COUNTS_ADD("new") " END;",
 };
 #define DB_NMIGRATIONS (sizeof db_migrations / sizeof db_migrations[0])
 

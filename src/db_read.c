@@ -21,25 +21,38 @@
 
 /*
  * A user's view of the notifications, as the subquery of Backstage's
- * getNotificationsBaseQuery builds it: their own rows, then every
- * broadcast left-joined with their broadcast_user_status row.  The columns
- * are those of DB_NOTIF_COLS, then type ('entity' or 'broadcast', which
- * orderField may name), bc and rid (for a stable order among equals: the
- * oracle's UNION ALL lists user rows, then broadcasts, each in insertion
- * order).  Only fixed text goes into the SQL; every value is bound.
+ * getNotificationsBaseQuery builds it: their own rows (DB_ARM_USER), then
+ * every broadcast left-joined with their broadcast_user_status row
+ * (DB_ARM_BCAST).  The columns are those of DB_NOTIF_COLS, then type
+ * ('entity' or 'broadcast', which orderField may name), bc and rid (for a
+ * stable order among equals: the oracle's UNION ALL lists user rows, then
+ * broadcasts, each in insertion order).  Only fixed text goes into the
+ * SQL; every value is bound.
+ *
+ * Both arms walk the index notifications_user (user, created DESC, then
+ * the rowid ascending: schema 7), so a page in the default order reads
+ * its own rows and no more.  A list asks each arm for its first
+ * offset + limit rows in the list's order and merges those
+ * (db_notification_list); counts add up notification_counts
+ * (db_counts_sql).  What neither serves (search, another orderField,
+ * createdAfter) reads every row the user sees: README "Performance".
  */
-#define DB_VIEW \
-	"WITH n AS (" \
+#define DB_ARM_USER \
 	"SELECT id, user, created, saved, read, updated, origin, title, " \
 	"description, link, topic, severity, scope, icon, metadata, " \
 	"delivery_seq, 'entity' AS type, 0 AS bc, rowid AS rid " \
-	"FROM notifications WHERE user = ?1 " \
-	"UNION ALL " \
-	"SELECT b.id, s.user, b.created, s.saved, s.read, b.updated, b.origin, " \
-	"b.title, b.description, b.link, b.topic, b.severity, b.scope, b.icon, " \
-	"b.metadata, b.delivery_seq, 'broadcast', 1, b.rowid " \
+	"FROM notifications WHERE user = ?1"
+#define DB_ARM_BCAST \
+	"SELECT b.id, s.user, b.created, s.saved, s.read, b.updated, " \
+	"b.origin, b.title, b.description, b.link, b.topic, b.severity, " \
+	"b.scope, b.icon, b.metadata, b.delivery_seq, 'broadcast' AS type, " \
+	"1 AS bc, b.rowid AS rid " \
 	"FROM notifications b LEFT JOIN broadcast_user_status s " \
-	"ON s.notification_id = b.id AND s.user = ?1 WHERE b.user IS NULL) "
+	"ON s.notification_id = b.id AND s.user = ?1 WHERE b.user IS NULL"
+#define DB_VIEW \
+	"WITH n AS (" DB_ARM_USER " UNION ALL " DB_ARM_BCAST ") "
+#define DB_ARMS \
+	"WITH nu AS (" DB_ARM_USER "), nb AS (" DB_ARM_BCAST ") "
 
 /* The view's columns orderField may name (SQLite matches them without
  * case, as the oracle does). */
@@ -53,9 +66,10 @@ static const char *const db_severities[] = {
 	"critical", "high", "normal", "low"
 };
 
-/* A statement's text under construction, with its bindings (the read
- * side binds at most 8 today; more marks the statement as too long). */
-#define DB_SQL_BINDS	16
+/* A statement's text under construction, with its bindings (a list binds
+ * at most 16 today, its filters once per arm; more marks the statement as
+ * too long). */
+#define DB_SQL_BINDS	24
 
 struct db_sql {
 	char		*s;
@@ -95,13 +109,32 @@ db_sql_bind(struct db_sql *q, const char *text, int64_t num)
 	q->n++;
 }
 
+/* minimumSeverity: col is one of the severities at least as high. */
+static void
+db_sql_severity(struct db_sql *q, const struct db_nquery *nq, const char *col)
+{
+	int	i;
+
+	if (nq->min_severity <= 0 || nq->min_severity > 4)
+		return;
+	db_sql_add(q, " AND ");
+	db_sql_add(q, col);
+	db_sql_add(q, " IN (");
+	for (i = 0; i < nq->min_severity; i++) {
+		if (i > 0)
+			db_sql_add(q, ", ");
+		db_sql_add(q, "'");
+		db_sql_add(q, db_severities[i]);
+		db_sql_add(q, "'");
+	}
+	db_sql_add(q, ")");
+}
+
 /* The WHERE clause of a query (after "FROM n"). */
 static void
 db_nquery_where(struct db_sql *q, const struct db_nquery *nq,
     char **pattern)
 {
-	int	i;
-
 	db_sql_add(q, " WHERE 1");
 	if (nq->id != NULL) {
 		db_sql_add(q, " AND id = ");
@@ -137,22 +170,14 @@ db_nquery_where(struct db_sql *q, const struct db_nquery *nq,
 		db_sql_add(q, " AND saved IS NOT NULL");
 	else if (nq->saved < 0)
 		db_sql_add(q, " AND saved IS NULL");
-	if (nq->min_severity > 0 && nq->min_severity <= 4) {
-		db_sql_add(q, " AND severity IN (");
-		for (i = 0; i < nq->min_severity; i++) {
-			if (i > 0)
-				db_sql_add(q, ", ");
-			db_sql_add(q, "'");
-			db_sql_add(q, db_severities[i]);
-			db_sql_add(q, "'");
-		}
-		db_sql_add(q, ")");
-	}
+	db_sql_severity(q, nq, "severity");
 }
 
-/* The ORDER BY clause; -1 (with db->err) for a field that names no column. */
+/* The ORDER BY clause, ending with tail (the arm's or the view's tie
+ * breaker); -1 (with db->err) for a field that names no column. */
 static int
-db_nquery_order(struct db *db, struct db_sql *q, const struct db_nquery *nq)
+db_nquery_order(struct db *db, struct db_sql *q, const struct db_nquery *nq,
+    const char *tail)
 {
 	const char	*f;
 	size_t		 i, k;
@@ -179,7 +204,7 @@ db_nquery_order(struct db *db, struct db_sql *q, const struct db_nquery *nq)
 		db_sql_add(q, db_order_columns[k]);
 		db_sql_add(q, nq->order_dir[i] == 2 ? "\" DESC, " : "\" ASC, ");
 	}
-	db_sql_add(q, "bc, rid");
+	db_sql_add(q, tail);
 	return (0);
 }
 
@@ -210,6 +235,30 @@ db_sql_prepare(struct db *db, struct db_sql *q, const char *user)
 	return (st);
 }
 
+/*
+ * One arm of a list: its first offset + limit rows (all of them without a
+ * limit) in the list's order, which its index may give without a sort.
+ * The merge's order then picks from at most twice that many.
+ */
+static int
+db_list_arm(struct db *db, struct db_sql *q, const struct db_nquery *nq,
+    const char *arm, char **pattern)
+{
+	int64_t	off;
+
+	db_sql_add(q, "SELECT * FROM (SELECT * FROM ");
+	db_sql_add(q, arm);
+	db_nquery_where(q, nq, pattern);
+	if (db_nquery_order(db, q, nq, "rid") == -1)
+		return (-1);
+	off = nq->offset > 0 ? nq->offset : 0;
+	db_sql_add(q, " LIMIT ");
+	db_sql_bind(q, NULL, nq->limit < 0 || nq->limit > INT64_MAX - off ?
+	    -1 : nq->limit + off);
+	db_sql_add(q, ")");
+	return (0);
+}
+
 int
 db_notification_list(struct db *db, const struct db_nquery *nq,
     struct db_notification **out, size_t *np)
@@ -217,16 +266,19 @@ db_notification_list(struct db *db, const struct db_nquery *nq,
 	struct db_sql		 q;
 	sqlite3_stmt		*st = NULL;
 	struct db_notification	*v = NULL;
-	char			*pattern = NULL;
+	char			*pattern[2] = { NULL, NULL };
 	size_t			 n = 0;
 	int			 rc;
 
 	*out = NULL;
 	*np = 0;
 	memset(&q, 0, sizeof q);
-	db_sql_add(&q, DB_VIEW "SELECT " DB_NOTIF_COLS ", bc FROM n");
-	db_nquery_where(&q, nq, &pattern);
-	if (db_nquery_order(db, &q, nq) == -1)
+	db_sql_add(&q, DB_ARMS);
+	if (db_list_arm(db, &q, nq, "nu", &pattern[0]) == -1)
+		goto fail;
+	db_sql_add(&q, " UNION ALL ");
+	if (db_list_arm(db, &q, nq, "nb", &pattern[1]) == -1 ||
+	    db_nquery_order(db, &q, nq, "bc, rid") == -1)
 		goto fail;
 	if (nq->limit >= 0 || nq->offset >= 0) {
 		db_sql_add(&q, " LIMIT ");
@@ -239,7 +291,7 @@ db_notification_list(struct db *db, const struct db_nquery *nq,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		v = xreallocarray(v, n + 1, sizeof *v);
 		db_row_notification(st, &v[n]);
-		if (sqlite3_column_int(st, 16)) {	/* a broadcast */
+		if (sqlite3_column_int(st, 17)) {	/* bc: a broadcast */
 			free(v[n].user);
 			v[n].user = NULL;
 		}
@@ -251,7 +303,8 @@ db_notification_list(struct db *db, const struct db_nquery *nq,
 	}
 	sqlite3_finalize(st);
 	free(q.s);
-	free(pattern);
+	free(pattern[0]);
+	free(pattern[1]);
 	*out = v;
 	*np = n;
 	return (0);
@@ -259,7 +312,8 @@ db_notification_list(struct db *db, const struct db_nquery *nq,
 fail:
 	sqlite3_finalize(st);
 	free(q.s);
-	free(pattern);
+	free(pattern[0]);
+	free(pattern[1]);
 	db_notifications_free(v, n);
 	return (-1);
 }
@@ -295,6 +349,79 @@ db_sql_ints(struct db *db, struct db_sql *q, const char *user, int64_t *out,
 	return (0);
 }
 
+/*
+ * Counting from notification_counts (schema 7) serves the filters it keeps
+ * apart: topic, minimumSeverity, read and saved.  Anything else (search,
+ * createdAfter, ids) counts the rows themselves, through DB_VIEW.
+ */
+static int
+db_counts_serve(const struct db_nquery *nq)
+{
+	return (nq->id == NULL && nq->ids_json == NULL && nq->search == NULL &&
+	    !nq->has_created_after);
+}
+
+/* topic and minimumSeverity on the columns prefix.topic/.severity. */
+static void
+db_counts_filter(struct db_sql *q, const struct db_nquery *nq,
+    const char *prefix)
+{
+	char	col[32];
+
+	if (nq->topic != NULL) {
+		db_sql_add(q, " AND ");
+		db_sql_add(q, prefix);
+		db_sql_add(q, "topic = ");
+		db_sql_bind(q, nq->topic, 0);
+	}
+	snprintf(col, sizeof col, "%sseverity", prefix);
+	db_sql_severity(q, nq, col);
+}
+
+/*
+ * The rows the user sees, by topic (x'' for none), as t (rows), r (read),
+ * s (saved) and rs (read and saved) to add up: the user's own counters,
+ * the broadcasts' counters (t only), and this user's marks on broadcasts
+ * (a few rows: only those they marked).
+ */
+static void
+db_counts_sql(struct db_sql *q, const struct db_nquery *nq)
+{
+	db_sql_add(q, "SELECT topic, t, r, s, rs FROM ("
+	    "SELECT topic, total AS t, total - unread AS r, saved AS s, "
+	    "saved - unread_saved AS rs FROM notification_counts "
+	    "WHERE user = ?1");
+	db_counts_filter(q, nq, "");
+	db_sql_add(q, " UNION ALL SELECT topic, total, 0, 0, 0 "
+	    "FROM notification_counts WHERE user = x''");
+	db_counts_filter(q, nq, "");
+	db_sql_add(q, " UNION ALL SELECT coalesce(b.topic, x''), 0, "
+	    "s.read IS NOT NULL, s.saved IS NOT NULL, "
+	    "s.read IS NOT NULL AND s.saved IS NOT NULL "
+	    "FROM broadcast_user_status s JOIN notifications b "
+	    "ON b.id = s.notification_id "
+	    "WHERE s.user = ?1 AND b.user IS NULL");
+	db_counts_filter(q, nq, "b.");
+	db_sql_add(q, ")");
+}
+
+/* How many of the rows db_counts_sql adds up pass the read and saved
+ * filters, in its sums. */
+static void
+db_counts_pick(struct db_sql *q, const struct db_nquery *nq)
+{
+	static const char *const pick[3][3] = {
+		/* saved: unset, either, set; rows: read unset, either, set */
+		{ "sum(t) - sum(r) - sum(s) + sum(rs)", "sum(t) - sum(r)",
+		  "sum(s) - sum(rs)" },
+		{ "sum(t) - sum(s)", "sum(t)", "sum(s)" },
+		{ "sum(r) - sum(rs)", "sum(r)", "sum(rs)" },
+	};
+
+	db_sql_add(q, pick[(nq->read > 0) - (nq->read < 0) + 1]
+	    [(nq->saved > 0) - (nq->saved < 0) + 1]);
+}
+
 int64_t
 db_notification_count(struct db *db, const struct db_nquery *nq)
 {
@@ -303,8 +430,16 @@ db_notification_count(struct db *db, const struct db_nquery *nq)
 	int64_t		 count = -1;
 
 	memset(&q, 0, sizeof q);
-	db_sql_add(&q, DB_VIEW "SELECT count(id) FROM n");
-	db_nquery_where(&q, nq, &pattern);
+	if (db_counts_serve(nq)) {
+		db_sql_add(&q, "SELECT coalesce(");
+		db_counts_pick(&q, nq);
+		db_sql_add(&q, ", 0) FROM (");
+		db_counts_sql(&q, nq);
+		db_sql_add(&q, ")");
+	} else {
+		db_sql_add(&q, DB_VIEW "SELECT count(id) FROM n");
+		db_nquery_where(&q, nq, &pattern);
+	}
 	if (db_sql_ints(db, &q, nq->user, &count, 1) == -1)
 		count = -1;
 	free(q.s);
@@ -316,13 +451,17 @@ int
 db_notification_status(struct db *db, const char *user, int64_t *unread,
     int64_t *read)
 {
+	struct db_nquery nq;
 	struct db_sql	 q;
 	int64_t		 v[2];
 	int		 rc;
 
+	memset(&nq, 0, sizeof nq);
 	memset(&q, 0, sizeof q);
-	db_sql_add(&q, DB_VIEW "SELECT count(id) FILTER (WHERE read IS NULL), "
-	    "count(id) FILTER (WHERE read IS NOT NULL) FROM n");
+	db_sql_add(&q, "SELECT coalesce(sum(t) - sum(r), 0), "
+	    "coalesce(sum(r), 0) FROM (");
+	db_counts_sql(&q, &nq);
+	db_sql_add(&q, ")");
 	rc = db_sql_ints(db, &q, user, v, 2);
 	free(q.s);
 	if (rc == 0) {
@@ -378,9 +517,19 @@ db_notification_topics(struct db *db, const struct db_nquery *nq,
 	*topics = NULL;
 	*np = 0;
 	memset(&q, 0, sizeof q);
-	db_sql_add(&q, DB_VIEW "SELECT DISTINCT topic FROM n");
-	db_nquery_where(&q, nq, &pattern);
-	db_sql_add(&q, " AND topic IS NOT NULL ORDER BY topic ASC");
+	if (db_counts_serve(nq)) {
+		/* The topics some row still counts for: text, not x''. */
+		db_sql_add(&q, "SELECT topic FROM (");
+		db_counts_sql(&q, nq);
+		db_sql_add(&q, ") WHERE typeof(topic) = 'text' GROUP BY topic "
+		    "HAVING ");
+		db_counts_pick(&q, nq);
+		db_sql_add(&q, " > 0 ORDER BY topic ASC");
+	} else {
+		db_sql_add(&q, DB_VIEW "SELECT DISTINCT topic FROM n");
+		db_nquery_where(&q, nq, &pattern);
+		db_sql_add(&q, " AND topic IS NOT NULL ORDER BY topic ASC");
+	}
 	if ((st = db_sql_prepare(db, &q, nq->user)) != NULL)
 		rc = db_sql_strings(db, st, topics, NULL, np);
 	free(q.s);

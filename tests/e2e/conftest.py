@@ -621,5 +621,18 @@ def unpack_delivery(conn, row):
     return d
 
 
+def to_schema_6(conn):
+    """Undo schema 7 on an open store (its read-side counters, triggers and
+    indexes: src/db.c), as a store of schema 6 had it; the caller sets
+    user_version and commits."""
+    for trigger in ("add", "del", "upd"):
+        conn.execute("DROP TRIGGER notification_counts_" + trigger)
+    conn.execute("DROP TABLE notification_counts")
+    conn.execute("DROP INDEX broadcast_user_status_user")
+    conn.execute("DROP INDEX notifications_user")
+    conn.execute("CREATE INDEX notifications_user ON notifications(user, "
+                 "created)")
+
+
 def columns(conn, table):
     return [r[1] for r in conn.execute("PRAGMA table_info(%s)" % table)]

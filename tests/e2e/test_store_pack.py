@@ -17,7 +17,7 @@ import sqlite3
 import tempfile
 
 from conftest import (NOTIFS, TOKEN, dumps, start_server, finish_server, db,
-                      unpack_delivery, PACKED_FIELDS)
+                      unpack_delivery, PACKED_FIELDS, to_schema_6)
 
 # The Argo CD guide's deployed notification (tests/bench/post.lua).
 GUIDE = dumps({"recipients": {"type": "broadcast"},
@@ -103,7 +103,8 @@ def test_a_guide_delivery_packs_small(own_server):
 
 
 def _to_schema_5(path):
-    """Rewrite a schema-6 file as schema 5 wrote it: plain columns."""
+    """Rewrite a file of today's schema as schema 5 wrote it: plain
+    columns, no read-side counters."""
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     plain = [unpack_delivery(conn, r) for r in
@@ -112,6 +113,7 @@ def _to_schema_5(path):
         conn.execute("UPDATE deliveries SET %s WHERE seq = ?" %
                      ", ".join("%s = ?" % f for f in PACKED_FIELDS),
                      [row[f] for f in PACKED_FIELDS] + [row["seq"]])
+    to_schema_6(conn)
     conn.execute("ALTER TABLE deliveries DROP COLUMN packed")
     conn.execute("ALTER TABLE deliveries DROP COLUMN dict")
     conn.execute("DROP TABLE pack_dicts")
@@ -135,7 +137,7 @@ def test_a_schema_5_database_migrates(own_server):
     try:
         assert mock_deliveries(again) == before
         conn = db(again)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 6
         old = conn.execute("SELECT count(*) FROM deliveries WHERE packed "
                            "IS NULL").fetchone()[0]
         conn.close()

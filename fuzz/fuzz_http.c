@@ -171,8 +171,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	metrics_init(srv);
 	srv->faults = fault_new();
 	signal(SIGPIPE, SIG_IGN);
-	if ((srv->base = event_base_new()) == NULL)
-		fuzz_http_die("event_base_new", "failed");
+	if ((srv->base = server_base_new()) == NULL)
+		fuzz_http_die("server_base_new", "failed");
 	if ((srv->db = db_open(fuzz_set.db, 0, &cause)) == NULL)
 		fuzz_http_die("database", cause);
 	if (db_fingerprint_key(srv->db, key, util_random, &cause) == -1)

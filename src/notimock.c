@@ -394,7 +394,7 @@ notimock_serve(int argc, char **argv)
 	/* libevent's own consistency checks, for test runs (slower). */
 	if (getenv("EVENT_DEBUG_MODE") != NULL)
 		event_enable_debug_mode();
-	if ((srv.base = event_base_new()) == NULL)
+	if ((srv.base = server_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	state = notimock_state_dir(s.db);
 	notimock_watch_files(&s, state);

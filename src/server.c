@@ -85,6 +85,29 @@ server_commit_cb(evutil_socket_t fd, short what, void *arg)
 	server_hooks_run(srv, SERVER_AFTER_REPLIES, rc == 0);
 }
 
+/*
+ * The event base.  With epoll, every request changes its connection's
+ * interest twice (evhttp stops reading while it answers, writes, then
+ * reads again): four epoll_ctl calls per keep-alive request.  libevent's
+ * changelist hands the kernel only the net change of one loop iteration,
+ * so those that cancel out within it are never made: two per request
+ * (issue 11).  Its one caveat, a descriptor cloned with dup() sharing one
+ * epoll registration, does not arise here (nothing dups a socket).
+ */
+struct event_base *
+server_base_new(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return (NULL);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return (base);
+}
+
 int
 server_start(struct server *srv)
 {

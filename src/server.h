@@ -82,6 +82,9 @@ struct server {
 	void			*reply_arg;
 };
 
+/* The event loop's base (epoll's changes coalesced per iteration), or
+ * NULL. */
+struct event_base *server_base_new(void);
 /* Set up the commit event (before any request): 0, or -1 if it cannot
  * be made. */
 int		 server_start(struct server *);

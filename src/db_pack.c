@@ -30,6 +30,16 @@
  * they were.  tests/e2e/conftest.py (stored_delivery) unpacks the same
  * way in Python.
  *
+ * The cost, on the loop, per delivery (issue 11's hot path): loading a
+ * 4 KiB dictionary into a fresh deflate stream took as long as deflating
+ * the row, and level 6's lazy matching as long again.  So one stream is
+ * primed with the current dictionary once (db_pack_prime) and each row is
+ * deflated by a copy of it (deflateCopy), at level 3 with an 8 KiB window
+ * (a dictionary and a typical row fit in it; inflate's 32 KiB window reads
+ * any smaller one, so rows packed before read as they were): about half
+ * the CPU, for ~6 % more packed bytes (tests/bench/run; zlib's figures
+ * in README's Performance).
+ *
  * A dictionary is written in the iteration's transaction, by the row that
  * needs it.  If that transaction rolls back, its number may be handed out
  * again for other bytes, so db_pack_forget() drops every dictionary held
@@ -52,6 +62,9 @@
 #define DB_PACK_POOR		128
 #define DB_PACK_CACHE		4
 #define DB_PACK_NULL		0xffffffffU
+#define DB_PACK_LEVEL		3	/* see above */
+#define DB_PACK_WBITS		13	/* an 8 KiB window */
+#define DB_PACK_MEMLEVEL	6	/* hash and buffers to match it */
 
 struct db_pack_dict {
 	int64_t		 id;		/* 0: empty slot */
@@ -60,8 +73,11 @@ struct db_pack_dict {
 };
 
 struct db_pack {
-	z_stream		 def, inf;
-	int			 def_ok, inf_ok;
+	z_stream		 primed;	/* cur loaded, nothing deflated */
+	int64_t			 primed_id;	/* its dictionary, 0: none */
+	int			 primed_ok;	/* deflateInit2 done */
+	z_stream		 inf;
+	int			 inf_ok;
 	struct db_pack_dict	 cur;		/* the one new rows use */
 	int			 uses;		/* rows packed with cur */
 	int			 renew;		/* uses before a new one */
@@ -81,9 +97,7 @@ db_pack_open(struct db *db, char **cause)
 	p = xcalloc(1, sizeof *p);
 	p->renew = 8;
 	db->pack = p;
-	if (deflateInit2(&p->def, 6, Z_DEFLATED, -15, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK ||
-	    (p->def_ok = 1, inflateInit2(&p->inf, -15)) != Z_OK) {
+	if (inflateInit2(&p->inf, -15) != Z_OK) {
 		xasprintf(cause, "zlib: cannot start (%s)", zlibVersion());
 		return (-1);
 	}
@@ -110,6 +124,7 @@ db_pack_forget(struct db *db)
 	for (i = 0; i < DB_PACK_CACHE; i++)
 		db_pack_dict_clear(&p->cache[i]);
 	p->uses = 0;
+	p->primed_id = 0;	/* that number may name other bytes next */
 }
 
 void
@@ -120,8 +135,8 @@ db_pack_close(struct db *db)
 	if (p == NULL)
 		return;
 	db_pack_forget(db);
-	if (p->def_ok)
-		deflateEnd(&p->def);
+	if (p->primed_ok)
+		deflateEnd(&p->primed);
 	if (p->inf_ok)
 		inflateEnd(&p->inf);
 	free(p->raw);
@@ -150,14 +165,40 @@ db_pack_field(struct db_pack *p, size_t *len, const void *v, size_t n)
 	}
 }
 
-/* Deflate p->raw (len bytes) with dictionary d into p->out; the packed
- * size, or 0 on failure. */
+/* p->primed: a stream with dictionary d loaded.  -1 if zlib fails. */
+static int
+db_pack_prime(struct db_pack *p, const struct db_pack_dict *d)
+{
+	if (p->primed_ok && p->primed_id == d->id)
+		return (0);
+	if (p->primed_ok)
+		deflateEnd(&p->primed);
+	p->primed_ok = 0;
+	p->primed_id = 0;
+	memset(&p->primed, 0, sizeof p->primed);
+	if (deflateInit2(&p->primed, DB_PACK_LEVEL, Z_DEFLATED,
+	    -DB_PACK_WBITS, DB_PACK_MEMLEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
+		return (-1);
+	p->primed_ok = 1;
+	if (deflateSetDictionary(&p->primed, d->bytes, (uInt)d->len) != Z_OK)
+		return (-1);
+	p->primed_id = d->id;
+	return (0);
+}
+
+/* Deflate p->raw (len bytes) with dictionary d into p->out, on a copy of
+ * the primed stream; the packed size, or 0 on failure. */
 static size_t
 db_pack_deflate(struct db_pack *p, size_t len, const struct db_pack_dict *d)
 {
-	size_t	 cap = deflateBound(&p->def, (uLong)len) + 10, n = 0;
+	z_stream s;
+	size_t	 cap, n = 0;
 	uint64_t v = len;
+	int	 rc;
 
+	if (db_pack_prime(p, d) == -1)
+		return (0);
+	cap = deflateBound(&p->primed, (uLong)len) + 10;
 	if (cap > p->out_cap) {
 		p->out_cap = cap;
 		p->out = xreallocarray(p->out, cap, 1);
@@ -169,16 +210,16 @@ db_pack_deflate(struct db_pack *p, size_t len, const struct db_pack_dict *d)
 			p->out[n] |= 0x80;
 		n++;
 	} while (v != 0);
-	if (deflateReset(&p->def) != Z_OK ||
-	    deflateSetDictionary(&p->def, d->bytes, (uInt)d->len) != Z_OK)
+	if (deflateCopy(&s, &p->primed) != Z_OK)
 		return (0);
-	p->def.next_in = p->raw;
-	p->def.avail_in = (uInt)len;
-	p->def.next_out = p->out + n;
-	p->def.avail_out = (uInt)(cap - n);
-	if (deflate(&p->def, Z_FINISH) != Z_STREAM_END)
-		return (0);
-	return (cap - p->def.avail_out);
+	s.next_in = p->raw;
+	s.avail_in = (uInt)len;
+	s.next_out = p->out + n;
+	s.avail_out = (uInt)(cap - n);
+	rc = deflate(&s, Z_FINISH);
+	n = cap - s.avail_out;
+	deflateEnd(&s);
+	return (rc == Z_STREAM_END ? n : 0);
 }
 
 /* A new dictionary from the recent rows and this one (raw, len), stored

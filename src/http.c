@@ -2047,6 +2047,31 @@ http_stream_timeouts(struct req *r, int streaming)
 	    streaming ? NULL : &tv, &tv);
 }
 
+/*
+ * libevent writes at most 16 KiB per write(2) on a bufferevent by default,
+ * and one write per loop iteration: a stream's flush (mock_watch.c, tens
+ * of KiB for a busy server) took several writes, each a full trip through
+ * loopback TCP and a wake-up of the reader, and streams fell behind (issue
+ * 15: with 1,000 readers the writes were 104 per POST, now ~16).  A stream
+ * writes what it holds in one go, up to what the socket takes.  On TLS the
+ * filter's socket below gets the same.
+ */
+#define HTTP_STREAM_WRITE_MAX	(1024 * 1024)
+
+static void
+http_stream_write_max(struct req *r)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev, *under;
+
+	if ((evcon = evhttp_request_get_connection(r->evreq)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return;
+	bufferevent_set_max_single_write(bev, HTTP_STREAM_WRITE_MAX);
+	if ((under = bufferevent_get_underlying(bev)) != NULL)
+		bufferevent_set_max_single_write(under, HTTP_STREAM_WRITE_MAX);
+}
+
 void
 http_stream_start(struct req *r, const char *ctype)
 {
@@ -2063,6 +2088,7 @@ http_stream_start(struct req *r, const char *ctype)
 	evhttp_send_reply_start(r->evreq, 200, http_reason(200));
 	http_writing = 0;
 	http_stream_timeouts(r, 1);
+	http_stream_write_max(r);
 	http_log_long(r, "stream started");
 }
 

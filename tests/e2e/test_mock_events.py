@@ -287,3 +287,84 @@ def test_many_readers_get_every_event_each_commit_in_one_write(own_server):
         sel.close()
         for rd in readers:
             rd.sock.close()
+
+
+def test_every_kind_of_reader_gets_its_own_share(own_server):
+    """Issue 15: a stream with no filter is sent a flush's whole block at
+    once, without looking at each event; the others still look.  Readers
+    of every kind on one server, sends arriving together (several commits
+    per flush): each gets exactly its share, in order, once."""
+    import concurrent.futures
+    srv = own_server()
+    c0 = cursor(srv)
+    t = topic("kind")
+    plain = [EventStream(srv) for _ in range(40)]
+    ahead = EventStream(srv, {"since": c0 + 5})	# since not reached yet
+    only = EventStream(srv, {"topic": t})
+    everyone = plain + [ahead, only]
+    try:
+        for es in everyone:
+            es.next_block()
+        wait_until(lambda: streams(srv) == len(everyone), what="the streams")
+        n = 12
+
+        def one(i):
+            return send(srv, broadcast=True, title="k%d" % i,
+                        topic=t if i % 3 == 0 else None).status
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(one, range(n))) == [200] * n
+        # A reader that joins late with Last-Event-ID: the replay, then
+        # the live events with the others.
+        late = EventStream(srv, headers=[("Last-Event-ID", str(c0 + 10))])
+        late.next_block()
+        assert one(n) == 200
+        everyone.append(late)
+        seqs = list(range(c0 + 1, c0 + n + 2))
+
+        def deliveries(es, count):
+            got = []
+            while len(got) < count:
+                ev = es.next_event()
+                if ev.get("event") == "delivery":
+                    got.append(ev)
+                else:
+                    assert ev.get("event") == "notifications", ev
+            return got
+
+        for es in plain:
+            evs = []
+            while len([e for e in evs if e.get("event") == "delivery"]) \
+                    < n + 1:
+                evs.append(es.next_event())
+            assert [int(e["id"]) for e in evs
+                    if e["event"] == "delivery"] == seqs
+            assert sum(e["event"] == "notifications" for e in evs) == n + 1
+        assert [int(e["id"]) for e in deliveries(ahead, n + 1 - 5)] == \
+            seqs[5:]
+        # (the sends ran in parallel: which seq each got is not known)
+        got = [only.next_event() for _ in range(0, n, 3)]
+        ids = [int(e["id"]) for e in got]
+        assert ids == sorted(set(ids)), ids
+        assert sorted(e["json"]["title"] for e in got) == \
+            sorted("k%d" % i for i in range(0, n, 3))
+        assert all(e["json"]["topic"] == t for e in got)
+        assert [int(e["id"]) for e in deliveries(late, 3)] == seqs[10:]
+        # Nothing more for anyone: one last send shows up next.
+        assert one(100) == 200
+        for es in everyone:
+            ev = es.next_event()
+            while es is not only and ev.get("event") == "notifications":
+                ev = es.next_event()
+            if es is not only:
+                assert ev["json"]["title"] == "k100", ev
+        # The topic reader: k100 has no topic, so nothing; the server has
+        # not sent it anything else either (its next event times out).
+        try:
+            ev = only.next_event(timeout=0.5)
+            assert False, ev
+        except OSError:
+            pass
+    finally:
+        for es in everyone:
+            es.close()

@@ -221,6 +221,12 @@ struct mock_fanout {
 	size_t				*off, *len;
 	struct mock_block		*block;
 	size_t				 size;		/* of its text */
+	/* What the last stream looked at wants (mock_fanout_look): a
+	 * thousand streams with one filter look at each event once. */
+	char				*want;
+	const struct db_filter		*want_f;	/* NULL: none yet */
+	int64_t				 want_last;
+	uint64_t			 want_sig_last;
 };
 
 /* A run of a stream's events, contiguous in the block. */
@@ -256,6 +262,56 @@ mock_fanout_wants(const struct mock_fanout *fo, const struct mock_watch *s,
 	return (d->seq > s->last && db_filter_check(&s->o.f, d) == 0);
 }
 
+static int
+mock_streq(const char *a, const char *b)
+{
+	return (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+/* Do two filters pass the same deliveries and signals? */
+static int
+mock_filter_same(const struct db_filter *a, const struct db_filter *b)
+{
+	size_t	i;
+
+	if (a->entity_n != b->entity_n || a->since != b->since ||
+	    a->status != b->status || a->retry != b->retry ||
+	    a->reached != b->reached || a->clean != b->clean ||
+	    !mock_streq(a->topic, b->topic) ||
+	    !mock_streq(a->severity, b->severity) ||
+	    !mock_streq(a->origin, b->origin) || !mock_streq(a->q, b->q))
+		return (0);
+	for (i = 0; i < a->entity_n; i++)
+		if (!mock_streq(a->entity_key[i], b->entity_key[i]) ||
+		    a->entity_anykind[i] != b->entity_anykind[i])
+			return (0);
+	return (1);
+}
+
+/*
+ * fo->want[i]: does s want event i?  Streams with the same filter that
+ * have seen the same events want the same ones: when s is like the stream
+ * looked at last, its answers stand (streams opened alike sit next to
+ * each other in the list).  The caller forgets the last stream
+ * (fo->want_f = NULL) before that stream can be freed.
+ */
+static const char *
+mock_fanout_look(struct mock_fanout *fo, const struct mock_watch *s)
+{
+	size_t	i, nev = fo->nsig + fo->n;
+
+	if (fo->want_f != NULL && s->last == fo->want_last &&
+	    s->sig_last == fo->want_sig_last &&
+	    mock_filter_same(fo->want_f, &s->o.f))
+		return (fo->want);
+	for (i = 0; i < nev; i++)
+		fo->want[i] = (char)mock_fanout_wants(fo, s, i);
+	fo->want_f = &s->o.f;
+	fo->want_last = s->last;
+	fo->want_sig_last = s->sig_last;
+	return (fo->want);
+}
+
 /* Format, once, each event some stream wants, into fo->block. */
 static void
 mock_fanout_build(struct mock_fanout *fo, struct mock *m)
@@ -265,13 +321,16 @@ mock_fanout_build(struct mock_fanout *fo, struct mock *m)
 	size_t			 i, nev = fo->nsig + fo->n, wanted = 0, size = 0;
 	size_t			 cap = 0, len;
 	int			*want;
+	const char		*sw;
 
 	want = xcalloc(nev + 1, sizeof *want);
+	fo->want = xcalloc(nev + 1, 1);
 	TAILQ_FOREACH(s, &m->watches, entry) {
 		if (s->kind != MOCK_WATCH_STREAM)
 			continue;
+		sw = mock_fanout_look(fo, s);
 		for (i = 0; i < nev && wanted < nev; i++)
-			if (!want[i] && mock_fanout_wants(fo, s, i)) {
+			if (!want[i] && sw[i]) {
 				want[i] = 1;
 				wanted++;
 			}
@@ -380,6 +439,7 @@ mock_fanout_send(struct mock_fanout *fo, struct mock_watch *s)
 	struct mock_run	 run = { 0, 0, 0, 0 };
 	size_t		 i, nev = fo->nsig + fo->n;
 	uint64_t	 sig_last = s->sig_last;
+	const char	*want;
 
 	if (nev > 0 && mock_fanout_wants_all(fo, s)) {
 		run.len = fo->size;
@@ -391,10 +451,11 @@ mock_fanout_send(struct mock_fanout *fo, struct mock_watch *s)
 		return (mock_fanout_flush(fo, s, &run));
 	}
 	run.first = fo->n;
+	want = mock_fanout_look(fo, s);
 	for (i = 0; i < nev; i++) {
 		if (i < fo->nsig && fo->sig[i]->id > sig_last)
 			sig_last = fo->sig[i]->id;
-		if (!mock_fanout_wants(fo, s, i))
+		if (!want[i])
 			continue;
 		if (run.len > 0 && fo->off[i] != run.off + run.len) {
 			if (mock_fanout_flush(fo, s, &run) == -1)
@@ -423,6 +484,7 @@ mock_fanout_clear(struct mock_fanout *fo)
 		mock_block_unref(NULL, 0, fo->block);
 	free(fo->off);
 	free(fo->len);
+	free(fo->want);
 }
 
 static void
@@ -777,6 +839,7 @@ mock_watch_flush(struct mock *m)
 		if (s->kind != MOCK_WATCH_STREAM)
 			continue;
 		if (mock_fanout_send(fo, s) == -1) {
+			fo->want_f = NULL;	/* s is freed */
 			mock_stream_end(s);	/* too far behind */
 			continue;
 		}

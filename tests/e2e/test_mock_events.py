@@ -301,7 +301,9 @@ def test_every_kind_of_reader_gets_its_own_share(own_server):
     plain = [EventStream(srv) for _ in range(40)]
     ahead = EventStream(srv, {"since": c0 + 5})	# since not reached yet
     only = EventStream(srv, {"topic": t})
-    everyone = plain + [ahead, only]
+    # Like the one before but for since: not the same events.
+    only_ahead = EventStream(srv, {"topic": t, "since": c0 + 6})
+    everyone = plain + [ahead, only, only_ahead]
     try:
         for es in everyone:
             es.next_block()
@@ -343,28 +345,33 @@ def test_every_kind_of_reader_gets_its_own_share(own_server):
         assert [int(e["id"]) for e in deliveries(ahead, n + 1 - 5)] == \
             seqs[5:]
         # (the sends ran in parallel: which seq each got is not known)
-        got = [only.next_event() for _ in range(0, n, 3)]
+        # k0, k3, k6, k9 and k12 (the late one) have the topic.
+        got = [only.next_event() for _ in range(0, n + 1, 3)]
         ids = [int(e["id"]) for e in got]
         assert ids == sorted(set(ids)), ids
         assert sorted(e["json"]["title"] for e in got) == \
-            sorted("k%d" % i for i in range(0, n, 3))
+            sorted("k%d" % i for i in range(0, n + 1, 3))
         assert all(e["json"]["topic"] == t for e in got)
+        got = [only_ahead.next_event() for i in ids if i > c0 + 6]
+        assert [int(e["id"]) for e in got] == [i for i in ids if i > c0 + 6]
         assert [int(e["id"]) for e in deliveries(late, 3)] == seqs[10:]
         # Nothing more for anyone: one last send shows up next.
         assert one(100) == 200
         for es in everyone:
+            if es in (only, only_ahead):
+                continue
             ev = es.next_event()
-            while es is not only and ev.get("event") == "notifications":
+            while ev.get("event") == "notifications":
                 ev = es.next_event()
-            if es is not only:
-                assert ev["json"]["title"] == "k100", ev
-        # The topic reader: k100 has no topic, so nothing; the server has
-        # not sent it anything else either (its next event times out).
-        try:
-            ev = only.next_event(timeout=0.5)
-            assert False, ev
-        except OSError:
-            pass
+            assert ev["json"]["title"] == "k100", ev
+        # The topic readers: k100 has no topic, so nothing; the server has
+        # not sent them anything else either (the next event times out).
+        for es in (only, only_ahead):
+            try:
+                ev = es.next_event(timeout=0.5)
+                assert False, ev
+            except OSError:
+                pass
     finally:
         for es in everyone:
             es.close()

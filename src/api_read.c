@@ -159,13 +159,7 @@ api_read_list(struct req *r, void *arg)
 	nq.topic = api_query_get(q, n, "topic");
 	if (api_common_options(c, q, n, &nq) == -1)
 		goto out;
-	if (db_notification_list(srv->db, &nq, &v, &nv) == -1) {
-		why = db_errmsg(srv->db);
-		goto internal;
-	}
-	nq.limit = nq.offset = -1;
-	nq.unordered = 1;
-	if ((total = db_notification_count(srv->db, &nq)) == -1) {
+	if (db_notification_page(srv->db, &nq, &v, &nv, &total) == -1) {
 		why = db_errmsg(srv->db);
 		goto internal;
 	}

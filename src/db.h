@@ -334,6 +334,10 @@ int		 db_notification_list(struct db *, const struct db_nquery *q,
 void		 db_notifications_free(struct db_notification *, size_t);
 /* How many q selects, ignoring limit, offset and order; -1 on error. */
 int64_t		 db_notification_count(struct db *, const struct db_nquery *q);
+/* The list's page and *total = its count, as GET /notifications answers
+ * them (the count first: a page past it reads no rows); -1 on error. */
+int		 db_notification_page(struct db *, const struct db_nquery *q,
+		    struct db_notification **out, size_t *n, int64_t *total);
 /* The user's read and unread counts (broadcasts included). */
 int		 db_notification_status(struct db *, const char *user,
 		    int64_t *unread, int64_t *read);

@@ -150,13 +150,19 @@ db_nquery_where(struct db_sql *q, const struct db_nquery *nq,
 		db_sql_bind(q, NULL, nq->created_after);
 	}
 	if (nq->search != NULL) {
-		/* Backstage's LIKE, '%' and '_' in the text included. */
+		/*
+		 * Backstage's lower(col) LIKE lower(?), '%' and '_' in the
+		 * text included.  SQLite's LIKE folds ASCII case, and only
+		 * that, as its lower() does (no ICU, here or in the oracle's
+		 * better-sqlite3), so LIKE alone matches the same rows
+		 * without two copies of every row's texts.
+		 */
 		xasprintf(pattern, "%%%s%%", nq->search);
-		db_sql_add(q, " AND (lower(title) LIKE lower(");
+		db_sql_add(q, " AND (title LIKE ");
 		db_sql_bind(q, *pattern, 0);
-		db_sql_add(q, ") OR lower(description) LIKE lower(");
+		db_sql_add(q, " OR description LIKE ");
 		db_sql_bind(q, *pattern, 0);
-		db_sql_add(q, "))");
+		db_sql_add(q, ")");
 	}
 	if (nq->read > 0)
 		db_sql_add(q, " AND read IS NOT NULL");
@@ -445,6 +451,37 @@ db_notification_count(struct db *db, const struct db_nquery *nq)
 	free(q.s);
 	free(pattern);
 	return (count);
+}
+
+/*
+ * A list's page and its totalCount, counted first: a page that starts at
+ * or past the total (a search without a match, a topic nobody has, a
+ * limit of 0) reads no rows, so a query that must look at every row the
+ * user sees does so once, not twice.  An orderField that names no column
+ * fails as the list would, before anything is read.
+ */
+int
+db_notification_page(struct db *db, const struct db_nquery *nq,
+    struct db_notification **out, size_t *np, int64_t *total)
+{
+	struct db_nquery	 cq = *nq;
+	struct db_sql		 q;
+	int			 rc;
+
+	*out = NULL;
+	*np = 0;
+	memset(&q, 0, sizeof q);
+	rc = db_nquery_order(db, &q, nq, "rid");
+	free(q.s);
+	if (rc == -1)
+		return (-1);
+	cq.limit = cq.offset = -1;
+	cq.unordered = 1;
+	if ((*total = db_notification_count(db, &cq)) == -1)
+		return (-1);
+	if (nq->limit == 0 || *total <= (nq->offset > 0 ? nq->offset : 0))
+		return (0);
+	return (db_notification_list(db, nq, out, np));
 }
 
 int

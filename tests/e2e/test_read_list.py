@@ -165,7 +165,11 @@ def test_order_field(srv, query, want):
 @pytest.mark.parametrize("query", ["orderField=nope",
                                    "orderField=created%20desc",
                                    "orderField=,asc",
-                                   "orderField=title&orderField=x"])
+                                   "orderField=title&orderField=x",
+                                   # nothing to list: still refused
+                                   "orderField=nope&topic=nothing",
+                                   "orderField=nope&limit=0",
+                                   "orderField=nope&search=zzz"])
 def test_unknown_order_column_is_500(srv, query):
     assert_internal_error(get(srv, "/notifications?" + query), "GET",
                           "/notifications?" + query)

@@ -432,7 +432,7 @@ int64_t
 db_notification_count(struct db *db, const struct db_nquery *nq)
 {
 	struct db_sql	 q;
-	char		*pattern = NULL;
+	char		*pattern[2] = { NULL, NULL };
 	int64_t		 count = -1;
 
 	memset(&q, 0, sizeof q);
@@ -443,13 +443,26 @@ db_notification_count(struct db *db, const struct db_nquery *nq)
 		db_counts_sql(&q, nq);
 		db_sql_add(&q, ")");
 	} else {
-		db_sql_add(&q, DB_VIEW "SELECT count(id) FROM n");
-		db_nquery_where(&q, nq, &pattern);
+		/*
+		 * Each arm counted on its own: a plain SELECT is flattened
+		 * into its arm's table, so createdAfter alone counts index
+		 * entries.
+		 */
+		db_sql_add(&q, DB_ARMS "SELECT (SELECT count(*) FROM nu");
+		db_nquery_where(&q, nq, &pattern[0]);
+		/* Without a read or saved filter no column of the join is
+		 * looked at: the broadcasts alone. */
+		db_sql_add(&q, nq->read == 0 && nq->saved == 0 ?
+		    ") + (SELECT count(*) FROM (SELECT * FROM notifications "
+		    "WHERE user IS NULL)" : ") + (SELECT count(*) FROM nb");
+		db_nquery_where(&q, nq, &pattern[1]);
+		db_sql_add(&q, ")");
 	}
 	if (db_sql_ints(db, &q, nq->user, &count, 1) == -1)
 		count = -1;
 	free(q.s);
-	free(pattern);
+	free(pattern[0]);
+	free(pattern[1]);
 	return (count);
 }
 

@@ -17,6 +17,10 @@
 #include "util.h"
 #include "xmalloc.h"
 
+/* The longest a busy loop holds the commit back (server_commit_cb). */
+#define SERVER_COMMIT_WAIT_US	2000
+static const struct timeval server_commit_wait = { 0, SERVER_COMMIT_WAIT_US };
+
 struct server_hook {
 	int			 phase;
 	server_commit_fn	*fn;
@@ -61,6 +65,14 @@ server_hooks_run(struct server *srv, int phase, int committed)
  * The commit event: it runs after the I/O callbacks of this loop iteration,
  * so one transaction holds every request that arrived together.  Replies go
  * out only once their writes are on disk.
+ *
+ * On a base made by server_base_new it has the lowest priority, and
+ * libevent runs a lower priority only in an iteration where no higher one
+ * ran: so the commit waits while requests keep arriving, and one
+ * transaction holds all that came in the meantime (each commit writes the
+ * same shared pages to the WAL however many rows it holds: issue 11).  An
+ * idle loop's next iteration commits at once; a busy one, after
+ * SERVER_COMMIT_WAIT_US at most (commit_tv, a timer at the usual priority).
  */
 static void
 server_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -71,6 +83,10 @@ server_commit_cb(evutil_socket_t fd, short what, void *arg)
 	int			 rc;
 
 	srv->commit_due = 0;
+	if (srv->commit_ev != NULL)
+		event_del(srv->commit_ev);	/* whichever ran, the other */
+	if (srv->commit_tv != NULL)
+		event_del(srv->commit_tv);
 	rc = db_commit(srv->db, &cause);
 	srv->ncommits++;
 	if (rc == -1)
@@ -105,6 +121,12 @@ server_base_new(void)
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
+	/* Every event gets the middle one; the commit event the last
+	 * ("The commit event", below). */
+	if (base != NULL && event_base_priority_init(base, 3) == -1) {
+		event_base_free(base);
+		return (NULL);
+	}
 	return (base);
 }
 
@@ -113,7 +135,14 @@ server_start(struct server *srv)
 {
 	TAILQ_INIT(&srv->deferred);
 	srv->commit_ev = event_new(srv->base, -1, 0, server_commit_cb, srv);
-	return (srv->commit_ev != NULL ? 0 : -1);
+	srv->commit_tv = evtimer_new(srv->base, server_commit_cb, srv);
+	if (srv->commit_ev == NULL || srv->commit_tv == NULL)
+		return (-1);
+	/* The lowest, if the base has more than one (server_base_new). */
+	if (event_base_get_npriorities(srv->base) > 1)
+		event_priority_set(srv->commit_ev,
+		    event_base_get_npriorities(srv->base) - 1);
+	return (0);
 }
 
 void
@@ -136,7 +165,10 @@ server_stop(struct server *srv)
 	    (unsigned long long)srv->ncommits);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
+	if (srv->commit_tv != NULL)
+		event_free(srv->commit_tv);
 	srv->commit_ev = NULL;	/* from now on nothing is released */
+	srv->commit_tv = NULL;
 	free(srv->hooks);
 	srv->hooks = NULL;
 	srv->nhooks = 0;
@@ -149,6 +181,8 @@ server_kick(struct server *srv)
 		return;
 	srv->commit_due = 1;
 	event_active(srv->commit_ev, EV_WRITE, 0);
+	if (event_get_priority(srv->commit_ev) > 0)
+		evtimer_add(srv->commit_tv, &server_commit_wait);
 }
 
 void

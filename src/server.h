@@ -74,6 +74,7 @@ struct server {
 
 	/* The server core's own (server.c). */
 	struct event		*commit_ev;
+	struct event		*commit_tv;	/* its deadline under load */
 	int			 commit_due;	/* commit_ev is active */
 	TAILQ_HEAD(, server_reply) deferred;	/* replies waiting for it */
 	struct server_hook	*hooks;

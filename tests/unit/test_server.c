@@ -62,7 +62,7 @@ setup(struct server *srv, char *dir)
 	if (mkdtemp(dir) == NULL)
 		return (-1);
 	snprintf(path, sizeof path, "%s/t.db", dir);
-	if ((srv->base = event_base_new()) == NULL ||
+	if ((srv->base = server_base_new()) == NULL ||
 	    (srv->db = db_open(path, 0, &cause)) == NULL) {
 		free(cause);
 		return (-1);
@@ -173,10 +173,67 @@ end:
 	teardown(&srv, dir);
 }
 
+/* An event at the usual priority that runs in each loop iteration (a
+ * timer due at once, added again): a loop that keeps receiving requests,
+ * left more times or, if left is -1, until *until is released. */
+struct busy {
+	struct event	*ev;
+	int		 left;
+	struct reply	*until;
+};
+
+static void
+busy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct busy			*b = arg;
+
+	note(".");
+	if (b->left < 0 ? b->until->released == 0 : --b->left > 0)
+		evtimer_add(b->ev, &now);
+}
+
+static void
+test_commit_waits_for_a_quiet_iteration(void)
+{
+	struct server	srv;
+	char		dir[] = "/tmp/test_server.XXXXXX";
+	struct reply	r1 = { .name = "1" };
+	struct busy	b = { NULL, 4, &r1 };
+
+	CHECK_INT(setup(&srv, dir), 0);
+	b.ev = evtimer_new(srv.base, busy_cb, &b);
+	r1.w.release = release;
+	server_defer(&srv, &r1.w);
+	busy_cb(-1, 0, &b);
+	/* While other callbacks run, the commit waits; the first iteration
+	 * without them commits everything deferred meanwhile. */
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	CHECK_STR(order, "....R1");
+	CHECK_INT(srv.ncommits, 1);
+	/* A loop that is never quiet still commits, SERVER_COMMIT_WAIT_US
+	 * later (busy then stops, and the loop returns). */
+	order[0] = '\0';
+	r1.released = 0;
+	b.left = -1;
+	server_defer(&srv, &r1.w);
+	busy_cb(-1, 0, &b);
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	CHECK_INT(r1.released, 1);
+	CHECK_INT(srv.ncommits, 2);
+	CHECK(strlen(order) > 3);	/* busy ran before the deadline */
+end:
+	if (b.ev != NULL)
+		event_free(b.ev);
+	teardown(&srv, dir);
+}
+
 static const struct unit_test tests[] = {
 	{ "hooks, replies and their order around one commit", test_order },
 	{ "server_stop releases what still waits", test_stop_releases },
 	{ "signals publish on the commit, not before", test_signals_on_commit },
+	{ "the commit waits for a quiet iteration, or its deadline",
+	    test_commit_waits_for_a_quiet_iteration },
 	{ NULL, NULL }
 };
 UNIT_MAIN(tests)

@@ -73,6 +73,16 @@ struct http_client {
 
 #define HTTP_PEEK	128	/* input bytes mirrored (http_conn_mirror) */
 
+/* Where evhttp is in a chunked request's framing (http_conn_mirror). */
+enum http_chunk {
+	HTTP_CHUNK_NONE,	/* not chunked, or not known yet */
+	HTTP_CHUNK_HEAD,	/* chunked: the head's other lines */
+	HTTP_CHUNK_SIZE,	/* a size line comes next */
+	HTTP_CHUNK_DATA,	/* chunk_left bytes of data */
+	HTTP_CHUNK_END,		/* the line end after the data */
+	HTTP_CHUNK_DONE		/* the last chunk: nothing more to see */
+};
+
 struct http_conn {
 	struct server			*srv;
 	struct bufferevent		*bev;
@@ -90,16 +100,21 @@ struct http_conn {
 	int				 refuse;	/* close as it attaches */
 	int				 oversize;	/* Content-Length over
 							   --max-body seen */
-	/* The input's first bytes as they stand, and the line evhttp's last
-	 * drain took from them (http_conn_mirror); this request's first
-	 * Transfer-Encoding, and evhttp's 413 being replaced by a 400 with
-	 * the bytes before it kept (http_refusal_cb). */
+	/* This request's first Transfer-Encoding line and, once it said
+	 * chunked, the input's first bytes as they stand, the line evhttp
+	 * last took from them and where it is in the framing
+	 * (http_conn_mirror); evhttp's 413 being replaced by a 400 with the
+	 * bytes before it kept (http_refusal_cb). */
 	char				 inhead[HTTP_PEEK + 1];
-	size_t				 inheadlen;
+	size_t				 inheadlen;	/* 0: no copy */
 	char				 drained[HTTP_PEEK];
 	size_t				 drainedlen;	/* 0: it did not fit */
 	int				 te_seen;
-	int				 chunked;
+	enum http_chunk			 chunk;
+	int				 inline_eol;	/* a line taken, its
+							   end not yet */
+	uint64_t			 chunk_left;
+	int				 blankchunk;
 	int				 badchunk;
 	size_t				 badchunk_keep;
 	LIST_ENTRY(http_conn)		 entry;
@@ -1312,39 +1327,185 @@ http_conn_oversize_cb(evutil_socket_t unused, short what, void *arg)
 /*
  * evhttp answers a chunk size it cannot read (no hex number, a negative,
  * a 64-bit overflow, an extension) with 413, as if the body were too
- * large; Node, under Backstage, answers 400 Bad Request.  evhttp takes
- * each head line and each chunk-size line from the input with a drain of
- * its own, so the input's first bytes, copied before each drain, hold the
- * line it took: the head's Transfer-Encoding, and, when its 413 comes
- * (http_refusal_cb), the size line it refused.  A 128-byte copy per
- * change of the input; lines longer than that are not seen.
+ * large, and skips a blank one (it takes the line end after each chunk's
+ * data for one) and waits; Node, under Backstage, answers both 400 Bad
+ * Request.  libevent 2.1.12 says nothing of a request before its end, but
+ * evhttp takes each line from the input with drains of its own (the line,
+ * then its end), each chunk's data with one more, and an evbuffer
+ * callback sees every drain as it happens.  So, for the one request that
+ * needs it:
+ *   - while no Transfer-Encoding line was taken, a look at the input's
+ *     first bytes in place (evbuffer_peek, no copy) finds one at the front;
+ *   - once it said chunked, the input's first HTTP_PEEK bytes are copied
+ *     at each change, so each drain tells the line or data evhttp took,
+ *     and http_conn_taken follows the framing as evhttp reads it.
+ * When evhttp's 413 comes (http_refusal_cb), the last line taken says
+ * whether the size was unreadable (Node's 400) or too large (evhttp's 413
+ * stays).  A blank size line gets, in front of what follows, a line evhttp
+ * cannot read ("x"), so evhttp fails the request on its own path (reply,
+ * Connection: close) and that 413 becomes the 400 as well.  Plain and TLS
+ * alike: both listeners' connections are watched here.  Lines longer than
+ * HTTP_PEEK are not seen.
  */
+#define HTTP_TE		"transfer-encoding:"
+#define HTTP_TE_LEN	(sizeof HTTP_TE - 1)
+
+/* Does the input begin with a Transfer-Encoding line?  (Its start is a
+ * line's start whenever evhttp reads a head: it takes whole lines.) */
+static int
+http_conn_te_front(struct evbuffer *buf)
+{
+	struct evbuffer_iovec	 v;
+	char			 head[HTTP_TE_LEN];
+	const char		*p;
+
+	if (evbuffer_peek(buf, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return (0);
+	p = v.iov_base;
+	if (*p != 't' && *p != 'T')
+		return (0);
+	if (v.iov_len < HTTP_TE_LEN) {
+		if (evbuffer_copyout(buf, head, HTTP_TE_LEN) !=
+		    (ev_ssize_t)HTTP_TE_LEN)
+			return (0);
+		p = head;
+	}
+	return (util_strncaseeq(p, HTTP_TE, HTTP_TE_LEN));
+}
+
+/* The length of the line at the front of c's copy, without its end; -1:
+ * no line end in the copy. */
+static ev_ssize_t
+http_conn_line(const struct http_conn *c)
+{
+	const char	*nl;
+
+	if ((nl = memchr(c->inhead, '\n', c->inheadlen)) == NULL)
+		return (-1);
+	return (nl > c->inhead && nl[-1] == '\r' ? nl - c->inhead - 1 :
+	    nl - c->inhead);
+}
+
+/* The Transfer-Encoding line evhttp took, as evhttp reads it: the value
+ * after the spaces (not tabs) that follow the colon, trailing white space
+ * off; the first such header decides. */
+static void
+http_conn_te(struct http_conn *c)
+{
+	const char	*v = c->drained + HTTP_TE_LEN;
+	const char	*end = c->drained + c->drainedlen;
+
+	c->te_seen = 1;
+	while (v < end && *v == ' ')
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end - v == 7 && util_strncaseeq(v, "chunked", 7)) {
+		c->chunk = HTTP_CHUNK_HEAD;
+		c->inline_eol = 1;
+	}
+}
+
+/* A size line as evhttp reads it: hex, then the end or a space, not
+ * negative (-1: it fails the request). */
+static long long
+http_chunk_size(const char *s, size_t len)
+{
+	char		 line[HTTP_PEEK + 1], *endp;
+	long long	 v;
+
+	if (len == 0)
+		return (-1);
+	memcpy(line, s, len);
+	line[len] = '\0';
+	errno = 0;
+	v = strtoll(line, &endp, 16);
+	if ((*endp != '\0' && *endp != ' ') || v < 0 || errno == ERANGE)
+		return (-1);
+	return (v);
+}
+
+/* evhttp took the first n bytes of c's copy: what were they? */
+static void
+http_conn_taken(struct http_conn *c, struct evbuffer *buf, size_t n)
+{
+	ev_ssize_t	line = http_conn_line(c);
+	int		eol;
+	long long	size;
+
+	if (c->chunk == HTTP_CHUNK_DATA) {
+		c->chunk_left -= n < c->chunk_left ? n : c->chunk_left;
+		if (c->chunk_left == 0)
+			c->chunk = HTTP_CHUNK_END;
+		return;
+	}
+	/* A line end alone: the end of the line just taken, or a blank
+	 * line. */
+	eol = line == 0 && (size_t)(c->inhead[0] == '\r' ? 2 : 1) == n;
+	if (!eol) {
+		/* A line (or, ahead of a chunked head, a body's bytes). */
+		if (c->chunk == HTTP_CHUNK_NONE && (ev_ssize_t)n != line)
+			return;
+		c->drainedlen = n <= c->inheadlen ? n : 0;
+		memcpy(c->drained, c->inhead, c->drainedlen);
+		if (c->chunk == HTTP_CHUNK_NONE) {
+			if (c->drainedlen >= HTTP_TE_LEN)
+				http_conn_te(c);
+			return;
+		}
+		/* A folded line may change the Transfer-Encoding evhttp
+		 * reads: do not guess. */
+		if (c->chunk == HTTP_CHUNK_HEAD && c->drainedlen > 0 &&
+		    (c->drained[0] == ' ' || c->drained[0] == '\t')) {
+			c->chunk = HTTP_CHUNK_NONE;
+			return;
+		}
+		c->inline_eol = 1;
+		return;
+	}
+	if (c->inline_eol) {
+		c->inline_eol = 0;
+		if (c->chunk != HTTP_CHUNK_SIZE && c->chunk != HTTP_CHUNK_END)
+			return;		/* a head line */
+		/* A size line: where evhttp goes next (if it fails, the 413
+		 * follows and the line stays in c->drained). */
+		size = c->drainedlen > 0 ? http_chunk_size(c->drained,
+		    c->drainedlen) : -1;
+		if (size == 0)
+			c->chunk = HTTP_CHUNK_DONE;
+		else if (size > 0) {
+			c->chunk = HTTP_CHUNK_DATA;
+			c->chunk_left = (uint64_t)size;
+		}
+		return;
+	}
+	switch (c->chunk) {
+	case HTTP_CHUNK_HEAD:		/* the head's end */
+	case HTTP_CHUNK_END:		/* the data's */
+		c->chunk = HTTP_CHUNK_SIZE;
+		break;
+	case HTTP_CHUNK_SIZE:		/* a blank size line */
+		c->blankchunk = 1;
+		c->chunk = HTTP_CHUNK_DONE;
+		(void)evbuffer_prepend(buf, "x\r\n", 3);
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 http_conn_mirror(struct http_conn *c, struct evbuffer *buf,
     const struct evbuffer_cb_info *info)
 {
-	const char	*v, *end;
-	ev_ssize_t	 n;
+	ev_ssize_t	n;
 
-	/* evhttp drains a line and then its end of line: keep the line. */
-	if (info->n_deleted > 0 && (info->n_deleted > 2 ||
-	    strspn(c->inhead, "\r\n") < info->n_deleted)) {
-		c->drainedlen = info->n_deleted <= c->inheadlen ?
-		    info->n_deleted : 0;
-		memcpy(c->drained, c->inhead, c->drainedlen);
-		/* The first Transfer-Encoding decides, as in evhttp. */
-		if (!c->te_seen && c->drainedlen > 18 &&
-		    util_strncaseeq(c->drained, "transfer-encoding:", 18)) {
-			c->te_seen = 1;
-			v = c->drained + 18;
-			end = c->drained + c->drainedlen;
-			while (v < end && (*v == ' ' || *v == '\t'))
-				v++;
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			c->chunked = end - v == 7 && util_strncaseeq(v,
-			    "chunked", 7);
-		}
+	if (info->n_deleted > 0 && c->inheadlen > 0)
+		http_conn_taken(c, buf, info->n_deleted);
+	if (c->chunk == HTTP_CHUNK_DONE || (c->chunk == HTTP_CHUNK_NONE &&
+	    (c->te_seen || !http_conn_te_front(buf)))) {
+		c->inheadlen = 0;
+		return;
 	}
 	n = evbuffer_copyout(buf, c->inhead, HTTP_PEEK);
 	c->inheadlen = n > 0 ? (size_t)n : 0;
@@ -1352,25 +1513,18 @@ http_conn_mirror(struct http_conn *c, struct evbuffer *buf,
 }
 
 /* Was evhttp's 413 on c for a chunk size it could not read (by its own
- * rule: hex, then the end or a space; not negative) rather than one too
- * large?  The size line is the last thing it drained. */
+ * rule) or a blank one, rather than one too large?  The size line is the
+ * last line it took. */
 static int
 http_conn_bad_chunk(const struct http_conn *c)
 {
-	char		 line[HTTP_PEEK + 1], *endp;
-	size_t		 len = c->drainedlen;
-	long long	 v;
-
-	if (!c->chunked)
+	if (c->blankchunk)
+		return (1);
+	if (c->chunk == HTTP_CHUNK_NONE || c->chunk == HTTP_CHUNK_HEAD)
 		return (0);
-	if (len == 0)
+	if (c->drainedlen == 0)
 		return (1);	/* longer than any size evhttp takes */
-	memcpy(line, c->drained, len);
-	line[len] = '\0';
-	errno = 0;
-	v = strtoll(line, &endp, 16);
-	return (line[0] == '\0' || (*endp != '\0' && *endp != ' ') ||
-	    v < 0 || errno == ERANGE);
+	return (http_chunk_size(c->drained, c->drainedlen) < 0);
 }
 
 /* Bytes arrived: the first of a request starts its deadline. */
@@ -1538,7 +1692,10 @@ http_conn_begin(struct req *r)
 	    NULL)
 		return (NULL);
 	c->busy = 1;
-	c->te_seen = c->chunked = 0;	/* the next request's own */
+	/* The next request's own. */
+	c->te_seen = c->inline_eol = c->blankchunk = 0;
+	c->chunk = HTTP_CHUNK_NONE;
+	c->inheadlen = c->drainedlen = 0;
 	evtimer_del(c->deadline);
 	evtimer_del(c->oversize_ev);
 	return (c);
@@ -1572,12 +1729,12 @@ http_accept_hold(int on)
  * connection's output evbuffer, the status line in an add of its own, and
  * an evbuffer callback sees each add as it happens.  Every reply of ours
  * is written with http_writing set, so a status line added while it is
- * clear is evhttp's own.  Plain listener only: the TLS one has its own
- * bufferevents (tls.c).  The cost is a test per add: none measurable on
- * tests/bench/run.
+ * clear is evhttp's own.  Both listeners: on TLS the watch is on the
+ * filter's output, the plaintext evhttp writes (tls.c encrypts it only
+ * once evhttp enables writing, after the whole reply is added).  The
+ * cost is a test per add: none measurable on tests/bench/run.
  */
-/* The record of a plain connection's bufferevent (NULL before it
- * attaches). */
+/* The record of a connection's bufferevent (NULL before it attaches). */
 static struct http_conn *
 http_conn_of(struct bufferevent *bev)
 {
@@ -1660,10 +1817,11 @@ http_refusal(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		hint = "a method evhttp does not know";
 		break;
 	default:
-		hint = c != NULL && c->badchunk ? "a chunk size that is no "
-		    "hex number; evhttp's 413 made a 400, as Node answers" :
-		    "malformed, or request line and headers over "
-		    "--max-headers";
+		hint = c == NULL || !c->badchunk ? "malformed, or request "
+		    "line and headers over --max-headers" : c->blankchunk ?
+		    "a blank chunk size; answered 400, as Node does" :
+		    "a chunk size that is no hex number; evhttp's 413 made a "
+		    "400, as Node answers";
 	}
 	snprintf(host, sizeof host, "?");
 	if ((fd = bufferevent_getfd(bev)) != -1 &&
@@ -1730,8 +1888,14 @@ http_tls_bevcb(struct event_base *base, void *arg)
 	struct server		*srv = arg;
 	struct bufferevent	*bev;
 
-	if ((bev = tls_server_bevcb(base, srv->tls)) != NULL)
+	if ((bev = tls_server_bevcb(base, srv->tls)) != NULL) {
+		if (evbuffer_add_cb(bufferevent_get_output(bev),
+		    http_refusal_cb, bev) == NULL) {
+			bufferevent_free(bev);
+			return (NULL);
+		}
 		return (http_conn_new(srv, bev, 1, 0));
+	}
 	/* No memory for TLS: evhttp must not speak cleartext here, so a
 	 * plain bufferevent whose record closes it as it attaches. */
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==

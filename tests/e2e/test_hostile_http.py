@@ -10,10 +10,16 @@ import json
 import re
 import socket
 
+import ssl
+import time
+
 import pytest
 
-from conftest import NOTIFS, db, dumps, parse_response, unpack_delivery
+from conftest import (NOTIFS, TOKEN, ServerStartError, db, dumps,
+                      external_server, finish_server, parse_response,
+                      start_server, unpack_delivery)
 from mock_helpers import cursor, get_json, ref, wait_until
+from test_tls import ca_of, context, with_tls_port
 
 SECRET = "s3cr3t-0123456789abcdef"
 PAYLOAD = dumps({"recipients": {"type": "broadcast"},
@@ -167,7 +173,9 @@ GOOD = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BROADCAST), BROADCAST)
 def test_bad_chunk_size_is_400(server, size):
     """Node (under Backstage) answers a chunk size it cannot read with
     400 Bad Request and closes; evhttp said 413 (Request Entity Too Large),
-    as if the body were too big.  Also for the second chunk."""
+    as if the body were too big.  Also for the second chunk.  (A chunk
+    extension, "5;ext=1", Node reads; evhttp cannot, so notimock's answer
+    is this 400: README, "Where notimock differs".)"""
     for body in (size + b"\r\nhello\r\n0\r\n\r\n",
                  b"3b\r\n" + b"x" * 0x3b + b"\r\n" + size + b"\r\n"):
         got, hdrs, rest = parse_response(server.raw(chunked_post(body),
@@ -204,3 +212,107 @@ def test_chunk_size_too_large_stays_413(own_server):
     assert " 400 Bad Request, " in lines[1] and "chunk size" in lines[1]
     assert srv.req("GET", "/.backstage/health/v1/readiness",
                    token=None).status == 200
+
+
+# --- issue 15: the same on TLS; a blank chunk size --------------------------
+
+NODE_400 = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def both():
+    """One notimock listening on plain HTTP and on TLS."""
+    if external_server() is not None:
+        pytest.skip("needs its own notimock (NOTIMOCK_URL is set)")
+    try:
+        srv = start_server(["--tls-listen", "127.0.0.1:0"])
+    except ServerStartError as e:
+        pytest.fail(str(e))
+    yield with_tls_port(srv)
+    finish_server(srv)
+
+
+def exchange(srv, listener, data, timeout=5.0):
+    """Send data on a new connection to srv's plain or TLS listener; return
+    (everything read, whether the server closed) within timeout seconds."""
+    s = socket.create_connection((srv.host, srv.tls_port if listener ==
+                                  "tls" else srv.port), timeout=timeout)
+    if listener == "tls":
+        s = context(ca_of(srv)).wrap_socket(s, server_hostname="localhost")
+    out, closed = b"", False
+    deadline = time.monotonic() + timeout
+    with s:
+        s.sendall(data)
+        while time.monotonic() < deadline:
+            s.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                got = s.recv(65536)
+            except socket.timeout:
+                break
+            except (ConnectionResetError, ssl.SSLError):
+                closed = True
+                break
+            if not got:
+                closed = True
+                break
+            out += got
+    return out, closed
+
+
+def authed_chunked(body):
+    return (b"POST " + NOTIFS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nAuthorization: Bearer " +
+            TOKEN.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            body)
+
+
+LISTENERS = ["plain", "tls"]
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+@pytest.mark.parametrize("size", [b"zz", b"-5", b"ffffffffffffffffffffffff",
+                                  b"0x", b"x" * 300],
+                         ids=["letters", "negative", "overflow",
+                              "prefix-only", "long-line"])
+def test_bad_chunk_size_is_node_400_on_both_listeners(both, listener, size):
+    """The TLS listener answered evhttp's 413 (and its HTML page) for a
+    chunk size it cannot read; both now answer Node's bare 400 and
+    close, for the first chunk and a later one."""
+    for body in (size + b"\r\nhello\r\n0\r\n\r\n",
+                 b"3\r\n[1]\r\n" + size + b"\r\n"):
+        out, closed = exchange(both, listener, authed_chunked(body))
+        assert out == NODE_400 and closed, (listener, size, out[:200])
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+@pytest.mark.parametrize("body", [
+    b"\r\n", b"\r\n\r\n", b"\n",
+    b"%x\r\n%s\r\n\r\n0\r\n\r\n" % (len(BROADCAST), BROADCAST),
+], ids=["crlf", "two-crlf", "lf", "after-a-chunk"])
+def test_blank_chunk_size_is_node_400(both, listener, body):
+    """A blank line where a chunk size belongs (at the body's start, or a
+    second line end after a chunk's data): evhttp skipped it and waited,
+    so the client got nothing until the head deadline cut it; Node (the
+    Backstage oracle, checked by hand) answers a bare 400 and closes."""
+    out, closed = exchange(both, listener, authed_chunked(body))
+    assert out == NODE_400 and closed, (listener, body, out[:200])
+    assert "a blank chunk size; answered 400" in both.wait_log(
+        "a blank chunk size; answered 400")
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+def test_chunked_framing_still_read(both, listener):
+    """What the watch follows must not break good framing: a chunk whose
+    data is a line end (JSON white space), a size with leading zeros, a
+    one-byte chunk, and a trailer; then the next request on the same
+    connection."""
+    parts = [b"2\r\n\r\n\r\n", b"00%x\r\n%s\r\n" % (len(BROADCAST) - 1,
+                                                     BROADCAST[:-1])]
+    parts += [b"1\r\n%s\r\n" % BROADCAST[-1:]]
+    body = b"".join(parts) + b"0\r\nX-Trailer: 1\r\n\r\n"
+    out, _ = exchange(both, listener, authed_chunked(body) +
+                      b"GET /.backstage/health/v1/readiness HTTP/1.1\r\n"
+                      b"Host: x\r\nConnection: close\r\n\r\n")
+    first, _, _ = parse_response(out)
+    assert first == 200, out[:300]
+    assert out.count(b"HTTP/1.1 200 OK") == 2, out[-300:]

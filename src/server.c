@@ -11,9 +11,11 @@
 
 #include <event2/event.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "server.h"
+#include "settings.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -130,10 +132,20 @@ server_base_new(void)
 	return (base);
 }
 
+_Static_assert(sizeof ((struct server *)0)->admin_digest ==
+    CRYPTO_SHA256_LEN, "struct server's admin_digest holds a SHA-256");
+
 int
 server_start(struct server *srv)
 {
+	const char	*admin = srv->settings != NULL ?
+			    srv->settings->admin_token : NULL;
+
 	TAILQ_INIT(&srv->deferred);
+	/* Once, not per /mock/ request (admin.c). */
+	srv->admin_set = admin != NULL && *admin != '\0';
+	if (srv->admin_set)
+		crypto_sha256(admin, strlen(admin), srv->admin_digest);
 	srv->commit_ev = event_new(srv->base, -1, 0, server_commit_cb, srv);
 	srv->commit_tv = evtimer_new(srv->base, server_commit_cb, srv);
 	if (srv->commit_ev == NULL || srv->commit_tv == NULL)

@@ -71,6 +71,10 @@ struct server {
 	 * and the last failure's cause. */
 	int64_t			 store_failing_since;
 	char			 store_error[256];
+	/* SHA-256 of --admin-token, made once by server_start (admin.c
+	 * compares digests in constant time); admin_set 0: no token. */
+	unsigned char		 admin_digest[32];
+	int			 admin_set;
 
 	/* The server core's own (server.c). */
 	struct event		*commit_ev;
@@ -86,8 +90,8 @@ struct server {
 /* The event loop's base (epoll's changes coalesced per iteration), or
  * NULL. */
 struct event_base *server_base_new(void);
-/* Set up the commit event (before any request): 0, or -1 if it cannot
- * be made. */
+/* Set up the commit event and the admin token's digest (before any
+ * request): 0, or -1 if the event cannot be made. */
 int		 server_start(struct server *);
 /* Commit what is left, release the replies still waiting, log the
  * counts, free the commit event: before the listeners close. */

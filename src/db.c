@@ -4,6 +4,8 @@
  * writes (storing, deleting and pruning).  db_int.h says what the other
  * db_*.c files hold.
  */
+#include <sys/statvfs.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -624,6 +626,19 @@ db_reserve(struct db *db)
 			log_warnx("db: %s: %s", db->reserve, strerror(rc));
 	}
 	close(fd);
+}
+
+int
+db_room_low(struct db *db)
+{
+	struct statvfs	 sv;
+	const char	*path;
+
+	if (db->reserve == NULL ||
+	    (path = sqlite3_db_filename(db->h, "main")) == NULL ||
+	    *path == '\0' || statvfs(path, &sv) == -1)
+		return (0);
+	return ((unsigned long long)sv.f_bavail * sv.f_frsize < DB_RESERVE);
 }
 
 int

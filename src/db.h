@@ -84,6 +84,10 @@ int		 db_commit(struct db *, const char **cause);
  * database, so that the writes after it (a reset) have room.  Returns -1
  * (db_errmsg says why) if the WAL could not be emptied. */
 int		 db_make_room(struct db *);
+/* 1 if the store's filesystem has less room than FILE-reserve holds:
+ * a reset must make room then even if the last commit went through (an
+ * empty or small one does, on a full disk). */
+int		 db_room_low(struct db *);
 /* Take FILE-reserve again if it is missing and there is room. */
 void		 db_reserve(struct db *);
 /* The last error text of this connection (static; for 503 bodies). */

@@ -803,8 +803,11 @@ mock_reset(struct req *r, void *arg)
 	/* Streams get what committed before it goes (mock_watch_flush). */
 	mock_watch_flush(m);
 	/* On a full disk a delete needs room to write too (db.c, "room for
-	 * a reset"); the commit's 503 says so if there is still none. */
-	if (r->srv->store_failing_since != 0 && db_make_room(db) == -1)
+	 * a reset"); the commit's 503 says so if there is still none.  Not
+	 * only while commits fail: one that wrote nothing (a read's) goes
+	 * through on a full disk and clears that state. */
+	if ((r->srv->store_failing_since != 0 || db_room_low(db)) &&
+	    db_make_room(db) == -1)
 		log_warnx("mock: reset on a failing store: %s",
 		    db_errmsg(db));
 	j = xcalloc(1, sizeof *j);

@@ -4,13 +4,18 @@ shape, log it, keep running, and keep serving what is stored.
 
 A full disk is simulated with a file-size limit (RLIMIT_FSIZE, `ulimit -f`)
 on the server process: a write past it fails with EFBIG, as one on a full
-disk fails with ENOSPC.
+disk fails with ENOSPC.  The last test fills a real (tmpfs) filesystem.
 """
 
+import base64
 import json
+import os
 import resource
+import subprocess
 
 from conftest import NOTIFS, dumps, finish_server, start_server, db
+from mock_helpers import get_json
+from test_crash import _missing
 
 LIMIT = 1 << 20		# bytes any file of the server may reach
 
@@ -109,5 +114,92 @@ def test_reset_works_on_a_full_disk(monkeypatch):
         assert r.status == 200, r.body
         store = json.loads(srv.req("GET", "/mock/cursor").body)["store"]
         assert store == {"writes": True}, store
+    finally:
+        finish_server(srv)
+
+
+# --- issue 15: a real full filesystem, and the reserve ----------------------
+
+TMPFS = "24m"		# the 16 MiB reserve and 8 MiB for the store
+
+
+def _start_on_small_disk(monkeypatch, disk):
+    """A server whose database lives on a TMPFS-sized tmpfs of its own,
+    mounted on disk in a private mount namespace: `unshare -m` as root
+    (CI), `unshare -rm` (a user namespace) otherwise.  unshare and sh exec
+    in turn, so srv.proc is notimock itself, and /proc/PID/root/... shows
+    its files' sizes from outside."""
+    real_popen = subprocess.Popen
+    mount = 'mount -t tmpfs -o size=%s notimock-full "$0" && exec "$@"' % \
+        TMPFS
+
+    def popen(argv, *a, **kw):
+        ns = ["-m"] if os.geteuid() == 0 else ["-r", "-m"]
+        argv = (["unshare"] + ns + ["--propagation", "private", "sh", "-c",
+                                   mount, disk] + list(argv))
+        return real_popen(argv, *a, **kw)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    try:
+        srv = start_server(db_path=os.path.join(disk, "notimock.db"))
+    finally:
+        monkeypatch.setattr(subprocess, "Popen", real_popen)
+    srv.disk = "/proc/%d/root%s" % (srv.proc.pid, disk)
+    return srv
+
+
+def _incompressible(i, n=52000):
+    """A broadcast whose description deflate cannot shrink (the store packs
+    its large columns), under Backstage's 100 kB JSON limit."""
+    return {"recipients": {"type": "broadcast"},
+            "payload": {"title": "fill %d" % i, "description":
+                        base64.b64encode(os.urandom(n)).decode()}}
+
+
+def test_reset_on_a_really_full_disk_uses_the_reserve(monkeypatch, tmp_path):
+    """Issue 15: DELETE /mock/deliveries must work when the disk is really
+    full.  The file-size limit above never reaches db.c's reserve (a 16 MiB
+    file is over the limit, so none is made); a tmpfs filled until POSTs
+    get 503 does: the reserve is given back, the reset answers 200 and
+    deletes every acknowledged delivery (each id checked before), the next
+    POST gets 200, and the reserve is taken again."""
+    disk = str(tmp_path / "disk")
+    os.mkdir(disk)
+    srv = _start_on_small_disk(monkeypatch, disk)
+    try:
+        reserve = os.path.join(srv.disk, "notimock.db-reserve")
+        assert os.path.getsize(reserve) == 16 << 20
+        acked = []
+        for i in range(200):		# ~8 MiB fill in ~17; bounded anyway
+            r = srv.send(_incompressible(i))
+            if r.status != 200:
+                break
+            acked.append(("fill %d" % i, [n["id"] for n in r.json()]))
+        assert r.status == 503, (r.status, r.body[:300])
+        assert json.loads(r.body)["error"]["name"] == \
+            "ServiceUnavailableError"
+        assert acked, "the disk was full before the first POST"
+        st = os.statvfs(srv.disk)
+        assert st.f_bavail * st.f_frsize < 256 << 10, "the disk is not full"
+        # Every acknowledged delivery and notification id is stored.
+        lost, lost_ids = _missing(srv, acked)
+        assert not lost and not lost_ids, (lost[:5], lost_ids[:5])
+
+        r = srv.req("DELETE", "/mock/deliveries")
+        assert r.status == 200, r.body
+        assert json.loads(r.body)["deleted"] == len(acked)
+        assert "gave back the reserve" in srv.wait_log(
+            "gave back the reserve")
+        # (SQLite resolves /proc/PID/root to "/": the file is read
+        # through notimock's own interface here.)
+        assert get_json(srv, "/mock/deliveries")["total"] == 0
+
+        r = srv.send(_incompressible(-1))
+        assert r.status == 200, r.body[:300]
+        ids = [n["id"] for n in r.json()]
+        assert _missing(srv, [("fill -1", ids)]) == ([], [])
+        store = json.loads(srv.req("GET", "/mock/cursor").body)["store"]
+        assert store == {"writes": True}, store
+        # Room again: the reserve is back for the next full disk.
+        assert os.path.getsize(reserve) == 16 << 20
     finally:
         finish_server(srv)

@@ -98,13 +98,14 @@ struct http_conn {
 	int				 reserve;	/* health only */
 	int				 busy;		/* a request is ours */
 	int				 refuse;	/* close as it attaches */
-	int				 oversize;	/* Content-Length over
-							   --max-body seen */
+	int				 oversize;	/* no body in time: our
+							   413 for evhttp's */
 	/* This request's first Transfer-Encoding line and, once it said
 	 * chunked, the input's first bytes as they stand, the line evhttp
 	 * last took from them and where it is in the framing
-	 * (http_conn_mirror); evhttp's 413 being replaced by a 400 with the
-	 * bytes before it kept (http_refusal_cb). */
+	 * (http_conn_mirror); evhttp's answer being replaced (by Node's 400
+	 * or, oversize, our 413) with the bytes before it kept
+	 * (http_refusal_cb). */
 	char				 inhead[HTTP_PEEK + 1];
 	size_t				 inheadlen;	/* 0: no copy */
 	char				 drained[HTTP_PEEK];
@@ -115,8 +116,8 @@ struct http_conn {
 							   end not yet */
 	uint64_t			 chunk_left;
 	int				 blankchunk;
-	int				 badchunk;
-	size_t				 badchunk_keep;
+	int				 replacing;	/* evhttp's answer */
+	size_t				 replace_keep;
 	LIST_ENTRY(http_conn)		 entry;
 };
 
@@ -1122,6 +1123,8 @@ static struct {
 	struct http_conn_stats	 stats;
 	int64_t			 logged_us;	/* refusals: one line a second */
 	uint64_t		 unlogged;
+	char			 oversize_body[256];	/* http_conn_oversize_cb */
+	char			 oversize_reply[512];
 } http_conns;
 
 static unsigned int
@@ -1196,6 +1199,16 @@ http_conn_limits(struct server *srv, unsigned long long fds)
 	http_conns.ceiling = (unsigned int)max + HTTP_RESERVE;
 	http_conns.per_client = (unsigned int)per;
 	http_conns.max_body = s->max_body;
+	snprintf(http_conns.oversize_body, sizeof http_conns.oversize_body,
+	    "{\"error\":{\"name\":\"PayloadTooLargeError\",\"message\":"
+	    "\"request entity too large: its Content-Length is over "
+	    "--max-body (%lld bytes)\"},\"response\":{\"statusCode\":413}}",
+	    http_conns.max_body);
+	snprintf(http_conns.oversize_reply, sizeof http_conns.oversize_reply,
+	    "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n"
+	    "\r\n%s", strlen(http_conns.oversize_body),
+	    http_conns.oversize_body);
 	secs = s->head_timeout < s->idle_timeout ? s->head_timeout :
 	    s->idle_timeout;
 	http_conns.deadline.tv_sec = (time_t)secs;
@@ -1257,9 +1270,9 @@ http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
  * that many bytes before it answers 413 (its lingering close), so a client
  * that sends no body waited for the idle timeout and got nothing.  Such a
  * request gets HTTP_OVERSIZE_GRACE for its body to arrive (then evhttp
- * answers, as ever); after that, our 413 and the connection closes.
- * Plain listener only: the head is looked for in the bytes as they arrive
- * (a head split over reads is missed, and the deadline ends it instead).
+ * answers, as ever); after that, our 413 and the connection closes, on
+ * both listeners.  The head is looked for in the bytes as they arrive (a
+ * head split over reads is missed, and the deadline ends it instead).
  */
 #define HTTP_OVERSIZE_GRACE	1	/* seconds */
 
@@ -1299,29 +1312,18 @@ static void
 http_conn_oversize_cb(evutil_socket_t unused, short what, void *arg)
 {
 	struct http_conn	*c = arg;
-	char			*body, resp[1024];
-	int			 n;
-	evutil_socket_t		 fd;
 
 	if (c->busy)
 		return;		/* evhttp answered and a new request began */
 	http_conns.stats.cut++;
-	xasprintf(&body, "{\"error\":{\"name\":\"PayloadTooLargeError\","
-	    "\"message\":\"request entity too large: its Content-Length is "
-	    "over --max-body (%lld bytes)\"},\"response\":{\"statusCode\":"
-	    "413}}", http_conns.max_body);
-	n = snprintf(resp, sizeof resp, "HTTP/1.1 413 Payload Too Large\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    strlen(body), body);
-	free(body);
-	/* Straight to the socket: evhttp is still reading the body. */
-	if ((fd = bufferevent_getfd(c->bev)) != -1 && n > 0 &&
-	    (size_t)n < sizeof resp)
-		(void)send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	http_conn_log(c->client->addr, "Content-Length over --max-body and "
 	    "no body within a second; answered 413 and closed");
-	evhttp_connection_free(c->evcon);	/* frees c */
+	/* A bare READING event is evhttp's "buffer error": it fails the
+	 * request on its own path (a 400, Connection: close, written through
+	 * the filter on TLS), and http_refusal_cb puts this 413 in its
+	 * place. */
+	c->oversize = 1;
+	bufferevent_trigger_event(c->bev, BEV_EVENT_READING, 0);
 }
 
 /*
@@ -1540,7 +1542,7 @@ http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		return;
 	if (!evtimer_pending(c->deadline, NULL))
 		evtimer_add(c->deadline, &http_conns.deadline);
-	if (!c->tls && !evtimer_pending(c->oversize_ev, NULL) &&
+	if (!evtimer_pending(c->oversize_ev, NULL) &&
 	    http_head_oversize(buf, http_conns.max_body))
 		evtimer_add(c->oversize_ev, &tv);
 }
@@ -1746,25 +1748,28 @@ http_conn_of(struct bufferevent *bev)
 }
 
 /*
- * Node's answer to a chunk size it cannot read, in place of evhttp's 413
- * and everything evhttp adds after it (its headers and HTML page, all
- * added before anything is written; the connection closes after it, as
- * evhttp's 413 said Connection: close).
+ * Our answer in place of evhttp's and everything evhttp adds after it
+ * (its headers and HTML page, all added before anything is written; the
+ * connection closes after it, as evhttp's said Connection: close): Node's
+ * bare 400 for a chunk size it cannot read, or http_conn_oversize_cb's
+ * 413.
  */
 static void
-http_bad_chunk_reply(struct http_conn *c, struct evbuffer *buf)
+http_refusal_replace(struct http_conn *c, struct evbuffer *buf)
 {
-	static const char	 reply[] = "HTTP/1.1 400 Bad Request\r\n"
+	static const char	 node400[] = "HTTP/1.1 400 Bad Request\r\n"
 	    "Connection: close\r\n\r\n";
+	const char		*reply = c->oversize ? http_conns.oversize_reply :
+				    node400;
 	struct evbuffer		*kept;
 
 	if ((kept = evbuffer_new()) == NULL)
-		return;		/* evhttp's 413 goes out */
+		return;		/* evhttp's own answer goes out */
 	http_writing = 1;
-	(void)evbuffer_remove_buffer(buf, kept, c->badchunk_keep);
+	(void)evbuffer_remove_buffer(buf, kept, c->replace_keep);
 	(void)evbuffer_drain(buf, evbuffer_get_length(buf));
 	(void)evbuffer_add_buffer(buf, kept);
-	(void)evbuffer_add(buf, reply, sizeof reply - 1);
+	(void)evbuffer_add(buf, reply, strlen(reply));
 	http_writing = 0;
 	evbuffer_free(kept);
 }
@@ -1785,8 +1790,8 @@ http_refusal(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	evutil_socket_t		 fd;
 	struct http_conn	*c;
 
-	if ((c = http_conn_of(bev)) != NULL && c->badchunk) {
-		http_bad_chunk_reply(c, buf);
+	if ((c = http_conn_of(bev)) != NULL && c->replacing) {
+		http_refusal_replace(c, buf);
 		return;
 	}
 	/* The new bytes are the last n_added (drains come off the front). */
@@ -1801,11 +1806,18 @@ http_refusal(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		return;		/* 100 Continue */
 	len = strcspn(line + 13, "\r\n");
 	log_escape(reason, sizeof reason, line + 13, len);
+	if (status == 400 && c != NULL && c->oversize) {
+		/* http_conn_oversize_cb's: logged there. */
+		c->replacing = 1;
+		c->replace_keep = evbuffer_get_length(buf) - info->n_added;
+		http_refusal_replace(c, buf);
+		return;
+	}
 	if (status == 413 && c != NULL && http_conn_bad_chunk(c)) {
 		/* Its status line is the last add: what came before stays. */
-		c->badchunk = 1;
-		c->badchunk_keep = evbuffer_get_length(buf) - info->n_added;
-		http_bad_chunk_reply(c, buf);
+		c->replacing = 1;
+		c->replace_keep = evbuffer_get_length(buf) - info->n_added;
+		http_refusal_replace(c, buf);
 		status = 400;
 		snprintf(reason, sizeof reason, "Bad Request");
 	}
@@ -1817,7 +1829,7 @@ http_refusal(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		hint = "a method evhttp does not know";
 		break;
 	default:
-		hint = c == NULL || !c->badchunk ? "malformed, or request "
+		hint = c == NULL || !c->replacing ? "malformed, or request "
 		    "line and headers over --max-headers" : c->blankchunk ?
 		    "a blank chunk size; answered 400, as Node does" :
 		    "a chunk size that is no hex number; evhttp's 413 made a "

@@ -10,6 +10,7 @@ a handful of seconds of deadlines, a few hundred sockets at most.
 
 import functools
 import http.client
+import json
 import os
 import re
 import resource
@@ -18,6 +19,8 @@ import ssl
 import subprocess
 import threading
 import time
+
+import pytest
 
 from conftest import NOTIFS, TOKEN, dumps, parse_response, read_response
 from mock_helpers import get_json, wait_until
@@ -260,6 +263,21 @@ def test_slow_answer_outlives_idle_timeout(own_server):
                what="the access line")
 
 
+def test_slow_reset_outlives_idle_timeout(own_server):
+    """The issue's other case: a reset slower than --idle-timeout deleted
+    its rows and answered the client nothing.  It is answered, with the
+    count, and logged as what the client got."""
+    srv = own_server(["--idle-timeout", "1s"],
+                     env={"NOTIMOCK_TEST_DELAY_MS": "2500"})
+    assert request(srv, "POST", NOTIFS, body=PAYLOAD)[0] == 200
+    st, _, body = request(srv, "DELETE", "/mock/deliveries")
+    assert st == 200, body
+    assert json.loads(body)["deleted"] == 1
+    wait_until(lambda: re.search(r"DELETE /mock/deliveries 200 \d+ "
+                                 r"2\d\d\d\.\d+ms", srv.log()),
+               what="the access line")
+
+
 def test_long_poll_outlives_idle_timeout(own_server):
     srv = own_server(["--idle-timeout", "1s"])
     t0 = time.monotonic()
@@ -346,19 +364,32 @@ def test_stream_heartbeat_longer_than_idle_timeout(own_server):
         es.close()
 
 
-def test_content_length_over_max_body_answered_promptly(own_server):
+@pytest.mark.parametrize("listener", ["plain", "tls"])
+def test_content_length_over_max_body_answered_promptly(own_server, listener):
     """A Content-Length over --max-body (or past any number) with no body
     used to get no answer until the idle timeout (evhttp waits to discard
-    that many bytes); now 413 within about a second, then close."""
-    srv = own_server(["--idle-timeout", "60s", "--head-timeout", "60s"])
-    for cl in (b"100000000000000000000", b"99999999999"):
-        with connect(srv, "127.0.0.2", timeout=10) as s:
+    that many bytes); now 413 within about a second, then close: on TLS
+    too, where it got nothing until the head deadline.  A length that is
+    no number at all ("1e20" as written) is evhttp's prompt 400."""
+    srv = with_tls_port(own_server(["--idle-timeout", "60s",
+                                    "--head-timeout", "60s",
+                                    "--tls-listen", "127.0.0.1:0"]))
+    for cl, want in ((b"100000000000000000000", 413),
+                     (b"99999999999", 413), (b"1e20", 400)):
+        s = connect(srv, "127.0.0.2", timeout=10,
+                    port=srv.tls_port if listener == "tls" else None)
+        if listener == "tls":
+            s = context(ca_of(srv)).wrap_socket(s,
+                                                server_hostname="localhost")
+        with s:
             s.sendall(b"POST " + NOTIFS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/json\r\n"
                       b"Content-Length: " + cl + b"\r\n\r\n")
             data = read_response(s, 8)
         st, hdrs, body = parse_response(data)
-        assert st == 413, data
+        assert st == want, data
         assert hdrs.get("connection") == "close"
-        assert b'"statusCode":413' in body
+        if want == 413:
+            assert b'"statusCode":413' in body
+            assert b"--max-body (4194304 bytes)" in body
     assert "Content-Length over --max-body" in srv.log()

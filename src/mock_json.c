@@ -28,12 +28,22 @@ mock_utf8(const void *buf, size_t len, int *valid)
 {
 	const unsigned char	*p = buf;
 	char			*out, *o;
-	size_t			 i = 0, n;
+	size_t			 i = 0, n, run;
 	uint32_t		 cp;
 
 	*valid = 1;
 	out = o = xmalloc(len * 3 + 1);
 	while (i < len) {
+		/* A run of ASCII but NUL at once: most bodies are all of it
+		 * (a byte at a time was a tenth of a list's CPU). */
+		for (run = i; run < len && p[run] != 0 && p[run] < 0x80; run++)
+			;
+		if (run > i) {
+			memcpy(o, p + i, run - i);
+			o += run - i;
+			i = run;
+			continue;
+		}
 		if (p[i] == 0) {
 			*o++ = (char)0xc0;
 			*o++ = (char)0x80;

@@ -509,6 +509,7 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 static void
 db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 {
+	int64_t	start;
 	int	log = -1, done = -1, short_by;
 
 	pthread_mutex_lock(&c->lock);
@@ -529,9 +530,16 @@ db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 	pthread_mutex_unlock(&c->lock);
 	/* BUSY: the thread is in a pass, and stops after it (hold); the
 	 * next BEGIN looks again at what that pass left. */
+	start = util_mono_us();
 	if (sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
 	    &done) != SQLITE_OK)
 		return;
+	/* The time the loop spent, for the debug log (-v): what requests
+	 * alone cost at the bound (work that can wait never brings the WAL
+	 * here, db_wal_wait). */
+	log_debug("db: the WAL reached its bound (%d pages): the loop copied "
+	    "what the checkpointer had not, in %lld us", c->pages,
+	    (long long)(util_mono_us() - start));
 	/* Copied up to the end (the BEGIN after this restarts the log), or a
 	 * reader stopped it short: either way the thread may go on. */
 	pthread_mutex_lock(&c->lock);
@@ -540,6 +548,59 @@ db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 	c->pass_log = log;
 	c->pass_done = done;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Work that can wait (a reset's or retention's next slice, pages given
+ * back) asks here first, and waits while the WAL holds more than
+ * DB_CKPT_SOFT_PAGES that the thread has not copied back: a reset writes
+ * a few hundred pages a slice, and left to itself it brought the WAL to
+ * the hard bound every few slices, where the loop copies pages and syncs
+ * itself (issue 11: 606 such catch-ups in a reset of 1 M rows, up to
+ * 0.7 s each).  Waiting, it leaves the thread a log without new frames,
+ * whose pass then copies all of it, and the next commit restarts the log.
+ * So only requests, never work that can wait, bring the WAL to the hard
+ * bound.  A reader that keeps an old snapshot stops every checkpoint
+ * short (above); after DB_WAL_WAIT_MS of that the work goes on and says
+ * so, and the WAL grows as it would have.
+ */
+#define DB_CKPT_SOFT_PAGES	(DB_CKPT_HARD_PAGES / 2)
+#define DB_WAL_WAIT_MS		2000
+
+int
+db_wal_wait(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int64_t		 now;
+	int		 wait;
+
+	if (!c->running)
+		return (0);
+	pthread_mutex_lock(&c->lock);
+	wait = c->pages >= DB_CKPT_SOFT_PAGES && !(c->pass_gen == c->gen &&
+	    c->pass_log >= c->pages && c->pass_done == c->pass_log);
+	if (wait) {
+		c->wanted = 1;
+		pthread_cond_signal(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!wait) {
+		db->wal_wait_since = 0;
+		db->wal_wait_told = 0;
+		return (0);
+	}
+	now = util_mono_us();
+	if (db->wal_wait_since == 0)
+		db->wal_wait_since = now;
+	else if (now - db->wal_wait_since > DB_WAL_WAIT_MS * 1000LL) {
+		if (!db->wal_wait_told)
+			log_warnx("db: the WAL (%d pages) is not being copied "
+			    "back (a reader holding an old snapshot?); a reset "
+			    "or retention goes on without waiting", c->pages);
+		db->wal_wait_told = 1;
+		return (0);
+	}
+	return (1);
 }
 
 static int
@@ -706,13 +767,19 @@ db_open(const char *path, int sync_full, char **cause)
 	 * First: on a new, empty file this makes freed pages something the
 	 * file can give back (db_vacuum); once the file has a page, the mode
 	 * stays what it was (a file made before keeps its pages for later
-	 * rows), and this changes nothing.
+	 * rows), and this changes nothing.  secure_delete FAST (Debian's
+	 * SQLite has it ON): with ON, every page a delete frees is written
+	 * again, zeroed, through the WAL and copied back by a checkpoint,
+	 * which doubled what a reset or retention wrote (issue 11); FAST
+	 * zeroes deleted cells in the pages written anyway, and freed pages
+	 * keep their bytes until reused or given back (db_vacuum).
 	 */
 	if (db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", &err) == -1 ||
 	    db_exec(db, "PRAGMA journal_mode = WAL", &err) == -1 ||
 	    db_exec(db, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", &err) == -1 ||
 	    db_exec(db, "PRAGMA foreign_keys = ON", &err) == -1 ||
+	    db_exec(db, "PRAGMA secure_delete = FAST", &err) == -1 ||
 	    db_exec(db, "PRAGMA journal_size_limit = "
 	    DB_STR(DB_WAL_LIMIT), &err) == -1 ||
 	    db_tune(db, &err) == -1) {
@@ -942,8 +1009,11 @@ db_commit(struct db *db, const char **cause)
 		return (0);
 	db->failed = 0;
 	if (db->in_txn && !failed) {
+		int64_t	start = util_mono_us();
+
 		db->in_txn = 0;
 		if (db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
+			db->commit_us = util_mono_us() - start;
 			db->seq_committed = db->seq_handed;
 			db->rows_committed += db->rows_pending;
 			db->rows_pending = 0;
@@ -1322,6 +1392,12 @@ int64_t
 db_rows(const struct db *db)
 {
 	return (db->rows_committed);
+}
+
+int64_t
+db_commit_us(const struct db *db)
+{
+	return (db->commit_us);
 }
 
 /* Run sql (a write) with ?1 = x; *changes gets the rows it touched. */

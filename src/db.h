@@ -271,6 +271,9 @@ int64_t		 db_seq_last(const struct db *);
 int64_t		 db_first_seq(struct db *);
 /* Deliveries stored (committed). */
 int64_t		 db_rows(const struct db *);
+/* How long the last commit took, in microseconds (for the logs of work
+ * done in slices: their loop time is the slice's and its commit's). */
+int64_t		 db_commit_us(const struct db *);
 /*
  * Space: a store made by a notimock with schema 6 or later frees pages
  * incrementally.  db_free_pages is how many pages the file holds unused
@@ -280,6 +283,13 @@ int64_t		 db_rows(const struct db *);
  */
 int64_t		 db_free_pages(struct db *);
 int		 db_vacuum(struct db *);
+/*
+ * 1: work that can wait (a reset's or retention's next slice, db_vacuum)
+ * should wait (try again in a few ms) while the checkpointer copies the
+ * WAL back, so that such work never brings the WAL to the bound where the
+ * loop would copy it itself (db.c, "the checkpointer").
+ */
+int		 db_wal_wait(struct db *);
 /*
  * Retention: delete at most max of the oldest deliveries, those beyond
  * the newest keep (0: no cap) and those received before before_ms (0: no

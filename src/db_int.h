@@ -108,6 +108,9 @@ struct db {
 	char		 err[256];
 	char		*reserve;	/* "FILE-reserve" (db_make_room) */
 	int		 secure_delete;	/* to restore after it, or -1 */
+	int64_t		 commit_us;	/* the last COMMIT took (db_commit_us) */
+	int64_t		 wal_wait_since; /* db_wal_wait: monotonic us, or 0 */
+	int		 wal_wait_told;
 };
 
 /* Pages one db_vacuum() gives back (256 KiB: each page moved rewrites

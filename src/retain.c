@@ -44,8 +44,15 @@
  * order, are the same.
  */
 #define RETAIN_STEP	50
-#define RETAIN_BUDGET_US 15000
+#define RETAIN_BUDGET_US 8000
 #define RETAIN_TICK_MS	250
+/*
+ * While db_wal_wait() says the checkpointer is behind, a tick that has
+ * work prunes nothing and looks again this much later: what pruning and
+ * giving pages back write never bring the WAL to the bound where the loop
+ * copies it itself (db.c, "the checkpointer").
+ */
+#define RETAIN_WAIT_MS	5
 #define RETAIN_LOG_MS	10000	/* at most one log line this often */
 #define RETAIN_FREE_PAGES 1024	/* 4 MiB unused before any is given back */
 
@@ -61,13 +68,17 @@ struct retain {
 
 static void	retain_tick(evutil_socket_t, short, void *);
 
+/* The next tick: now (on the next iteration), soon, or in a while. */
+enum retain_when { RETAIN_NOW, RETAIN_SOON, RETAIN_LATER };
+
 static void
-retain_schedule(struct retain *rt, int now)
+retain_schedule(struct retain *rt, enum retain_when when)
 {
 	struct timeval	tv;
 
 	tv.tv_sec = 0;
-	tv.tv_usec = now ? 0 : RETAIN_TICK_MS * 1000;
+	tv.tv_usec = when == RETAIN_NOW ? 0 : when == RETAIN_SOON ?
+	    RETAIN_WAIT_MS * 1000 : RETAIN_TICK_MS * 1000;
 	evtimer_add(rt->timer, &tv);
 }
 
@@ -89,23 +100,26 @@ retain_log(struct retain *rt, int force)
 }
 
 /* Give unused pages back, within the slice's time budget (started at
- * start); 1 if some are left for the next tick. */
-static int
+ * start): when the next tick should come. */
+static enum retain_when
 retain_vacuum(struct retain *rt, int64_t start)
 {
 	struct server	*srv = rt->srv;
 
 	if (db_free_pages(srv->db) <= RETAIN_FREE_PAGES)
-		return (0);
+		return (RETAIN_LATER);
 	do {
+		if (db_wal_wait(srv->db))
+			return (RETAIN_SOON);
 		if (db_vacuum(srv->db) == -1) {
 			log_warnx("retention: %s", db_errmsg(srv->db));
-			return (0);
+			return (RETAIN_LATER);
 		}
 		server_kick(srv);	/* committed with the iteration */
 	} while (db_free_pages(srv->db) > RETAIN_FREE_PAGES &&
 	    util_mono_us() - start < RETAIN_BUDGET_US);
-	return (db_free_pages(srv->db) > RETAIN_FREE_PAGES);
+	return (db_free_pages(srv->db) > RETAIN_FREE_PAGES ? RETAIN_NOW :
+	    RETAIN_LATER);
 }
 
 static void
@@ -115,6 +129,7 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 	struct server	*srv = rt->srv;
 	int64_t		 deleted, notifs, upto, before = 0, done = 0, start;
 	int		 more = 0;
+	enum retain_when when;
 
 	(void)fd;
 	(void)what;
@@ -124,6 +139,10 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 	do {
 		if (rt->keep == 0 && rt->age_ms == 0)
 			break;	/* no cap: only give space back */
+		if (db_wal_wait(srv->db)) {
+			retain_schedule(rt, RETAIN_SOON);
+			return;
+		}
 		if (db_prune(srv->db, rt->keep, before, RETAIN_STEP, &deleted,
 		    &notifs, &upto) == -1) {
 			log_warnx("retention: %s", db_errmsg(srv->db));
@@ -147,9 +166,11 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 	} while (more && done < RETAIN_SLICE &&
 	    util_mono_us() - start < RETAIN_BUDGET_US);
 	retain_log(rt, !more);
-	if (!more && retain_vacuum(rt, start))
-		more = 1;
-	retain_schedule(rt, more);
+	when = more ? RETAIN_NOW : retain_vacuum(rt, start);
+	if (done > 0)
+		log_debug("retention: a slice pruned %lld deliveries in %lld us",
+		    (long long)done, (long long)(util_mono_us() - start));
+	retain_schedule(rt, when);
 }
 
 void
@@ -164,7 +185,7 @@ retain_start(struct server *srv)
 	rt->logged_at = util_mono_us();
 	srv->retain = rt;
 	rt->timer = evtimer_new(srv->base, retain_tick, rt);
-	retain_schedule(rt, 1);
+	retain_schedule(rt, RETAIN_NOW);
 }
 
 void

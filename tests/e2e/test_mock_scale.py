@@ -119,7 +119,7 @@ def test_indexed_filters_stay_whole_and_scans_say_where_they_stopped(
 
 
 def test_a_large_reset_runs_in_slices_and_deletes_everything(own_server):
-    """A reset of more than one slice (2,000 numbers) is answered by its
+    """A reset of more than one slice (500 numbers) is answered by its
     last slice; everything stored when it began is gone, notifications
     too, and the cursor stays."""
     srv = own_server()

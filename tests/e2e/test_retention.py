@@ -2,10 +2,15 @@
 Retention (src/retain.c): at most --retain-count deliveries and none older
 than --retain-age, the oldest pruned first in slices with the
 notifications they created; shown in /mock/cursor and the log.  Sequence
-numbers go on from where they were.
+numbers go on from where they were.  A large reset and the pruning work
+in slices bounded by time, leaving the WAL to the checkpointer.
 """
 
 import http.client
+import json
+import os
+import re
+import threading
 import time
 
 from conftest import NOTIFS, TOKEN, db, dumps
@@ -117,3 +122,103 @@ def test_a_reset_gives_the_space_back(own_server):
                what="the free pages to go back")
     pages, free = _file_pages(srv)
     assert pages <= 1024 + 200, (full, pages, free)
+
+
+def test_the_file_stops_growing_at_the_cap(own_server):
+    """Pruned rows' pages are reused by new ones: after six times the cap
+    of deliveries the file is no larger than after two (give or take a
+    few pages).  The slices are in the debug log."""
+    cap = 200
+    srv = own_server(["-v", "--retain-count", str(cap)])
+    text = "Sync succeeded for revision abc. " * 30	# ~1 KB
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+
+    def deliver(n, first):
+        # Half a cap at a time, then the pruning catches up: the file
+        # holds at most 1.5 caps of rows at any time in both halves.
+        for i in range(first, first + n):
+            c.request("POST", NOTIFS,
+                      dumps({"recipients": {"type": "broadcast"},
+                             "payload": {"title": "cap %d" % i,
+                                         "description": "%d %s" % (i, text)}}),
+                      {"Authorization": "Bearer " + TOKEN,
+                       "Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
+            if (i + 1) % (cap // 2) == 0 and i + 1 > cap:
+                wait_until(lambda: retention(srv)["stored"] == cap,
+                           what="pruning")
+
+    deliver(2 * cap, 0)
+    at_two, _ = _file_pages(srv)
+    deliver(4 * cap, 2 * cap)
+    at_six, _ = _file_pages(srv)
+    c.close()
+    assert retention(srv)["pruned"] == 5 * cap
+    assert at_six <= at_two + at_two // 10 + 8, (at_two, at_six)
+    assert "retention: a slice pruned" in srv.log()
+
+
+def test_a_large_reset_keeps_health_and_posts_answering(own_server):
+    """A reset of many slices: readiness and POSTs are answered while it
+    runs (what is posted meanwhile is not deleted), the WAL stays within
+    its bound, the log says how many slices it took, and the loop never
+    had to copy the WAL itself (src/db.c: work that can wait waits for
+    the checkpointer, db_wal_wait)."""
+    srv = own_server(["-v", "--retain-count", "0"])
+    before = 4000
+    threads = [threading.Thread(target=post, args=(srv, before // 4, "r%d" % k))
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert get_json(srv, "/mock/cursor")["cursor"] == before
+    done = threading.Event()
+    probes, posted, peak = [], [], [0]
+
+    def probe():
+        c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+        while not done.is_set():
+            c.request("GET", "/.backstage/health/v1/readiness")
+            r = c.getresponse()
+            r.read()
+            probes.append(r.status)
+            try:
+                peak[0] = max(peak[0], os.path.getsize(srv.db_path + "-wal"))
+            except FileNotFoundError:
+                pass
+        c.close()
+
+    def poster():
+        while not done.is_set():
+            post(srv, 1, "during")
+            posted.append(1)
+
+    helpers = [threading.Thread(target=probe), threading.Thread(target=poster)]
+    for t in helpers:
+        t.start()
+    # (The POSTs above, at full speed, may have brought the WAL to its
+    # bound: that is theirs to pay, not the reset's.)
+    start = len(srv.log())
+    r = srv.req("DELETE", "/mock/deliveries", token=None)
+    done.set()
+    for t in helpers:
+        t.join()
+    assert r.status == 200, r
+    assert probes and set(probes) == {200}
+    assert peak[0] <= 64 * 1024 * 1024
+    # What came in during the reset is kept.
+    # What came in during the reset is kept; what came in before it, in
+    # the same loop iteration as the DELETE, went with it.
+    deleted = json.loads(r.body)["deleted"]
+    assert deleted >= before
+    assert retention(srv)["stored"] == before + len(posted) - deleted
+    log = srv.wait_log("mock: reset deleted %d deliveries in " %
+                       deleted)[start:]
+    m = re.search(r"reset deleted %d deliveries in (\d+) slices" % deleted,
+                  log)
+    assert m and int(m.group(1)) > 1, log[-2000:]
+    assert "mock: reset slice 1: " in log
+    assert "the loop copied what the checkpointer had not" not in log

@@ -27,6 +27,7 @@
 #include "xmalloc.h"
 
 static int	db_auto_vacuum(struct db *);
+static void	db_convert(struct db *, const char *);
 
 #define DB_STR_(x)	#x
 #define DB_STR(x)	DB_STR_(x)
@@ -792,6 +793,8 @@ db_open(const char *path, int sync_full, char **cause)
 		goto fail;
 	if (db_migrate(db, path, cause) == -1)
 		goto fail;
+	if (strcmp(path, ":memory:") != 0)
+		db_convert(db, path);
 	for (i = 0; i < ST_MAX; i++) {
 		if (sqlite3_prepare_v3(db->h, db_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) != SQLITE_OK) {
@@ -820,20 +823,73 @@ fail:
 	return (NULL);
 }
 
+/* A pragma's number (0 if it has none). */
+static int64_t
+db_pragma_int(struct db *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = 0;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return (0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (n);
+}
+
 /* PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental. */
 static int
 db_auto_vacuum(struct db *db)
 {
-	sqlite3_stmt	*st;
-	int		 mode = 0;
+	return ((int)db_pragma_int(db, "PRAGMA auto_vacuum"));
+}
 
-	if (sqlite3_prepare_v2(db->h, "PRAGMA auto_vacuum", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return (0);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		mode = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return (mode);
+/*
+ * A file made before schema 6 has auto_vacuum off: its free pages are
+ * reused by later rows but never given back (db_free_pages is 0), so a
+ * reset of a million rows left a 2.9 GB file (issue 11).  Turning it on
+ * takes a VACUUM, which rewrites every page in use: done at start-up,
+ * before anything is answered, and only when those pages are few
+ * (DB_CONVERT_PAGES, 32 MiB: well under a second), as after a reset and a
+ * restart.  A larger file keeps its pages, and the log says when it will
+ * be converted.  (A VACUUM INTO beside a running server would have to
+ * catch up with what it writes meanwhile; a restart after a reset is what
+ * a user does anyway.)
+ */
+#define DB_CONVERT_PAGES	8192
+
+static void
+db_convert(struct db *db, const char *path)
+{
+	int64_t	 pages, unused, start;
+	char	*err = NULL;
+
+	if (db_auto_vacuum(db) != 0)
+		return;
+	pages = db_pragma_int(db, "PRAGMA page_count");
+	unused = db_pragma_int(db, "PRAGMA freelist_count");
+	if (pages - unused > DB_CONVERT_PAGES) {
+		log_info("db: %s was made by an older notimock (auto_vacuum "
+		    "off): its %lld unused pages are reused by new rows but "
+		    "not given back; a start with at most %d MiB in use (after "
+		    "a reset, say) converts it", path, (long long)unused,
+		    DB_CONVERT_PAGES / 256);
+		return;
+	}
+	start = util_mono_us();
+	if (db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", &err) == -1 ||
+	    db_exec(db, "VACUUM", &err) == -1) {
+		log_warnx("db: %s: converting to give space back: %s", path,
+		    err);
+		free(err);
+		return;
+	}
+	log_info("db: %s converted to give space back (auto_vacuum "
+	    "incremental): %lld pages, %lld of them unused, became %lld, in "
+	    "%lld ms", path, (long long)pages, (long long)unused,
+	    (long long)db_pragma_int(db, "PRAGMA page_count"),
+	    (long long)((util_mono_us() - start) / 1000));
 }
 
 int64_t

@@ -16,7 +16,8 @@
  * reset, a large delete or pruning, each tick hands them to
  * db_vacuum() in steps of 256 KiB for at most RETAIN_BUDGET_US, and the
  * file shrinks at the next checkpoint.  A store made before schema 6
- * cannot (db_free_pages is 0) and keeps reusing its pages.
+ * cannot (db_free_pages is 0) and keeps reusing its pages, until a start
+ * with little in use converts it (db.c, db_convert).
  */
 #include <stdint.h>
 #include <stdlib.h>

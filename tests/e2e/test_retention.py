@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import sqlite3
 import threading
 import time
 
@@ -222,3 +223,30 @@ def test_a_large_reset_keeps_health_and_posts_answering(own_server):
     assert m and int(m.group(1)) > 1, log[-2000:]
     assert "mock: reset slice 1: " in log
     assert "the loop copied what the checkpointer had not" not in log
+
+
+def test_an_older_file_is_converted_to_give_space_back(own_server, tmp_path):
+    """A file made before schema 6 (auto_vacuum off) kept every page a
+    reset freed; at a start with little in use notimock converts it
+    (src/db.c, db_convert), gives the unused pages back, and says so."""
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE filler (x)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 2000)
+    conn.commit()
+    conn.execute("DELETE FROM filler")	# what a reset left behind
+    conn.commit()
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 1900
+    conn.close()
+    srv = own_server(["--retain-count", "0"], db_path=path)
+    assert "converted to give space back" in srv.wait_log(
+        "converted to give space back")
+    pages, free = _file_pages(srv)
+    conn = db(srv)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    conn.close()
+    assert pages < 200 and free < 10, (pages, free)
+    post(srv, 3, "after")
+    assert retention(srv)["stored"] == 3

@@ -79,6 +79,8 @@ struct db_ckpt {
 	unsigned int	 pass_gen;	/* gen when the last pass began */
 	int		 pass_log;	/* its frames in the log, or -1 */
 	int		 pass_done;	/* and those copied */
+	/* The loop's own copies at the bound (db_ckpt_told; loop only). */
+	int64_t		 loop_copies, loop_us_max, told_at;
 };
 
 struct db {

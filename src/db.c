@@ -27,6 +27,7 @@
 #include "xmalloc.h"
 
 static int	db_auto_vacuum(struct db *);
+static int64_t	db_pragma_int(struct db *, const char *);
 static void	db_convert(struct db *, const char *);
 
 #define DB_STR_(x)	#x
@@ -932,6 +933,14 @@ db_free_pages(struct db *db)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return (n);
+}
+
+int64_t
+db_used_bytes(struct db *db)
+{
+	return ((db_pragma_int(db, "PRAGMA page_count") -
+	    db_pragma_int(db, "PRAGMA freelist_count")) *
+	    db_pragma_int(db, "PRAGMA page_size"));
 }
 
 int

@@ -282,6 +282,8 @@ int64_t		 db_commit_us(const struct db *);
  * iteration's transaction (the file shrinks at the next checkpoint).
  */
 int64_t		 db_free_pages(struct db *);
+/* Bytes of the database file in use (its pages less the free ones). */
+int64_t		 db_used_bytes(struct db *);
 int		 db_vacuum(struct db *);
 /*
  * 1: work that can wait (a reset's or retention's next slice, db_vacuum)

@@ -11,6 +11,12 @@
  * while requests are still served between slices.  The space freed is
  * reused by later deliveries: the file stops growing at the cap.
  *
+ * A count does not bound the disk when bodies are large (up to
+ * --max-stored-body each, 1 MiB): past --retain-bytes of the file in use
+ * (db_used_bytes: its pages less the free ones) a slice prunes the oldest
+ * too, RETAIN_STEP at a time, until it is under again; the pages freed are
+ * reused or given back as below.
+ *
  * The same timer gives space back (issue 11: a reset must return it):
  * when the store holds more than RETAIN_FREE_PAGES unused pages, after a
  * reset, a large delete or pruning, each tick hands them to
@@ -62,6 +68,7 @@ struct retain {
 	struct event	*timer;
 	int64_t		 keep;		/* 0: no count cap */
 	int64_t		 age_ms;	/* 0: no age limit */
+	int64_t		 bytes;		/* 0: no size limit */
 	int64_t		 pruned, notifs, upto;	/* since start */
 	int64_t		 unlogged, unlogged_notifs;
 	int64_t		 logged_at;	/* monotonic us */
@@ -92,10 +99,11 @@ retain_log(struct retain *rt, int force)
 	    now - rt->logged_at < RETAIN_LOG_MS * 1000))
 		return;
 	log_info("retention: pruned %lld deliveries and %lld notifications "
-	    "(up to seq %lld; --retain-count %lld, --retain-age %llds)",
+	    "(up to seq %lld; --retain-count %lld, --retain-age %llds, "
+	    "--retain-bytes %lld)",
 	    (long long)rt->unlogged, (long long)rt->unlogged_notifs,
 	    (long long)rt->upto, (long long)rt->keep,
-	    (long long)(rt->age_ms / 1000));
+	    (long long)(rt->age_ms / 1000), (long long)rt->bytes);
 	rt->unlogged = rt->unlogged_notifs = 0;
 	rt->logged_at = now;
 }
@@ -128,7 +136,7 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct retain	*rt = arg;
 	struct server	*srv = rt->srv;
-	int64_t		 deleted, notifs, upto, before = 0, done = 0, start;
+	int64_t		 deleted, notifs, upto, before = 0, done = 0, start, keep;
 	int		 more = 0;
 	enum retain_when when;
 
@@ -138,13 +146,19 @@ retain_tick(evutil_socket_t fd, short what, void *arg)
 		before = util_now_ms() - rt->age_ms;
 	start = util_mono_us();
 	do {
-		if (rt->keep == 0 && rt->age_ms == 0)
+		if (rt->keep == 0 && rt->age_ms == 0 && rt->bytes == 0)
 			break;	/* no cap: only give space back */
 		if (db_wal_wait(srv->db)) {
 			retain_schedule(rt, RETAIN_SOON);
 			return;
 		}
-		if (db_prune(srv->db, rt->keep, before, RETAIN_STEP, &deleted,
+		/* Over the size: RETAIN_STEP more than the count asks. */
+		keep = rt->keep;
+		if (rt->bytes > 0 && db_used_bytes(srv->db) > rt->bytes &&
+		    (keep == 0 || keep > db_rows(srv->db) - RETAIN_STEP))
+			keep = db_rows(srv->db) > RETAIN_STEP ?
+			    db_rows(srv->db) - RETAIN_STEP : 1;
+		if (db_prune(srv->db, keep, before, RETAIN_STEP, &deleted,
 		    &notifs, &upto) == -1) {
 			log_warnx("retention: %s", db_errmsg(srv->db));
 			more = 0;
@@ -183,6 +197,7 @@ retain_start(struct server *srv)
 	rt->srv = srv;
 	rt->keep = srv->settings->retain_count;
 	rt->age_ms = srv->settings->retain_age * 1000;
+	rt->bytes = srv->settings->retain_bytes;
 	rt->logged_at = util_mono_us();
 	srv->retain = rt;
 	rt->timer = evtimer_new(srv->base, retain_tick, rt);
@@ -213,6 +228,8 @@ retain_json(const struct server *srv, struct json *o)
 	if (rt != NULL) {
 		json_add_num(x, "maxDeliveries", (double)rt->keep);
 		json_add_num(x, "maxAgeSeconds", (double)(rt->age_ms / 1000));
+		json_add_num(x, "maxBytes", (double)rt->bytes);
+		json_add_num(x, "bytes", (double)db_used_bytes(srv->db));
 		json_add_num(x, "pruned", (double)rt->pruned);
 		json_add_num(x, "notificationsPruned", (double)rt->notifs);
 		json_add_num(x, "prunedUpTo", (double)rt->upto);

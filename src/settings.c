@@ -92,6 +92,9 @@ static const struct setting settings_table[] = {
 	{ "retain-age", 0, SET_DURATION, "DURATION", 0, 86400 * 3650, NULL,
 	  "7d", OFF(retain_age), "prune deliveries older than this, like 12h "
 	  "or 7d (0: keep any age)" },
+	{ "retain-bytes", 0, SET_NUM, "BYTES", 0, 1LL << 50, NULL, "134217728",
+	  OFF(retain_bytes), "keep the stored rows within about this many "
+	  "bytes of the database file, pruning the oldest (0: no limit)" },
 	{ "max-headers", 0, SET_NUM, "BYTES", 1024, 1 << 20, NULL, "16384",
 	  OFF(max_headers), "limit on the request line and headers" },
 	{ "stream-buffer", 0, SET_NUM, "BYTES", 65536, 1LL << 30, NULL,

@@ -45,6 +45,7 @@ struct settings {
 	long long	 max_stored_body; /* bytes of a body the store keeps */
 	long long	 retain_count;	/* deliveries kept at most (0: all) */
 	long long	 retain_age;	/* seconds (0: any age) */
+	long long	 retain_bytes;	/* bytes of the file in use (0: any) */
 	long long	 stream_buffer;	/* unread bytes before a stream ends */
 	long long	 idle_timeout;	/* seconds */
 	long long	 head_timeout;	/* seconds, for a whole request */

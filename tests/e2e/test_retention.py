@@ -40,6 +40,7 @@ def test_count_cap_prunes_the_oldest(own_server):
     srv = own_server(["--retain-count", "50"])
     r = retention(srv)
     assert r["maxDeliveries"] == 50 and r["maxAgeSeconds"] == 7 * 86400
+    assert r["maxBytes"] == 128 * 1024 * 1024
     post(srv, 1220, "cap")		# more than two slices of 500
     wait_until(lambda: retention(srv)["stored"] == 50, what="pruning")
     r = retention(srv)
@@ -76,14 +77,45 @@ def test_retention_off(own_server):
 
 def test_config_and_environment_twins(own_server, tmp_path):
     cfg = tmp_path / "app-config.yaml"
-    cfg.write_text("notimock:\n  retain-count: 7\n  retain-age: 2d\n")
+    cfg.write_text("notimock:\n  retain-count: 7\n  retain-age: 2d\n"
+                   "  retain-bytes: 5000000\n")
     srv = own_server(["-f", str(cfg)])
     r = retention(srv)
-    assert (r["maxDeliveries"], r["maxAgeSeconds"]) == (7, 2 * 86400)
+    assert (r["maxDeliveries"], r["maxAgeSeconds"], r["maxBytes"]) == \
+        (7, 2 * 86400, 5000000)
     srv = own_server([], env={"NOTIMOCK_RETAIN_COUNT": "9",
-                              "NOTIMOCK_RETAIN_AGE": "12h"})
+                              "NOTIMOCK_RETAIN_AGE": "12h",
+                              "NOTIMOCK_RETAIN_BYTES": "6000000"})
     r = retention(srv)
-    assert (r["maxDeliveries"], r["maxAgeSeconds"]) == (9, 12 * 3600)
+    assert (r["maxDeliveries"], r["maxAgeSeconds"], r["maxBytes"]) == \
+        (9, 12 * 3600, 6000000)
+
+
+def test_a_size_cap_prunes_the_oldest(own_server):
+    """Large bodies: --retain-bytes bounds the file's pages in use where a
+    count would not; the oldest go first, and /mock/cursor shows it."""
+    cap = 1024 * 1024
+    srv = own_server(["--retain-bytes", str(cap), "--retain-count", "0"])
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    for i in range(80):
+        c.request("POST", NOTIFS,
+                  dumps({"recipients": {"type": "broadcast"},
+                         "payload": {"title": "big %d" % i,
+                                     # ~30 KB that do not pack
+                                     "description": os.urandom(15000).hex()}}),
+                  {"Authorization": "Bearer " + TOKEN,
+                   "Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+    c.close()
+    wait_until(lambda: retention(srv)["bytes"] <= cap, what="pruning by size")
+    r = retention(srv)
+    assert r["maxBytes"] == cap and r["pruned"] > 0
+    assert r["stored"] + r["pruned"] == 80 and r["prunedUpTo"] == r["pruned"]
+    got = get_json(srv, "/mock/deliveries", {"limit": 100})["deliveries"]
+    assert [d["seq"] for d in got] == list(range(80, r["pruned"], -1))
+    assert "--retain-bytes %d" % cap in srv.wait_log("retention: pruned")
 
 
 def _file_pages(srv):

@@ -595,7 +595,7 @@ db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
  * so, and the WAL grows as it would have.
  */
 #define DB_CKPT_SOFT_PAGES	2048	/* 8 MiB */
-#define DB_WAL_WAIT_MS		2000
+#define DB_WAL_WAIT_MS		5000
 
 int
 db_wal_wait(struct db *db)
@@ -607,8 +607,11 @@ db_wal_wait(struct db *db)
 	if (!c->running)
 		return (0);
 	pthread_mutex_lock(&c->lock);
+	/* All copied: a transaction that begins now restarts the log; one
+	 * this iteration began before (a POST's) may not have. */
 	wait = c->pages >= DB_CKPT_SOFT_PAGES && !(c->pass_gen == c->gen &&
-	    c->pass_log >= c->pages && c->pass_done == c->pass_log);
+	    c->pass_log >= c->pages && c->pass_done == c->pass_log &&
+	    !db->in_txn);
 	if (wait) {
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);

@@ -18,12 +18,17 @@ from conftest import NOTIFS, TOKEN, db, dumps
 from mock_helpers import get_json, wait_until
 
 
-def post(srv, n, tag):
+def post(srv, n, tag, first=0, description=None):
+    """POST n broadcasts titled "tag i" (i from first), with
+    description(i) as their description if given."""
     c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
-    for i in range(n):
+    for i in range(first, first + n):
+        payload = {"title": "%s %d" % (tag, i)}
+        if description is not None:
+            payload["description"] = description(i)
         c.request("POST", NOTIFS,
                   dumps({"recipients": {"type": "broadcast"},
-                         "payload": {"title": "%s %d" % (tag, i)}}),
+                         "payload": payload}),
                   {"Authorization": "Bearer " + TOKEN,
                    "Content-Type": "application/json"})
         r = c.getresponse()
@@ -96,19 +101,8 @@ def test_a_size_cap_prunes_the_oldest(own_server):
     count would not; the oldest go first, and /mock/cursor shows it."""
     cap = 1024 * 1024
     srv = own_server(["--retain-bytes", str(cap), "--retain-count", "0"])
-    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
-    for i in range(80):
-        c.request("POST", NOTIFS,
-                  dumps({"recipients": {"type": "broadcast"},
-                         "payload": {"title": "big %d" % i,
-                                     # ~30 KB that do not pack
-                                     "description": os.urandom(15000).hex()}}),
-                  {"Authorization": "Bearer " + TOKEN,
-                   "Content-Type": "application/json"})
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200
-    c.close()
+    # ~30 KB each that do not pack
+    post(srv, 80, "big", description=lambda i: os.urandom(15000).hex())
     wait_until(lambda: retention(srv)["bytes"] <= cap, what="pruning by size")
     r = retention(srv)
     assert r["maxBytes"] == cap and r["pruned"] > 0
@@ -164,22 +158,13 @@ def test_the_file_stops_growing_at_the_cap(own_server):
     cap = 200
     srv = own_server(["-v", "--retain-count", str(cap)])
     text = "Sync succeeded for revision abc. " * 30	# ~1 KB
-    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
 
     def deliver(n, first):
         # Half a cap at a time, then the pruning catches up: the file
         # holds at most 1.5 caps of rows at any time in both halves.
-        for i in range(first, first + n):
-            c.request("POST", NOTIFS,
-                      dumps({"recipients": {"type": "broadcast"},
-                             "payload": {"title": "cap %d" % i,
-                                         "description": "%d %s" % (i, text)}}),
-                      {"Authorization": "Bearer " + TOKEN,
-                       "Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200
-            if (i + 1) % (cap // 2) == 0 and i + 1 > cap:
+        for k in range(first, first + n, cap // 2):
+            post(srv, cap // 2, "cap", k, lambda i: "%d %s" % (i, text))
+            if k + cap // 2 > cap:
                 wait_until(lambda: retention(srv)["stored"] == cap,
                            what="pruning")
 
@@ -187,7 +172,6 @@ def test_the_file_stops_growing_at_the_cap(own_server):
     at_two, _ = _file_pages(srv)
     deliver(4 * cap, 2 * cap)
     at_six, _ = _file_pages(srv)
-    c.close()
     assert retention(srv)["pruned"] == 5 * cap
     assert at_six <= at_two + at_two // 10 + 8, (at_two, at_six)
     assert "retention: a slice pruned" in srv.log()

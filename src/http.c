@@ -1608,9 +1608,21 @@ http_conn_attach(evutil_socket_t unused, short what, void *arg)
 	LIST_FOREACH(cl, bucket, entry)
 		if (strcmp(cl->addr, addr) == 0)
 			break;
+	/* Nothing here may exit (xcalloc would): out of memory, the
+	 * connection is refused instead. */
+	c->deadline = evtimer_new(c->srv->base, http_conn_deadline_cb, c);
+	c->oversize_ev = evtimer_new(c->srv->base, http_conn_oversize_cb, c);
+	if (cl == NULL && (cl = calloc(1, sizeof *cl)) != NULL) {
+		snprintf(cl->addr, sizeof cl->addr, "%s", addr);
+		LIST_INSERT_HEAD(bucket, cl, entry);
+	}
 	if (c->refuse) {
 		http_conns.stats.refused++;
 		why = "no memory for its TLS state; refused";
+	} else if (cl == NULL || c->deadline == NULL ||
+	    c->oversize_ev == NULL) {
+		http_conns.stats.refused++;
+		why = "no memory for its record; refused";
 	} else if (http_conns.n >= http_conns.ceiling) {
 		http_conns.stats.refused++;
 		why = "over --max-connections and the reserve for health; "
@@ -1622,12 +1634,11 @@ http_conn_attach(evutil_socket_t unused, short what, void *arg)
 	if (why != NULL) {
 		http_conn_log(addr, why);
 		http_conn_abort(bev);
+		if (cl != NULL && cl->n == 0) {
+			LIST_REMOVE(cl, entry);
+			free(cl);
+		}
 		goto drop;
-	}
-	if (cl == NULL) {
-		cl = xcalloc(1, sizeof *cl);
-		snprintf(cl->addr, sizeof cl->addr, "%s", addr);
-		LIST_INSERT_HEAD(bucket, cl, entry);
 	}
 	cl->n++;
 	c->client = cl;
@@ -1640,14 +1651,16 @@ http_conn_attach(evutil_socket_t unused, short what, void *arg)
 	LIST_INSERT_HEAD(&http_conns.conns[http_conn_hash(c->evcon)], c,
 	    entry);
 	evhttp_connection_set_closecb(c->evcon, http_conn_closecb, c);
-	c->deadline = evtimer_new(c->srv->base, http_conn_deadline_cb, c);
-	c->oversize_ev = evtimer_new(c->srv->base, http_conn_oversize_cb, c);
 	evtimer_add(c->deadline, &http_conns.deadline);
 	c->incb = evbuffer_add_cb(bufferevent_get_input(bev),
 	    http_conn_input_cb, c);
 	bufferevent_decref(bev);
 	return;
 drop:
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	if (c->oversize_ev != NULL)
+		event_free(c->oversize_ev);
 	bufferevent_decref(bev);
 	free(c);
 }
@@ -1660,7 +1673,8 @@ http_conn_new(struct server *srv, struct bufferevent *bev, int tls,
 {
 	struct http_conn	*c;
 
-	c = xcalloc(1, sizeof *c);
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return (bev);	/* unwatched, as when event_new fails below */
 	c->srv = srv;
 	c->bev = bev;
 	c->tls = tls;

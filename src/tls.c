@@ -531,7 +531,10 @@ static void
 tls_plain_http(struct tls_conn *c, const char *line)
 {
 	char		 method[17] = "GET", url[1024] = "/", jurl[2048];
-	char		 peer[128], emethod[80], eurl[1200], *body, *reply;
+	/* On the stack: this runs per connection, where nothing may exit
+	 * (xasprintf would, out of memory).  The longest jurl fits both. */
+	char		 peer[128], emethod[80], eurl[1200];
+	char		 body[2304], reply[2560];
 	const char	*p;
 	size_t		 n, i, o;
 
@@ -558,11 +561,11 @@ tls_plain_http(struct tls_conn *c, const char *line)
 		jurl[o++] = url[i];
 	}
 	jurl[o] = '\0';
-	xasprintf(&body, "{\"error\":{\"name\":\"InputError\",\"message\":"
-	    "\"This port speaks TLS: use https://\"},\"request\":{\"method\":"
-	    "\"%s\",\"url\":\"%s\"},\"response\":{\"statusCode\":400}}",
-	    method, jurl);
-	xasprintf(&reply, "HTTP/1.1 400 Bad Request\r\n"
+	(void)snprintf(body, sizeof body, "{\"error\":{\"name\":\"InputError\","
+	    "\"message\":\"This port speaks TLS: use https://\"},\"request\":"
+	    "{\"method\":\"%s\",\"url\":\"%s\"},\"response\":{\"statusCode\":"
+	    "400}}", method, jurl);
+	(void)snprintf(reply, sizeof reply, "HTTP/1.1 400 Bad Request\r\n"
 	    "Content-Type: application/json; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Connection: close\r\n"
@@ -580,8 +583,6 @@ tls_plain_http(struct tls_conn *c, const char *line)
 		tls_conn_report(c, BEV_EVENT_READING | BEV_EVENT_EOF);
 	else
 		c->tc_flags |= TLS_CLOSING;	/* see tls_sock_writecb */
-	free(reply);
-	free(body);
 }
 
 /*
@@ -925,7 +926,10 @@ tls_conn_new(struct tls_cfg *cf, struct event_base *base)
 	const char	*what;
 	int		 r;
 
-	c = xcalloc(1, sizeof *c);
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		log_warnx("tls: no memory for a connection");
+		return (NULL);
+	}
 	c->tc_cfg = cf;
 	cf->cf_refs++;
 	c->tc_fd = -1;

@@ -48,6 +48,7 @@ enum db_stmt {
 	ST_VACUUM,
 	ST_PACK_DICT_ADD,
 	ST_PACK_DICT_GET,
+	ST_COUNTS_ADD,
 	ST_MAX
 };
 
@@ -88,6 +89,10 @@ struct db {
 	struct db_ckpt	 ckpt;
 	sqlite3_stmt	*st[ST_MAX];
 	struct db_pack	*pack;		/* db_pack.c */
+	/* notification_counts' changes in the open transaction, written
+	 * once per key at commit (db_read.c: db_counts_note). */
+	struct db_count	*counts;
+	size_t		 ncounts;
 	int		 incremental;	/* auto_vacuum = INCREMENTAL */
 	int		 in_txn;
 	int		 failed;	/* a write in this transaction failed */
@@ -152,6 +157,12 @@ struct db_pack;
 int		 db_pack_open(struct db *, char **cause);
 void		 db_pack_close(struct db *);
 void		 db_pack_forget(struct db *);
+/* db_read.c: a notification row stored in the open transaction counts
+ * (schema 8: no trigger on insert); db_counts_flush writes those counts
+ * before COMMIT, db_counts_forget drops them (a rollback, the close). */
+void		 db_counts_note(struct db *, const struct db_notification_new *);
+int		 db_counts_flush(struct db *);
+void		 db_counts_forget(struct db *);
 int		 db_pack(struct db *, const struct db_delivery *,
 		    const void **out, size_t *outlen, int64_t *dict);
 int		 db_unpack(struct db *, const void *packed, size_t len,

@@ -437,6 +437,8 @@ db_notification_count(struct db *db, const struct db_nquery *nq)
 
 	memset(&q, 0, sizeof q);
 	if (db_counts_serve(nq)) {
+		if (db_counts_flush(db) == -1)
+			return (-1);
 		db_sql_add(&q, "SELECT coalesce(");
 		db_counts_pick(&q, nq);
 		db_sql_add(&q, ", 0) FROM (");
@@ -506,6 +508,8 @@ db_notification_status(struct db *db, const char *user, int64_t *unread,
 	int64_t		 v[2];
 	int		 rc;
 
+	if (db_counts_flush(db) == -1)
+		return (-1);
 	memset(&nq, 0, sizeof nq);
 	memset(&q, 0, sizeof q);
 	db_sql_add(&q, "SELECT coalesce(sum(t) - sum(r), 0), "
@@ -519,6 +523,90 @@ db_notification_status(struct db *db, const char *user, int64_t *unread,
 		*read = v[1];
 	}
 	return (rc);
+}
+
+/*
+ * The counts of the notification rows stored in the open transaction, one
+ * entry per notification_counts key (user, topic, severity; NULL for a
+ * broadcast or no topic), written at commit: a batch of sends to the same
+ * users and topic costs one upsert per key, not one per row (schema 8).
+ * A count read in the open transaction, which sees its rows, writes them
+ * first (db_counts_flush into the transaction: a rollback undoes both).
+ */
+struct db_count {
+	char	*user, *topic, *severity;
+	int64_t	 n[4];		/* total, unread, saved, unread_saved */
+};
+
+static int
+db_count_same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+void
+db_counts_note(struct db *db, const struct db_notification_new *r)
+{
+	const char	*sev = r->severity != NULL ? r->severity : "normal";
+	struct db_count	*c;
+	size_t		 i;
+
+	for (i = 0; i < db->ncounts; i++) {
+		c = &db->counts[i];
+		if (db_count_same(c->user, r->user) &&
+		    db_count_same(c->topic, r->topic) &&
+		    strcmp(c->severity, sev) == 0)
+			break;
+	}
+	if (i == db->ncounts) {
+		db->counts = xreallocarray(db->counts, db->ncounts + 1,
+		    sizeof *db->counts);
+		c = &db->counts[db->ncounts++];
+		memset(c, 0, sizeof *c);
+		c->user = r->user != NULL ? xstrdup(r->user) : NULL;
+		c->topic = r->topic != NULL ? xstrdup(r->topic) : NULL;
+		c->severity = xstrdup(sev);
+	}
+	c->n[0]++;
+	c->n[1] += r->read == 0;
+	c->n[2] += r->saved != 0;
+	c->n[3] += r->read == 0 && r->saved != 0;
+}
+
+int
+db_counts_flush(struct db *db)
+{
+	sqlite3_stmt	*st = db->st[ST_COUNTS_ADD];
+	struct db_count	*c;
+	size_t		 i;
+	int		 k, rc = 0;
+
+	for (i = 0; i < db->ncounts && rc == 0; i++) {
+		c = &db->counts[i];
+		db_bind_text(st, 1, c->user);
+		db_bind_text(st, 2, c->topic);
+		db_bind_text(st, 3, c->severity);
+		for (k = 0; k < 4; k++)
+			sqlite3_bind_int64(st, 4 + k, c->n[k]);
+		rc = db_step_done(db, st, "counting notifications");
+	}
+	db_counts_forget(db);
+	return (rc);
+}
+
+void
+db_counts_forget(struct db *db)
+{
+	size_t	i;
+
+	for (i = 0; i < db->ncounts; i++) {
+		free(db->counts[i].user);
+		free(db->counts[i].topic);
+		free(db->counts[i].severity);
+	}
+	free(db->counts);
+	db->counts = NULL;
+	db->ncounts = 0;
 }
 
 /* Collect the text columns of every row of a prepared statement. */
@@ -568,6 +656,8 @@ db_notification_topics(struct db *db, const struct db_nquery *nq,
 	*np = 0;
 	memset(&q, 0, sizeof q);
 	if (db_counts_serve(nq)) {
+		if (db_counts_flush(db) == -1)
+			return (-1);
 		/* The topics some row still counts for: text, not x''. */
 		db_sql_add(&q, "SELECT topic FROM (");
 		db_counts_sql(&q, nq);

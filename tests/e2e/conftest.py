@@ -625,8 +625,9 @@ def to_schema_6(conn):
     """Undo schema 7 on an open store (its read-side counters, triggers and
     indexes: src/db.c), as a store of schema 6 had it; the caller sets
     user_version and commits."""
-    for trigger in ("add", "del", "upd"):
-        conn.execute("DROP TRIGGER notification_counts_" + trigger)
+    for trigger in ("add", "del", "upd"):		# add: schema 7 only
+        conn.execute("DROP TRIGGER IF EXISTS notification_counts_" +
+                     trigger)
     conn.execute("DROP TABLE notification_counts")
     conn.execute("DROP INDEX broadcast_user_status_user")
     conn.execute("DROP INDEX notifications_user")

@@ -1099,6 +1099,7 @@ db_begin(struct db *db)
 		return (-1);
 	db->in_txn = 1;
 	db->failed = 0;
+	db->changes_begin = sqlite3_total_changes64(db->h);
 	return (0);
 }
 
@@ -1108,12 +1109,25 @@ db_in_txn(const struct db *db)
 	return (db->in_txn);
 }
 
+/*
+ * Whether the last db_commit that succeeded wrote a row.  A commit with
+ * nothing in it (a read kicked the commit event, a prune found nothing)
+ * succeeds on a full disk too: it must not tell the server the store
+ * writes again (issue 15, item 5).
+ */
+int
+db_commit_wrote(const struct db *db)
+{
+	return (db->commit_wrote);
+}
+
 int
 db_commit(struct db *db, const char **cause)
 {
 	int	failed = db->failed;
 
 	*cause = NULL;
+	db->commit_wrote = 0;
 	if (!db->in_txn && !failed)
 		return (0);
 	db->failed = 0;
@@ -1124,6 +1138,8 @@ db_commit(struct db *db, const char **cause)
 		if (db_counts_flush(db) == 0 &&
 		    db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
 			db->commit_us = util_mono_us() - start;
+			db->commit_wrote = sqlite3_total_changes64(db->h) !=
+			    db->changes_begin;
 			db->seq_committed = db->seq_handed;
 			db->rows_committed += db->rows_pending;
 			db->rows_pending = 0;

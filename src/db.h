@@ -76,6 +76,7 @@ int		 db_fingerprint_key(struct db *, unsigned char key[32],
 /* Open the iteration's transaction if none is open.  Returns -1 on failure. */
 int		 db_begin(struct db *);
 int		 db_in_txn(const struct db *);
+int		 db_commit_wrote(const struct db *);
 /* Commit the open transaction (no-op if none).  Returns -1 if it, or any
  * write since db_begin, failed: then nothing since db_begin is stored, and
  * *cause (static text) says why. */

@@ -95,6 +95,8 @@ struct db {
 	size_t		 ncounts;
 	int		 incremental;	/* auto_vacuum = INCREMENTAL */
 	int		 in_txn;
+	sqlite3_int64	 changes_begin;	/* sqlite3_total_changes64 at BEGIN */
+	int		 commit_wrote;	/* the last db_commit wrote rows */
 	int		 failed;	/* a write in this transaction failed */
 	/*
 	 * Sequence numbers: seq_handed is the last one handed out (perhaps

@@ -30,8 +30,8 @@ struct server_hook {
 };
 
 /*
- * Whether the store writes: failing from a failed commit until one
- * succeeds (/mock/cursor shows it, and the log says when it starts and
+ * Whether the store writes: failing from a failed commit until one that
+ * wrote a row succeeds (/mock/cursor shows it, and the log says when it starts and
  * ends).  Readiness stays 200 meanwhile, on purpose: a pod that is not
  * ready gets no traffic, so it would never see a write succeed again;
  * the writes themselves answer 503 in Backstage's shape (README).
@@ -93,7 +93,9 @@ server_commit_cb(evutil_socket_t fd, short what, void *arg)
 	srv->ncommits++;
 	if (rc == -1)
 		log_warnx("db: commit failed, answering 503: %s", cause);
-	server_store_state(srv, rc == 0 ? NULL : cause);
+	/* Only a commit that wrote says the store writes again. */
+	if (rc == -1 || db_commit_wrote(srv->db))
+		server_store_state(srv, rc == 0 ? NULL : cause);
 	server_hooks_run(srv, SERVER_BEFORE_REPLIES, rc == 0);
 	while ((w = TAILQ_FIRST(&srv->deferred)) != NULL) {
 		TAILQ_REMOVE(&srv->deferred, w, entry);

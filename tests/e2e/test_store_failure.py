@@ -183,6 +183,11 @@ def test_reset_on_a_really_full_disk_uses_the_reserve(monkeypatch, tmp_path):
         # Every acknowledged delivery and notification id is stored.
         lost, lost_ids = _missing(srv, acked)
         assert not lost and not lost_ids, (lost[:5], lost_ids[:5])
+        # Issue 15 item 5: those reads ended in commits that wrote nothing;
+        # none of them may say the store writes again while it is full.
+        store = json.loads(srv.req("GET", "/mock/cursor").body)["store"]
+        assert store["writes"] is False, store
+        assert "writing again" not in srv.log(), srv.log()[-2000:]
 
         r = srv.req("DELETE", "/mock/deliveries")
         assert r.status == 200, r.body

@@ -1103,6 +1103,23 @@ db_begin(struct db *db)
 	return (0);
 }
 
+/*
+ * Begin (or go on with) a transaction that updates or deletes notification
+ * rows.  Their triggers (schema 7) change notification_counts at once, but
+ * the rows stored earlier in this transaction are counted only in C until
+ * commit (db_counts_note): write those counts first, or the trigger finds
+ * no row to take a deleted row from and the commit adds it back (a phantom
+ * totalCount), or counts an updated row twice.  Every writer that touches
+ * stored notifications begins here.
+ */
+int
+db_begin_rewrite(struct db *db)
+{
+	if (db_begin(db) == -1 || db_counts_flush(db) == -1)
+		return (-1);
+	return (0);
+}
+
 int
 db_in_txn(const struct db *db)
 {
@@ -1388,7 +1405,7 @@ db_notification_rescope(struct db *db, const char *id,
 {
 	sqlite3_stmt	*st = db->st[ST_NOTIF_RESCOPE];
 
-	if (db_begin(db) == -1)
+	if (db_begin_rewrite(db) == -1)
 		return (-1);
 	db_bind_text(st, 1, n->title);
 	db_bind_text(st, 2, n->severity ? n->severity : "normal");
@@ -1496,7 +1513,7 @@ db_deliveries_delete_range(struct db *db, const struct db_filter *f,
 		f = &db_no_filter;
 	if (lo < f->since)
 		lo = f->since;
-	if (db_begin(db) == -1)
+	if (db_begin_rewrite(db) == -1)
 		return (-1);
 	/* The numbers of the rows about to go stay used for ever. */
 	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq_handed);
@@ -1584,7 +1601,7 @@ db_prune(struct db *db, int64_t keep, int64_t before_ms, int64_t max,
 	sqlite3_reset(st);
 	if (x == 0)
 		return (0);
-	if (db_begin(db) == -1)
+	if (db_begin_rewrite(db) == -1)
 		return (-1);
 	sqlite3_bind_int64(db->st[ST_STATE_SEQ], 1, db->seq_handed);
 	if (db_step_done(db, db->st[ST_STATE_SEQ], "recording the cursor")

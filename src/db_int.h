@@ -165,6 +165,9 @@ void		 db_pack_forget(struct db *);
 void		 db_counts_note(struct db *, const struct db_notification_new *);
 int		 db_counts_flush(struct db *);
 void		 db_counts_forget(struct db *);
+/* db.c: db_begin for a writer that updates or deletes notification rows:
+ * the counts noted so far go to the table first, for its triggers. */
+int		 db_begin_rewrite(struct db *);
 int		 db_pack(struct db *, const struct db_delivery *,
 		    const void **out, size_t *outlen, int64_t *dict);
 int		 db_unpack(struct db *, const void *packed, size_t len,

@@ -581,6 +581,14 @@ db_counts_flush(struct db *db)
 	size_t		 i;
 	int		 k, rc = 0;
 
+	/* A transaction SQLite rolled back by itself, or one failed and
+	 * about to be: its counts are gone with its rows, and must not be
+	 * written outside it (db_commit sets in_txn before this flush, so
+	 * ask SQLite whether a transaction is open). */
+	if (sqlite3_get_autocommit(db->h) || db->failed) {
+		db_counts_forget(db);
+		return (0);
+	}
 	for (i = 0; i < db->ncounts && rc == 0; i++) {
 		c = &db->counts[i];
 		db_bind_text(st, 1, c->user);
@@ -732,7 +740,7 @@ db_notification_mark(struct db *db, const char *user, const char *ids_json,
 
 	if (read == 0 && saved == 0)
 		return (0);
-	if (db_begin(db) == -1)
+	if (db_begin_rewrite(db) == -1)
 		return (-1);
 	for (i = 0; i < sizeof marks / sizeof marks[0]; i++) {
 		if ((st = db_prepare_text(db, marks[i].sql, marks[i].what)) ==

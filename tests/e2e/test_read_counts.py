@@ -6,17 +6,20 @@ every kind of write: sends to users and broadcasts, scope re-sends that
 change topic, severity and read, read and saved marks, a filtered reset,
 and a store that migrates from schema 6.  The list without a limit walks
 the rows; its length must be the counted totalCount for every filter the
-counters serve.
+counters serve.  Requests sent at once share one commit (it waits ~2 ms
+for more): a re-send or a reset that touches a row stored earlier in
+the same transaction must find that row counted.
 """
 
 import itertools
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import tempfile
 
-from conftest import db, start_server, to_schema_6
+from conftest import NOTIFS, TOKEN, db, dumps, start_server, to_schema_6
 from read_helpers import (ALICE, ALICE_TOKEN, BOB, BOB_TOKEN, USER_ARGS,
                           broadcast, fresh, get_json, listing, post_json,
                           send, to)
@@ -134,3 +137,60 @@ def test_a_schema_6_store_counts_its_rows(fresh):
     finally:
         again.stop()
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def at_once(srv, requests):
+    """Send raw HTTP requests on sockets of their own before reading any
+    answer, so that the server reads them in one batch (one commit);
+    returns the status lines."""
+    socks = [socket.create_connection((srv.host, srv.port), 10)
+             for _ in requests]
+    try:
+        for s, r in zip(socks, requests):
+            s.sendall(r)
+        # each answer to its end (Connection: close), then its status line
+        return [s.makefile("rb").read().split(b"\r\n", 1)[0]
+                for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def raw_send(body):
+    b = dumps(body)
+    b = b.encode() if isinstance(b, str) else b
+    return ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n"
+            "Connection: close\r\n\r\n" % (NOTIFS, TOKEN, len(b))
+            ).encode() + b
+
+
+RAW_RESET = (b"DELETE /mock/deliveries HTTP/1.1\r\nHost: x\r\n"
+             b"Connection: close\r\n\r\n")
+
+
+def test_a_scope_sent_twice_in_one_commit_counts_one_row(fresh):
+    """The second send re-scopes the row the first stored in the same
+    transaction: its count must be in the table before the update."""
+    srv = fresh()
+    for i in range(20):
+        answers = at_once(srv, [raw_send(to(ALICE, "a%d" % k, scope="s%d" % i,
+                                            topic="t%d" % i))
+                                for k in range(2)])
+        assert all(b" 200 " in a for a in answers), answers
+        doc = listing(srv, "?topic=t%d" % i)
+        assert (doc["totalCount"], len(doc["notifications"])) == (1, 1), i
+    assert_counts_agree(srv)
+
+
+def test_a_reset_in_the_commit_of_a_send_leaves_no_count(fresh):
+    """DELETE /mock/deliveries deletes the rows not yet committed too:
+    their counts must go with them."""
+    srv = fresh()
+    for i in range(20):
+        answers = at_once(srv, [raw_send(to(ALICE, "r%d" % i,
+                                            topic="rt%d" % i)), RAW_RESET])
+        assert all(b" 200 " in a for a in answers), answers
+        doc = listing(srv, "?topic=rt%d" % i)
+        assert doc["totalCount"] == len(doc["notifications"]), i
+    assert_counts_agree(srv)

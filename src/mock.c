@@ -755,7 +755,7 @@ static void	mock_reset_done(struct req *, struct mock *, int64_t,
 		    int64_t);
 static void	mock_reset_next(struct mock_reset_job *, int);
 
-/* One slice; the next is due on the next iteration, after the commit. */
+/* One slice; the next is due 1 ms later, after the commit. */
 static void
 mock_reset_slice(evutil_socket_t fd, short what, void *arg)
 {
@@ -819,7 +819,11 @@ mock_reset_slice(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	server_kick(srv);
-	mock_reset_next(j, 0);
+	/* Not 0: a timer due at once runs at the usual priority in the next
+	 * iteration, and the commit event (the lowest: server.c) would wait
+	 * for its 2 ms timer, so two slices would share one transaction.
+	 * 1 ms leaves an iteration where the commit runs alone first. */
+	mock_reset_next(j, 1);
 }
 
 /* The next slice: on the next iteration, or after ms. */

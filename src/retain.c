@@ -7,8 +7,8 @@
  * than --retain-age, with the notifications they created.  The slice is a
  * write in the loop iteration's transaction, committed by the server's
  * commit event like any other.  A full slice means more is due: the next
- * one runs on the next iteration, so pruning keeps up with any POST rate
- * while requests are still served between slices.  The space freed is
+ * one runs 1 ms later, after its commit, so pruning keeps up with any POST
+ * rate while requests are still served between slices.  The space freed is
  * reused by later deliveries: the file stops growing at the cap.
  *
  * A count does not bound the disk when bodies are large (up to
@@ -76,7 +76,7 @@ struct retain {
 
 static void	retain_tick(evutil_socket_t, short, void *);
 
-/* The next tick: now (on the next iteration), soon, or in a while. */
+/* The next tick: now (1 ms, after the commit), soon, or in a while. */
 enum retain_when { RETAIN_NOW, RETAIN_SOON, RETAIN_LATER };
 
 static void
@@ -85,7 +85,10 @@ retain_schedule(struct retain *rt, enum retain_when when)
 	struct timeval	tv;
 
 	tv.tv_sec = 0;
-	tv.tv_usec = when == RETAIN_NOW ? 0 : when == RETAIN_SOON ?
+	/* "Now" is 1 ms: as for a reset's slices (mock.c), a timer due at
+	 * once would keep the commit event (the lowest priority) from running
+	 * between two slices. */
+	tv.tv_usec = when == RETAIN_NOW ? 1000 : when == RETAIN_SOON ?
 	    RETAIN_WAIT_MS * 1000 : RETAIN_TICK_MS * 1000;
 	evtimer_add(rt->timer, &tv);
 }

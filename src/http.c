@@ -80,7 +80,9 @@ enum http_chunk {
 	HTTP_CHUNK_SIZE,	/* a size line comes next */
 	HTTP_CHUNK_DATA,	/* chunk_left bytes of data */
 	HTTP_CHUNK_END,		/* the line end after the data */
-	HTTP_CHUNK_DONE		/* the last chunk: nothing more to see */
+	HTTP_CHUNK_DONE,	/* the last chunk: nothing more to see */
+	HTTP_CHUNK_LOST		/* a size line longer than the copy: its
+				   value unknown, the framing not followed */
 };
 
 struct http_conn {
@@ -1347,7 +1349,9 @@ http_conn_oversize_cb(evutil_socket_t unused, short what, void *arg)
  * cannot read ("x"), so evhttp fails the request on its own path (reply,
  * Connection: close) and that 413 becomes the 400 as well.  Plain and TLS
  * alike: both listeners' connections are watched here.  Lines longer than
- * HTTP_PEEK are not seen.
+ * HTTP_PEEK are not seen: after a size line that long the framing is no
+ * longer followed (HTTP_CHUNK_LOST), nothing is inserted, and only a 413
+ * for that line itself becomes the 400.
  */
 #define HTTP_TE		"transfer-encoding:"
 #define HTTP_TE_LEN	(sizeof HTTP_TE - 1)
@@ -1471,8 +1475,15 @@ http_conn_taken(struct http_conn *c, struct evbuffer *buf, size_t n)
 			return;		/* a head line */
 		/* A size line: where evhttp goes next (if it fails, the 413
 		 * follows and the line stays in c->drained). */
-		size = c->drainedlen > 0 ? http_chunk_size(c->drained,
-		    c->drainedlen) : -1;
+		if (c->drainedlen == 0) {
+			/* Longer than the copy: evhttp may have read a size
+			 * (leading zeros) and go on to data this cannot
+			 * tell from lines, so stop following; a 413 now is
+			 * for this line (http_conn_bad_chunk). */
+			c->chunk = HTTP_CHUNK_LOST;
+			return;
+		}
+		size = http_chunk_size(c->drained, c->drainedlen);
 		if (size == 0)
 			c->chunk = HTTP_CHUNK_DONE;
 		else if (size > 0) {
@@ -1502,9 +1513,14 @@ http_conn_mirror(struct http_conn *c, struct evbuffer *buf,
 {
 	ev_ssize_t	n;
 
+	/* Lost, and evhttp took more: it read that size line, so a later
+	 * 413 is none of ours. */
+	if (c->chunk == HTTP_CHUNK_LOST && info->n_deleted > 0)
+		c->chunk = HTTP_CHUNK_NONE;
 	if (info->n_deleted > 0 && c->inheadlen > 0)
 		http_conn_taken(c, buf, info->n_deleted);
-	if (c->chunk == HTTP_CHUNK_DONE || (c->chunk == HTTP_CHUNK_NONE &&
+	if (c->chunk == HTTP_CHUNK_DONE || c->chunk == HTTP_CHUNK_LOST ||
+	    (c->chunk == HTTP_CHUNK_NONE &&
 	    (c->te_seen || !http_conn_te_front(buf)))) {
 		c->inheadlen = 0;
 		return;

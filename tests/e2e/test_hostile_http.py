@@ -316,3 +316,40 @@ def test_chunked_framing_still_read(both, listener):
     first, _, _ = parse_response(out)
     assert first == 200, out[:300]
     assert out.count(b"HTTP/1.1 200 OK") == 2, out[-300:]
+
+
+def exchange_parts(srv, listener, parts, timeout=5.0):
+    """Like exchange, but each of parts is sent on its own, a moment after
+    the one before, so the server reads them as separate segments."""
+    s = socket.create_connection((srv.host, srv.tls_port if listener ==
+                                  "tls" else srv.port), timeout=timeout)
+    if listener == "tls":
+        s = context(ca_of(srv)).wrap_socket(s, server_hostname="localhost")
+    out = b""
+    with s:
+        for part in parts:
+            s.sendall(part)
+            time.sleep(0.05)
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            out += got
+    return out
+
+
+@pytest.mark.parametrize("listener", LISTENERS)
+@pytest.mark.parametrize("data", [b"\n", b" "], ids=["lf", "space"])
+def test_long_chunk_size_line_then_one_byte_is_read(both, listener, data):
+    """A size line longer than the watch's copy (leading zeros, then 1)
+    can not be read by the watch: it must stop following the framing, not
+    take the chunk's one byte of data, when it is a line end arriving on
+    its own, for a blank size line (and make evhttp fail a good
+    request)."""
+    head = authed_chunked(b"").replace(b"\r\n\r\n",
+                                       b"\r\nConnection: close\r\n\r\n")
+    parts = [head, b"0" * 140 + b"1\r\n", data,
+             b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(BROADCAST), BROADCAST)]
+    out = exchange_parts(both, listener, parts)
+    first, _, _ = parse_response(out)
+    assert first == 200, (listener, data, out[:300])

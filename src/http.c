@@ -865,6 +865,33 @@ http_empty(struct req *r, int status)
 	http_send(r, status, NULL, NULL, 0);
 }
 
+static struct http_conn *http_conn_find(struct evhttp_connection *);
+
+/* A request on the TLS listener whose connection has no TLS record: its
+ * filter or record could not be made (no memory, http_tls_bevcb) and
+ * evhttp may then have made a plain bufferevent of its own.  Nothing may
+ * go out in cleartext there: the socket is shut before evhttp's answer,
+ * whose write then fails and frees the connection. */
+static int
+http_tls_cleartext(struct evhttp_request *ev)
+{
+	struct evhttp_connection	*evcon;
+	struct http_conn		*c;
+	evutil_socket_t			 fd = -1;
+
+	evcon = evhttp_request_get_connection(ev);
+	if ((c = http_conn_find(evcon)) != NULL && !c->refuse)
+		return (0);
+	if (evcon != NULL)
+		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd != -1)
+		(void)shutdown(fd, SHUT_RDWR);
+	log_warnx("%s: a request on the TLS listener without its TLS "
+	    "record (no memory for it); closed unanswered", __func__);
+	evhttp_send_error(ev, 503, NULL);
+	return (1);
+}
+
 static void
 http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 {
@@ -874,6 +901,8 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 	const char		*q;
 	ev_uint16_t		 port = 0;
 
+	if (tls && http_tls_cleartext(ev))
+		return;
 	r = xcalloc(1, sizeof *r);
 	r->srv = srv;
 	r->evreq = ev;
@@ -1932,14 +1961,13 @@ http_tls_bevcb(struct event_base *base, void *arg)
 
 	if ((bev = tls_server_bevcb(base, srv->tls)) != NULL) {
 		if (evbuffer_add_cb(bufferevent_get_output(bev),
-		    http_refusal_cb, bev) == NULL) {
-			bufferevent_free(bev);
-			return (NULL);
-		}
-		return (http_conn_new(srv, bev, 1, 0));
+		    http_refusal_cb, bev) != NULL)
+			return (http_conn_new(srv, bev, 1, 0));
+		bufferevent_free(bev);
 	}
 	/* No memory for TLS: evhttp must not speak cleartext here, so a
-	 * plain bufferevent whose record closes it as it attaches. */
+	 * plain bufferevent whose record closes it as it attaches (and if
+	 * even that fails, http_tls_cleartext shuts any request out). */
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
 	    NULL)
 		return (NULL);

@@ -205,4 +205,4 @@ def test_web_dir_reads_from_disk_each_time(own_server, tmp_path):
         r = srv.req("GET", path, token=None)
         assert r.status == 404, path
         assert b"NotFoundError" in r.body
-    assert "web: --web-dir" in srv.log()
+    assert "web: --web-dir" in srv.wait_log("web: --web-dir")

@@ -129,18 +129,7 @@ def test_a_reset_gives_the_space_back(own_server):
     conn = db(srv)
     assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     conn.close()
-    c = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
-    for i in range(1500):
-        c.request("POST", NOTIFS,
-                  dumps({"recipients": {"type": "broadcast"},
-                         "payload": {"title": "space %d" % i,
-                                     "description": "%d " % i * 1000}}),
-                  {"Authorization": "Bearer " + TOKEN,
-                   "Content-Type": "application/json"})
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200
-    c.close()
+    post(srv, 1500, "space", description=lambda i: "%d " % i * 1000)
     full, _ = _file_pages(srv)
     assert full > 1800		# 7 MiB: the notifications' descriptions
     r = srv.req("DELETE", "/mock/deliveries", token=None)

@@ -54,7 +54,7 @@ static int	http_client_left(const struct req *);
 #define HTTP_GONE	"client went away before the reply"
 static void	http_log_done(struct req *, const char *);
 static void	http_sent_cb(struct evhttp_request *, void *);
-static struct http_conn *http_conn_begin(struct req *);
+static struct http_conn *http_conn_begin(struct http_conn *);
 static void	http_accept_hold(int);
 static struct bufferevent *http_conn_new(struct server *,
 		    struct bufferevent *, int, int);
@@ -872,16 +872,11 @@ static struct http_conn *http_conn_find(struct evhttp_connection *);
  * evhttp may then have made a plain bufferevent of its own.  Nothing may
  * go out in cleartext there: the socket is shut before evhttp's answer,
  * whose write then fails and frees the connection. */
-static int
-http_tls_cleartext(struct evhttp_request *ev)
+static void
+http_tls_cleartext(struct evhttp_request *ev, struct evhttp_connection *evcon)
 {
-	struct evhttp_connection	*evcon;
-	struct http_conn		*c;
-	evutil_socket_t			 fd = -1;
+	evutil_socket_t	 fd = -1;
 
-	evcon = evhttp_request_get_connection(ev);
-	if ((c = http_conn_find(evcon)) != NULL && !c->refuse)
-		return (0);
 	if (evcon != NULL)
 		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd != -1)
@@ -889,7 +884,6 @@ http_tls_cleartext(struct evhttp_request *ev)
 	log_warnx("%s: a request on the TLS listener without its TLS "
 	    "record (no memory for it); closed unanswered", __func__);
 	evhttp_send_error(ev, 503, NULL);
-	return (1);
 }
 
 static void
@@ -897,12 +891,18 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 {
 	struct req		*r;
 	struct evhttp_connection *evcon;
+	struct http_conn	*c;
 	char			*addr = NULL;
 	const char		*q;
 	ev_uint16_t		 port = 0;
 
-	if (tls && http_tls_cleartext(ev))
+	/* The connection's record, looked up once per request. */
+	evcon = evhttp_request_get_connection(ev);
+	c = http_conn_find(evcon);
+	if (tls && (c == NULL || c->refuse)) {
+		http_tls_cleartext(ev, evcon);
 		return;
+	}
 	r = xcalloc(1, sizeof *r);
 	r->srv = srv;
 	r->evreq = ev;
@@ -924,13 +924,13 @@ http_dispatch(struct evhttp_request *ev, struct server *srv, int tls)
 		r->target_redacted = http_redact_uri(r->target);
 	} else
 		r->path = http_decode_path(r->target, strlen(r->target));
-	if ((evcon = evhttp_request_get_connection(ev)) != NULL) {
+	if (evcon != NULL) {
 		evhttp_connection_get_peer(evcon, &addr, &port);
 		snprintf(r->remote, sizeof r->remote, "%s:%u",
 		    addr ? addr : "?", port);
 	}
 	r->tls = tls;
-	r->conn = http_conn_begin(r);
+	r->conn = http_conn_begin(c);
 	if (http_test_delay_us > 0 && strncmp(r->path, "/mock/", 6) == 0)
 		usleep((useconds_t)http_test_delay_us);	/* a slow query */
 	srv->nrequests++;
@@ -1743,14 +1743,11 @@ http_conn_new(struct server *srv, struct bufferevent *bev, int tls,
 	return (bev);
 }
 
-/* A request is ours: stop its deadline. */
+/* A request is ours: stop its connection's deadline (c may be NULL). */
 static struct http_conn *
-http_conn_begin(struct req *r)
+http_conn_begin(struct http_conn *c)
 {
-	struct http_conn	*c;
-
-	if ((c = http_conn_find(evhttp_request_get_connection(r->evreq))) ==
-	    NULL)
+	if (c == NULL)
 		return (NULL);
 	c->busy = 1;
 	/* The next request's own. */

@@ -1112,6 +1112,45 @@ static const char json_short_escape[0x80] = {
 	['\r'] = 'r', ['\t'] = 't'
 };
 
+/* '"', '\\' or a control character, escaped as JSON.stringify does. */
+static void
+print_ctl(struct json_buf *sb, unsigned char c)
+{
+	char	tmp[8];
+
+	if (json_short_escape[c] != 0) {
+		tmp[0] = '\\';
+		tmp[1] = json_short_escape[c];
+		json_buf_raw(sb, tmp, 2);
+	} else {
+		snprintf(tmp, sizeof tmp, "\\u%04x", c);
+		json_buf_raw(sb, tmp, 6);
+	}
+}
+
+/* The ASCII at s[i] in a string: a run copied as it is (no '"', '\\' or
+ * control), or one such character escaped.  Returns where it ends (i if
+ * s[i] is not ASCII). */
+static size_t
+print_ascii(struct json_buf *sb, const unsigned char *s, size_t i,
+    size_t len)
+{
+	size_t	run;
+
+	for (run = i; run < len && s[run] >= 0x20 && s[run] < 0x80 &&
+	    s[run] != '"' && s[run] != '\\'; run++)
+		;
+	if (run > i) {
+		json_buf_raw(sb, s + i, run - i);
+		return (run);
+	}
+	if (s[i] < 0x80) {
+		print_ctl(sb, s[i]);
+		return (i + 1);
+	}
+	return (i);
+}
+
 /*
  * A quoted string as JSON.stringify writes it: only '"', '\\' and control
  * characters are escaped (short forms where JSON has them, else \u00xx),
@@ -1128,24 +1167,8 @@ print_str(struct json_buf *sb, const unsigned char *s, size_t len)
 
 	json_buf_addc(sb, '"');
 	while (i < len) {
-		for (run = i; run < len && s[run] >= 0x20 && s[run] < 0x80 &&
-		    s[run] != '"' && s[run] != '\\'; run++)
-			;
-		if (run > i) {
-			json_buf_raw(sb, s + i, run - i);
+		if ((run = print_ascii(sb, s, i, len)) > i) {
 			i = run;
-			continue;
-		}
-		if (s[i] < 0x80) {
-			if (json_short_escape[s[i]] != 0) {
-				tmp[0] = '\\';
-				tmp[1] = json_short_escape[s[i]];
-				json_buf_raw(sb, tmp, 2);
-			} else {
-				snprintf(tmp, sizeof tmp, "\\u%04x", s[i]);
-				json_buf_raw(sb, tmp, 6);
-			}
-			i++;
 			continue;
 		}
 		if (s[i] == 0xc0 && i + 1 < len && s[i + 1] == 0x80) {
@@ -1350,6 +1373,261 @@ json_buf_num(struct json_buf *sb, double n)
 		return;
 	}
 	print_num(sb, n);
+}
+
+/*
+ * Raw bytes as a quoted string, as json_buf_str() writes the json.h string
+ * mock_utf8() makes of them: strict UTF-8 stays, every other byte becomes
+ * U+FFFD on its own (so C0 80 or a surrogate's bytes too), NUL is \u0000.
+ * One pass, no copy (a list of full deliveries writes every body so).
+ */
+int
+json_buf_bytes(struct json_buf *sb, const void *buf, size_t len)
+{
+	const unsigned char	*s = buf;
+	size_t			 i = 0, run, n;
+	uint32_t		 cp;
+	int			 valid = 1;
+	char			 tmp[8];
+
+	json_buf_addc(sb, '"');
+	while (i < len) {
+		if ((run = print_ascii(sb, s, i, len)) > i)
+			i = run;
+		else if ((n = codec_utf8_decode(s + i, len - i, &cp)) > 0) {
+			json_buf_raw(sb, s + i, n);
+			i += n;
+		} else {
+			valid = 0;
+			json_buf_raw(sb, tmp, codec_utf8_encode(
+			    CODEC_REPLACEMENT, tmp));
+			i++;
+		}
+	}
+	json_buf_addc(sb, '"');
+	return (valid);
+}
+
+/*
+ * json_printed(): is a text exactly what json_print() writes for the value
+ * it parses to?  Then it can go into printed output as it is, without the
+ * tree (a stored array or object, read back for the assertion API: the
+ * parse and print were half of a list's CPU).  It answers 1 only for the
+ * one form the printer has for a value: no whitespace; strings with only
+ * the escapes print_str() writes and strict UTF-8 otherwise; numbers as
+ * print_num() writes them; objects without a repeated key or an array
+ * index key (the parser would move or merge those).  It may answer 0 for
+ * a text that is printed form after all (a fraction with more digits than
+ * a double keeps, lone surrogates, deep or wide objects): the caller then
+ * parses and prints, as before.
+ */
+#define JSON_PRINTED_DEPTH	32
+#define JSON_PRINTED_KEYS	64
+
+struct jcheck {
+	const unsigned char	*s;
+	size_t			 len, pos;
+};
+
+static int	jc_value(struct jcheck *, int depth);
+
+static int
+jc_hex(int c)
+{
+	return ((c >= '0' && c <= '9') ? c - '0' :
+	    (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1);
+}
+
+/* A string at its opening quote, in print_str()'s form. */
+static int
+jc_string(struct jcheck *c)
+{
+	const unsigned char	*s = c->s;
+	size_t			 i = c->pos + 1, n;
+	uint32_t		 cp;
+	int			 h;
+
+	while (i < c->len) {
+		if (s[i] == '"') {
+			c->pos = i + 1;
+			return (1);
+		}
+		if (s[i] < 0x20)
+			return (0);
+		if (s[i] == '\\') {
+			if (i + 1 >= c->len)
+				return (0);
+			switch (s[i + 1]) {
+			case '"': case '\\': case 'b': case 'f': case 'n':
+			case 'r': case 't':
+				i += 2;
+				continue;
+			case 'u':
+				/* Only \u00xx for a control without a short
+				 * form: lone surrogates go the long way. */
+				if (i + 5 >= c->len || s[i + 2] != '0' ||
+				    s[i + 3] != '0' || (s[i + 4] != '0' &&
+				    s[i + 4] != '1') || (h = jc_hex(s[i + 5])) ==
+				    -1 || json_short_escape[(s[i + 4] - '0') *
+				    16 + h] != 0)
+					return (0);
+				i += 6;
+				continue;
+			default:
+				return (0);
+			}
+		}
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = codec_utf8_decode(s + i, c->len - i, &cp)) == 0)
+			return (0);
+		i += n;
+	}
+	return (0);
+}
+
+/* A number in print_num()'s form: plain integers of up to 15 digits
+ * (not -0) at once, anything else by printing what it reads as. */
+static int
+jc_number(struct jcheck *c)
+{
+	const unsigned char	*s = c->s;
+	size_t			 start = c->pos, i = c->pos, digits = 0;
+	struct json_buf		 sb = JSON_BUF_INIT;
+	char			 num[64];
+	int			 plain = 1, ok;
+
+	if (i < c->len && s[i] == '-')
+		i++;
+	if (i < c->len && s[i] == '0') {
+		i++;
+		digits = 1;
+	} else
+		for (; i < c->len && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	if (digits == 0)
+		return (0);
+	if (i < c->len && s[i] == '.') {
+		plain = 0;
+		for (i++; i < c->len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+	}
+	if (i < c->len && (s[i] == 'e' || s[i] == 'E')) {
+		plain = 0;
+		if (++i < c->len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (; i < c->len && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+	}
+	c->pos = i;
+	if (plain && digits <= 15 && !(s[start] == '-' && s[start + 1] == '0'))
+		return (1);
+	if (i - start >= sizeof num)
+		return (0);
+	memcpy(num, s + start, i - start);
+	num[i - start] = '\0';
+	json_buf_num(&sb, strtod(num, NULL));
+	ok = sb.len == i - start && memcmp(sb.p, num, sb.len) == 0;
+	free(sb.p);
+	return (ok);
+}
+
+/* An object's members: keys unique (printed form is unique, so equal
+ * keys are equal bytes) and none an array index (all digits, to be sure). */
+static int
+jc_object(struct jcheck *c, int depth)
+{
+	size_t	 kpos[JSON_PRINTED_KEYS], klen[JSON_PRINTED_KEYS];
+	size_t	 n = 0, k, i;
+	int	 digits;
+
+	c->pos++;
+	if (c->pos < c->len && c->s[c->pos] == '}') {
+		c->pos++;
+		return (1);
+	}
+	for (;;) {
+		if (c->pos >= c->len || c->s[c->pos] != '"' ||
+		    n == JSON_PRINTED_KEYS)
+			return (0);
+		k = c->pos;
+		if (!jc_string(c))
+			return (0);
+		kpos[n] = k + 1;
+		klen[n] = c->pos - k - 2;
+		for (digits = klen[n] > 0, i = 0; i < klen[n]; i++)
+			if (c->s[kpos[n] + i] < '0' || c->s[kpos[n] + i] > '9')
+				digits = 0;
+		if (digits)
+			return (0);
+		for (i = 0; i < n; i++)
+			if (klen[i] == klen[n] && memcmp(c->s + kpos[i],
+			    c->s + kpos[n], klen[n]) == 0)
+				return (0);
+		n++;
+		if (c->pos >= c->len || c->s[c->pos++] != ':' ||
+		    !jc_value(c, depth + 1) || c->pos >= c->len)
+			return (0);
+		if (c->s[c->pos] == '}') {
+			c->pos++;
+			return (1);
+		}
+		if (c->s[c->pos++] != ',')
+			return (0);
+	}
+}
+
+static int
+jc_value(struct jcheck *c, int depth)
+{
+	size_t	left;
+
+	if (c->pos >= c->len || depth > JSON_PRINTED_DEPTH)
+		return (0);
+	left = c->len - c->pos;
+	switch (c->s[c->pos]) {
+	case '"':
+		return (jc_string(c));
+	case '{':
+		return (jc_object(c, depth));
+	case '[':
+		c->pos++;
+		if (c->pos < c->len && c->s[c->pos] == ']') {
+			c->pos++;
+			return (1);
+		}
+		for (;;) {
+			if (!jc_value(c, depth + 1) || c->pos >= c->len)
+				return (0);
+			if (c->s[c->pos] == ']') {
+				c->pos++;
+				return (1);
+			}
+			if (c->s[c->pos++] != ',')
+				return (0);
+		}
+	case 't':
+		c->pos += 4;
+		return (left >= 4 && memcmp(c->s + c->pos - 4, "true", 4) == 0);
+	case 'f':
+		c->pos += 5;
+		return (left >= 5 && memcmp(c->s + c->pos - 5, "false", 5) == 0);
+	case 'n':
+		c->pos += 4;
+		return (left >= 4 && memcmp(c->s + c->pos - 4, "null", 4) == 0);
+	default:
+		return (jc_number(c));
+	}
+}
+
+int
+json_printed(const char *text, size_t len)
+{
+	struct jcheck	c = { (const unsigned char *)text, len, 0 };
+
+	return (jc_value(&c, 0) && c.pos == len);
 }
 
 char *

@@ -114,6 +114,15 @@ void		 json_buf_raw(struct json_buf *, const void *p, size_t n);
 void		 json_buf_str(struct json_buf *, const char *s, size_t len);
 /* Append n as json_print() writes a number (JavaScript's toString). */
 void		 json_buf_num(struct json_buf *, double n);
+/* Append len raw bytes (not a json.h string: any bytes at all) as a
+ * quoted string: strict UTF-8 as it is, each other byte as U+FFFD, NUL as
+ * \u0000.  Returns 1 if no byte was replaced. */
+int		 json_buf_bytes(struct json_buf *, const void *, size_t len);
+/* 1 if text is exactly what json_print() writes for the value it parses
+ * to, so that it may be appended as it is (json_buf_raw) where that value
+ * is printed; 0 if it is not, or if telling would cost a parse (then
+ * parse and print it). */
+int		 json_printed(const char *text, size_t len);
 /* The text (caller frees; "" if nothing was written) and its length in
  * *lenp (if not NULL); the buffer is empty again. */
 char		*json_buf_take(struct json_buf *, size_t *lenp);

@@ -466,6 +466,29 @@ mock_opts_parse(struct req *r, const struct http_param *v, size_t n,
  * it started, so that nobody mistakes a bounded answer for the whole.
  */
 void
+mock_scan_put(struct json_buf *b, struct db *db)
+{
+	int64_t	from;
+
+	if (db_scan_complete(db, &from)) {
+		MOCK_LIT(b, ",\"complete\":true");
+		return;
+	}
+	MOCK_LIT(b, ",\"complete\":false,\"searchedAfter\":");
+	json_buf_num(b, (double)from);
+}
+
+/* Send a JSON writer's text, and free it. */
+void
+mock_send_buf(struct req *r, int status, struct json_buf *b)
+{
+	http_send(r, status, "application/json; charset=utf-8", b->p, b->len);
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void
 mock_add_scan(struct json *o, struct db *db)
 {
 	int64_t	from;
@@ -579,22 +602,26 @@ mock_list(struct req *r, void *arg)
 	struct mock_opts	*opts = arg;
 	struct db		*db = r->srv->db;
 	struct db_record	*v;
-	struct json		*o;
+	struct json_buf		 b = JSON_BUF_INIT;
 	size_t			 n;
 	int64_t			 total;
 
 	if (mock_matches(r, opts, opts->offset, &total, &v, &n) == -1)
 		return;
-	o = json_new_object();
-	json_add_num(o, "cursor", (double)db_cursor(db));
-	json_add_num(o, "total", (double)total);
-	mock_add_scan(o, db);
-	json_add_num(o, "offset", (double)opts->offset);
-	json_add_num(o, "limit", (double)opts->limit);
-	json_add(o, "deliveries", mock_records_json(v, n, !opts->summary));
+	MOCK_LIT(&b, "{\"cursor\":");
+	json_buf_num(&b, (double)db_cursor(db));
+	MOCK_KEY(&b, "total");
+	json_buf_num(&b, (double)total);
+	mock_scan_put(&b, db);
+	MOCK_KEY(&b, "offset");
+	json_buf_num(&b, (double)opts->offset);
+	MOCK_KEY(&b, "limit");
+	json_buf_num(&b, (double)opts->limit);
+	MOCK_KEY(&b, "deliveries");
+	mock_records_put(&b, v, n, !opts->summary);
+	MOCK_LIT(&b, "}");
 	db_records_free(v, n);
-	http_send_json(r, 200, o);
-	json_free(o);
+	mock_send_buf(r, 200, &b);
 }
 
 static void
@@ -602,7 +629,7 @@ mock_one(struct req *r, void *arg)
 {
 	const char		*seqtext = ((struct mock_opts *)arg)->seqtext;
 	struct db_record	 d;
-	struct json		*o;
+	struct json_buf		 b = JSON_BUF_INIT;
 	const char		*errstr;
 	char			 show[MOCK_SHOW_MAX + 8], msg[256];
 	long long		 seq;
@@ -625,10 +652,9 @@ mock_one(struct req *r, void *arg)
 		http_error(r, 404, "NotFoundError", msg);
 		return;
 	}
-	o = mock_delivery_json(&d, 1);
+	mock_delivery_put(&b, &d, 1);
 	db_record_clear(&d);
-	http_send_json(r, 200, o);
-	json_free(o);
+	mock_send_buf(r, 200, &b);
 }
 
 /* /mock/entities: refs grouped by db.c, folded here per ref. */

@@ -21,6 +21,7 @@
 
 struct event;
 struct json;
+struct json_buf;
 struct req;
 struct server;
 
@@ -104,18 +105,30 @@ void		 mock_db_error(struct req *);
 /* The error shape of http_error_body(), as a tree more fields can join. */
 struct json	*mock_error_json(struct req *, int status, const char *name,
 		    const char *msg);
-/* "complete" (and "searchedAfter") of a read on a large store. */
+/* "complete" (and "searchedAfter") of a read on a large store: into a
+ * tree, or a JSON writer's buffer (with its leading comma). */
 void		 mock_add_scan(struct json *, struct db *);
+void		 mock_scan_put(struct json_buf *, struct db *);
+/* Send a JSON writer's text as the answer, and free it. */
+void		 mock_send_buf(struct req *, int status, struct json_buf *);
+
+/* A JSON writer's literal text, and a member's key with the comma before
+ * it (every member but an object's first): MOCK_KEY(b, "seq"). */
+#define MOCK_LIT(b, s)	json_buf_raw((b), (s), sizeof(s) - 1)
+#define MOCK_KEY(b, k)	MOCK_LIT((b), ",\"" k "\":")
 
 /* mock_json.c */
-/* Raw bytes as a string json.h takes: valid UTF-8 stays, any other byte
- * becomes U+FFFD, NUL becomes C0 80; *valid says whether nothing changed.
- * Caller frees. */
-char		*mock_utf8(const void *, size_t, int *valid);
+/* A delivery as doc/mock-api.md shows it (the summary, or full), or an
+ * array of them, appended to a JSON writer's buffer: what the list, the
+ * wait and the streams send, built without a tree. */
+void		 mock_delivery_put(struct json_buf *, const struct db_record *,
+		    int full);
+void		 mock_records_put(struct json_buf *, const struct db_record *,
+		    size_t, int full);
 /* Stored JSON text as a value; [] (or null) if absent or unparsable. */
 void		 mock_add_stored(struct json *, const char *key,
 		    const char *text, int empty_array);
-/* A delivery as doc/mock-api.md shows it: the summary, or full. */
+/* The same as trees, for answers built as one (near misses, the 408). */
 struct json	*mock_delivery_json(const struct db_record *, int full);
 struct json	*mock_records_json(const struct db_record *, size_t, int full);
 /* A near miss of a timed-out wait: {"filter","want","got"} for each

@@ -5,6 +5,7 @@
  * with U+FFFD, and a body also as base64, so nothing a client sent is lost
  * in the JSON.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,65 +19,34 @@
 #include "util.h"
 #include "xmalloc.h"
 
-/*
- * Make raw bytes (a request body, a path) into a string the JSON module
- * takes: valid UTF-8 stays, anything else becomes U+FFFD, and NUL becomes
- * C0 80 (json.h's form of U+0000).  *valid says whether nothing changed.
- */
-char *
-mock_utf8(const void *buf, size_t len, int *valid)
-{
-	const unsigned char	*p = buf;
-	char			*out, *o;
-	size_t			 i = 0, n, run;
-	uint32_t		 cp;
-
-	*valid = 1;
-	out = o = xmalloc(len * 3 + 1);
-	while (i < len) {
-		/* A run of ASCII but NUL at once: most bodies are all of it
-		 * (a byte at a time was a tenth of a list's CPU). */
-		for (run = i; run < len && p[run] != 0 && p[run] < 0x80; run++)
-			;
-		if (run > i) {
-			memcpy(o, p + i, run - i);
-			o += run - i;
-			i = run;
-			continue;
-		}
-		if (p[i] == 0) {
-			*o++ = (char)0xc0;
-			*o++ = (char)0x80;
-			i++;
-		} else if ((n = codec_utf8_decode(p + i, len - i, &cp)) > 0) {
-			memcpy(o, p + i, n);
-			o += n;
-			i += n;
-		} else {
-			/* One U+FFFD per byte (not WHATWG's per sequence). */
-			*valid = 0;
-			o += codec_utf8_encode(CODEC_REPLACEMENT, o);
-			i++;
-		}
-	}
-	*o = '\0';
-	return (out);
-}
-
-/* Add raw bytes as a string (see mock_utf8); NULL adds null. */
+/* Stored JSON text as a value, into a buffer: as it is when it is in
+ * printed form (all that notimock stores is: json_print or json_buf), else
+ * parsed and printed (a row of another shape); [] (or null) if absent or
+ * unparsable. */
 static void
-mock_add_raw(struct json *o, const char *key, const char *s)
+mock_put_stored(struct json_buf *b, const char *text, int empty_array)
 {
-	char	*u;
-	int	 valid;
+	struct json	*v = NULL;
+	char		 err[JSON_ERRLEN], *s;
+	size_t		 len;
 
-	if (s == NULL) {
-		json_add(o, key, json_new_null());
+	if (text != NULL && json_printed(text, len = strlen(text))) {
+		json_buf_raw(b, text, len);
 		return;
 	}
-	u = mock_utf8(s, strlen(s), &valid);
-	json_add_str(o, key, u);
-	free(u);
+	if (text != NULL)
+		v = json_parse(text, len, 0, err, sizeof err, NULL);
+	if (v == NULL) {
+		if (empty_array)
+			MOCK_LIT(b, "[]");
+		else
+			MOCK_LIT(b, "null");
+		return;
+	}
+	s = json_print(v, &len);
+	json_buf_raw(b, s, len);
+	free(s);
+	json_free(v);
 }
 
 /* Add stored JSON text as a value; fallback if absent or unparsable. */
@@ -84,18 +54,14 @@ void
 mock_add_stored(struct json *o, const char *key, const char *text,
     int empty_array)
 {
-	struct json	*v = NULL;
+	struct json_buf	 b = JSON_BUF_INIT;
+	struct json	*v;
 	char		 err[JSON_ERRLEN];
 
-	/* Most stored arrays are empty: no parse for those (issue 11: a
-	 * summary page of 1,000 parsed 4,000 of them). */
-	if (text != NULL && strcmp(text, "[]") == 0)
-		v = json_new_array();
-	else if (text != NULL)
-		v = json_parse(text, strlen(text), 0, err, sizeof err, NULL);
-	if (v == NULL)
-		v = empty_array ? json_new_array() : json_new_null();
-	json_add(o, key, v);
+	mock_put_stored(&b, text, empty_array);
+	v = json_parse(b.p, b.len, 0, err, sizeof err, NULL);
+	free(b.p);
+	json_add(o, key, v != NULL ? v : json_new_null());
 }
 
 /* The codes of the warning and error diagnoses in a stored array: what
@@ -122,79 +88,251 @@ mock_diag_codes(const char *diagnoses)
 	return (arr);
 }
 
-/* A delivery as doc/mock-api.md shows it: the summary, or full. */
-struct json *
-mock_delivery_json(const struct db_record *d, int full)
-{
-	struct json	*o;
-	char		 iso[UTIL_ISO_LEN], *s;
-	int		 valid;
+/*
+ * The writer of a delivery's JSON: each member appended to one buffer as
+ * json_print() would write it from a tree (issue 11: building the tree of a
+ * list of 50 full deliveries, and printing it, was half of the list's CPU).
+ * The members, in doc/mock-api.md's order, are a table: a key, the kind of
+ * value, and where the record holds it.
+ */
+enum mock_kind {
+	MOCK_SEQ,	/* int64_t as a number */
+	MOCK_ISO,	/* int64_t ms as an ISO time */
+	MOCK_RAW,	/* bytes up to a NUL: not UTF-8 becomes U+FFFD */
+	MOCK_STR,	/* a json.h string (it came out of a parse) */
+	MOCK_INT,	/* int as a number */
+	MOCK_ACCEPTED,	/* the status is 2xx */
+	MOCK_ARRAY,	/* stored JSON; [] if absent */
+	MOCK_VALUE,	/* stored JSON; null if absent */
+	MOCK_DIAG,	/* stored diagnoses, told whole (diag_expand) */
+	MOCK_ATTEMPT,	/* int, 1 at least */
+	MOCK_RETRY,	/* int64_t, null if 0 */
+	MOCK_BODY	/* body, bodyBytes, and what it needs besides */
+};
 
-	o = json_new_object();
-	json_add_num(o, "seq", (double)d->seq);
-	json_add_str(o, "received", util_iso_ms(d->received, iso));
-	json_add_num(o, "receivedMs", (double)d->received);
-	mock_add_raw(o, "remote", d->remote);
-	mock_add_raw(o, "method", d->method);
-	mock_add_raw(o, "path", d->path);
-	json_add_num(o, "status", d->status);
-	json_add_bool(o, "accepted", d->status >= 200 && d->status <= 299);
-	/* These hold json.h strings already (they came out of a parse). */
-	json_add_str(o, "origin", d->origin);
-	json_add_str(o, "tokenFingerprint", d->token_fp);
-	json_add_str(o, "title", d->title);
-	json_add_str(o, "topic", d->topic);
-	json_add_str(o, "severity", d->severity);
-	mock_add_stored(o, "entities", d->entities, 1);
-	mock_add_stored(o, "users", d->users, 1);
-	mock_add_stored(o, "notificationIds", d->ids, 1);
-	/* Stored as codes and arguments (diag_json_compact): told whole. */
-	s = d->diagnoses != NULL ? diag_expand(d->diagnoses,
-	    strlen(d->diagnoses), NULL) : NULL;
-	mock_add_stored(o, "diagnoses", s, 1);
-	free(s);
-	json_add_num(o, "durationUs", (double)d->duration_us);
+struct mock_member {
+	const char	*key;		/* with its quotes and colon */
+	enum mock_kind	 kind;
+	size_t		 off;		/* in struct db_record */
+};
+
+#define MOCK_M(k, kind, field)	\
+	{ "\"" k "\":", (kind), offsetof(struct db_record, field) }
+
+static const struct mock_member mock_summary[] = {
+	MOCK_M("seq", MOCK_SEQ, seq),
+	MOCK_M("received", MOCK_ISO, received),
+	MOCK_M("receivedMs", MOCK_SEQ, received),
+	MOCK_M("remote", MOCK_RAW, remote),
+	MOCK_M("method", MOCK_RAW, method),
+	MOCK_M("path", MOCK_RAW, path),
+	MOCK_M("status", MOCK_INT, status),
+	MOCK_M("accepted", MOCK_ACCEPTED, status),
+	MOCK_M("origin", MOCK_STR, origin),
+	MOCK_M("tokenFingerprint", MOCK_STR, token_fp),
+	MOCK_M("title", MOCK_STR, title),
+	MOCK_M("topic", MOCK_STR, topic),
+	MOCK_M("severity", MOCK_STR, severity),
+	MOCK_M("entities", MOCK_ARRAY, entities),
+	MOCK_M("users", MOCK_ARRAY, users),
+	MOCK_M("notificationIds", MOCK_ARRAY, ids),
+	/* Stored as codes and arguments (diag_json_compact). */
+	MOCK_M("diagnoses", MOCK_DIAG, diagnoses),
+	MOCK_M("durationUs", MOCK_SEQ, duration_us),
 	/* Which attempt of which first delivery (diag.c's retry detector),
 	 * and the fault rule that answered, if one did (fault.c). */
-	json_add_num(o, "attempt", d->attempt > 0 ? d->attempt : 1);
-	if (d->retry_of > 0)
-		json_add_num(o, "retryOf", (double)d->retry_of);
-	else
-		json_add(o, "retryOf", json_new_null());
-	mock_add_stored(o, "fault", d->fault, 0);
-	if (!full)
-		return (o);
+	MOCK_M("attempt", MOCK_ATTEMPT, attempt),
+	MOCK_M("retryOf", MOCK_RETRY, retry_of),
+	MOCK_M("fault", MOCK_VALUE, fault),
+	{ NULL, MOCK_SEQ, 0 }
+};
 
-	mock_add_stored(o, "headers", d->headers, 1);
-	s = mock_utf8(d->body, d->body_len, &valid);
-	json_add_str(o, "body", s);
-	free(s);
-	json_add_num(o, "bodyBytes", (double)d->body_len);
+/* What a full delivery adds. */
+static const struct mock_member mock_full[] = {
+	MOCK_M("headers", MOCK_ARRAY, headers),
+	MOCK_M("body", MOCK_BODY, body),
+	MOCK_M("payload", MOCK_VALUE, payload),
+	MOCK_M("recipients", MOCK_VALUE, recipients),
+	MOCK_M("response", MOCK_RAW, response),
+	{ NULL, MOCK_SEQ, 0 }
+};
+
+/* A json.h string (it came out of a parse), or null. */
+static void
+mock_put_str(struct json_buf *b, const char *s)
+{
+	if (s == NULL)
+		MOCK_LIT(b, "null");
+	else
+		json_buf_str(b, s, strlen(s));
+}
+
+/* The body (as text; base64 too if it is not UTF-8) and its sizes. */
+static void
+mock_put_body(struct json_buf *b, const struct db_record *d)
+{
+	char	*s;
+	int	 valid;
+
+	valid = json_buf_bytes(b, d->body != NULL ? (const char *)d->body :
+	    "", d->body_len);
+	MOCK_KEY(b, "bodyBytes");
+	json_buf_num(b, (double)d->body_len);
 	if (d->body_size > 0) {
 		/* Stored truncated (README, "Limits"): what arrived. */
-		json_add_bool(o, "bodyTruncated", 1);
-		json_add_num(o, "bodySize", (double)d->body_size);
+		MOCK_KEY(b, "bodyTruncated");
+		MOCK_LIT(b, "true");
+		MOCK_KEY(b, "bodySize");
+		json_buf_num(b, (double)d->body_size);
 	}
 	if (!valid) {
 		s = codec_b64_encode_dup(CODEC_B64, d->body, d->body_len);
-		json_add_str(o, "bodyBase64", s);
+		MOCK_KEY(b, "bodyBase64");
+		mock_put_str(b, s);
 		free(s);
 	}
-	mock_add_stored(o, "payload", d->payload, 0);
-	mock_add_stored(o, "recipients", d->recipients, 0);
-	mock_add_raw(o, "response", d->response);
-	return (o);
+}
+
+/* One member's value. */
+static void
+mock_put_member(struct json_buf *b, const struct db_record *d,
+    const struct mock_member *m)
+{
+	const void	*p = (const char *)d + m->off;
+	const char	*text = NULL;
+	int64_t		 n64 = 0;
+	int		 n = 0;
+	char		 iso[UTIL_ISO_LEN], *s;
+
+	/* The field's type goes with its kind. */
+	switch (m->kind) {
+	case MOCK_SEQ:
+	case MOCK_ISO:
+	case MOCK_RETRY:
+		n64 = *(const int64_t *)p;
+		break;
+	case MOCK_INT:
+	case MOCK_ACCEPTED:
+	case MOCK_ATTEMPT:
+		n = *(const int *)p;
+		break;
+	case MOCK_BODY:
+		break;
+	default:
+		text = *(char *const *)p;
+		break;
+	}
+	switch (m->kind) {
+	case MOCK_SEQ:
+		json_buf_num(b, (double)n64);
+		break;
+	case MOCK_ISO:
+		mock_put_str(b, util_iso_ms(n64, iso));
+		break;
+	case MOCK_RAW:
+		if (text == NULL)
+			MOCK_LIT(b, "null");
+		else
+			(void)json_buf_bytes(b, text, strlen(text));
+		break;
+	case MOCK_STR:
+		mock_put_str(b, text);
+		break;
+	case MOCK_INT:
+		json_buf_num(b, n);
+		break;
+	case MOCK_ACCEPTED:
+		if (n >= 200 && n <= 299)
+			MOCK_LIT(b, "true");
+		else
+			MOCK_LIT(b, "false");
+		break;
+	case MOCK_ARRAY:
+	case MOCK_VALUE:
+		mock_put_stored(b, text, m->kind == MOCK_ARRAY);
+		break;
+	case MOCK_DIAG:
+		s = text != NULL ? diag_expand(text, strlen(text), NULL) : NULL;
+		mock_put_stored(b, s, 1);
+		free(s);
+		break;
+	case MOCK_ATTEMPT:
+		json_buf_num(b, n > 0 ? n : 1);
+		break;
+	case MOCK_RETRY:
+		if (n64 > 0)
+			json_buf_num(b, (double)n64);
+		else
+			MOCK_LIT(b, "null");
+		break;
+	case MOCK_BODY:
+		mock_put_body(b, d);
+		break;
+	}
+}
+
+/* A delivery as doc/mock-api.md shows it, the summary or full, appended
+ * to b: the same bytes json_print() gave for the tree this once built. */
+void
+mock_delivery_put(struct json_buf *b, const struct db_record *d, int full)
+{
+	const struct mock_member	*m;
+	int				 i;
+
+	for (i = 0; i < 1 + (full != 0); i++)
+		for (m = i == 0 ? mock_summary : mock_full; m->key != NULL;
+		    m++) {
+			json_buf_raw(b, m == mock_summary ? "{" : ",", 1);
+			json_buf_raw(b, m->key, strlen(m->key));
+			mock_put_member(b, d, m);
+		}
+	MOCK_LIT(b, "}");
+}
+
+void
+mock_records_put(struct json_buf *b, const struct db_record *v, size_t n,
+    int full)
+{
+	size_t	i;
+
+	MOCK_LIT(b, "[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			MOCK_LIT(b, ",");
+		mock_delivery_put(b, &v[i], full);
+	}
+	MOCK_LIT(b, "]");
+}
+
+/* The writer's text as a tree, for the answers still built as one (a
+ * timed-out wait's near misses). */
+static struct json *
+mock_tree(struct json_buf *b)
+{
+	struct json	*v;
+	char		 err[JSON_ERRLEN];
+
+	v = json_parse(b->p, b->len, 0, err, sizeof err, NULL);
+	free(b->p);
+	return (v != NULL ? v : json_new_null());
+}
+
+struct json *
+mock_delivery_json(const struct db_record *d, int full)
+{
+	struct json_buf	 b = JSON_BUF_INIT;
+
+	mock_delivery_put(&b, d, full);
+	return (mock_tree(&b));
 }
 
 struct json *
 mock_records_json(const struct db_record *v, size_t n, int full)
 {
-	struct json	*arr = json_new_array();
-	size_t		 i;
+	struct json_buf	 b = JSON_BUF_INIT;
 
-	for (i = 0; i < n; i++)
-		json_append(arr, mock_delivery_json(&v[i], full));
-	return (arr);
+	mock_records_put(&b, v, n, full);
+	return (mock_tree(&b));
 }
 
 static const char *

@@ -104,18 +104,14 @@ mock_stream_end(struct mock_watch *s)
 static char *
 mock_delivery_event(const struct db_record *d, size_t *lenp)
 {
-	struct json	*o;
-	char		*data, *ev;
-	int		 len;
+	struct json_buf	 b = JSON_BUF_INIT;
+	char		 head[64];
 
-	o = mock_delivery_json(d, 0);
-	data = json_print(o, NULL);
-	json_free(o);
-	len = xasprintf(&ev, "event: delivery\nid: %lld\ndata: %s\n\n",
-	    (long long)d->seq, data);
-	free(data);
-	*lenp = (size_t)len;
-	return (ev);
+	json_buf_raw(&b, head, (size_t)snprintf(head, sizeof head,
+	    "event: delivery\nid: %lld\ndata: ", (long long)d->seq));
+	mock_delivery_put(&b, d, 0);
+	MOCK_LIT(&b, "\n\n");
+	return (json_buf_take(&b, lenp));
 }
 
 /*
@@ -566,23 +562,28 @@ mock_wait_satisfied(struct req *r, struct mock_opts *opts)
 {
 	struct db		*db = r->srv->db;
 	struct db_record	*v;
-	struct json		*o;
+	struct json_buf		 b = JSON_BUF_INIT;
 	size_t			 n;
 	int64_t			 total;
 
 	if (mock_matches(r, opts, 0, &total, &v, &n) == -1)
 		return;
-	o = json_new_object();
-	json_add_num(o, "wanted", (double)opts->count);
-	json_add_num(o, "matched", (double)total);
-	json_add_num(o, "since", (double)opts->f.since);
-	json_add_num(o, "cursor", (double)db_cursor(db));
-	json_add_num(o, "waitedMs", mock_waited_ms(r));
-	mock_add_scan(o, db);
-	json_add(o, "deliveries", mock_records_json(v, n, 1));
+	MOCK_LIT(&b, "{\"wanted\":");
+	json_buf_num(&b, (double)opts->count);
+	MOCK_KEY(&b, "matched");
+	json_buf_num(&b, (double)total);
+	MOCK_KEY(&b, "since");
+	json_buf_num(&b, (double)opts->f.since);
+	MOCK_KEY(&b, "cursor");
+	json_buf_num(&b, (double)db_cursor(db));
+	MOCK_KEY(&b, "waitedMs");
+	json_buf_num(&b, mock_waited_ms(r));
+	mock_scan_put(&b, db);
+	MOCK_KEY(&b, "deliveries");
+	mock_records_put(&b, v, n, 1);
+	MOCK_LIT(&b, "}");
 	db_records_free(v, n);
-	http_send_json(r, 200, o);
-	json_free(o);
+	mock_send_buf(r, 200, &b);
 }
 
 /* The near misses of a timed-out wait: each with why it missed. */

@@ -714,6 +714,229 @@ test_err_buffer(void)
 end:	;
 }
 
+/* json_buf_bytes(buf, len) compared with want (its C string), and what
+ * it returned (1: no byte replaced). */
+static int
+bytes_is(const char *buf, size_t len, const char *want, int want_valid)
+{
+	struct json_buf	 b = JSON_BUF_INIT;
+	int		 valid, ok;
+
+	valid = json_buf_bytes(&b, buf, len);
+	ok = b.p != NULL && strcmp(b.p, want) == 0 && valid == want_valid;
+	if (!ok)
+		fprintf(stderr, "# json_buf_bytes gave %s (valid %d)\n", b.p,
+		    valid);
+	free(b.p);
+	return (ok);
+}
+
+/* A literal and its length (NULs included). */
+#define RAW(s)	(s), sizeof(s) - 1
+
+/* Raw bytes as a string: strict UTF-8 as it is, one U+FFFD per byte that
+ * is not (so C0 80 and a surrogate's three bytes too: unlike json.h's
+ * stored forms, which json_buf_str reads), NUL and controls escaped. */
+static void
+test_writer_bytes(void)
+{
+	CHECK(bytes_is(RAW(""), "\"\"", 1));
+	CHECK(bytes_is(RAW("plain {\"a\":1}"), "\"plain {\\\"a\\\":1}\"", 1));
+	CHECK(bytes_is(RAW("a\0b"), "\"a\\u0000b\"", 1));
+	CHECK(bytes_is(RAW("\x01\t\\/\x7f"), "\"\\u0001\\t\\\\/\x7f\"", 1));
+	CHECK(bytes_is(RAW("caf\xc3\xa9 ok"), "\"caf\xc3\xa9 ok\"", 1));
+	CHECK(bytes_is(RAW("x\xff" "y"), "\"x\xef\xbf\xbd" "y\"", 0));
+	CHECK(bytes_is(RAW("\xe2\x82"), "\"\xef\xbf\xbd\xef\xbf\xbd\"", 0));
+	CHECK(bytes_is(RAW("\xf0\x9f\x98\x80!"), "\"\xf0\x9f\x98\x80!\"", 1));
+	CHECK(bytes_is(RAW("ab\x80"), "\"ab\xef\xbf\xbd\"", 0));
+	CHECK(bytes_is(RAW("\xc0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\"", 0));
+	CHECK(bytes_is(RAW("\xed\xa0\x80"),
+	    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 0));
+end:
+	;
+}
+
+/* Does json_printed say 1 exactly when print(parse(text)) is text? */
+static int
+printed_is(const char *text, int want)
+{
+	char	*again = reprint(text, strlen(text), 0);
+	int	 got = json_printed(text, strlen(text)), fixed;
+
+	fixed = again != NULL && strcmp(again, text) == 0;
+	free(again);
+	if (got && !fixed)
+		fprintf(stderr, "# json_printed(%s) = 1, not printed form\n",
+		    text);
+	else if (got != want)
+		fprintf(stderr, "# json_printed(%s) = %d\n", text, got);
+	return (got == want && (!got || fixed));
+}
+
+/* Printed form is copied as it is (stored arrays of the assertion API);
+ * anything the parser would change, or that would take a parse to tell,
+ * is not. */
+static void
+test_printed(void)
+{
+	static const char	*yes[] = {
+		"[]", "{}", "null", "true", "false", "0", "-12", "\"\"",
+		"123456789012345", "-123456789012345", "1.5", "-0.5", "0.1",
+		"1e+21", "1e-7", "5e-324", "12345678901234567000",
+		"[\"component:default/a\",\"user:default/b\"]",
+		"{\"a\":{\"b\":[1,true,null,\"x\"]},\"\":0,\"a1\":[]}",
+		"[\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f/\x7f\"]",
+		"\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
+		"[[\"host\",\"x\"],[\"content-type\",\"application/json\"]]",
+		"{\"k\":\"v\",\"K\":\"v\",\"k2\":{\"k\":1}}",
+	};
+	static const char	*no[] = {
+		"", " []", "[] ", "[ ]", "[1,]", "[1 ,2]", "{\"a\" :1}", "{,}",
+		"-0", "1.0", "1e2", "1E+21", "0.10", "01", "-", "1.", "1e",
+		"12345678901234567890", "1e400", "tru", "nul", "falsey",
+		"\"\\/\"", "\"\\u00e9\"", "\"\\u001F\"", "\"\\u000a\"",
+		"\"\\u0022\"", "\"\\ud800\"", "\"\\ud83d\\ude00\"", "\"\\x\"",
+		"\"\xff\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\x01\"",
+		"\"abc", "\"\\", "{\"a\":1,\"a\":2}", "{\"b\":1,\"0\":2}",
+		"{\"1\":1}", "{\"4294967295\":1}", "{\"a\"}", "{\"a\":}",
+		"[1]]", "[\"a\"\"b\"]", "{\"a\":1}{}", "\xef\xbb\xbf[]",
+		"{\"01\":1}",	/* not an index, but told by a parse */
+	};
+	char		 deep[84], wide[1200];
+	size_t		 i, o;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		CHECK(printed_is(yes[i], 1));
+	for (i = 0; i < sizeof no / sizeof no[0]; i++)
+		CHECK(printed_is(no[i], 0));
+	/* Deep and wide: printed form, but told by a parse. */
+	memset(deep, '[', 20);
+	memset(deep + 20, ']', 20);
+	deep[40] = '\0';
+	CHECK(printed_is(deep, 1));
+	memset(deep, '[', 40);
+	memset(deep + 40, ']', 40);
+	deep[80] = '\0';
+	CHECK(printed_is(deep, 0));
+	o = 0;
+	wide[o++] = '{';
+	for (i = 0; i < 70; i++)
+		o += (size_t)snprintf(wide + o, sizeof wide - o, "%s\"k%zu\":1",
+		    i ? "," : "", i);
+	wide[o++] = '}';
+	wide[o] = '\0';
+	CHECK(printed_is(wide, 0));
+end:
+	;
+}
+
+/* A random JSON text of depth at most depth into t (room for 4 KiB),
+ * from pieces of every form: printed or not, repeated and index keys. */
+static unsigned int	 rnd_seed = 12345;
+
+static unsigned int
+rnd(unsigned int n)
+{
+	rnd_seed = rnd_seed * 1103515245 + 12345;
+	return ((rnd_seed >> 8) % n);
+}
+
+static void
+rnd_json(struct json_buf *t, int depth)
+{
+	static const char	*str[] = {
+		"a", "\\n", "\\u0001", "\\u00e9", "\\/", "\xc3\xa9", "\xff",
+		"\\ud800", "\\ud83d\\ude00", "\\u001F", "\\\"", "0", "\\u0000",
+		"\x7f", "\xed\xa0\x80", "\xc0\x80", "\\t", "b", "\xf0\x9f\x98\x80",
+	};
+	static const char	*num[] = {
+		"0", "-0", "1", "1.0", "1.5", "1e2", "1e+21", "-12", "0.1",
+		"12345678901234567890", "5e-324", "1e400", "123456789012345",
+		"1234567890123456", "-0.5", "1E+21", "0.30000000000000004",
+	};
+	static const char	*lit[] = { "true", "false", "null" };
+	static const char	*key[] = {
+		"\"a\"", "\"0\"", "\"1\"", "\"b\"", "\"01\"", "\"\\u0061\"",
+		"\"\"", "\"c\"", "\"d\"", "\"e\"",
+	};
+	const char		*p;
+	unsigned int		 i, n;
+
+	if (rnd(20) == 0)
+		json_buf_raw(t, " ", 1);
+	switch (depth > 0 ? rnd(5) : rnd(3)) {
+	case 0:
+		json_buf_raw(t, "\"", 1);
+		for (i = 0, n = rnd(4); i < n; i++) {
+			p = str[rnd(sizeof str / sizeof str[0])];
+			json_buf_raw(t, p, strlen(p));
+		}
+		json_buf_raw(t, "\"", 1);
+		break;
+	case 1:
+		p = num[rnd(sizeof num / sizeof num[0])];
+		json_buf_raw(t, p, strlen(p));
+		break;
+	case 2:
+		p = lit[rnd(3)];
+		json_buf_raw(t, p, strlen(p));
+		break;
+	case 3:
+		json_buf_raw(t, "[", 1);
+		for (i = 0, n = rnd(4); i < n; i++) {
+			if (i > 0)
+				json_buf_raw(t, ",", 1);
+			rnd_json(t, depth - 1);
+		}
+		json_buf_raw(t, "]", 1);
+		break;
+	default:
+		json_buf_raw(t, "{", 1);
+		for (i = 0, n = rnd(4); i < n; i++) {
+			p = key[rnd(sizeof key / sizeof key[0])];
+			if (i > 0)
+				json_buf_raw(t, ",", 1);
+			json_buf_raw(t, p, strlen(p));
+			json_buf_raw(t, ":", 1);
+			rnd_json(t, depth - 1);
+		}
+		json_buf_raw(t, "}", 1);
+		break;
+	}
+}
+
+/* Random texts: json_printed never says 1 for one that print(parse())
+ * would change, and says 1 for most printed texts. */
+static void
+test_printed_random(void)
+{
+	struct json_buf	 t = JSON_BUF_INIT;
+	char		*again = NULL;
+	unsigned int	 i, hits = 0, printed = 0, told = 0;
+
+	for (i = 0; i < 100000; i++) {
+		rnd_json(&t, 4);
+		if (json_printed(t.p, t.len)) {
+			hits++;
+			CHECK(printed_is(t.p, 1));
+		}
+		if ((again = reprint(t.p, t.len, 0)) != NULL) {
+			printed++;
+			told += json_printed(again, strlen(again));
+		}
+		free(again);
+		again = NULL;
+		free(json_buf_take(&t, NULL));
+	}
+	fprintf(stderr, "# %u of 100000 said printed; %u of %u printed "
+	    "texts\n", hits, told, printed);
+	CHECK(hits > 10000);
+	CHECK(told > printed / 2);
+end:
+	free(again);
+	free(t.p);
+}
+
 static const struct unit_test tests[] = {
 	{ "spec 4.3: truncated body", test_spec_truncated },
 	{ "spec 4.3: {bad", test_spec_bad_key },
@@ -737,6 +960,9 @@ static const struct unit_test tests[] = {
 	{ "numbers print as JavaScript", test_number_printing },
 	{ "string escaping", test_string_escaping },
 	{ "the writer: json_buf_*", test_writer },
+	{ "the writer: raw bytes as a string", test_writer_bytes },
+	{ "printed form told without a parse", test_printed },
+	{ "printed form: random texts", test_printed_random },
 	{ "builders", test_builders },
 	{ "small error buffer", test_err_buffer },
 	{ NULL, NULL }

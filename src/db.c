@@ -4,6 +4,7 @@
  * writes (storing, deleting and pruning).  db_int.h says what the other
  * db_*.c files hold.
  */
+#include <sys/eventfd.h>
 #include <sys/statvfs.h>
 
 #include <ctype.h>
@@ -259,29 +260,43 @@ static const char *db_sql[ST_MAX] = {
  * then cuts the file back to DB_WAL_LIMIT (16 MiB).  Under a steady stream
  * of commits the thread's PASSIVE checkpoints never quite catch up: the
  * loop commits again while each one runs, so that moment never comes.  So
- * once the WAL holds DB_CKPT_HARD_PAGES (32 MiB), the loop holds the
- * thread back (hold) and db_begin() itself runs a PASSIVE checkpoint on
- * the loop's connection first: it copies only what the thread has not (the
- * frames of its last pass or so), and the BEGIN that follows restarts the
- * log.  While the thread is still in a pass, that checkpoint is BUSY at
- * once and the next BEGIN tries again.  The file stays under ~40 MiB under
- * any load, inside the 64 MiB the README promises (tests/e2e/test_store_wal.py
- * holds it to that); idle for a second, a TRUNCATE empties it.  (A RESTART
- * from the thread would do the same, but it holds the loop's BEGIN on the
- * busy handler, and under load it loses the race for the write lock.)
+ * once the WAL holds DB_CKPT_HARD_PAGES (32 MiB), the loop parks its
+ * writes (db_park_begin): the server holds the requests that would write,
+ * unanswered, and begins no transaction (server.c, server_park); the
+ * thread, asked (park), passes without rest over a log that gets no new
+ * frames, so one pass copies all of it, and syncs, off the loop; it then
+ * writes park_fd, the loop's event sees the log all copied
+ * (db_park_poll), the parked requests run in one transaction and its
+ * BEGIN restarts the log.  Health, reads and everything else are answered
+ * meanwhile.  The file stays under ~34 MiB under any load, inside the
+ * 64 MiB the README promises (tests/e2e/test_store_wal.py holds it to
+ * that); idle for a second, a TRUNCATE empties it.  (A RESTART from the
+ * thread would do the same, but it holds the loop's BEGIN on the busy
+ * handler, and under load it loses the race for the write lock.)
  *
- * That copy on the loop is a stall: small in pages, but it syncs the
- * database file, 10-150 ms on a loaded disk.  Each log restart costs one,
- * so the hard bound is 32 MiB rather than 16: under wrk's POSTs that
- * halved them (20 s at ~3,000 POSTs/s: 9-20 instead of 26-53; issue 11),
- * and it leaves room under the 64 MiB for the overshoot.
+ * Before parking, the loop itself ran a PASSIVE checkpoint at the bound
+ * (db_ckpt_catch_up: the frames of the thread's last pass or so): a stall
+ * of the whole server, small in pages, but it synced the database file,
+ * p50 13 ms and up to ~150 ms on a loaded disk, once per 32 MiB of WAL
+ * (issue 11).  That is still what happens where parking does not: without
+ * a server that parks (db_park_fd never called), and for DB_PARK_RETRY_MS
+ * after a park given up.  Writes that are not parked (a small reset, a
+ * late fault note) just begin, at the cost of one more pass.
  *
- * The loop copies only what it wrote itself since the thread's last pass
- * of this log began, and only when that pass copied all it saw (give or
- * take DB_CKPT_LOOP_PAGES).  A reader that keeps an old snapshot (a sqlite3
- * shell, a backup) stops every checkpoint short of its frames, and the WAL
- * grows past the bound however it is checkpointed; once the reader goes,
- * that backlog (any size) is the thread's to copy, never the loop's.  The
+ * A park is bounded: a reader that keeps an old snapshot (a sqlite3
+ * shell, a backup, a long read on another connection) stops every
+ * checkpoint short of its frames.  After DB_PARK_MAX_MS the parked writes
+ * go on (the log says so), the WAL grows past the bound while the reader
+ * holds it, as it would have, and a park is tried again DB_PARK_RETRY_MS
+ * later; the server gives up early when the parked requests pass its
+ * memory bound.  A reader that began before the log was all copied also
+ * keeps the BEGIN from restarting it; the commit after a park notices
+ * (the log's gen did not change) and counts that park as given up.
+ *
+ * The loop copies (db_ckpt_catch_up) only what it wrote itself since the
+ * thread's last pass of this log began, and only when that pass copied
+ * all it saw (give or take DB_CKPT_LOOP_PAGES); once a reader goes, its
+ * backlog (any size) is the thread's to copy, never the loop's.  The
  * pass's figures (log, done) count frames of one log: gen says which (the
  * hook sees the log restart when its size drops), and a pass of another
  * one says nothing.
@@ -290,6 +305,9 @@ static const char *db_sql[ST_MAX] = {
 #define DB_CKPT_HARD_PAGES	8192
 #define DB_CKPT_LOOP_PAGES	256	/* 1 MiB: a pass this short is whole */
 #define DB_CKPT_BUSY_MS		20
+#define DB_PARK_MAX_MS		1000	/* a reader's 0.5 s query fits */
+#define DB_PARK_RETRY_MS	5000
+#define DB_PARK_IDLE_US		2000	/* a parked pass that copied nothing */
 #define DB_WAL_LIMIT		16777216	/* bytes: 4096 pages */
 
 
@@ -443,13 +461,26 @@ db_ckpt_rest(void)
 	nanosleep(&ts, NULL);
 }
 
+/* The thread, after a pass: a parked loop hears of a pass that copied
+ * all it saw (db_park_poll decides whether that was all). */
+static void
+db_ckpt_tell(struct db_ckpt *c, int log, int done)
+{
+	uint64_t	one = 1;
+
+	if (c->park_fd != -1 && log >= 0 && done == log &&
+	    write(c->park_fd, &one, sizeof one) == -1 && errno != EAGAIN)
+		log_warnx("db: checkpointer: eventfd: %s", strerror(errno));
+}
+
 static void *
 db_ckpt_main(void *arg)
 {
 	struct db_ckpt	*c = arg;
 	sqlite3		*h = NULL;
 	struct timespec	 ts;
-	int		 stop = 0, wanted, hold, log, done;
+	int		 stop = 0, wanted, hold, park, log, done;
+	int		 last_log = -1, last_done = -1;
 	unsigned int	 gen;
 
 	if (sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE |
@@ -464,7 +495,7 @@ db_ckpt_main(void *arg)
 	db_ckpt_attach(h);
 	while (!stop) {
 		pthread_mutex_lock(&c->lock);
-		if (!c->wanted && !c->stop) {
+		if (!c->wanted && !c->park && !c->stop) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
@@ -472,28 +503,42 @@ db_ckpt_main(void *arg)
 		wanted = c->wanted;
 		c->wanted = 0;
 		stop = c->stop;
+		park = c->park;
 		/* A second without a commit: the loop is not catching up
 		 * any more (its last try found this thread busy). */
 		if (c->hold && !wanted)
 			c->hold = 0;
-		hold = c->hold;
+		hold = c->hold && !park;
 		gen = c->gen;
 		pthread_mutex_unlock(&c->lock);
 		if (stop || hold)
 			continue;
-		db_ckpt_pass(h, !wanted, &log, &done);
+		db_ckpt_pass(h, !wanted && !park, &log, &done);
 		pthread_mutex_lock(&c->lock);
 		c->pass_gen = gen;
 		c->pass_log = log;
 		c->pass_done = done;
 		pthread_mutex_unlock(&c->lock);
+		if (park) {
+			db_ckpt_tell(c, log, done);
+			/* Nothing copied (a reader in the way, or the loop's
+			 * last transaction not committed yet): a short rest
+			 * rather than a spin. */
+			if (log == last_log && done == last_done) {
+				ts.tv_sec = 0;
+				ts.tv_nsec = DB_PARK_IDLE_US * 1000L;
+				nanosleep(&ts, NULL);
+			}
+		}
+		last_log = log;
+		last_done = done;
 		/* Under load, a pass per commit copies the same hot pages (the
 		 * tables' last leaves, the indexes' inner pages) and syncs
 		 * twice, ~100 times a second: a rest lets the frames of many
 		 * commits share one copy and one sync (issue 11's profile).
-		 * Not near the hard bound: there the loop copies what the
-		 * last pass left, so that pass stays a fresh one. */
-		if (wanted && log >= 0 && log < DB_CKPT_HARD_PAGES -
+		 * Not near the hard bound: there the loop parks its writes and
+		 * waits for a fresh pass. */
+		if (!park && wanted && log >= 0 && log < DB_CKPT_HARD_PAGES -
 		    2 * DB_CKPT_LOOP_PAGES)
 			db_ckpt_rest();
 	}
@@ -521,28 +566,39 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 	return (SQLITE_OK);
 }
 
-/* On the loop: it copied pages itself, for us; say so. */
+/* On the loop: an info line a minute at most for what happened at the
+ * bound (what), how often since the last one and the longest. */
 #define DB_CKPT_TELL_MS		60000
 
 static void
-db_ckpt_told(struct db_ckpt *c, int64_t us)
+db_ckpt_tally(struct db_ckpt_tell *t, int64_t us, const char *what)
 {
 	int64_t	now = util_mono_us();
 
+	t->n++;
+	if (us > t->us_max)
+		t->us_max = us;
+	if (now - t->at < DB_CKPT_TELL_MS * 1000LL)
+		return;
+	log_info("db: under sustained writes the WAL reached its bound %lld "
+	    "times since the last such line: %s (the longest %lld ms)",
+	    (long long)t->n, what, (long long)(t->us_max / 1000));
+	t->n = t->us_max = 0;
+	t->at = now;
+}
+
+/* On the loop: it copied pages itself, for us; say so. */
+static void
+db_ckpt_told(struct db_ckpt *c, int64_t us)
+{
 	log_debug("db: the WAL reached its bound (%d pages): the loop copied "
 	    "what the checkpointer had not, in %lld us", c->pages,
 	    (long long)us);
-	c->loop_copies++;
-	if (us > c->loop_us_max)
-		c->loop_us_max = us;
-	if (now - c->told_at < DB_CKPT_TELL_MS * 1000LL)
-		return;
-	log_info("db: under sustained writes the WAL reached its bound %lld "
-	    "times since the last such line: the loop copied the last pages "
-	    "back itself (the longest took %lld ms)",
-	    (long long)c->loop_copies, (long long)(c->loop_us_max / 1000));
-	c->loop_copies = c->loop_us_max = 0;
-	c->told_at = now;
+	c->stats.loop_copies++;
+	if (us > c->stats.loop_copy_us_max)
+		c->stats.loop_copy_us_max = us;
+	db_ckpt_tally(&c->told, us, "the loop copied the last pages back "
+	    "itself");
 }
 
 /*
@@ -648,6 +704,155 @@ db_wal_wait(struct db *db)
 	return (1);
 }
 
+/* The WAL is all copied (the thread's last pass saw all of this log and
+ * copied it) and no transaction is open: the next BEGIN restarts it. */
+static int
+db_ckpt_all_copied(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int		 all;
+
+	pthread_mutex_lock(&c->lock);
+	all = c->pass_gen == c->gen && c->pass_log >= c->pages &&
+	    c->pass_done == c->pass_log;
+	pthread_mutex_unlock(&c->lock);
+	return (all && !db->in_txn);
+}
+
+/* The loop copies the WAL at the bound itself (db_begin): where nothing
+ * parks, or for a while after a park was given up. */
+static int
+db_ckpt_loop_copies(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+
+	if (!c->running || c->pages < DB_CKPT_HARD_PAGES)
+		return (0);
+	if (c->park_on && (c->fallback_until == 0 ||
+	    util_mono_us() >= c->fallback_until))
+		return (0);
+	return (!db_ckpt_all_copied(db));
+}
+
+int
+db_park_fd(struct db *db)
+{
+	if (!db->ckpt.running || db->ckpt.park_fd == -1)
+		return (-1);
+	db->ckpt.park_on = 1;
+	return (db->ckpt.park_fd);
+}
+
+int
+db_park_begin(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int64_t		 now;
+
+	if (!c->park_on)
+		return (0);
+	if (c->park_since != 0)
+		return (1);
+	/* The writes a park released have not committed yet: whether
+	 * their BEGIN restarted the log is not known before (db_commit). */
+	if (c->park_released && db->in_txn)
+		return (0);
+	c->park_released = 0;
+	if (c->pages < DB_CKPT_HARD_PAGES || db_ckpt_all_copied(db))
+		return (0);
+	now = util_mono_us();
+	if (now < c->fallback_until)
+		return (0);
+	c->park_since = now;
+	pthread_mutex_lock(&c->lock);
+	c->park = 1;
+	c->hold = 0;
+	c->wanted = 1;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return (1);
+}
+
+/* A park gave up (why): today's path, the loop's own copy at the bound,
+ * for DB_PARK_RETRY_MS; a warning a minute at most. */
+static void
+db_park_failed(struct db *db, const char *why)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int64_t		 now = util_mono_us();
+
+	c->fallback_until = now + DB_PARK_RETRY_MS * 1000LL;
+	c->stats.park_fallbacks++;
+	if (c->park_warned_at != 0 &&
+	    now - c->park_warned_at < DB_CKPT_TELL_MS * 1000LL)
+		return;
+	c->park_warned_at = now;
+	log_warnx("db: the WAL (%d pages) reached its bound and %s; writes "
+	    "go on (%lld times so far), the WAL may pass its bound meanwhile",
+	    c->pages, why, (long long)c->stats.park_fallbacks);
+}
+
+/* On the loop: a park ends (given up: why, else NULL). */
+
+static void
+db_park_end(struct db *db, const char *why)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int64_t		 now = util_mono_us(), us = now - c->park_since;
+
+	pthread_mutex_lock(&c->lock);
+	c->park = 0;
+	c->park_gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	c->park_since = 0;
+	c->park_released = why == NULL;
+	c->stats.parks++;
+	if (us > c->stats.park_us_max)
+		c->stats.park_us_max = us;
+	if (why != NULL)
+		db_park_failed(db, why);
+	log_debug("db: the WAL reached its bound (%d pages): writes waited "
+	    "%lld us for the checkpointer%s%s", c->pages, (long long)us,
+	    why != NULL ? ", then went on: " : "", why != NULL ? why : "");
+	db_ckpt_tally(&c->park_told, us, "writes waited for the checkpointer "
+	    "to copy it");
+}
+
+int
+db_park_poll(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	uint64_t	 n;
+
+	if (c->park_fd != -1)
+		(void)read(c->park_fd, &n, sizeof n);	/* EAGAIN: none */
+	if (c->park_since == 0)
+		return (0);
+	if (db_ckpt_all_copied(db)) {
+		db_park_end(db, NULL);
+		return (1);
+	}
+	if (util_mono_us() - c->park_since > DB_PARK_MAX_MS * 1000LL) {
+		db_park_end(db, "the checkpointer could not copy it all "
+		    "within 1 s (a reader holding an old snapshot?)");
+		return (1);
+	}
+	return (0);
+}
+
+void
+db_park_give_up(struct db *db, const char *why)
+{
+	if (db->ckpt.park_since != 0)
+		db_park_end(db, why);
+}
+
+void
+db_wal_stats(struct db *db, struct db_wal_stats *st)
+{
+	*st = db->ckpt.stats;
+}
+
 static int
 db_ckpt_start(struct db *db, const char *path, char **cause)
 {
@@ -657,8 +862,15 @@ db_ckpt_start(struct db *db, const char *path, char **cause)
 	pthread_cond_init(&c->cond, NULL);
 	c->path = xstrdup(path);
 	c->pass_log = c->pass_done = -1;
+	/* No eventfd: no parking (the loop copies at the bound, as before). */
+	if ((c->park_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		log_warnx("db: eventfd: %s; the loop will copy the WAL itself "
+		    "at its bound", strerror(errno));
 	if (pthread_create(&c->thread, NULL, db_ckpt_main, c) != 0) {
 		xasprintf(cause, "%s: cannot start the checkpointer", path);
+		if (c->park_fd != -1)
+			close(c->park_fd);
+		c->park_fd = -1;
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
 		free(c->path);
@@ -686,6 +898,9 @@ db_ckpt_stop(struct db *db)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->path);
+	if (c->park_fd != -1)
+		close(c->park_fd);
+	c->park_fd = -1;
 	c->running = 0;
 }
 
@@ -801,6 +1016,7 @@ db_open(const char *path, int sync_full, char **cause)
 	char		*err = NULL;
 
 	db = xcalloc(1, sizeof *db);
+	db->ckpt.park_fd = -1;
 	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		xasprintf(cause, "%s: %s", path, db->h ?
@@ -1092,8 +1308,9 @@ db_begin(struct db *db)
 		return (-1);
 	if (db->in_txn)
 		return (0);
-	/* "The checkpointer", above: let this BEGIN restart the WAL. */
-	if (db->ckpt.running && db->ckpt.pages >= DB_CKPT_HARD_PAGES)
+	/* "The checkpointer", above: where writes are not parked at the
+	 * bound, let this BEGIN restart the WAL. */
+	if (db_ckpt_loop_copies(db))
 		db_ckpt_catch_up(&db->ckpt, db->h);
 	if (db_step_done(db, db->st[ST_BEGIN], "begin") == -1)
 		return (-1);
@@ -1138,6 +1355,26 @@ db_commit_wrote(const struct db *db)
 	return (db->commit_wrote);
 }
 
+/* The first commit after a park: its BEGIN restarted the log, or a
+ * reader that began before the log was all copied kept it from that
+ * ("The checkpointer"): then the park was for nothing, and parking
+ * waits a while. */
+static void
+db_park_committed(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+	int		 same;
+
+	if (!c->park_released)
+		return;
+	c->park_released = 0;
+	pthread_mutex_lock(&c->lock);
+	same = c->gen == c->park_gen && c->pages >= DB_CKPT_HARD_PAGES;
+	pthread_mutex_unlock(&c->lock);
+	if (same)
+		db_park_failed(db, "a reader kept the log from restarting");
+}
+
 int
 db_commit(struct db *db, const char **cause)
 {
@@ -1155,6 +1392,7 @@ db_commit(struct db *db, const char **cause)
 		if (db_counts_flush(db) == 0 &&
 		    db_step_done(db, db->st[ST_COMMIT], "commit") == 0) {
 			db->commit_us = util_mono_us() - start;
+			db_park_committed(db);
 			db->commit_wrote = sqlite3_total_changes64(db->h) !=
 			    db->changes_begin;
 			db->seq_committed = db->seq_handed;

@@ -294,6 +294,33 @@ int		 db_vacuum(struct db *);
  */
 int		 db_wal_wait(struct db *);
 /*
+ * Parking writes while the checkpointer copies the WAL at its bound, so
+ * that the loop never copies it itself (db.c, "The checkpointer"); the
+ * server holds the requests (server.c, server_park).  db_park_fd: the
+ * descriptor that becomes readable when the thread has copied all it saw
+ * (the loop then calls db_park_poll), or -1: no parking (no checkpointer);
+ * calling it turns parking on.  db_park_begin: 1 = a write that would
+ * begin a transaction now waits (a park starts, if none has); 0 = go on.
+ * db_park_poll: 1 = the parked writes go now (the WAL is all copied, the
+ * next BEGIN restarts it; or parking gave up after DB_PARK_MAX_MS, which
+ * it logs); 0 = keep them.  db_park_give_up: end the park now (the
+ * server's memory bound), today's path for a while.
+ */
+int		 db_park_fd(struct db *);
+int		 db_park_begin(struct db *);
+int		 db_park_poll(struct db *);
+void		 db_park_give_up(struct db *, const char *why);
+/* Since the start: the loop's own copies of the WAL at its bound and the
+ * longest; parks, the longest, and those given up (/metrics). */
+struct db_wal_stats {
+	int64_t		 loop_copies;
+	int64_t		 loop_copy_us_max;
+	int64_t		 parks;
+	int64_t		 park_us_max;
+	int64_t		 park_fallbacks;
+};
+void		 db_wal_stats(struct db *, struct db_wal_stats *);
+/*
  * Retention: delete at most max of the oldest deliveries, those beyond
  * the newest keep (0: no cap) and those received before before_ms (0: no
  * limit), with the notifications they created.  A write.  *upto gets the

@@ -66,6 +66,11 @@ enum db_stmt {
 	"title, description, link, topic, severity, scope, icon, metadata, " \
 	"delivery_seq"
 
+/* What happened at the WAL's bound, for a line a minute (db.c). */
+struct db_ckpt_tell {
+	int64_t		 n, us_max, at;
+};
+
 struct db_ckpt {
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
@@ -81,7 +86,22 @@ struct db_ckpt {
 	int		 pass_log;	/* its frames in the log, or -1 */
 	int		 pass_done;	/* and those copied */
 	/* The loop's own copies at the bound (db_ckpt_told; loop only). */
-	int64_t		 loop_copies, loop_us_max, told_at;
+	struct db_ckpt_tell told;
+	/*
+	 * Parking (db_park_begin): park is the loop's ask to the thread
+	 * (pass without rest, write park_fd after a pass that copied all it
+	 * saw); the rest is the loop's own.
+	 */
+	int		 park;
+	int		 park_fd;	/* an eventfd, or -1 */
+	int		 park_on;	/* a server parks writes (db_park_fd) */
+	int64_t		 park_since;	/* monotonic us; 0: nothing parked */
+	int64_t		 fallback_until; /* today's path till then (us) */
+	int		 park_released;	/* its writes not committed yet */
+	unsigned int	 park_gen;	/* gen when the last park ended */
+	struct db_ckpt_tell park_told;
+	int64_t		 park_warned_at;
+	struct db_wal_stats stats;	/* db_wal_stats */
 };
 
 struct db {

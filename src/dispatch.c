@@ -105,6 +105,62 @@ static const struct route dispatch_routes[] = {
 	{ ROUTE_ANY, "/", dispatch_not_found, NULL, ROUTE_PREFIX },
 };
 
+/*
+ * Parking (server_park): every request to the plugin stores its delivery,
+ * so while the WAL is at its bound and the checkpointer copies it, such a
+ * request waits, whole and unanswered, before its handler runs; it runs
+ * once the log can restart, its answer after that commit as always (a 200
+ * still means committed).  Everything else is answered meanwhile.  Its
+ * time parked counts in its duration, as a client sees it.
+ */
+struct dispatch_parked {
+	struct server_parked	 p;
+	struct req		*r;
+	const struct route	*rt;
+};
+
+static void
+dispatch_resume(struct server_parked *p)
+{
+	struct dispatch_parked	*dp = (struct dispatch_parked *)(void *)p;
+	struct req		*r = dp->r;
+	const struct route	*rt = dp->rt;
+
+	http_on_close_cancel(r);
+	free(dp);
+	rt->fn(r, NULL);
+}
+
+/* The client left while parked (http_on_close): r is freed after this. */
+static void
+dispatch_park_gone(struct req *r, void *arg)
+{
+	struct dispatch_parked	*dp = arg;
+
+	server_unpark(r->srv, &dp->p);
+	free(dp);
+}
+
+static int
+dispatch_park(struct req *r, const struct route *rt)
+{
+	struct dispatch_parked	*dp;
+	size_t			 len;
+
+	dp = xcalloc(1, sizeof *dp);
+	dp->p.resume = dispatch_resume;
+	(void)http_body(r, &len);
+	dp->p.bytes = len;
+	dp->r = r;
+	dp->rt = rt;
+	if (!server_park(r->srv, &dp->p)) {
+		free(dp);
+		return (0);
+	}
+	http_on_close(r, dispatch_park_gone, dp);
+	return (1);
+}
+
 /* Hand r to its module.  reserve: the connection is over
  * --max-connections, so only health is answered. */
 void
@@ -126,6 +182,9 @@ dispatch(struct req *r, int reserve)
 		    "try again");
 		return;
 	}
+	if (rt != NULL && rt->fn == api_notifications &&
+	    dispatch_park(r, rt))
+		return;
 	if (rt != NULL)
 		rt->fn(r, NULL);
 	else

@@ -2237,6 +2237,12 @@ http_peek_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+http_on_close_cancel(struct req *r)
+{
+	http_close_cancel(r);
+}
+
+void
 http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 {
 	struct evhttp_connection	*evcon;

@@ -183,6 +183,8 @@ void		 http_add_header(struct req *, const char *name, const char *value);
  */
 void		 http_on_close(struct req *, void (*cb)(struct req *, void *),
 		    void *arg);
+/* Stop watching (a parked request that now runs: dispatch.c). */
+void		 http_on_close_cancel(struct req *);
 void		 http_stream_start(struct req *, const char *ctype);
 /* Returns -1 (nothing written) if the client has left more than a few
  * MB unread: the caller should end the stream. */

@@ -206,6 +206,7 @@ metrics_write(struct evbuffer *b, struct server *srv)
 {
 	struct http_conn_stats	 cs;
 	struct tls_stats	 ts;
+	struct db_wal_stats	 ws;
 	size_t			 i, j, waits = 0, streams = 0;
 	uint64_t		 cum;
 
@@ -305,6 +306,26 @@ metrics_write(struct evbuffer *b, struct server *srv)
 	metrics_one(b, "notimock_database_size_bytes", "gauge", "Size of the "
 	    "database file and its write-ahead log.",
 	    metrics_db_bytes(srv->settings->db));
+
+	db_wal_stats(srv->db, &ws);
+	metrics_one(b, "notimock_wal_parks_total", "counter", "Times the WAL "
+	    "reached its bound and writes waited for the checkpointer to "
+	    "copy it (README.md, \"Storage\").", (double)ws.parks);
+	metrics_one(b, "notimock_wal_park_fallbacks_total", "counter", "Of "
+	    "those, the waits given up (a reader holding an old snapshot, "
+	    "the parked requests' bound).", (double)ws.park_fallbacks);
+	metrics_one(b, "notimock_wal_park_longest_seconds", "gauge", "The "
+	    "longest wait so far.", (double)ws.park_us_max / 1e6);
+	metrics_one(b, "notimock_wal_parked_requests", "gauge", "Requests "
+	    "waiting now for the WAL to be copied.", (double)srv->nparked);
+	metrics_one(b, "notimock_wal_parked_requests_total", "counter",
+	    "Requests that waited for the WAL to be copied.",
+	    (double)srv->parked_total);
+	metrics_one(b, "notimock_wal_loop_copies_total", "counter", "Times "
+	    "the event loop copied the WAL back itself (a stall).",
+	    (double)ws.loop_copies);
+	metrics_one(b, "notimock_wal_loop_copy_longest_seconds", "gauge",
+	    "The longest of those copies.", (double)ws.loop_copy_us_max / 1e6);
 
 	metrics_head(b, "notimock_build_info", "gauge", "Always 1; the "
 	    "version is a label.");

@@ -19,6 +19,20 @@
 #include "util.h"
 #include "xmalloc.h"
 
+/*
+ * Parked writes (server_park): at most this many requests, holding at
+ * most this many bytes of bodies.  Each parked request is a connection
+ * waiting for its answer, so --max-connections bounds the count already;
+ * the bytes bound keeps up to --max-body (4 MiB) per connection from
+ * piling up for the second a park may last.  Past either, the loop
+ * copies the WAL itself, as it did before parking: a stall of ~10-150 ms
+ * rather than a 503, which would lose a notification the client sent.
+ */
+#define SERVER_PARK_MAX		4096
+#define SERVER_PARK_BYTES	(16 * 1024 * 1024)
+/* How often a park looks at its time bound (db_park_poll). */
+static const struct timeval server_park_tick = { 0, 50000 };
+
 /* The longest a busy loop holds the commit back (server_commit_cb). */
 #define SERVER_COMMIT_WAIT_US	2000
 static const struct timeval server_commit_wait = { 0, SERVER_COMMIT_WAIT_US };
@@ -134,6 +148,64 @@ server_base_new(void)
 	return (base);
 }
 
+/* Run every parked request, in arrival order (the first BEGIN restarts
+ * the log when the park ended well). */
+static void
+server_unpark_all(struct server *srv)
+{
+	struct server_parked	*p;
+
+	if (srv->park_tv != NULL)
+		evtimer_del(srv->park_tv);
+	while ((p = TAILQ_FIRST(&srv->parked)) != NULL) {
+		TAILQ_REMOVE(&srv->parked, p, entry);
+		srv->nparked--;
+		srv->park_bytes -= p->bytes;
+		p->resume(p);
+	}
+}
+
+/* The checkpointer's eventfd, or the tick: is the park over? */
+static void
+server_park_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	if (db_park_poll(srv->db))
+		server_unpark_all(srv);
+}
+
+int
+server_park(struct server *srv, struct server_parked *p)
+{
+	if (srv->park_ev == NULL)
+		return (0);
+	if (TAILQ_EMPTY(&srv->parked)) {
+		if (!db_park_begin(srv->db))
+			return (0);
+		evtimer_add(srv->park_tv, &server_park_tick);
+	} else if (srv->nparked >= SERVER_PARK_MAX ||
+	    srv->park_bytes + p->bytes > SERVER_PARK_BYTES) {
+		db_park_give_up(srv->db, "the parked requests reached their "
+		    "bound (README, Limits)");
+		server_unpark_all(srv);
+		return (0);
+	}
+	TAILQ_INSERT_TAIL(&srv->parked, p, entry);
+	srv->nparked++;
+	srv->park_bytes += p->bytes;
+	srv->parked_total++;
+	return (1);
+}
+
+void
+server_unpark(struct server *srv, struct server_parked *p)
+{
+	TAILQ_REMOVE(&srv->parked, p, entry);
+	srv->nparked--;
+	srv->park_bytes -= p->bytes;
+}
+
 _Static_assert(sizeof ((struct server *)0)->admin_digest ==
     CRYPTO_SHA256_LEN, "struct server's admin_digest holds a SHA-256");
 
@@ -142,8 +214,10 @@ server_start(struct server *srv)
 {
 	const char	*admin = srv->settings != NULL ?
 			    srv->settings->admin_token : NULL;
+	int		 fd;
 
 	TAILQ_INIT(&srv->deferred);
+	TAILQ_INIT(&srv->parked);
 	/* Once, not per /mock/ request (admin.c). */
 	srv->admin_set = admin != NULL && *admin != '\0';
 	if (srv->admin_set)
@@ -156,6 +230,16 @@ server_start(struct server *srv)
 	if (event_base_get_npriorities(srv->base) > 1)
 		event_priority_set(srv->commit_ev,
 		    event_base_get_npriorities(srv->base) - 1);
+	/* Parking at the WAL's bound, if the store has a checkpointer. */
+	if (srv->db != NULL && (fd = db_park_fd(srv->db)) != -1) {
+		srv->park_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+		    server_park_cb, srv);
+		srv->park_tv = event_new(srv->base, -1, EV_PERSIST,
+		    server_park_cb, srv);
+		if (srv->park_ev == NULL || srv->park_tv == NULL ||
+		    event_add(srv->park_ev, NULL) == -1)
+			return (-1);
+	}
 	return (0);
 }
 
@@ -165,6 +249,14 @@ server_stop(struct server *srv)
 	struct server_reply	*w;
 	const char		*cause;
 
+	/* Parked writes run now (and are committed below). */
+	if (srv->park_ev != NULL) {
+		db_park_give_up(srv->db, "the server stops");
+		server_unpark_all(srv);
+		event_free(srv->park_ev);
+		event_free(srv->park_tv);
+		srv->park_ev = srv->park_tv = NULL;
+	}
 	/* Answer whatever still waits for a commit. */
 	if (!TAILQ_EMPTY(&srv->deferred))
 		server_commit_cb(-1, 0, srv);

@@ -41,6 +41,17 @@ struct server_reply {
 	TAILQ_ENTRY(server_reply) entry;
 };
 
+/*
+ * A request parked before it writes (server_park): resume runs it, once,
+ * when the WAL has been copied back (or parking gave up).  Embedded in its
+ * owner (dispatch.c's); bytes: what it holds in memory (its body).
+ */
+struct server_parked {
+	void			(*resume)(struct server_parked *);
+	size_t			 bytes;
+	TAILQ_ENTRY(server_parked) entry;
+};
+
 /* A reply observer (server_observe_replies, below). */
 typedef void	 server_reply_fn(const char *route, int status,
 		    int64_t duration_us, void *arg);
@@ -85,6 +96,14 @@ struct server {
 	size_t			 nhooks;
 	server_reply_fn		*reply_fn;	/* server_observe_replies */
 	void			*reply_arg;
+	/* Writes parked while the checkpointer copies the WAL (server_park):
+	 * the eventfd's event, a tick for the time bound, the requests. */
+	struct event		*park_ev;
+	struct event		*park_tv;
+	TAILQ_HEAD(, server_parked) parked;
+	size_t			 nparked;
+	size_t			 park_bytes;
+	uint64_t		 parked_total;	/* requests ever parked */
 };
 
 /* The event loop's base (epoll's changes coalesced per iteration), or
@@ -102,6 +121,17 @@ void		 server_defer(struct server *, struct server_reply *);
 /* Make the commit event run this iteration: for writes made outside a
  * deferred request (retention, a reset, a late fault note). */
 void		 server_kick(struct server *);
+
+/*
+ * Park a request that is about to write, unanswered, while the WAL is at
+ * its bound and the checkpointer copies it (db.c, "The checkpointer"):
+ * 1 = parked (p->resume runs it later, in arrival order), 0 = run it now.
+ * Past SERVER_PARK_MAX requests or SERVER_PARK_BYTES, parking gives up
+ * (the loop copies the WAL itself, as before parking) and all run now.
+ * server_unpark: the parked request's client left; it never resumes.
+ */
+int		 server_park(struct server *, struct server_parked *p);
+void		 server_unpark(struct server *, struct server_parked *p);
 
 /*
  * Commit hooks, told after every commit event whether the transaction

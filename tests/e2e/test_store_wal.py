@@ -12,6 +12,7 @@ for good (these 3,000 deliveries: ~100 MB).
 import http.client
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -47,11 +48,15 @@ def _broadcast(conn, title):
     return resp.status, resp.read()
 
 
-def _writer(srv, n, count, acked, errors):
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+def _writer(srv, n, count, acked, errors, stop=None):
+    """POST count deliveries (None: until stop is set); their ids in
+    acked, the first failure in errors."""
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=60)
+    i = 0
     try:
-        for i in range(count):
+        while (i < count) if count is not None else not stop.is_set():
             status, data = _broadcast(conn, "wal-%d-%d" % (n, i))
+            i += 1
             if status != 200:
                 errors.append((status, data))
                 return
@@ -80,8 +85,9 @@ def load(srv, per_writer, stop=None):
     return threads, acked, errors, peak
 
 
-def test_wal_stays_bounded_and_empties_when_idle(own_server):
-    srv = own_server()
+def bounded_load(srv):
+    """The whole load, every POST answered 200, the WAL within its bound
+    throughout; returns the ids acknowledged."""
     threads, acked, errors, peak = load(srv, PER_WRITER)
     for t in threads:
         t.join()
@@ -90,6 +96,12 @@ def test_wal_stays_bounded_and_empties_when_idle(own_server):
     assert len(acked) == WRITERS * PER_WRITER
     assert peak <= BOUND, "WAL reached %d bytes" % peak
     print("largest WAL seen: %d bytes" % peak)
+    return acked
+
+
+def test_wal_stays_bounded_and_empties_when_idle(own_server):
+    srv = own_server()
+    bounded_load(srv)
     conn = db(srv)
     n = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
     conn.close()	# the last connection to close removes the WAL
@@ -139,6 +151,24 @@ def _loop_wchar(srv):
     raise AssertionError("no wchar in " + path)
 
 
+def _snapshot_reader(srv):
+    """A connection in a read transaction: it holds its snapshot (and the
+    WAL's frames after it) until it commits."""
+    reader = db(srv)
+    reader.isolation_level = None
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM deliveries").fetchone()
+    return reader
+
+
+def _stop_writers(stop, threads, reader):
+    stop.set()
+    for t in threads:
+        t.join(60)
+    if reader is not None:
+        reader.close()
+
+
 def _steady_writer(srv, acked, errors, stop):
     conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
     i = 0
@@ -169,10 +199,7 @@ def test_backlog_a_reader_left_is_not_copied_on_the_loop(own_server):
     (/proc/<pid>/task/<pid>/io) while the backlog goes, against what the
     loop writes per delivery while the reader holds the log."""
     srv = own_server()
-    reader = db(srv)
-    reader.isolation_level = None
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM deliveries").fetchone()
+    reader = _snapshot_reader(srv)
     acked, errors, stop = [], [], threading.Event()
     threads = [threading.Thread(target=_steady_writer,
                                 args=(srv, acked, errors, stop))
@@ -201,11 +228,7 @@ def test_backlog_a_reader_left_is_not_copied_on_the_loop(own_server):
             time.sleep(0.01)
         w1, a1 = _loop_wchar(srv), len(acked)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-        if reader is not None:
-            reader.close()
+        _stop_writers(stop, threads, reader)
     assert not errors
     allowed = 2 * per_delivery * (a1 - a0) + 4 * 1024 * 1024
     print("backlog %d bytes; the loop wrote %d bytes for %d deliveries "
@@ -215,6 +238,140 @@ def test_backlog_a_reader_left_is_not_copied_on_the_loop(own_server):
         "the loop wrote %d bytes while a %d-byte backlog went" % (
             w1 - w0, backlog)
     # And the thread did copy it: the log restarts and idles to nothing.
+    deadline = time.monotonic() + 30
+    while wal_size(srv) > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wal_size(srv) == 0
+
+
+def _metric(srv, name):
+    r = srv.req("GET", "/metrics", token=None)
+    assert r.status == 200, r
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in /metrics" % name)
+
+
+def _stored_ids(srv):
+    conn = db(srv)
+    ids = {r[0] for r in conn.execute("SELECT id FROM notifications")}
+    conn.close()
+    return ids
+
+
+LOOP_COPY = "the loop copied what the checkpointer had not"
+PARKED = re.compile(r"writes waited \d+ us for the checkpointer")
+
+
+def test_the_loop_never_copies_the_wal_under_sustained_posts(own_server):
+    """At the WAL's bound the event loop used to copy the last frames back
+    and sync the database file itself, stalling every client (10-150 ms,
+    once per 32 MiB of log).  Now the writes wait (parked, unanswered)
+    while the checkpointer thread copies the log, and the next BEGIN
+    restarts it: the debug log (-v) has no line of the loop's own copy,
+    /metrics counts none, the waits happened (the bound was reached), the
+    WAL stayed within 64 MiB, and every POST was answered 200 and is
+    stored."""
+    srv = own_server(["-v"])
+    acked = bounded_load(srv)
+    log = srv.log()
+    assert log.count(LOOP_COPY) == 0, \
+        "the loop copied the WAL itself %d times" % log.count(LOOP_COPY)
+    parks = len(PARKED.findall(log))
+    assert parks >= 1, "the WAL never reached its bound"
+    assert _metric(srv, "notimock_wal_loop_copies_total") == 0
+    assert _metric(srv, "notimock_wal_parks_total") == parks
+    assert _metric(srv, "notimock_wal_park_fallbacks_total") == 0
+    assert _metric(srv, "notimock_wal_parked_requests_total") >= 1
+    assert _metric(srv, "notimock_wal_parked_requests") == 0
+    assert set(acked) <= _stored_ids(srv)
+
+
+def _good_parks(srv):
+    """Parks that ended with the log copied (not given up)."""
+    return (_metric(srv, "notimock_wal_parks_total") -
+            _metric(srv, "notimock_wal_park_fallbacks_total"))
+
+
+def _park_now(srv, deadline):
+    """Wait for a park to begin (none, then requests parked): one has just
+    begun, and lasts a second with a reader in the way.  False at
+    deadline."""
+    seen_none = False
+    while time.monotonic() < deadline:
+        parked = _metric(srv, "notimock_wal_parked_requests")
+        if parked == 0:
+            seen_none = True
+        elif seen_none:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_a_reader_holding_a_snapshot_loses_nothing(own_server):
+    """A reader holding an old snapshot (here a sqlite3 connection in a
+    read transaction, as a shell or a backup would) stops every checkpoint
+    short of its frames, so a park cannot end with the log copied: after
+    a second the parked writes go on (the log says so, /metrics counts
+    it) and the WAL grows past its bound while the reader holds it.
+    Every POST is still answered 200 and stored; a client that leaves
+    while its POST is parked is forgotten (answered by no one, stored
+    nowhere, the server unharmed); once the reader goes the log is copied
+    and restarts again."""
+    srv = own_server(["-v"])
+    reader = _snapshot_reader(srv)
+    acked, errors, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_writer,
+                                args=(srv, n, None, acked, errors, stop))
+               for n in range(WRITERS)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 120
+        # A park, with the reader in the way: a POST whose client leaves.
+        assert _park_now(srv, deadline), "no park within 120 s"
+        gone = http.client.HTTPConnection(srv.host, srv.port, timeout=5)
+        body = dumps({"recipients": {"type": "broadcast"},
+                      "payload": {"title": "left while parked"}})
+        gone.request("POST", NOTIFS, body,
+                     {"Authorization": "Bearer " + TOKEN,
+                      "Content-Type": "application/json"})
+        gone.close()
+        # The park gives up (the reader holds the log) and writes go on.
+        while ("could not copy it all" not in srv.log() and not errors and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        assert "could not copy it all" in srv.log()
+        held = len(acked)
+        while len(acked) < held + 200 and not errors and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not errors
+        assert _metric(srv, "notimock_wal_park_fallbacks_total") >= 1
+        # The reader goes; writes go on, and parks end well again.
+        reader.execute("COMMIT")
+        reader.close()
+        reader = None
+        good = _good_parks(srv)
+        while (_good_parks(srv) == good and not errors and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        assert _good_parks(srv) > good
+    finally:
+        _stop_writers(stop, threads, reader)
+    assert not errors
+    assert srv.req("GET", "/.backstage/health/v1/readiness",
+                   token=None).status == 200
+    assert set(acked) <= _stored_ids(srv)
+    conn = db(srv)
+    left = conn.execute("SELECT count(*) FROM notifications WHERE title = "
+                        "'left while parked'").fetchone()[0]
+    conn.close()
+    assert left == 0
+    assert "client went away" in srv.log()
+    # Idle, the checkpointer copies what the reader held back and empties
+    # the log.
     deadline = time.monotonic() + 30
     while wal_size(srv) > 0 and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -256,8 +256,8 @@ static const char *db_sql[ST_MAX] = {
  * holds DB_CKPT_PAGES; it also runs once a second while idle.
  *
  * The bound, with 4 KiB pages: the WAL restarts from its first frame when
- * a write transaction begins with all of it copied, and journal_size_limit
- * then cuts the file back to DB_WAL_LIMIT (16 MiB).  Under a steady stream
+ * a write transaction begins with all of it copied (journal_size_limit
+ * cuts it back only past DB_WAL_LIMIT, 64 MiB).  Under a steady stream
  * of commits the thread's PASSIVE checkpoints never quite catch up: the
  * loop commits again while each one runs, so that moment never comes.  So
  * once the WAL holds DB_CKPT_HARD_PAGES (32 MiB), the loop parks its
@@ -308,7 +308,15 @@ static const char *db_sql[ST_MAX] = {
 #define DB_PARK_MAX_MS		1000	/* a reader's 0.5 s query fits */
 #define DB_PARK_RETRY_MS	5000
 #define DB_PARK_IDLE_US		2000	/* a parked pass that copied nothing */
-#define DB_WAL_LIMIT		16777216	/* bytes: 4096 pages */
+/*
+ * journal_size_limit: a log restart cuts the file back to this.  The
+ * bound itself (64 MiB), not less: under load the log restarts at ~32 MiB
+ * and is then overwritten from its start, in place; cutting it to 16 MiB
+ * each time was an ftruncate on the loop (5-10 ms under load, issue 11)
+ * that the next 16 MiB of frames then grew back.  Idle, the checkpointer
+ * empties it anyway (TRUNCATE).
+ */
+#define DB_WAL_LIMIT		67108864	/* bytes: 16384 pages */
 
 
 void
@@ -921,7 +929,7 @@ db_ckpt_stop(struct db *db)
  * 20 MB of room; FAST zeroes what the b-tree pages being written anyway
  * held, and leaves freed pages as they were until they are reused.
  */
-#define DB_RESERVE	DB_WAL_LIMIT
+#define DB_RESERVE	16777216
 
 void
 db_reserve(struct db *db)

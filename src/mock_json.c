@@ -193,16 +193,83 @@ mock_put_body(struct json_buf *b, const struct db_record *d)
 	}
 }
 
+/*
+ * The diagnoses of one answer, each told once: a page of deliveries
+ * repeats the same few (one misconfiguration, every send), and telling
+ * one (diag_expand: a parse, then the table's prose) was a quarter of a
+ * page of summaries' CPU.  Keyed by the stored text (borrowed from the
+ * records, which outlive the answer); the JSON it gave is kept, at most
+ * MOCK_TOLD_MAX of them (then the rest are told each time).
+ */
+#define MOCK_TOLD_SLOTS	512		/* a power of 2 */
+#define MOCK_TOLD_MAX	256
+
+struct mock_told {
+	const char	*stored[MOCK_TOLD_SLOTS];
+	char		*json[MOCK_TOLD_SLOTS];
+	size_t		 len[MOCK_TOLD_SLOTS];
+	size_t		 n;
+};
+
+static void
+mock_told_free(struct mock_told *t)
+{
+	size_t	i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < MOCK_TOLD_SLOTS; i++)
+		free(t->json[i]);
+	free(t);
+}
+
+/* Stored diagnoses, told whole, through t if not NULL. */
+static void
+mock_put_diag(struct json_buf *b, const char *text, struct mock_told *t)
+{
+	struct json_buf	 o = JSON_BUF_INIT;
+	uint32_t	 h = 2166136261U;
+	size_t		 i = 0, len;
+	char		*s;
+
+	if (text == NULL) {
+		MOCK_LIT(b, "[]");
+		return;
+	}
+	len = strlen(text);
+	if (t != NULL) {
+		for (i = 0; i < len; i++)
+			h = (h ^ (unsigned char)text[i]) * 16777619U;
+		for (i = h & (MOCK_TOLD_SLOTS - 1); t->stored[i] != NULL;
+		    i = (i + 1) & (MOCK_TOLD_SLOTS - 1))
+			if (strcmp(t->stored[i], text) == 0) {
+				json_buf_raw(b, t->json[i], t->len[i]);
+				return;
+			}
+	}
+	s = diag_expand(text, len, NULL);
+	mock_put_stored(&o, s, 1);
+	free(s);
+	json_buf_raw(b, o.p, o.len);
+	if (t != NULL && t->n < MOCK_TOLD_MAX) {
+		t->stored[i] = text;
+		t->len[i] = o.len;
+		t->json[i] = json_buf_take(&o, NULL);
+		t->n++;
+	} else
+		free(o.p);
+}
+
 /* One member's value. */
 static void
 mock_put_member(struct json_buf *b, const struct db_record *d,
-    const struct mock_member *m)
+    const struct mock_member *m, struct mock_told *told)
 {
 	const void	*p = (const char *)d + m->off;
 	const char	*text = NULL;
 	int64_t		 n64 = 0;
 	int		 n = 0;
-	char		 iso[UTIL_ISO_LEN], *s;
+	char		 iso[UTIL_ISO_LEN];
 
 	/* The field's type goes with its kind. */
 	switch (m->kind) {
@@ -252,9 +319,7 @@ mock_put_member(struct json_buf *b, const struct db_record *d,
 		mock_put_stored(b, text, m->kind == MOCK_ARRAY);
 		break;
 	case MOCK_DIAG:
-		s = text != NULL ? diag_expand(text, strlen(text), NULL) : NULL;
-		mock_put_stored(b, s, 1);
-		free(s);
+		mock_put_diag(b, text, told);
 		break;
 	case MOCK_ATTEMPT:
 		json_buf_num(b, n > 0 ? n : 1);
@@ -271,10 +336,9 @@ mock_put_member(struct json_buf *b, const struct db_record *d,
 	}
 }
 
-/* A delivery as doc/mock-api.md shows it, the summary or full, appended
- * to b: the same bytes json_print() gave for the tree this once built. */
-void
-mock_delivery_put(struct json_buf *b, const struct db_record *d, int full)
+static void
+mock_put_delivery(struct json_buf *b, const struct db_record *d, int full,
+    struct mock_told *told)
 {
 	const struct mock_member	*m;
 	int				 i;
@@ -284,24 +348,36 @@ mock_delivery_put(struct json_buf *b, const struct db_record *d, int full)
 		    m++) {
 			json_buf_raw(b, m == mock_summary ? "{" : ",", 1);
 			json_buf_raw(b, m->key, strlen(m->key));
-			mock_put_member(b, d, m);
+			mock_put_member(b, d, m, told);
 		}
 	MOCK_LIT(b, "}");
+}
+
+/* A delivery as doc/mock-api.md shows it, the summary or full, appended
+ * to b: the same bytes json_print() gave for the tree this once built. */
+void
+mock_delivery_put(struct json_buf *b, const struct db_record *d, int full)
+{
+	mock_put_delivery(b, d, full, NULL);
 }
 
 void
 mock_records_put(struct json_buf *b, const struct db_record *v, size_t n,
     int full)
 {
-	size_t	i;
+	struct mock_told	*told = NULL;
+	size_t			 i;
 
+	if (n > 1)
+		told = xcalloc(1, sizeof *told);
 	MOCK_LIT(b, "[");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			MOCK_LIT(b, ",");
-		mock_delivery_put(b, &v[i], full);
+		mock_put_delivery(b, &v[i], full, told);
 	}
 	MOCK_LIT(b, "]");
+	mock_told_free(told);
 }
 
 /* The writer's text as a tree, for the answers still built as one (a

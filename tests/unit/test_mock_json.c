@@ -10,6 +10,7 @@
 #include "json.h"
 #include "mock_int.h"
 #include "unit.h"
+#include "xmalloc.h"
 
 /* Hostile deliveries: every field a client controls, in the forms the
  * printer must get right (bytes that are not UTF-8, NUL, quotes and
@@ -310,6 +311,41 @@ end:
 	free(want.p);
 }
 
+/* A page whose deliveries repeat their diagnoses (each told once per
+ * answer) and has more kinds than are kept: the same bytes as each
+ * delivery written alone. */
+static void
+test_records_told(void)
+{
+	struct db_record	 v[600];
+	struct json_buf		 b = JSON_BUF_INIT, want = JSON_BUF_INIT;
+	char			*diag[300];
+	size_t			 i;
+
+	for (i = 0; i < 300; i++)
+		xasprintf(&diag[i], "[{\"code\":\"x\",\"level\":\"warning\","
+		    "\"t\":\"x.y\",\"a\":[],\"evidence\":\"app-%zu\"}]", i);
+	json_buf_raw(&want, "[", 1);
+	for (i = 0; i < 600; i++) {
+		mj_record(2, &v[i]);
+		v[i].seq = (int64_t)i;
+		v[i].diagnoses = i % 7 == 0 ? NULL : i % 5 == 0 ? "[]" :
+		    diag[i < 300 ? i : i % 13];
+		if (i > 0)
+			json_buf_raw(&want, ",", 1);
+		mock_delivery_put(&want, &v[i], 0);
+	}
+	json_buf_raw(&want, "]", 1);
+	CHECK(strstr(want.p, "\"evidence\":\"app-299\"") != NULL);
+	mock_records_put(&b, v, 600, 0);
+	CHECK_STR(b.p, want.p);
+end:
+	free(b.p);
+	free(want.p);
+	for (i = 0; i < 300; i++)
+		free(diag[i]);
+}
+
 /* Stored arrays, empty or not, come back as the same values. */
 static void
 test_stored(void)
@@ -334,6 +370,7 @@ end:
 static const struct unit_test tests[] = {
 	{ "hostile deliveries: the bytes of the tree", test_hostile },
 	{ "an array of deliveries", test_records },
+	{ "an array: diagnoses told once each", test_records_told },
 	{ "stored JSON as values", test_stored },
 	{ NULL, NULL }
 };

@@ -1215,6 +1215,7 @@ db_close(struct db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(db->st[i]);
+	db_filter_close(db);
 	db_pack_close(db);
 	db_counts_forget(db);
 	sqlite3_close(db->h);

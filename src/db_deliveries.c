@@ -197,13 +197,13 @@ db_list(struct db *db, const struct db_filter *f, int ascending,
 	}
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "listing deliveries");
-		sqlite3_finalize(st);
+		db_filter_done(db, st);
 		db_records_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 		return (-1);
 	}
-	sqlite3_finalize(st);
+	db_filter_done(db, st);
 	return (0);
 }
 
@@ -261,7 +261,7 @@ db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
 		}
 		count++;
 	}
-	sqlite3_finalize(st);
+	db_filter_done(db, st);
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "listing deliveries");
 		free(seqs);
@@ -304,7 +304,7 @@ db_deliveries_count(struct db *db, const struct db_filter *f)
 		count = sqlite3_column_int64(st, 0);
 	else
 		db_seterr(db, "counting deliveries");
-	sqlite3_finalize(st);
+	db_filter_done(db, st);
 	return (count);
 }
 
@@ -393,10 +393,10 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	}
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "explaining a wait");
-		sqlite3_finalize(st);
+		db_filter_done(db, st);
 		return (-1);
 	}
-	sqlite3_finalize(st);
+	db_filter_done(db, st);
 	return (0);
 }
 
@@ -436,9 +436,9 @@ db_entities_scan(struct db *db, const struct db_filter *f,
 	}
 	if (rc != SQLITE_DONE) {
 		db_seterr(db, "listing entities");
-		sqlite3_finalize(st);
+		db_filter_done(db, st);
 		return (-1);
 	}
-	sqlite3_finalize(st);
+	db_filter_done(db, st);
 	return (0);
 }

@@ -104,6 +104,9 @@ struct db_ckpt {
 	struct db_wal_stats stats;	/* db_wal_stats */
 };
 
+/* Statements of delivery reads kept for reuse (db_filter_prepare). */
+#define DB_KEPT_MAX	16
+
 struct db {
 	sqlite3		*h;
 	struct db_ckpt	 ckpt;
@@ -140,6 +143,10 @@ struct db {
 	int64_t		 commit_us;	/* the last COMMIT took (db_commit_us) */
 	int64_t		 wal_wait_since; /* db_wal_wait: monotonic us, or 0 */
 	int		 wal_wait_told;
+	/* Statements of delivery reads, kept (db_filter.c). */
+	sqlite3_stmt	*kept[DB_KEPT_MAX];
+	uint64_t	 kept_at[DB_KEPT_MAX];
+	uint64_t	 kept_clock;
 };
 
 /* Pages one db_vacuum() gives back (256 KiB: each page moved rewrites
@@ -209,6 +216,10 @@ char		*db_filter_count_sql(const struct db_filter *);
 int64_t		 db_scan_max(const struct db_filter *);
 sqlite3_stmt	*db_filter_prepare(struct db *, char *sql,
 		    const struct db_filter *, int64_t lo, int64_t upto);
+/* Give back a statement of db_filter_prepare (kept for the next read of
+ * the same SQL); NULL is ignored.  db_filter_close finalizes those kept. */
+void		 db_filter_done(struct db *, sqlite3_stmt *);
+void		 db_filter_close(struct db *);
 int64_t		 db_scan_bound(struct db *, const struct db_filter *);
 
 #endif

@@ -400,45 +400,150 @@ db_deliveries_misses(struct db *db, const struct db_filter *f,
 	return (0);
 }
 
+/*
+ * /mock/entities' groups: (ref, severity, topic, accepted) with their
+ * count of deliveries, last seq and latest time, newest group first.
+ * SQLite once grouped them (GROUP BY, count(DISTINCT), ORDER BY: three
+ * temporary B-trees, ~70 % of the route's CPU on a big store); now it
+ * hands the rows over newest first and they are grouped here, with a
+ * hash of the groups.  A delivery's rows are adjacent, so one naming a
+ * ref twice (two spellings of one canonical ref) counts once.
+ */
+#define DB_EGROUP_BUCKETS	1024
+
+struct db_egroup {
+	struct db_entity_group	 g;
+	char			*ref, *severity, *topic;
+	int64_t			 counted;	/* the last seq counted */
+	uint32_t		 hash;
+	int			 next;		/* in its bucket, or -1 */
+};
+
+struct db_egroups {
+	struct db_egroup	*v;
+	size_t			 n, cap;
+	int			 bucket[DB_EGROUP_BUCKETS];
+};
+
+static uint32_t
+db_egroup_hash(uint32_t h, const char *s)
+{
+	if (s == NULL)
+		return (h * 16777619U);
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619U;
+	return ((h ^ 0xff) * 16777619U);
+}
+
+static int
+db_egroup_same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+/* The group of one row, made if new. */
+static struct db_egroup *
+db_egroup_find(struct db_egroups *gs, const char *ref, const char *severity,
+    const char *topic, int accepted)
+{
+	struct db_egroup	*e;
+	uint32_t		 h;
+	int			 i;
+
+	h = db_egroup_hash(db_egroup_hash(db_egroup_hash(2166136261U ^
+	    (uint32_t)accepted, ref), severity), topic);
+	for (i = gs->bucket[h % DB_EGROUP_BUCKETS]; i != -1; i = e->next) {
+		e = &gs->v[i];
+		if (e->hash == h && e->g.accepted == accepted &&
+		    strcmp(e->ref, ref) == 0 &&
+		    db_egroup_same(e->severity, severity) &&
+		    db_egroup_same(e->topic, topic))
+			return (e);
+	}
+	if (gs->n == gs->cap) {
+		gs->cap = gs->cap == 0 ? 64 : gs->cap * 2;
+		gs->v = xreallocarray(gs->v, gs->cap, sizeof *gs->v);
+	}
+	e = &gs->v[gs->n];
+	memset(e, 0, sizeof *e);
+	e->ref = xstrdup(ref);
+	e->severity = severity != NULL ? xstrdup(severity) : NULL;
+	e->topic = topic != NULL ? xstrdup(topic) : NULL;
+	e->g.accepted = accepted;
+	e->hash = h;
+	e->next = gs->bucket[h % DB_EGROUP_BUCKETS];
+	gs->bucket[h % DB_EGROUP_BUCKETS] = (int)gs->n++;
+	return (e);
+}
+
+static int
+db_egroup_cmp(const void *a, const void *b)
+{
+	const struct db_egroup	*x = a, *y = b;
+
+	return (x->g.last_seq < y->g.last_seq ? 1 :
+	    x->g.last_seq > y->g.last_seq ? -1 : 0);
+}
+
 int
 db_entities_scan(struct db *db, const struct db_filter *f,
     void (*cb)(void *, const struct db_entity_group *), void *arg)
 {
-	int64_t		 lo;
+	int64_t			 lo, seq, received;
 	sqlite3_stmt		*st;
-	struct db_entity_group	 g;
+	struct db_egroups	 gs;
+	struct db_egroup	*e;
+	const char		*ref;
 	char			*where, *sql;
+	size_t			 i;
 	int			 rc;
 
 	if (f == NULL)
 		f = &db_no_filter;
+	memset(&gs, 0, sizeof gs);
+	memset(gs.bucket, 0xff, sizeof gs.bucket);	/* all -1 */
 	lo = db_scan_bound(db, f);
 	where = db_filter_where(f, 0);	/* no function unless needed */
 	xasprintf(&sql, "SELECT notimock_ref(e.ref), d.severity, d.topic, "
-	    "d.status BETWEEN 200 AND 299, count(DISTINCT d.seq), max(d.seq), "
-	    "max(d.received) FROM deliveries d JOIN delivery_entities e ON "
-	    "e.seq = d.seq WHERE %s GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
-	    where);
+	    "d.status BETWEEN 200 AND 299, d.seq, d.received "
+	    "FROM deliveries d JOIN delivery_entities e ON e.seq = d.seq "
+	    "WHERE %s ORDER BY d.seq DESC", where);
 	free(where);
 	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		g.ref = (const char *)sqlite3_column_text(st, 0);
-		if (g.ref == NULL)
+		if ((ref = (const char *)sqlite3_column_text(st, 0)) == NULL)
 			continue;
-		g.severity = (const char *)sqlite3_column_text(st, 1);
-		g.topic = (const char *)sqlite3_column_text(st, 2);
-		g.accepted = sqlite3_column_int(st, 3);
-		g.count = sqlite3_column_int64(st, 4);
-		g.last_seq = sqlite3_column_int64(st, 5);
-		g.last_received = sqlite3_column_int64(st, 6);
-		cb(arg, &g);
-	}
-	if (rc != SQLITE_DONE) {
-		db_seterr(db, "listing entities");
-		db_filter_done(db, st);
-		return (-1);
+		e = db_egroup_find(&gs, ref,
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    sqlite3_column_int(st, 3));
+		seq = sqlite3_column_int64(st, 4);
+		received = sqlite3_column_int64(st, 5);
+		if (e->g.count == 0 || seq != e->counted)
+			e->g.count++;
+		e->counted = seq;
+		if (e->g.count == 1 || seq > e->g.last_seq)
+			e->g.last_seq = seq;
+		if (e->g.count == 1 || received > e->g.last_received)
+			e->g.last_received = received;
 	}
 	db_filter_done(db, st);
-	return (0);
+	if (rc == SQLITE_DONE) {
+		qsort(gs.v, gs.n, sizeof *gs.v, db_egroup_cmp);
+		for (i = 0; i < gs.n; i++) {
+			gs.v[i].g.ref = gs.v[i].ref;
+			gs.v[i].g.severity = gs.v[i].severity;
+			gs.v[i].g.topic = gs.v[i].topic;
+			cb(arg, &gs.v[i].g);
+		}
+	} else
+		db_seterr(db, "listing entities");
+	for (i = 0; i < gs.n; i++) {
+		free(gs.v[i].ref);
+		free(gs.v[i].severity);
+		free(gs.v[i].topic);
+	}
+	free(gs.v);
+	return (rc == SQLITE_DONE ? 0 : -1);
 }

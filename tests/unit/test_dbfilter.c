@@ -709,6 +709,105 @@ end:
 	db_close(db);
 }
 
+/* db_entities_scan's callback: the groups, copied. */
+struct egroups {
+	char		 ref[8][64], sev[8][16], topic[8][16];
+	int		 accepted[8];
+	int64_t		 count[8], last[8], received[8];
+	int		 n;
+};
+
+static void
+egroup_keep(void *arg, const struct db_entity_group *g)
+{
+	struct egroups	*gs = arg;
+
+	if (gs->n == 8)
+		return;
+	snprintf(gs->ref[gs->n], 64, "%s", g->ref);
+	snprintf(gs->sev[gs->n], 16, "%s", g->severity ? g->severity : "-");
+	snprintf(gs->topic[gs->n], 16, "%s", g->topic ? g->topic : "-");
+	gs->accepted[gs->n] = g->accepted;
+	gs->count[gs->n] = g->count;
+	gs->last[gs->n] = g->last_seq;
+	gs->received[gs->n] = g->last_received;
+	gs->n++;
+}
+
+/* /mock/entities' groups: by canonical ref, severity and topic (NULL its
+ * own value) and accepted, newest first; a delivery naming one ref in two
+ * spellings counts once; the latest time is the group's. */
+static void
+test_entity_groups(void)
+{
+	static const char	*r1[] = { "component:x" };
+	static const char	*r2[] = { "component:default/x", "Component:X" };
+	static const char	*r3[] = { "group:y" };
+	struct {
+		const char	**refs;
+		size_t		 n;
+		const char	*sev, *topic;
+		int		 status;
+		int64_t		 received;
+	} in[] = {
+		{ r1, 1, NULL, NULL, 200, 5000 },
+		{ r2, 2, "high", "t", 201, 3000 },
+		{ r3, 1, "high", "t", 400, 3500 },
+		{ r1, 1, NULL, NULL, 204, 4000 },
+	};
+	struct db		*db = NULL;
+	struct db_delivery	 d;
+	struct egroups		 gs;
+	const char		*err;
+	char			*cause = NULL, ents[128];
+	size_t			 i;
+
+	memset(&gs, 0, sizeof gs);
+	CHECK((db = db_open(":memory:", 0, &cause)) != NULL);
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		memset(&d, 0, sizeof d);
+		snprintf(ents, sizeof ents, "[\"%s\"]", in[i].refs[0]);
+		d.received = in[i].received;
+		d.method = "POST";
+		d.path = "/api/notifications/notifications";
+		d.body = "{}";
+		d.body_len = 2;
+		d.status = in[i].status;
+		d.response = "{}";
+		d.response_len = 2;
+		d.severity = in[i].sev;
+		d.topic = in[i].topic;
+		d.entities = ents;
+		d.users = "[]";
+		d.ids = "[]";
+		d.entity_v = in[i].refs;
+		d.entity_n = in[i].n;
+		CHECK_INT(db_delivery_add(db, &d), 0);
+	}
+	CHECK_INT(db_commit(db, &err), 0);
+	CHECK_INT(db_entities_scan(db, NULL, egroup_keep, &gs), 0);
+	CHECK_INT(gs.n, 3);
+	CHECK_STR(gs.ref[0], "component:default/x");
+	CHECK_STR(gs.sev[0], "-");
+	CHECK_STR(gs.topic[0], "-");
+	CHECK_INT(gs.accepted[0], 1);
+	CHECK_INT(gs.count[0], 2);
+	CHECK_INT(gs.last[0], 4);
+	CHECK_INT(gs.received[0], 5000);	/* the latest, not the last's */
+	CHECK_STR(gs.ref[1], "group:default/y");
+	CHECK_INT(gs.accepted[1], 0);
+	CHECK_INT(gs.count[1], 1);
+	CHECK_INT(gs.last[1], 3);
+	CHECK_STR(gs.ref[2], "component:default/x");
+	CHECK_STR(gs.sev[2], "high");
+	CHECK_STR(gs.topic[2], "t");
+	CHECK_INT(gs.count[2], 1);		/* two spellings, one send */
+	CHECK_INT(gs.last[2], 2);
+end:
+	free(cause);
+	db_close(db);
+}
+
 static const struct unit_test tests[] = {
 	{ "entity filter values parse", test_entity_parse },
 	{ "entity filters match refs", test_entity_match },
@@ -723,6 +822,7 @@ static const struct unit_test tests[] = {
 	{ "text search in packed rows", test_packed_text },
 	{ "entity keys select what the C check accepts",
 	    test_entity_keys_agree },
+	{ "entity groups for /mock/entities", test_entity_groups },
 	{ "kept statements answer for their own values",
 	    test_kept_statements },
 	{ NULL, NULL }

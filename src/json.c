@@ -1297,7 +1297,7 @@ print_value(struct json_buf *sb, const cJSON *v)
 		json_buf_raw(sb, "true", 4);
 		break;
 	case cJSON_Number:
-		print_num(sb, v->valuedouble);
+		json_buf_num(sb, v->valuedouble);	/* integers without printf */
 		break;
 	case cJSON_String:
 		print_str(sb, (const unsigned char *)v->valuestring,

@@ -218,6 +218,54 @@ static int	db_delivery_read(struct db *, int64_t, struct db_record *,
 		    int);
 
 /*
+ * The deliveries numbered seqs[] (newest first), read in one statement:
+ * one read transaction, where a statement per row took and gave back the
+ * WAL's read lock each time (two fcntl calls a row).
+ */
+static int
+db_read_seqs(struct db *db, const int64_t *seqs, size_t nseq,
+    struct db_record **out, size_t *n)
+{
+	struct json_buf	 b = JSON_BUF_INIT;
+	sqlite3_stmt	*st;
+	size_t		 i;
+	int		 rc = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	if (nseq == 0)
+		return (0);
+	json_buf_raw(&b, "[", 1);
+	for (i = 0; i < nseq; i++) {
+		if (i > 0)
+			json_buf_raw(&b, ",", 1);
+		json_buf_num(&b, (double)seqs[i]);
+	}
+	json_buf_raw(&b, "]", 1);
+	if ((st = db_kept_prepare(db, "SELECT " DB_REC_COLS " FROM "
+	    "deliveries d WHERE d.seq IN (SELECT value FROM json_each(?1)) "
+	    "AND d.seq <= ?2 ORDER BY d.seq DESC")) == NULL) {
+		free(b.p);
+		return (-1);
+	}
+	sqlite3_bind_text(st, 1, b.p, (int)b.len, free);
+	sqlite3_bind_int64(st, 2, db->seq_committed);
+	*out = xreallocarray(NULL, nseq, sizeof **out);
+	while (*n < nseq && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		db_row_read(db, st, &(*out)[(*n)++], 0);
+	if (*n < nseq && rc != SQLITE_DONE) {
+		db_seterr(db, "listing deliveries");
+		db_filter_done(db, st);
+		db_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return (-1);
+	}
+	db_filter_done(db, st);
+	return (0);
+}
+
+/*
  * The matches' total and one page of them, newest first.  An exact filter
  * (db_filter_exact: no filter, or indexed equalities only) counts from an
  * index and lists the page alone.  Any other runs notimock_filter() on
@@ -232,7 +280,7 @@ db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
 	sqlite3_stmt	*st;
 	char		*where, *sql;
 	int64_t		 lo, count = 0, *seqs = NULL;
-	size_t		 nseq = 0, cap = 0, i;
+	size_t		 nseq = 0, cap = 0;
 	int		 rc;
 
 	*out = NULL;
@@ -268,22 +316,9 @@ db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
 		return (-1);
 	}
 	*total = count;
-	if (nseq > 0)
-		*out = xreallocarray(NULL, nseq, sizeof **out);
-	for (i = 0; i < nseq; i++) {
-		if ((rc = db_delivery_read(db, seqs[i], &(*out)[*n], 0)) ==
-		    -1) {
-			db_records_free(*out, *n);
-			*out = NULL;
-			*n = 0;
-			free(seqs);
-			return (-1);
-		}
-		if (rc == 1)
-			(*n)++;
-	}
+	rc = db_read_seqs(db, seqs, nseq, out, n);
 	free(seqs);
-	return (0);
+	return (rc);
 }
 
 int64_t

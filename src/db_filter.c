@@ -727,6 +727,20 @@ db_filter_close(struct db *db)
 	}
 }
 
+sqlite3_stmt *
+db_kept_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = db_filter_kept(db, sql)) == NULL &&
+	    sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		db_seterr(db, "preparing a delivery query");
+		return (NULL);
+	}
+	return (st);
+}
+
 /* Prepare sql (taking it), or take the kept statement of the same SQL,
  * with the filter and the range (lo, upto] bound; NULL on error.  Give it
  * back with db_filter_done. */
@@ -736,14 +750,10 @@ db_filter_prepare(struct db *db, char *sql, const struct db_filter *f,
 {
 	sqlite3_stmt	*st;
 
-	if ((st = db_filter_kept(db, sql)) == NULL &&
-	    sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-	    NULL) != SQLITE_OK) {
-		db_seterr(db, "preparing a delivery query");
-		free(sql);
-		return (NULL);
-	}
+	st = db_kept_prepare(db, sql);
 	free(sql);
+	if (st == NULL)
+		return (NULL);
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_pointer(st, 2, (void *)f, "notimock_filter", NULL);
 	sqlite3_bind_int64(st, 9, upto);

@@ -219,6 +219,8 @@ sqlite3_stmt	*db_filter_prepare(struct db *, char *sql,
 /* Give back a statement of db_filter_prepare (kept for the next read of
  * the same SQL); NULL is ignored.  db_filter_close finalizes those kept. */
 void		 db_filter_done(struct db *, sqlite3_stmt *);
+/* A kept statement of this SQL, or a new one (kept by db_filter_done). */
+sqlite3_stmt	*db_kept_prepare(struct db *, const char *sql);
 void		 db_filter_close(struct db *);
 int64_t		 db_scan_bound(struct db *, const struct db_filter *);
 

@@ -160,6 +160,35 @@ db_row_record(struct db *db, sqlite3_stmt *st, struct db_record *r)
 	db_row_read(db, st, r, 1);
 }
 
+/* Every row of a statement of DB_REC_COLS as records (*out, *n), and the
+ * statement given back (db_filter_done); -1 with nothing on error. */
+static int
+db_read_rows(struct db *db, sqlite3_stmt *st, int description,
+    struct db_record **out, size_t *n)
+{
+	size_t	cap = 0;
+	int	rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		db_row_read(db, st, &(*out)[(*n)++], description);
+	}
+	db_filter_done(db, st);
+	if (rc != SQLITE_DONE) {
+		db_seterr(db, "listing deliveries");
+		db_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 db_list(struct db *db, const struct db_filter *f, int ascending,
     int64_t limit, int64_t offset, struct db_record **out, size_t *n,
@@ -168,8 +197,6 @@ db_list(struct db *db, const struct db_filter *f, int ascending,
 	int64_t		 lo;
 	sqlite3_stmt	*st;
 	char		*where, *sql;
-	size_t		 cap = 0;
-	int		 rc;
 
 	*out = NULL;
 	*n = 0;
@@ -188,23 +215,7 @@ db_list(struct db *db, const struct db_filter *f, int ascending,
 		return (-1);
 	sqlite3_bind_int64(st, 3, limit);
 	sqlite3_bind_int64(st, 4, offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			*out = xreallocarray(*out, cap, sizeof **out);
-		}
-		db_row_read(db, st, &(*out)[(*n)++], description);
-	}
-	if (rc != SQLITE_DONE) {
-		db_seterr(db, "listing deliveries");
-		db_filter_done(db, st);
-		db_records_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return (-1);
-	}
-	db_filter_done(db, st);
-	return (0);
+	return (db_read_rows(db, st, description, out, n));
 }
 
 int
@@ -229,7 +240,6 @@ db_read_seqs(struct db *db, const int64_t *seqs, size_t nseq,
 	struct json_buf	 b = JSON_BUF_INIT;
 	sqlite3_stmt	*st;
 	size_t		 i;
-	int		 rc = SQLITE_DONE;
 
 	*out = NULL;
 	*n = 0;
@@ -250,19 +260,7 @@ db_read_seqs(struct db *db, const int64_t *seqs, size_t nseq,
 	}
 	sqlite3_bind_text(st, 1, b.p, (int)b.len, free);
 	sqlite3_bind_int64(st, 2, db->seq_committed);
-	*out = xreallocarray(NULL, nseq, sizeof **out);
-	while (*n < nseq && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		db_row_read(db, st, &(*out)[(*n)++], 0);
-	if (*n < nseq && rc != SQLITE_DONE) {
-		db_seterr(db, "listing deliveries");
-		db_filter_done(db, st);
-		db_records_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return (-1);
-	}
-	db_filter_done(db, st);
-	return (0);
+	return (db_read_rows(db, st, 0, out, n));
 }
 
 /*

@@ -456,17 +456,27 @@ db_ckpt_pass(sqlite3 *h, int idle, int *logp, int *donep)
 }
 
 /*
- * The checkpointer's rest between passes under load; a stop waits for it
- * (50 ms at most).
+ * The checkpointer's rest between passes under load: DB_CKPT_GAP_MS, or
+ * until the loop parks its writes (it waits for a pass now) or stops.
  */
 #define DB_CKPT_GAP_MS		50
 
 static void
-db_ckpt_rest(void)
+db_ckpt_rest(struct db_ckpt *c)
 {
-	struct timespec	ts = { 0, DB_CKPT_GAP_MS * 1000000L };
+	struct timespec	ts;
 
-	nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += DB_CKPT_GAP_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (!c->park && !c->stop &&
+	    pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* The thread, after a pass: a parked loop hears of a pass that copied
@@ -548,7 +558,7 @@ db_ckpt_main(void *arg)
 		 * waits for a fresh pass. */
 		if (!park && wanted && log >= 0 && log < DB_CKPT_HARD_PAGES -
 		    2 * DB_CKPT_LOOP_PAGES)
-			db_ckpt_rest();
+			db_ckpt_rest(c);
 	}
 	sqlite3_close(h);
 	return (NULL);
@@ -566,7 +576,8 @@ db_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
 	if (pages < c->pages)
 		c->gen++;	/* the log restarted */
 	c->pages = pages;	/* written by the loop only: db_begin reads it */
-	if (pages >= DB_CKPT_PAGES) {
+	/* Once: a thread at rest wakes for a park or a stop alone. */
+	if (pages >= DB_CKPT_PAGES && !c->wanted) {
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);
 	}

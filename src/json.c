@@ -1128,6 +1128,36 @@ print_ctl(struct json_buf *sb, unsigned char c)
 	}
 }
 
+/*
+ * The end of the run from s[i] of bytes a string holds as they are: ASCII
+ * but '"', '\\' and controls.  Eight at a time while none of them is one
+ * of those (SWAR: a byte below 0x20, equal to '"' or '\\', or with its
+ * high bit sets a high bit; a borrow may set more, but only beyond one
+ * that is set), then one at a time.  Bodies and stored JSON are long runs
+ * of plain ASCII: a byte at a time was a tenth of a list's CPU.
+ */
+static size_t
+json_plain_run(const unsigned char *s, size_t i, size_t len)
+{
+	const uint64_t	 ones = 0x0101010101010101ULL;
+	const uint64_t	 high = 0x8080808080808080ULL;
+	uint64_t	 x, q, b;
+
+	while (len - i >= 8) {
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+		    ((b - ones) & ~b) | x) & high)
+			break;
+		i += 8;
+	}
+	while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
+	    s[i] != '\\')
+		i++;
+	return (i);
+}
+
 /* The ASCII at s[i] in a string: a run copied as it is (no '"', '\\' or
  * control), or one such character escaped.  Returns where it ends (i if
  * s[i] is not ASCII). */
@@ -1135,11 +1165,8 @@ static size_t
 print_ascii(struct json_buf *sb, const unsigned char *s, size_t i,
     size_t len)
 {
-	size_t	run;
+	size_t	run = json_plain_run(s, i, len);
 
-	for (run = i; run < len && s[run] >= 0x20 && s[run] < 0x80 &&
-	    s[run] != '"' && s[run] != '\\'; run++)
-		;
 	if (run > i) {
 		json_buf_raw(sb, s + i, run - i);
 		return (run);
@@ -1447,7 +1474,7 @@ jc_string(struct jcheck *c)
 	uint32_t		 cp;
 	int			 h;
 
-	while (i < c->len) {
+	while ((i = json_plain_run(s, i, c->len)) < c->len) {
 		if (s[i] == '"') {
 			c->pos = i + 1;
 			return (1);

@@ -756,6 +756,66 @@ end:
 	;
 }
 
+/* s as json_buf_str writes it one unit at a time (a byte, or the
+ * multi-byte sequence at u[k]): what the whole string must give, however
+ * the writer finds its runs. */
+static char *
+str_by_units(const char *s, const size_t *u, size_t nu, size_t len)
+{
+	struct json_buf	 b = JSON_BUF_INIT, one = JSON_BUF_INIT;
+	size_t		 k, end;
+
+	json_buf_raw(&b, "\"", 1);
+	for (k = 0; k < nu; k++) {
+		end = k + 1 < nu ? u[k + 1] : len;
+		json_buf_str(&one, s + u[k], end - u[k]);
+		json_buf_raw(&b, one.p + 1, one.len - 2);
+		free(json_buf_take(&one, NULL));
+	}
+	json_buf_raw(&b, "\"", 1);
+	return (b.p);
+}
+
+/* Each character that ends a run, at each place in and across 8-byte
+ * words, written whole and one unit at a time. */
+static void
+test_writer_runs(void)
+{
+	static const char	*special[] = {
+		"\"", "\\", "\x01", "\x1f", "\x7f", " ", "~", "\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc0\x80", "\x0a",
+	};
+	struct json_buf	 b = JSON_BUF_INIT;
+	char		 s[64], *want = NULL;
+	size_t		 u[64], nu, len, k, p, t, q;
+
+	for (t = 0; t < sizeof special / sizeof special[0]; t++)
+		for (p = 0; p < 20; p++)
+			for (q = 0; q < 12; q += 5) {
+				len = nu = 0;
+				for (k = 0; k < p; k++) {
+					u[nu++] = len;
+					s[len++] = (char)('a' + k % 26);
+				}
+				u[nu++] = len;
+				memcpy(s + len, special[t], strlen(special[t]));
+				len += strlen(special[t]);
+				for (k = 0; k < q; k++) {
+					u[nu++] = len;
+					s[len++] = 'z';
+				}
+				json_buf_str(&b, s, len);
+				want = str_by_units(s, u, nu, len);
+				CHECK_STR(b.p, want);
+				free(want);
+				want = NULL;
+				free(json_buf_take(&b, NULL));
+			}
+end:
+	free(want);
+	free(b.p);
+}
+
 /* Does json_printed say 1 exactly when print(parse(text)) is text? */
 static int
 printed_is(const char *text, int want)
@@ -961,6 +1021,7 @@ static const struct unit_test tests[] = {
 	{ "string escaping", test_string_escaping },
 	{ "the writer: json_buf_*", test_writer },
 	{ "the writer: raw bytes as a string", test_writer_bytes },
+	{ "the writer: runs end at each special", test_writer_runs },
 	{ "printed form told without a parse", test_printed },
 	{ "printed form: random texts", test_printed_random },
 	{ "builders", test_builders },

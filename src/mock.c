@@ -618,7 +618,7 @@ mock_list(struct req *r, void *arg)
 	MOCK_KEY(&b, "limit");
 	json_buf_num(&b, (double)opts->limit);
 	MOCK_KEY(&b, "deliveries");
-	mock_records_put(&b, v, n, !opts->summary);
+	mock_records_put(&b, v, n, !opts->summary, r->srv->mock->told);
 	MOCK_LIT(&b, "}");
 	db_records_free(v, n);
 	mock_send_buf(r, 200, &b);
@@ -652,7 +652,7 @@ mock_one(struct req *r, void *arg)
 		http_error(r, 404, "NotFoundError", msg);
 		return;
 	}
-	mock_delivery_put(&b, &d, 1);
+	mock_delivery_put(&b, &d, 1, r->srv->mock->told);
 	db_record_clear(&d);
 	mock_send_buf(r, 200, &b);
 }
@@ -1069,6 +1069,7 @@ mock_start(struct server *srv)
 	m->srv = srv;
 	TAILQ_INIT(&m->watches);
 	TAILQ_INIT(&m->resets);
+	m->told = mock_told_new();
 	srv->mock = m;
 	server_hook_add(srv, SERVER_AFTER_REPLIES, mock_watch_commit, m);
 }
@@ -1120,5 +1121,6 @@ mock_free(struct mock *m)
 	if (m->flush_ev != NULL)
 		event_free(m->flush_ev);
 	free(m->reset_event);
+	mock_told_free(m->told);
 	free(m);
 }

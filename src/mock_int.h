@@ -22,6 +22,7 @@
 struct event;
 struct json;
 struct json_buf;
+struct mock_told;
 struct req;
 struct server;
 
@@ -84,6 +85,8 @@ struct mock {
 	int64_t				 flush_us;	/* the last (monotonic) */
 	uint64_t			 streams_behind;	/* ended: fell behind */
 	uint64_t			 events_lost;	/* not sent to them */
+	/* Diagnoses told, to tell again (mock_json.c). */
+	struct mock_told		*told;
 };
 
 /* mock.c */
@@ -118,13 +121,18 @@ void		 mock_send_buf(struct req *, int status, struct json_buf *);
 #define MOCK_KEY(b, k)	MOCK_LIT((b), ",\"" k "\":")
 
 /* mock_json.c */
+/* The diagnoses the server has told (stored text -> JSON), kept to tell
+ * them again (loop thread only). */
+struct mock_told	*mock_told_new(void);
+void			 mock_told_free(struct mock_told *);
 /* A delivery as doc/mock-api.md shows it (the summary, or full), or an
  * array of them, appended to a JSON writer's buffer: what the list, the
- * wait and the streams send, built without a tree. */
+ * wait and the streams send, built without a tree.  told (may be NULL):
+ * struct mock's. */
 void		 mock_delivery_put(struct json_buf *, const struct db_record *,
-		    int full);
+		    int full, struct mock_told *told);
 void		 mock_records_put(struct json_buf *, const struct db_record *,
-		    size_t, int full);
+		    size_t, int full, struct mock_told *told);
 /* Stored JSON text as a value; [] (or null) if absent or unparsable. */
 void		 mock_add_stored(struct json *, const char *key,
 		    const char *text, int empty_array);

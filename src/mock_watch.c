@@ -102,14 +102,14 @@ mock_stream_end(struct mock_watch *s)
  * delivery` with the delivery's JSON.  Caller frees.
  */
 static char *
-mock_delivery_event(const struct db_record *d, size_t *lenp)
+mock_delivery_event(struct mock *m, const struct db_record *d, size_t *lenp)
 {
 	struct json_buf	 b = JSON_BUF_INIT;
 	char		 head[64];
 
 	json_buf_raw(&b, head, (size_t)snprintf(head, sizeof head,
 	    "event: delivery\nid: %lld\ndata: ", (long long)d->seq));
-	mock_delivery_put(&b, d, 0);
+	mock_delivery_put(&b, d, 0, m->told);
 	MOCK_LIT(&b, "\n\n");
 	return (json_buf_take(&b, lenp));
 }
@@ -149,7 +149,7 @@ mock_stream_event(struct mock_watch *s, const struct db_record *d)
 	size_t	 len;
 	int	 rc;
 
-	ev = mock_delivery_event(d, &len);
+	ev = mock_delivery_event(s->m, d, &len);
 	rc = http_stream_write(s->r, ev, len);
 	free(ev);
 	return (rc);
@@ -340,7 +340,7 @@ mock_fanout_build(struct mock_fanout *fo, struct mock *m)
 		if (!want[i])
 			continue;
 		txt = i < fo->nsig ? mock_signal_event(fo->sig[i], &len) :
-		    mock_delivery_event(&fo->v[i - fo->nsig], &len);
+		    mock_delivery_event(m, &fo->v[i - fo->nsig], &len);
 		if (size + len > cap) {
 			cap = (size + len) * 2;
 			fo->block = xreallocarray(fo->block, 1, sizeof *fo->block + cap);
@@ -580,7 +580,8 @@ mock_wait_satisfied(struct req *r, struct mock_opts *opts)
 	json_buf_num(&b, mock_waited_ms(r));
 	mock_scan_put(&b, db);
 	MOCK_KEY(&b, "deliveries");
-	mock_records_put(&b, v, n, 1);
+	mock_records_put(&b, v, n, 1, r->srv->mock != NULL ?
+	    r->srv->mock->told : NULL);
 	MOCK_LIT(&b, "}");
 	db_records_free(v, n);
 	mock_send_buf(r, 200, &b);

@@ -563,7 +563,8 @@ db_entities_scan(struct db *db, const struct db_filter *f,
 	}
 	db_filter_done(db, st);
 	if (rc == SQLITE_DONE) {
-		qsort(gs.v, gs.n, sizeof *gs.v, db_egroup_cmp);
+		if (gs.n > 1)
+			qsort(gs.v, gs.n, sizeof *gs.v, db_egroup_cmp);
 		for (i = 0; i < gs.n; i++) {
 			gs.v[i].g.ref = gs.v[i].ref;
 			gs.v[i].g.severity = gs.v[i].severity;

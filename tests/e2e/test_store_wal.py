@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 
@@ -404,3 +405,59 @@ def test_a_reader_holding_a_snapshot_loses_nothing(own_server):
     while wal_size(srv) > 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert wal_size(srv) == 0
+
+
+BIG = 200		# requests of ~99 KB: past the 16 MiB parked-bytes bound
+
+
+def _half_sent(srv, i):
+    """A connection holding a whole POST but its last byte (evhttp hands
+    a request over only once its body is complete)."""
+    body = dumps({"recipients": {"type": "broadcast"},
+                  "payload": {"title": "big-%d" % i,
+                              "description": "x" * 99000}}).encode()
+    head = ("POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (NOTIFS, srv.host, TOKEN, len(body))).encode()
+    s = socket.create_connection((srv.host, srv.port), timeout=60)
+    s.sendall(head + body[:-1])
+    return s, body[-1:]
+
+
+def test_parked_requests_past_their_bound_go_on_at_once(own_server):
+    """A park holds at most 16 MiB of request bodies (README, Limits): past
+    that it gives up at once, every parked request and the one over the
+    bound run (the loop copies the WAL itself for a while, as before
+    parking), and each is answered 200 and stored.  200 requests of ~99 KB
+    arrive together while a park is on (a reader holding a snapshot keeps
+    it on for a second)."""
+    srv = own_server(["-v", "--head-timeout", "120s"])
+    reader = _snapshot_reader(srv)
+    acked, errors, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_writer,
+                                args=(srv, n, None, acked, errors, stop))
+               for n in range(WRITERS)]
+    socks = []
+    try:
+        socks = [_half_sent(srv, i) for i in range(BIG)]
+        for t in threads:
+            t.start()
+        assert _park_now(srv, time.monotonic() + 120), "no park in 120 s"
+        for s, last in socks:
+            s.sendall(last)
+        big = []
+        for s, _ in socks:
+            resp = http.client.HTTPResponse(s)
+            resp.begin()
+            data = resp.read()
+            assert resp.status == 200, (resp.status, data[:300])
+            big.append(json.loads(data)[0]["id"])
+    finally:
+        for s, _ in socks:
+            s.close()
+        _stop_writers(stop, threads, reader)
+    assert not errors
+    assert re.search(r"writes waited \d+ us for the checkpointer, then went "
+                     r"on: the parked requests reached their bound",
+                     srv.log()), "the park never reached its bound"
+    assert set(big) | set(acked) <= _stored_ids(srv)

@@ -305,6 +305,7 @@ static const char *db_sql[ST_MAX] = {
 #define DB_CKPT_HARD_PAGES	8192
 #define DB_CKPT_LOOP_PAGES	256	/* 1 MiB: a pass this short is whole */
 #define DB_CKPT_BUSY_MS		20
+#define DB_CKPT_HOLD_MS		100	/* the loop's next try comes sooner */
 #define DB_PARK_MAX_MS		1000	/* a reader's 0.5 s query fits */
 #define DB_PARK_RETRY_MS	5000
 #define DB_PARK_IDLE_US		2000	/* a parked pass that copied nothing */
@@ -522,9 +523,15 @@ db_ckpt_main(void *arg)
 		c->wanted = 0;
 		stop = c->stop;
 		park = c->park;
-		/* A second without a commit: the loop is not catching up
-		 * any more (its last try found this thread busy). */
-		if (c->hold && !wanted)
+		/* A second without a commit, or DB_CKPT_HOLD_MS since the
+		 * loop's last try: it is not catching up any more (that try
+		 * found this thread busy and no BEGIN came after it).  Work
+		 * that waits for this thread (db_wal_wait) keeps wanted set,
+		 * so a hold kept until a quiet second never ended while a
+		 * reset or retention waited: the WAL was never copied
+		 * (test_store_wal's backlog test, once under load). */
+		if (c->hold && (!wanted || util_mono_us() - c->hold_since >
+		    DB_CKPT_HOLD_MS * 1000LL))
 			c->hold = 0;
 		hold = c->hold && !park;
 		gen = c->gen;
@@ -646,6 +653,7 @@ db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 		return;
 	}
 	c->hold = 1;
+	c->hold_since = util_mono_us();
 	pthread_mutex_unlock(&c->lock);
 	/* BUSY: the thread is in a pass, and stops after it (hold); the
 	 * next BEGIN looks again at what that pass left. */

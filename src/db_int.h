@@ -81,6 +81,7 @@ struct db_ckpt {
 	int		 running;
 	int		 pages;		/* WAL size after the last commit */
 	int		 hold;		/* the loop checkpoints: stay out */
+	int64_t		 hold_since;	/* monotonic us */
 	unsigned int	 gen;		/* the log's restarts the hook saw */
 	unsigned int	 pass_gen;	/* gen when the last pass began */
 	int		 pass_log;	/* its frames in the log, or -1 */

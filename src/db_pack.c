@@ -38,7 +38,12 @@
  * (a dictionary and a typical row fit in it; inflate's 32 KiB window reads
  * any smaller one, so rows packed before read as they were): about half
  * the CPU, for ~6 % more packed bytes (tests/bench/run; zlib's figures
- * in README's Performance).
+ * in README's Performance).  A copy duplicates the whole stream state,
+ * so memLevel 4 keeps it small (a 2 K-entry hash and a 1 K-symbol block
+ * buffer, ample for a row: 40 KiB copied, not 64) and its buffers come
+ * from an arena (db_pack_zalloc).  Level 1 packed 2 % more bytes for no
+ * measurable CPU here, and zstd with the same dictionary took ~5 us a row
+ * to zlib's ~9.5 for 3 % more bytes (README: not worth a new format).
  *
  * A dictionary is written in the iteration's transaction, by the row that
  * needs it.  If that transaction rolls back, its number may be handed out
@@ -64,7 +69,8 @@
 #define DB_PACK_NULL		0xffffffffU
 #define DB_PACK_LEVEL		3	/* see above */
 #define DB_PACK_WBITS		13	/* an 8 KiB window */
-#define DB_PACK_MEMLEVEL	6	/* hash and buffers to match it */
+#define DB_PACK_MEMLEVEL	4	/* hash and buffers to match it */
+#define DB_PACK_ARENA		(64 * 1024)	/* a copy's buffers (~42 KiB) */
 
 struct db_pack_dict {
 	int64_t		 id;		/* 0: empty slot */
@@ -87,7 +93,46 @@ struct db_pack {
 	size_t			 recent_len;
 	unsigned char		*raw, *out;
 	size_t			 raw_cap, out_cap;
+	unsigned char		*arena;		/* the copy's buffers */
+	size_t			 arena_used;	/* handed out, this copy */
+	int			 arena_on;	/* during deflateCopy */
 };
+
+/*
+ * zlib's allocator for the primed stream and its copies.  A copy's five
+ * buffers (its state, window, hash chains and output) come from one arena
+ * reused for every row, not from malloc: five malloc/free pairs of up to
+ * 16 KiB per row, and the heap consolidation their frees set off, were
+ * ~4 % of the loop's CPU under POSTs (issue 11).  Only what deflateCopy
+ * asks for while arena_on is set comes from it; the primed stream's own
+ * buffers, and anything past the arena's end, come from calloc.
+ */
+static voidpf
+db_pack_zalloc(voidpf opaque, uInt items, uInt size)
+{
+	struct db_pack	*p = opaque;
+	size_t		 n = ((size_t)items * size + 63) & ~(size_t)63;
+	voidpf		 v;
+
+	if (p->arena_on && p->arena != NULL &&
+	    n <= DB_PACK_ARENA - p->arena_used) {
+		v = p->arena + p->arena_used;
+		p->arena_used += n;
+		return (v);
+	}
+	return (calloc(items, size));
+}
+
+static void
+db_pack_zfree(voidpf opaque, voidpf v)
+{
+	struct db_pack	*p = opaque;
+	unsigned char	*b = v;
+
+	if (p->arena != NULL && b >= p->arena && b < p->arena + DB_PACK_ARENA)
+		return;		/* the arena's: reused by the next copy */
+	free(v);
+}
 
 int
 db_pack_open(struct db *db, char **cause)
@@ -141,6 +186,7 @@ db_pack_close(struct db *db)
 		inflateEnd(&p->inf);
 	free(p->raw);
 	free(p->out);
+	free(p->arena);
 	free(p);
 	db->pack = NULL;
 }
@@ -176,6 +222,11 @@ db_pack_prime(struct db_pack *p, const struct db_pack_dict *d)
 	p->primed_ok = 0;
 	p->primed_id = 0;
 	memset(&p->primed, 0, sizeof p->primed);
+	p->primed.zalloc = db_pack_zalloc;
+	p->primed.zfree = db_pack_zfree;
+	p->primed.opaque = p;
+	if (p->arena == NULL)
+		p->arena = xmalloc(DB_PACK_ARENA);
 	if (deflateInit2(&p->primed, DB_PACK_LEVEL, Z_DEFLATED,
 	    -DB_PACK_WBITS, DB_PACK_MEMLEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
 		return (-1);
@@ -210,7 +261,11 @@ db_pack_deflate(struct db_pack *p, size_t len, const struct db_pack_dict *d)
 			p->out[n] |= 0x80;
 		n++;
 	} while (v != 0);
-	if (deflateCopy(&s, &p->primed) != Z_OK)
+	p->arena_used = 0;
+	p->arena_on = 1;
+	rc = deflateCopy(&s, &p->primed);
+	p->arena_on = 0;
+	if (rc != Z_OK)
 		return (0);
 	s.next_in = p->raw;
 	s.avail_in = (uInt)len;

@@ -22,29 +22,62 @@
 #include "util.h"
 #include "xmalloc.h"
 
-/* The creation-form element: payload as sent (severity appended when the
- * caller left it out), origin, created, then id/user or user/id. */
-static struct json *
-api_created_element(const struct json *payload, const char *origin,
-    const char *created, const char *id, const char *user)
-{
-	struct json	*o, *p;
+/* Append a string literal to b. */
+#define API_LIT(b, lit)	json_buf_raw((b), (lit), sizeof (lit) - 1)
 
-	o = json_new_object();
-	p = json_dup(payload);
-	if (json_get(p, "severity") == NULL)
-		json_add_str(p, "severity", "normal");
-	json_add(o, "payload", p);
-	json_add_str(o, "origin", origin);
-	json_add_str(o, "created", created);
+/*
+ * Append a member's string value to b: ,"key":"value" (value NULL: null).
+ */
+static void
+api_buf_member(struct json_buf *b, const char *key, const char *value)
+{
+	API_LIT(b, ",\"");
+	json_buf_raw(b, key, strlen(key));
+	API_LIT(b, "\":");
+	if (value == NULL)
+		API_LIT(b, "null");
+	else
+		json_buf_str(b, value, strlen(value));
+}
+
+/*
+ * Append the creation-form element to the answer b: payload as sent
+ * (severity appended when the caller left it out), origin, created, then
+ * id/user or user/id.  Written as text, the bytes json_print gave for the
+ * same element built as a tree (a copy of the payload and ~15 nodes per
+ * POST before, issue 11): the payload is an object with a title here
+ * (api_create checked), and cJSON appended severity as its last member.
+ */
+static void
+api_created_element(struct json_buf *b, const struct json *payload,
+    const char *origin, const char *created, const char *id, const char *user)
+{
+	char	*pj;
+	size_t	 n;
+
+	if (b->len > 1)
+		API_LIT(b, ",");	/* after "[" and an element */
+	API_LIT(b, "{\"payload\":");
+	pj = json_print(payload, &n);
+	if (json_get(payload, "severity") == NULL && n >= 2 &&
+	    pj[n - 1] == '}') {
+		json_buf_raw(b, pj, n - 1);
+		if (n > 2)
+			json_buf_raw(b, ",", 1);
+		API_LIT(b, "\"severity\":\"normal\"}");
+	} else
+		json_buf_raw(b, pj, n);
+	free(pj);
+	api_buf_member(b, "origin", origin);
+	api_buf_member(b, "created", created);
 	if (user != NULL) {
-		json_add_str(o, "id", id);
-		json_add_str(o, "user", user);
+		api_buf_member(b, "id", id);
+		api_buf_member(b, "user", user);
 	} else {
-		json_add(o, "user", json_new_null());
-		json_add_str(o, "id", id);
+		api_buf_member(b, "user", NULL);
+		api_buf_member(b, "id", id);
 	}
-	return (o);
+	json_buf_raw(b, "}", 1);
 }
 
 /* Fill a notification row from the payload (borrowing its strings);
@@ -103,20 +136,19 @@ api_copy_id(char dst[UTIL_UUID_LEN], const char *src)
 }
 
 /* {"action":"new_notification","notification_id":id} to user (NULL:
- * everyone). */
+ * everyone), written as json_print wrote the same object. */
 static void
 api_signal_new(struct server *srv, const char *user, const char *id)
 {
-	struct json	*o;
+	struct json_buf	 b = JSON_BUF_INIT;
 	char		*s;
 
-	o = json_new_object();
-	json_add_str(o, "action", "new_notification");
-	json_add_str(o, "notification_id", id);
-	s = json_print(o, NULL);
+	API_LIT(&b, "{\"action\":\"new_notification\"");
+	api_buf_member(&b, "notification_id", id);
+	json_buf_raw(&b, "}", 1);
+	s = json_buf_take(&b, NULL);
 	signals_queue(srv, user, s);
 	free(s);
-	json_free(o);
 }
 
 /*
@@ -125,14 +157,16 @@ api_signal_new(struct server *srv, const char *user, const char *id)
  */
 static int
 api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
-    const char *created_iso, struct json *out)
+    const char *created_iso, struct json_buf *out)
 {
 	struct server		*srv = c->r->srv;
 	struct db_notification_new n;
 	struct db_notification	 old;
 	char			 id[UTIL_UUID_LEN], fresh[UTIL_UUID_LEN];
-	char			 iso[UTIL_ISO_LEN], *meta;
+	char			 iso[UTIL_ISO_LEN], *meta, *sj;
 	const char		*origin = c->who.subject;
+	struct json		*stored;
+	size_t			 sn;
 	int			 found = 0, rc = -1;
 
 	meta = api_row(&n, payload);
@@ -161,14 +195,20 @@ api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
 			db_notification_clear(&old);
 			if (db_notification_get(srv->db, id, &old) != 1)
 				goto out;
-			json_append(out, api_stored_element(&old));
+			stored = api_stored_element(&old);
+			sj = json_print(stored, &sn);
+			json_buf_raw(out, out->len > 1 ? "," : "",
+			    out->len > 1 ? 1 : 0);
+			json_buf_raw(out, sj, sn);
+			free(sj);
+			json_free(stored);
 		} else {
 			/* Backstage answers a broadcast re-send with a fresh
 			 * id and time that are stored nowhere (upstream bug,
 			 * reproduced on purpose). */
-			json_append(out, api_created_element(payload, origin,
+			api_created_element(out, payload, origin,
 			    util_iso_ms(util_now_ms(), iso), util_uuid4(fresh),
-			    NULL));
+			    NULL);
 		}
 		rc = 0;
 		goto out;
@@ -178,8 +218,7 @@ api_store_one(struct api_ctx *c, const struct json *payload, const char *user,
 		goto out;
 	json_append(c->ids, json_new_string(id));
 	api_signal_new(srv, user, id);
-	json_append(out, api_created_element(payload, origin, created_iso, id,
-	    user));
+	api_created_element(out, payload, origin, created_iso, id, user);
 	rc = 0;
 out:
 	db_notification_clear(&old);
@@ -223,6 +262,35 @@ api_strv(const struct json *list, size_t *np)
 	return (v);
 }
 
+/*
+ * url_check_link(link, base), remembered for the last link: a sender
+ * sends the same application's link again and again, and parsing it and
+ * the base took ~2 % of a POST (issue 11).  Only the loop thread calls
+ * this; links longer than the memo are checked each time.
+ */
+static enum url_check
+api_link_verdict(const char *link, const char *base)
+{
+	static char		last_link[512], last_base[512];
+	static enum url_check	last;
+	size_t			ln, bn;
+
+	if (base == NULL)
+		return (url_check_link(link, base));
+	ln = strlen(link);
+	bn = strlen(base);
+	if (last_link[0] != '\0' && strcmp(link, last_link) == 0 &&
+	    strcmp(base, last_base) == 0)
+		return (last);
+	last = url_check_link(link, base);
+	if (ln < sizeof last_link && bn < sizeof last_base) {
+		memcpy(last_link, link, ln + 1);
+		memcpy(last_base, base, bn + 1);
+	} else
+		last_link[0] = '\0';
+	return (last);
+}
+
 /* The payload's link, as Backstage checks it: -1 once answered (400). */
 static int
 api_check_link(struct api_ctx *c, const char *link)
@@ -232,7 +300,7 @@ api_check_link(struct api_ctx *c, const char *link)
 
 	if (link == NULL || *link == '\0')
 		return (0);
-	switch (url_check_link(link, base)) {
+	switch (api_link_verdict(link, base)) {
 	case URL_OK:
 		return (0);
 	case URL_NOT_HTTP:
@@ -296,7 +364,7 @@ api_check_refs(struct api_ctx *c, const struct json *refs)
 static int
 api_store_users(struct api_ctx *c, const struct json *payload,
     const struct json *refs, const struct json *excl, const char *iso,
-    struct json *out)
+    struct json_buf *out)
 {
 	struct server	*srv = c->r->srv;
 	const char	**refv, **exclv, *topic, *ref;
@@ -343,7 +411,8 @@ api_create(struct req *r, void *arg)
 {
 	struct api_ctx		*c = arg;
 	const struct json	*payload, *recip;
-	struct json		*refs = NULL, *excl = NULL, *out = NULL;
+	struct json		*refs = NULL, *excl = NULL;
+	struct json_buf		 out = JSON_BUF_INIT;
 	const char		*title, *type;
 	char			 iso[UTIL_ISO_LEN], msg[1024], *body;
 	size_t			 len;
@@ -368,19 +437,20 @@ api_create(struct req *r, void *arg)
 		return;
 
 	util_iso_ms(r->received, iso);
-	out = json_new_array();
+	json_buf_raw(&out, "[", 1);	/* the elements, as text */
 	type = json_string(json_get(recip, "type"));
 	if (type != NULL && strcmp(type, "broadcast") == 0)
-		rc = api_store_one(c, payload, NULL, iso, out);
+		rc = api_store_one(c, payload, NULL, iso, &out);
 	else {
 		refs = api_ref_list(json_get(recip, "entityRef"));
 		excl = api_ref_list(json_get(recip, "excludeEntityRef"));
 		if (api_check_refs(c, refs) == -1)
 			goto out;
-		rc = api_store_users(c, payload, refs, excl, iso, out);
+		rc = api_store_users(c, payload, refs, excl, iso, &out);
 	}
 	if (rc == 0) {
-		body = json_print(out, &len);
+		json_buf_raw(&out, "]", 1);
+		body = json_buf_take(&out, &len);
 		api_finish(c, 200, body, len);
 	} else {
 		snprintf(msg, sizeof msg, "notimock could not store this "
@@ -388,7 +458,7 @@ api_create(struct req *r, void *arg)
 		api_fail(c, 503, "ServiceUnavailableError", msg, NULL);
 	}
 out:
-	json_free(out);
+	free(out.p);	/* NULL once taken */
 	json_free(refs);
 	json_free(excl);
 }

@@ -412,6 +412,26 @@ api_ctx_clear(struct api_ctx *c)
 	free(c->fault);
 }
 
+/* Move the request's state to the heap, for a handler that answers later
+ * (api_read.c's reads on the worker): the pipeline's copy is left empty. */
+struct api_ctx *
+api_ctx_take(struct api_ctx *c)
+{
+	struct api_ctx	*t = xmalloc(sizeof *t);
+
+	*t = *c;
+	memset(c, 0, sizeof *c);
+	return (t);
+}
+
+/* Free what api_ctx_take returned (its request is answered or gone). */
+void
+api_ctx_free(struct api_ctx *c)
+{
+	api_ctx_clear(c);
+	free(c);
+}
+
 /*
  * 1. The credential barrier, on every path and method (and a fault rule
  * between the check and its verdict: a rule may name the origin).  GET

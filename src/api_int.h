@@ -51,6 +51,15 @@ struct api_query {
 	int	 bracket;	/* 0: plain; 1: "a[]"/"a[0]"; 2: "a[x]" */
 };
 
+/* --- api.c: the pipeline ------------------------------------------------ */
+
+/* For a handler that answers after it returns: the request's state, moved
+ * to the heap (the pipeline frees nothing); free it with api_ctx_free
+ * once answered.  c->sub and c->match point into the request: not to be
+ * read once its client has gone. */
+struct api_ctx	*api_ctx_take(struct api_ctx *);
+void		 api_ctx_free(struct api_ctx *);
+
 /* --- api_common.c: the way out and what every handler shares ----------- */
 
 #define API_MOUNT	"/api/notifications"

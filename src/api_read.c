@@ -101,6 +101,172 @@ api_notification_array(const struct db_notification *v, size_t n)
 	return (arr);
 }
 
+/*
+ * The lists (GET /notifications, GET /topics) are read by the read worker
+ * (db_worker.c), off the loop: whatever the filters, a list may have to
+ * look at every row the user sees (a search, another order, createdAfter,
+ * a topic or a read state whose matches are rare: 0.4-0.7 s at 1 M
+ * notifications), and the hop costs little beside the cheapest of them
+ * (README "Performance").  The request's state moves to the heap
+ * (api_ctx_take) and waits, watched for its client leaving; the worker
+ * reads and prints the body; api_read_done answers on the loop through
+ * api_finish, which stores the delivery as before.  GET /status (counts
+ * kept per key), GET /notifications/:id (one id) and the update (a write)
+ * stay on the loop.
+ */
+struct api_read_job {
+	struct db_job		 job;		/* first: the worker's handle */
+	struct api_ctx		*c;		/* taken; freed by done */
+	struct db		*db;		/* the loop's (db_job_cancel) */
+	int			 gone;		/* the client left */
+	int			 topics;	/* GET /topics, else the list */
+	struct db_nquery	 nq;		/* its strings are c's */
+	char			**fields;	/* orderField names */
+	int			*dirs;
+	size_t			 nf;
+	char			*body;		/* the answer, printed by run */
+	size_t			 len;
+};
+
+/* On the worker (or the loop, without one): read and print the answer. */
+static void
+api_read_run(struct db *db, struct db_job *job)
+{
+	struct api_read_job	*j = (struct api_read_job *)(void *)job;
+	struct db_notification	*v = NULL;
+	struct json		*doc, *arr;
+	char			**topics = NULL;
+	size_t			 nv = 0, i;
+	int64_t			 total;
+	int			 rc;
+
+	if (j->topics)
+		rc = db_notification_topics(db, &j->nq, &topics, &nv);
+	else
+		rc = db_notification_page(db, &j->nq, &v, &nv, &total);
+	if (rc == -1) {
+		job->failed = 1;
+		snprintf(job->err, sizeof job->err, "%s", db_errmsg(db));
+		return;
+	}
+	doc = json_new_object();
+	if (j->topics) {
+		arr = json_new_array();
+		for (i = 0; i < nv; i++)
+			json_append(arr, json_new_string(topics[i]));
+		json_add(doc, "topics", arr);
+		strv_free(topics, nv);
+	} else {
+		json_add_num(doc, "totalCount", (double)total);
+		json_add(doc, "notifications", api_notification_array(v, nv));
+		db_notifications_free(v, nv);
+	}
+	j->body = json_print(doc, &j->len);
+	json_free(doc);
+}
+
+/* On the loop: answer (unless the client left), then free the job. */
+static void
+api_read_done(struct db_job *job)
+{
+	struct api_read_job	*j = (struct api_read_job *)(void *)job;
+	struct api_ctx		*c = j->c;
+
+	if (!j->gone) {
+		http_on_close_cancel(c->r);
+		if (job->stopped)
+			api_internal_error(c, "the server stopped before this "
+			    "read ran");
+		else if (job->failed)
+			api_internal_error(c, job->err);
+		else {
+			api_finish(c, 200, j->body, j->len);
+			j->body = NULL;		/* api_finish took it */
+		}
+	}
+	free(j->body);
+	strv_free(j->fields, j->nf);
+	free(j->dirs);
+	api_ctx_free(c);
+	free(j);
+}
+
+/* The client left while its read waited or ran: r is freed after this. */
+static void
+api_read_gone(struct req *r, void *arg)
+{
+	struct api_read_job	*j = arg;
+
+	j->gone = 1;
+	j->c->r = NULL;
+	db_job_cancel(j->db, &j->job);
+}
+
+/* Hand the read to the worker; the pipeline's c is left empty. */
+static void
+api_read_submit(struct api_ctx *c, struct api_read_job *j)
+{
+	struct req	*r = c->r;
+
+	j->c = api_ctx_take(c);
+	j->db = r->srv->db;
+	j->job.run = api_read_run;
+	j->job.done = api_read_done;
+	if (j->nf > 0) {
+		j->nq.order_field = (const char *const *)j->fields;
+		j->nq.order_dir = j->dirs;
+		j->nq.norder = j->nf;
+	}
+	http_on_close(r, api_read_gone, j);
+	db_job_submit(j->db, &j->job);
+}
+
+/* parseEntityOrderFieldParams(): "field[,asc|desc]" each, into j.
+ * Returns -1 after answering a bad direction. */
+static int
+api_order_fields(struct api_ctx *c, struct api_read_job *j)
+{
+	const struct api_query	*q = c->q;
+	char			*comma;
+	size_t			 i;
+
+	for (i = 0; i < c->nq; i++) {
+		if (strcmp(q[i].name, "orderField") != 0)
+			continue;
+		j->fields = xreallocarray(j->fields, j->nf + 1,
+		    sizeof *j->fields);
+		j->dirs = xreallocarray(j->dirs, j->nf + 1, sizeof *j->dirs);
+		j->fields[j->nf] = xstrdup(q[i].value);
+		j->dirs[j->nf] = 0;
+		if ((comma = strchr(j->fields[j->nf], ',')) != NULL) {
+			*comma++ = '\0';
+			/* split(",") keeps only the first two parts. */
+			if (strchr(comma, ',') != NULL)
+				*strchr(comma, ',') = '\0';
+			if (strcmp(comma, "asc") == 0)
+				j->dirs[j->nf] = 1;
+			else if (strcmp(comma, "desc") == 0)
+				j->dirs[j->nf] = 2;
+			else {
+				j->nf++;
+				api_input_error(c, "Invalid order field order, "
+				    "must be asc or desc");
+				return (-1);
+			}
+		}
+		j->nf++;
+	}
+	return (0);
+}
+
+static void
+api_read_job_free(struct api_read_job *j)
+{
+	strv_free(j->fields, j->nf);
+	free(j->dirs);
+	free(j);
+}
+
 /* GET /notifications and GET /: the list and its totalCount. */
 void
 api_read_list(struct req *r, void *arg)
@@ -108,72 +274,24 @@ api_read_list(struct req *r, void *arg)
 	struct api_ctx		*c = arg;
 	const struct api_query	*q = c->q;
 	size_t			 n = c->nq;
-	struct server		*srv = c->r->srv;
-	struct db_nquery	 nq;
-	struct db_notification	*v = NULL;
-	struct json		*doc;
-	char			**fields = NULL, *comma;
-	int			*dirs = NULL;
-	size_t			 nv = 0, nf = 0, i;
-	int64_t			 total;
-	const char		*why = NULL;
+	struct api_read_job	*j;
 
-	memset(&nq, 0, sizeof nq);
-	nq.user = c->who.subject;
-	if (api_knex_int(api_query_get(q, n, "offset"), &nq.offset) == -1 ||
-	    api_knex_int(api_query_get(q, n, "limit"), &nq.limit) == -1) {
-		why = "limit or offset out of range for the database";
-		goto internal;
+	j = xcalloc(1, sizeof *j);
+	j->nq.user = c->who.subject;
+	if (api_knex_int(api_query_get(q, n, "offset"), &j->nq.offset) == -1 ||
+	    api_knex_int(api_query_get(q, n, "limit"), &j->nq.limit) == -1) {
+		api_internal_error(c, "limit or offset out of range for the "
+		    "database");
+		api_read_job_free(j);
+		return;
 	}
-	/* parseEntityOrderFieldParams(): "field[,asc|desc]" each. */
-	for (i = 0; i < n; i++) {
-		if (strcmp(q[i].name, "orderField") != 0)
-			continue;
-		fields = xreallocarray(fields, nf + 1, sizeof *fields);
-		dirs = xreallocarray(dirs, nf + 1, sizeof *dirs);
-		fields[nf] = xstrdup(q[i].value);
-		dirs[nf] = 0;
-		if ((comma = strchr(fields[nf], ',')) != NULL) {
-			*comma++ = '\0';
-			/* split(",") keeps only the first two parts. */
-			if (strchr(comma, ',') != NULL)
-				*strchr(comma, ',') = '\0';
-			if (strcmp(comma, "asc") == 0)
-				dirs[nf] = 1;
-			else if (strcmp(comma, "desc") == 0)
-				dirs[nf] = 2;
-			else {
-				nf++;
-				api_input_error(c, "Invalid order field order, "
-				    "must be asc or desc");
-				goto out;
-			}
-		}
-		nf++;
+	j->nq.topic = api_query_get(q, n, "topic");
+	if (api_order_fields(c, j) == -1 ||
+	    api_common_options(c, q, n, &j->nq) == -1) {
+		api_read_job_free(j);
+		return;
 	}
-	if (nf > 0) {
-		nq.order_field = (const char *const *)fields;
-		nq.order_dir = dirs;
-		nq.norder = nf;
-	}
-	nq.topic = api_query_get(q, n, "topic");
-	if (api_common_options(c, q, n, &nq) == -1)
-		goto out;
-	if (db_notification_page(srv->db, &nq, &v, &nv, &total) == -1) {
-		why = db_errmsg(srv->db);
-		goto internal;
-	}
-	doc = json_new_object();
-	json_add_num(doc, "totalCount", (double)total);
-	json_add(doc, "notifications", api_notification_array(v, nv));
-	api_send_doc(c, doc);
-	goto out;
-internal:
-	api_internal_error(c, why);
-out:
-	db_notifications_free(v, nv);
-	strv_free(fields, nf);
-	free(dirs);
+	api_read_submit(c, j);
 }
 
 /* GET /notifications/:id and GET /:id (the id decoded). */
@@ -281,26 +399,15 @@ void
 api_read_topics(struct req *r, void *arg)
 {
 	struct api_ctx		*c = arg;
-	struct server		*srv = r->srv;
-	struct db_nquery	 nq;
-	struct json		*o, *arr;
-	char			**topics = NULL;
-	size_t			 nt = 0, i;
+	struct api_read_job	*j;
 
-	memset(&nq, 0, sizeof nq);
-	nq.user = c->who.subject;
-	nq.limit = nq.offset = -1;
-	if (api_common_options(c, c->q, c->nq, &nq) == -1)
-		return;
-	if (db_notification_topics(srv->db, &nq, &topics, &nt) == -1) {
-		api_internal_error(c, db_errmsg(srv->db));
+	j = xcalloc(1, sizeof *j);
+	j->topics = 1;
+	j->nq.user = c->who.subject;
+	j->nq.limit = j->nq.offset = -1;
+	if (api_common_options(c, c->q, c->nq, &j->nq) == -1) {
+		api_read_job_free(j);
 		return;
 	}
-	arr = json_new_array();
-	for (i = 0; i < nt; i++)
-		json_append(arr, json_new_string(topics[i]));
-	o = json_new_object();
-	json_add(o, "topics", arr);
-	api_send_doc(c, o);
-	strv_free(topics, nt);
+	api_read_submit(c, j);
 }

@@ -1098,6 +1098,13 @@ db_open(const char *path, int sync_full, char **cause)
 	if (strcmp(path, ":memory:") != 0 && db_ckpt_start(db, path, cause)
 	    == -1)
 		goto fail;
+	/* Without it the lists are read on the loop, as before. */
+	if (strcmp(path, ":memory:") != 0 && db_worker_start(db, path, &err)
+	    == -1) {
+		log_warnx("db: %s; lists are read on the event loop", err);
+		free(err);
+		err = NULL;
+	}
 	db->secure_delete = -1;
 	if (strcmp(path, ":memory:") != 0) {
 		xasprintf(&db->reserve, "%s-reserve", path);
@@ -1229,6 +1236,7 @@ db_close(struct db *db)
 
 	if (db == NULL)
 		return;
+	db_worker_free(db);
 	db_ckpt_stop(db);
 	if (db->in_txn)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);

@@ -5,7 +5,8 @@
  * Writes happen inside one transaction per event-loop iteration: the first
  * write opens it (db_begin), the server's commit event closes it
  * (db_commit), and replies to the requests that wrote wait for that commit.
- * Reads inside the same iteration see the uncommitted writes.
+ * Reads inside the same iteration see the uncommitted writes; those of the
+ * read worker (db_job_submit) see committed rows only.
  *
  * Strings passed in are borrowed for the duration of the call.  Structures
  * filled by db_* (struct db_notification) own their strings: release them
@@ -16,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 struct db;
 
@@ -406,5 +408,39 @@ int		 db_settings_get(struct db *, const char *user,
 int		 db_settings_replace(struct db *, const char *user,
 		    const struct db_setting *v, size_t n);
 void		 db_settings_free(struct db_setting *, size_t);
+
+/* --- the read worker (db_worker.c) --- */
+
+/*
+ * A read run off the loop, by a thread with its own read-only connection
+ * (one read transaction per job: committed rows only).  The owner embeds
+ * it and sets run and done.  run is called on the worker thread with the
+ * worker's struct db, on which only db_read.c's reads (db_notification_*)
+ * may be called; it records a failure in failed and err.  done is called
+ * on the loop, once for every job submitted, after run or instead of it:
+ * cancelled (db_job_cancel: run skipped or interrupted), stopped (the
+ * server stopped before it ran).  Without a worker (a :memory: store)
+ * submit calls run with the loop's own db, then done, before it returns.
+ */
+struct db_job {
+	void			(*run)(struct db *, struct db_job *);
+	void			(*done)(struct db_job *);
+	int			 cancelled;
+	int			 stopped;
+	int			 failed;
+	char			 err[256];
+	TAILQ_ENTRY(db_job)	 entry;
+};
+void		 db_job_submit(struct db *, struct db_job *);
+/* Its client left: skip run, or interrupt it if it is running; done is
+ * still called. */
+void		 db_job_cancel(struct db *, struct db_job *);
+/* The descriptor that is readable when jobs are done (the loop watches it
+ * and calls db_worker_reap), or -1: no worker. */
+int		 db_worker_fd(struct db *);
+void		 db_worker_reap(struct db *);
+/* Interrupt the read running, stop the thread; the jobs left are done
+ * (stopped) at the next db_worker_reap.  Bounded. */
+void		 db_worker_stop(struct db *);
 
 #endif

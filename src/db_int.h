@@ -143,6 +143,7 @@ struct db {
 	int		 secure_delete;	/* to restore after it, or -1 */
 	int64_t		 commit_us;	/* the last COMMIT took (db_commit_us) */
 	int64_t		 wal_wait_since; /* db_wal_wait: monotonic us, or 0 */
+	struct db_worker *worker;	/* the read worker (db_worker.c) */
 	int		 wal_wait_told;
 	/* Statements of delivery reads, kept (db_filter.c). */
 	sqlite3_stmt	*kept[DB_KEPT_MAX];
@@ -177,6 +178,11 @@ void		 db_bind_text(sqlite3_stmt *, int, const char *);
 void		 db_bind_time(sqlite3_stmt *, int, int64_t);
 char		*db_col_text(sqlite3_stmt *, int);
 void		 db_row_notification(sqlite3_stmt *, struct db_notification *);
+
+/* db_worker.c: start the read worker on the store at path (after the
+ * migrations); db_worker_free stops it and closes its connection. */
+int		 db_worker_start(struct db *, const char *path, char **cause);
+void		 db_worker_free(struct db *);
 
 /* db_pack.c: the packed fields of a delivery (headers, body, response,
  * payload, recipients, users, diagnoses).  db_pack's *out is borrowed

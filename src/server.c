@@ -209,6 +209,15 @@ server_unpark(struct server *srv, struct server_parked *p)
 _Static_assert(sizeof ((struct server *)0)->admin_digest ==
     CRYPTO_SHA256_LEN, "struct server's admin_digest holds a SHA-256");
 
+/* The read worker wrote its eventfd: answer the reads it has done. */
+static void
+server_reads_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	db_worker_reap(srv->db);
+}
+
 int
 server_start(struct server *srv)
 {
@@ -230,6 +239,14 @@ server_start(struct server *srv)
 	if (event_base_get_npriorities(srv->base) > 1)
 		event_priority_set(srv->commit_ev,
 		    event_base_get_npriorities(srv->base) - 1);
+	/* The read worker's answers (db_worker.c), on the loop. */
+	if (srv->db != NULL && (fd = db_worker_fd(srv->db)) != -1) {
+		srv->reads_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+		    server_reads_cb, srv);
+		if (srv->reads_ev == NULL || event_add(srv->reads_ev, NULL) ==
+		    -1)
+			return (-1);
+	}
 	/* Parking at the WAL's bound, if the store has a checkpointer. */
 	if (srv->db != NULL && (fd = db_park_fd(srv->db)) != -1) {
 		srv->park_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
@@ -249,6 +266,14 @@ server_stop(struct server *srv)
 	struct server_reply	*w;
 	const char		*cause;
 
+	/* Reads still with the worker: the one running is interrupted,
+	 * and each is answered now (and its delivery committed below). */
+	if (srv->reads_ev != NULL) {
+		db_worker_stop(srv->db);
+		db_worker_reap(srv->db);
+		event_free(srv->reads_ev);
+		srv->reads_ev = NULL;
+	}
 	/* Parked writes run now (and are committed below). */
 	if (srv->park_ev != NULL) {
 		db_park_give_up(srv->db, "the server stops");

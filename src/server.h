@@ -101,6 +101,8 @@ struct server {
 	struct event		*park_ev;
 	struct event		*park_tv;
 	TAILQ_HEAD(, server_parked) parked;
+	/* The read worker's descriptor (db_worker_fd): its jobs are done. */
+	struct event		*reads_ev;
 	size_t			 nparked;
 	size_t			 park_bytes;
 	uint64_t		 parked_total;	/* requests ever parked */

@@ -189,12 +189,12 @@ db_read_rows(struct db *db, sqlite3_stmt *st, int description,
 	return (0);
 }
 
+/* The list of f in (lo, committed]; lo < 0: db_scan_bound's. */
 static int
 db_list(struct db *db, const struct db_filter *f, int ascending,
     int64_t limit, int64_t offset, struct db_record **out, size_t *n,
-    int description)
+    int description, int64_t lo)
 {
-	int64_t		 lo;
 	sqlite3_stmt	*st;
 	char		*where, *sql;
 
@@ -202,7 +202,8 @@ db_list(struct db *db, const struct db_filter *f, int ascending,
 	*n = 0;
 	if (f == NULL)
 		f = &db_no_filter;
-	lo = db_scan_bound(db, f);
+	if (lo < 0)
+		lo = db_scan_bound(db, f);
 	/* Indexed equalities alone decide an exact filter (db_filter.c):
 	 * then no row is handed to notimock_filter (an entity filter parsed
 	 * each candidate's entities). */
@@ -222,11 +223,12 @@ int
 db_deliveries_list(struct db *db, const struct db_filter *f, int ascending,
     int64_t limit, int64_t offset, struct db_record **out, size_t *n)
 {
-	return (db_list(db, f, ascending, limit, offset, out, n, 1));
+	return (db_list(db, f, ascending, limit, offset, out, n, 1, -1));
 }
 
 static int	db_delivery_read(struct db *, int64_t, struct db_record *,
 		    int);
+static int64_t	db_count(struct db *, const struct db_filter *, int64_t lo);
 
 /*
  * The deliveries numbered seqs[] (newest first), read in one statement:
@@ -286,9 +288,15 @@ db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
 	if (f == NULL)
 		f = &db_no_filter;
 	if (db_filter_exact(f)) {
-		if ((*total = db_deliveries_count(db, f)) == -1)
+		/* One bound for the count and the page; a bound that
+		 * stopped at db_scan_max(f) index entries of an exact
+		 * filter has counted the matches already. */
+		lo = db_scan_bound(db, f);
+		if (db_scan_counted(db, f))
+			*total = db_scan_max(f);
+		else if ((*total = db_count(db, f, lo)) == -1)
 			return (-1);
-		return (db_list(db, f, 0, limit, offset, out, n, 0));
+		return (db_list(db, f, 0, limit, offset, out, n, 0, lo));
 	}
 	lo = db_scan_bound(db, f);
 	where = db_filter_where(f, 1);
@@ -322,14 +330,19 @@ db_deliveries_page(struct db *db, const struct db_filter *f, int64_t limit,
 int64_t
 db_deliveries_count(struct db *db, const struct db_filter *f)
 {
-	int64_t		 lo;
+	if (f == NULL)
+		f = &db_no_filter;
+	return (db_count(db, f, db_scan_bound(db, f)));
+}
+
+/* The matches of f in (lo, committed]. */
+static int64_t
+db_count(struct db *db, const struct db_filter *f, int64_t lo)
+{
 	sqlite3_stmt	*st;
 	char		*sql;
 	int64_t		 count = -1;
 
-	if (f == NULL)
-		f = &db_no_filter;
-	lo = db_scan_bound(db, f);
 	sql = db_filter_count_sql(f);
 	if ((st = db_filter_prepare(db, sql, f, lo, db->seq_committed)) == NULL)
 		return (-1);

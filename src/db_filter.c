@@ -807,6 +807,28 @@ db_scan_bound(struct db *db, const struct db_filter *f)
 	return (lo);
 }
 
+/*
+ * Did the last db_scan_bound(f) stop at its bound on index entries that
+ * are all matches?  Then (lo, committed] holds exactly db_scan_max(f)
+ * matches and nothing needs counting: f is exact (db_filter_exact) and the
+ * bound was found on the very rows f selects: the equalities' index with
+ * no entity filter, or delivery_refs for one entity value and nothing
+ * else (the bound query reads delivery_refs alone; two values may name
+ * one delivery twice).  Without an index the bound is a seq range, which
+ * may have gaps: that is counted.
+ */
+int
+db_scan_counted(const struct db *db, const struct db_filter *f)
+{
+	if (db->scan_complete || !db_filter_exact(f) ||
+	    !db_filter_indexed(f))
+		return (0);
+	if (f->entity_n == 0)
+		return (1);
+	return (f->entity_n == 1 && f->topic == NULL &&
+	    f->severity == NULL && f->origin == NULL && f->status == 0);
+}
+
 int
 db_scan_complete(const struct db *db, int64_t *from)
 {

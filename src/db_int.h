@@ -229,6 +229,9 @@ void		 db_filter_done(struct db *, sqlite3_stmt *);
 /* A kept statement of this SQL, or a new one (kept by db_filter_done). */
 sqlite3_stmt	*db_kept_prepare(struct db *, const char *sql);
 void		 db_filter_close(struct db *);
+/* After db_scan_bound(f): 1 if it stopped at its bound on rows that are
+ * all matches (exactly db_scan_max(f) of them, no count needed). */
+int		 db_scan_counted(const struct db *, const struct db_filter *);
 int64_t		 db_scan_bound(struct db *, const struct db_filter *);
 
 #endif

@@ -191,7 +191,8 @@ api_read_done(struct db_job *job)
 	free(j);
 }
 
-/* The client left while its read waited or ran: r is freed after this. */
+/* The client reset the connection while its read waited or ran (a FIN
+ * alone may be a half-close: http_on_abort): r is freed after this. */
 static void
 api_read_gone(struct req *r, void *arg)
 {
@@ -217,7 +218,7 @@ api_read_submit(struct api_ctx *c, struct api_read_job *j)
 		j->nq.order_dir = j->dirs;
 		j->nq.norder = j->nf;
 	}
-	http_on_close(r, api_read_gone, j);
+	http_on_abort(r, api_read_gone, j);
 	db_job_submit(j->db, &j->job);
 }
 

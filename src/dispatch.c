@@ -131,7 +131,9 @@ dispatch_resume(struct server_parked *p)
 	rt->fn(r, NULL);
 }
 
-/* The client left while parked (http_on_close): r is freed after this. */
+/* The client reset the connection while parked (a FIN alone may be a
+ * half-close, and the request still runs: http_on_abort): r is freed
+ * after this. */
 static void
 dispatch_park_gone(struct req *r, void *arg)
 {
@@ -157,7 +159,7 @@ dispatch_park(struct req *r, const struct route *rt)
 		free(dp);
 		return (0);
 	}
-	http_on_close(r, dispatch_park_gone, dp);
+	http_on_abort(r, dispatch_park_gone, dp);
 	return (1);
 }
 

@@ -2227,7 +2227,8 @@ http_peek_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
-	if (n == 1 && !(r->tls && b == 0x15)) {
+	if ((n == 1 && !(r->tls && b == 0x15)) ||
+	    (n == 0 && r->close_fin_stays)) {
 		event_del(r->closewatch);
 		return;
 	}
@@ -2254,6 +2255,7 @@ http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 		return;
 	r->closecb = cb;
 	r->closearg = arg;
+	r->close_fin_stays = 0;
 	r->conn->watch = r;
 	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd != -1) {
@@ -2261,6 +2263,13 @@ http_on_close(struct req *r, void (*cb)(struct req *, void *), void *arg)
 		    EV_PERSIST, http_peek_cb, r);
 		event_add(r->closewatch, NULL);
 	}
+}
+
+void
+http_on_abort(struct req *r, void (*cb)(struct req *, void *), void *arg)
+{
+	http_on_close(r, cb, arg);
+	r->close_fin_stays = 1;
 }
 
 /*

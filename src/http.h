@@ -97,6 +97,7 @@ struct req {
 	void			(*closecb)(struct req *, void *);
 	void			*closearg;
 	struct event		*closewatch;	/* peeks for the client's EOF */
+	int			 close_fin_stays; /* http_on_abort's watch */
 	int			 streaming;
 	struct http_conn	*conn;		/* its connection (http.c) */
 };
@@ -182,6 +183,13 @@ void		 http_add_header(struct req *, const char *name, const char *value);
  * http_stream_write, and ends with http_stream_end, which frees r.
  */
 void		 http_on_close(struct req *, void (*cb)(struct req *, void *),
+		    void *arg);
+/* As http_on_close, for a request that must still be answered to a client
+ * that only shut down its sending side (Node keeps half-open sockets): a
+ * FIN alone ends the watch, as pipelined bytes do; a reset or a TLS alert
+ * calls cb.  A client that did leave is then written to, as on the loop
+ * (the record stored, the log saying it went away). */
+void		 http_on_abort(struct req *, void (*cb)(struct req *, void *),
 		    void *arg);
 /* Stop watching (a parked request that now runs: dispatch.c). */
 void		 http_on_close_cancel(struct req *);

@@ -172,3 +172,54 @@ def test_read_after_write(fresh):
         assert doc["notifications"][0]["id"] == nid
         assert doc["notifications"][0]["read"] is not None
         assert n is not None
+
+
+
+def recorded(srv, text):
+    """Whether /mock/ shows a delivery whose path holds text."""
+    r = srv.req("GET", "/mock/deliveries?limit=20")
+    assert r.status == 200
+    return any(text in d["path"] for d in json.loads(r.body)["deliveries"])
+
+
+def test_a_search_whose_client_left_is_still_recorded(big):
+    # Every request to the plugin is stored as a delivery (/mock/), one
+    # whose client left meanwhile too (as on the loop, where the read ran
+    # whole before anything noticed the client had gone).
+    listing(big, "?search=answered-search")
+    assert recorded(big, "answered-search")
+    s = ask(big, MOUNT + SEARCH)
+    time.sleep(0.05)
+    s.close()
+    big.wait_log("client went away")
+    deadline = time.monotonic() + 3
+    while not recorded(big, "no-such-text-anywhere"):
+        assert time.monotonic() < deadline, "the abandoned search was " \
+            "not recorded"
+        time.sleep(0.1)
+
+
+def test_a_search_whose_client_only_shut_down_its_sending_side(big):
+    # A client may send its request and shut down its side (nc -N, some
+    # HTTP/1.0 clients), then read the answer: Backstage (Node keeps
+    # half-open sockets) answers it, and so did the loop.  The read on the
+    # worker must not take that FIN for a client that left.
+    s = ask(big, MOUNT + SEARCH)
+    s.shutdown(socket.SHUT_WR)
+    data = read_response(s, 30)
+    s.close()
+    assert data, "no answer to a half-closed client"
+    status, _, body = parse_response(data)
+    assert status == 200
+    assert json.loads(body) == {"totalCount": 0, "notifications": []}
+
+
+def test_a_search_whose_client_resets_is_interrupted(big):
+    # A reset (not a FIN, which may be a half-close) is a client that left
+    # for sure: the read running for it is interrupted.
+    s = ask(big, MOUNT + SEARCH)
+    time.sleep(0.05)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+    s.close()
+    big.wait_log("interrupted")
+    assert big.req("GET", READY, token=None).status == 200

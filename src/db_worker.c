@@ -86,9 +86,18 @@ db_worker_run(struct db_worker *w, struct db_job *job)
 	} else {
 		job->run(rdb, job);
 		/* Reads only: a COMMIT ends the snapshot (a ROLLBACK if a
-		 * statement failed and SQLite ended it already). */
-		if (!sqlite3_get_autocommit(rdb->h))
-			sqlite3_exec(rdb->h, "COMMIT", NULL, NULL, NULL);
+		 * statement failed and SQLite ended it already).  An
+		 * interrupt (db_job_cancel) landing inside the COMMIT fails
+		 * it and leaves the transaction open: every later BEGIN
+		 * would fail and the snapshot would pin the WAL, so end it
+		 * with a ROLLBACK (the flag is gone once no statement runs). */
+		if (!sqlite3_get_autocommit(rdb->h) &&
+		    sqlite3_exec(rdb->h, "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK && !sqlite3_get_autocommit(rdb->h) &&
+		    sqlite3_exec(rdb->h, "ROLLBACK", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			log_warnx("db: read worker: cannot end a read: %s",
+			    sqlite3_errmsg(rdb->h));
 	}
 	us = util_mono_us() - t0;
 	pthread_mutex_lock(&w->lock);

@@ -149,6 +149,9 @@ dispatch_park(struct req *r, const struct route *rt)
 	struct dispatch_parked	*dp;
 	size_t			 len;
 
+	/* Almost always no park: ask before the record is made. */
+	if (!server_parking(r->srv))
+		return (0);
 	dp = xcalloc(1, sizeof *dp);
 	dp->p.resume = dispatch_resume;
 	(void)http_body(r, &len);

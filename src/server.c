@@ -176,6 +176,13 @@ server_park_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
+server_parking(struct server *srv)
+{
+	return (srv->park_ev != NULL &&
+	    (!TAILQ_EMPTY(&srv->parked) || db_park_begin(srv->db)));
+}
+
+int
 server_park(struct server *srv, struct server_parked *p)
 {
 	if (srv->park_ev == NULL)

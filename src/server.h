@@ -130,8 +130,11 @@ void		 server_kick(struct server *);
  * 1 = parked (p->resume runs it later, in arrival order), 0 = run it now.
  * Past SERVER_PARK_MAX requests or SERVER_PARK_BYTES, parking gives up
  * (the loop copies the WAL itself, as before parking) and all run now.
+ * server_parking: whether a request would park now (a park under way, or
+ * one begins): callers ask it before making their record.
  * server_unpark: the parked request's client left; it never resumes.
  */
+int		 server_parking(struct server *);
 int		 server_park(struct server *, struct server_parked *p);
 void		 server_unpark(struct server *, struct server_parked *p);
 

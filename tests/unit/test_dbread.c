@@ -96,7 +96,7 @@ end:
 static void
 test_counts_of_a_rollback_by_sqlite(void)
 {
-	char		 dir[] = "/tmp/test_dbread.XXXXXX", path[64], aux[80];
+	char		 dir[] = "/tmp/test_dbread.XXXXXX", path[64];
 	struct db	*db = NULL;
 	sqlite3		*h = NULL;
 	char		*cause = NULL;
@@ -128,12 +128,7 @@ test_counts_of_a_rollback_by_sqlite(void)
 end:
 	sqlite3_close(h);
 	db_close(db);
-	unlink(path);
-	snprintf(aux, sizeof aux, "%s-wal", path);
-	unlink(aux);
-	snprintf(aux, sizeof aux, "%s-shm", path);
-	unlink(aux);
-	rmdir(dir);
+	unit_rm_store(dir, path);
 }
 
 static const struct unit_test tests[] = {

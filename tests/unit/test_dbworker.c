@@ -119,17 +119,8 @@ open_file(char *dir, char *path, size_t len)
 static void
 cleanup(struct db *db, const char *dir, const char *path)
 {
-	char	aux[96];
-
 	db_close(db);
-	unlink(path);
-	snprintf(aux, sizeof aux, "%s-wal", path);
-	unlink(aux);
-	snprintf(aux, sizeof aux, "%s-shm", path);
-	unlink(aux);
-	snprintf(aux, sizeof aux, "%s-reserve", path);
-	unlink(aux);
-	rmdir(dir);
+	unit_rm_store(dir, path);
 }
 
 static void

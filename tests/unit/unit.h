@@ -232,6 +232,22 @@ unit_main(const struct unit_test *tests, int argc, char **argv)
 	return (bad ? 1 : 0);
 }
 
+/* Remove a test's store (path, its -wal, -shm and -reserve) and its
+ * directory.  Inline: a test that has no store does not warn. */
+static inline void
+unit_rm_store(const char *dir, const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-reserve" };
+	char	aux[4096];
+	size_t	i;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(aux, sizeof aux, "%s%s", path, sfx[i]);
+		unlink(aux);
+	}
+	rmdir(dir);
+}
+
 #define UNIT_MAIN(table)						\
 int main(int argc, char **argv) { return (unit_main(table, argc, argv)); }
 

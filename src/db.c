@@ -692,6 +692,19 @@ db_ckpt_catch_up(struct db_ckpt *c, sqlite3 *h)
 #define DB_CKPT_SOFT_PAGES	2048	/* 8 MiB */
 #define DB_WAL_WAIT_MS		5000
 
+/* The WAL is all copied (the thread's last pass saw all of this log and
+ * copied it) and no transaction is open: the next BEGIN restarts it.  A
+ * transaction this iteration began before (a POST's) may not have.  With
+ * the checkpointer's lock held; db_ckpt_all_copied takes it. */
+static int
+db_ckpt_copied_locked(struct db *db)
+{
+	struct db_ckpt	*c = &db->ckpt;
+
+	return (c->pass_gen == c->gen && c->pass_log >= c->pages &&
+	    c->pass_done == c->pass_log && !db->in_txn);
+}
+
 int
 db_wal_wait(struct db *db)
 {
@@ -702,11 +715,7 @@ db_wal_wait(struct db *db)
 	if (!c->running)
 		return (0);
 	pthread_mutex_lock(&c->lock);
-	/* All copied: a transaction that begins now restarts the log; one
-	 * this iteration began before (a POST's) may not have. */
-	wait = c->pages >= DB_CKPT_SOFT_PAGES && !(c->pass_gen == c->gen &&
-	    c->pass_log >= c->pages && c->pass_done == c->pass_log &&
-	    !db->in_txn);
+	wait = c->pages >= DB_CKPT_SOFT_PAGES && !db_ckpt_copied_locked(db);
 	if (wait) {
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);
@@ -731,19 +740,15 @@ db_wal_wait(struct db *db)
 	return (1);
 }
 
-/* The WAL is all copied (the thread's last pass saw all of this log and
- * copied it) and no transaction is open: the next BEGIN restarts it. */
 static int
 db_ckpt_all_copied(struct db *db)
 {
-	struct db_ckpt	*c = &db->ckpt;
-	int		 all;
+	int	all;
 
-	pthread_mutex_lock(&c->lock);
-	all = c->pass_gen == c->gen && c->pass_log >= c->pages &&
-	    c->pass_done == c->pass_log;
-	pthread_mutex_unlock(&c->lock);
-	return (all && !db->in_txn);
+	pthread_mutex_lock(&db->ckpt.lock);
+	all = db_ckpt_copied_locked(db);
+	pthread_mutex_unlock(&db->ckpt.lock);
+	return (all);
 }
 
 /* The loop copies the WAL at the bound itself (db_begin): where nothing
